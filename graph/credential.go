@@ -1,0 +1,152 @@
+package graph
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+)
+
+// AuthMode selects how the worker proves who it is.
+type AuthMode string
+
+const (
+	AuthClientSecret     AuthMode = "client-secret"
+	AuthCertificate      AuthMode = "certificate"
+	AuthWorkloadIdentity AuthMode = "workload-identity"
+	AuthManagedIdentity  AuthMode = "managed-identity"
+)
+
+// CredentialConfig describes the one multi-tenant app the worker uses in every
+// customer tenant. Secrets are read here and never copied anywhere else.
+type CredentialConfig struct {
+	Mode            AuthMode
+	ClientID        string
+	ClientSecret    string // client-secret
+	CertificatePath string // certificate: PEM or PFX with the private key
+	CertificatePass string
+	TokenFilePath   string // workload-identity: the federated token file
+	// Overrides holds per-tenant differences (e.g. another app in one tenant).
+	Overrides map[string]CredentialConfig
+}
+
+// Redacted is safe to log.
+func (c CredentialConfig) Redacted() string {
+	return fmt.Sprintf("mode=%s client_id=%s secret_set=%t certificate=%q overrides=%d", c.Mode, c.ClientID, c.ClientSecret != "", c.CertificatePath, len(c.Overrides))
+}
+
+// NewCredential builds an azidentity credential for one tenant. A custom
+// authority host (simulator, private cloud) turns off instance discovery, or
+// MSAL would first ask the public cloud about it.
+func NewCredential(cfg CredentialConfig, tenantID string, c Cloud, transport http.RoundTripper) (azcore.TokenCredential, error) {
+	if o, ok := cfg.Overrides[tenantID]; ok {
+		cfg = o
+	}
+	opts := azcore.ClientOptions{Cloud: cloud.Configuration{ActiveDirectoryAuthorityHost: c.AuthorityHost}}
+	if transport != nil {
+		opts.Transport = &http.Client{Transport: transport}
+	}
+	noDiscovery := !c.KnownAuthority()
+	switch cfg.Mode {
+	case AuthClientSecret, "":
+		if cfg.ClientID == "" || cfg.ClientSecret == "" {
+			return nil, fmt.Errorf("client-secret auth needs AZURE_CLIENT_ID and AZURE_CLIENT_SECRET")
+		}
+		return azidentity.NewClientSecretCredential(tenantID, cfg.ClientID, cfg.ClientSecret,
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: noDiscovery})
+	case AuthCertificate:
+		data, err := os.ReadFile(cfg.CertificatePath)
+		if err != nil {
+			return nil, fmt.Errorf("read certificate: %w", err)
+		}
+		var pass []byte
+		if cfg.CertificatePass != "" {
+			pass = []byte(cfg.CertificatePass)
+		}
+		certs, key, err := azidentity.ParseCertificates(data, pass)
+		if err != nil {
+			return nil, fmt.Errorf("parse certificate %s: %w", cfg.CertificatePath, err)
+		}
+		return azidentity.NewClientCertificateCredential(tenantID, cfg.ClientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: noDiscovery})
+	case AuthWorkloadIdentity:
+		return azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
+			ClientOptions: opts, ClientID: cfg.ClientID, TenantID: tenantID, TokenFilePath: cfg.TokenFilePath,
+			DisableInstanceDiscovery: noDiscovery,
+		})
+	case AuthManagedIdentity:
+		// A managed identity lives in one tenant: only useful for the home tenant.
+		mi := &azidentity.ManagedIdentityCredentialOptions{ClientOptions: opts}
+		if cfg.ClientID != "" {
+			mi.ID = azidentity.ClientID(cfg.ClientID)
+		}
+		return azidentity.NewManagedIdentityCredential(mi)
+	}
+	return nil, fmt.Errorf("unknown auth mode %q: use client-secret, certificate, workload-identity or managed-identity", cfg.Mode)
+}
+
+// TransportWithCA returns a transport that also trusts the PEM CAs in caFile
+// (for a simulator or a TLS-inspecting proxy). Empty caFile: the default transport.
+func TransportWithCA(caFile string) (http.RoundTripper, error) {
+	if caFile == "" {
+		return http.DefaultTransport, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	t.MaxIdleConnsPerHost = 32
+	return t, nil
+}
+
+// Factory hands out one Client per tenant and reuses it (and its connections
+// and token cache) across activities.
+type Factory struct {
+	Cloud       Cloud
+	Credentials CredentialConfig
+	Transport   http.RoundTripper
+	Observer    func(method, path string, status int, elapsed time.Duration)
+
+	mu      sync.Mutex
+	clients map[string]*Client
+}
+
+// ForTenant returns the tenant's client.
+func (f *Factory) ForTenant(tenantID string) (*Client, error) {
+	tenantID = strings.ToLower(strings.TrimSpace(tenantID))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.clients[tenantID]; ok {
+		return c, nil
+	}
+	cred, err := NewCredential(f.Credentials, tenantID, f.Cloud, f.Transport)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewClient(cred, Options{Cloud: f.Cloud, Transport: f.Transport, Observer: f.Observer})
+	if err != nil {
+		return nil, err
+	}
+	if f.clients == nil {
+		f.clients = map[string]*Client{}
+	}
+	f.clients[tenantID] = c
+	return c, nil
+}

@@ -1,0 +1,304 @@
+package graph
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Object mappings that must carry the password hash (matched case-insensitively).
+var CredentialDataTargets = []string{"Provision Active Directory users", "Provision Active Directory inetOrgPersons"}
+
+// credentialDataMapping is the attribute mapping that turns on password hash
+// sync (REFERENCE.md, "PHS mapping").
+const credentialDataMapping = `{"defaultValue":null,"exportMissingReferences":false,"flowBehavior":"FlowWhenChanged","flowType":"Always","matchingPriority":0,"targetAttributeName":"CredentialData","source":{"expression":"[PasswordHash]","name":"PasswordHash","type":"Attribute","parameters":[]}}`
+
+// SchemaPatch reports what PatchCredentialData did.
+type SchemaPatch struct {
+	Added          []string // object mappings that received the mapping
+	AlreadyPresent []string // object mappings that already target CredentialData
+	Missing        []string // targets not found in the schema
+}
+
+// Changed reports whether the schema must be written back.
+func (p SchemaPatch) Changed() bool { return len(p.Added) > 0 }
+
+// ErrNotSchema is returned for input that is not a JSON object.
+var ErrNotSchema = errors.New("schema is not a JSON object")
+
+// PatchCredentialData adds the CredentialData mapping to the users and
+// inetOrgPersons object mappings of every synchronization rule. It splices
+// bytes instead of decoding and re-encoding, so every other byte survives:
+// unknown fields, "Add, Update, Delete" with spaces, null names, key order,
+// number formats, whitespace. A mapping already targeting CredentialData is
+// left alone, so the patch is idempotent.
+func PatchCredentialData(schema []byte) ([]byte, SchemaPatch, error) {
+	var rep SchemaPatch
+	if !json.Valid(schema) {
+		return nil, rep, ErrNotSchema
+	}
+	root, err := members(schema, skipWS(schema, 0))
+	if err != nil {
+		return nil, rep, err
+	}
+	type insertion struct {
+		at   int
+		text string
+	}
+	var ins []insertion
+	found := map[string]bool{}
+	for _, rule := range elementsOf(schema, root["synchronizationRules"]) {
+		rm, err := members(schema, rule.start)
+		if err != nil {
+			continue // not an object: nothing of ours to patch there
+		}
+		for _, mapping := range elementsOf(schema, rm["objectMappings"]) {
+			mm, err := members(schema, mapping.start)
+			if err != nil {
+				continue
+			}
+			name, ok := targetName(schema, mm["name"])
+			if !ok {
+				continue
+			}
+			found[strings.ToLower(name)] = true
+			attrs, hasAttrs := mm["attributeMappings"]
+			if hasAttrs && schema[attrs.start] == '[' {
+				els := elementsOf(schema, attrs)
+				if hasCredentialData(schema, els) {
+					rep.AlreadyPresent = append(rep.AlreadyPresent, name)
+					continue
+				}
+				sep := ","
+				if len(els) == 0 {
+					sep = ""
+				}
+				ins = append(ins, insertion{at: attrs.end - 1, text: sep + credentialDataMapping})
+			} else if !hasAttrs {
+				sep := ","
+				if len(mm) == 0 {
+					sep = ""
+				}
+				ins = append(ins, insertion{at: mapping.end - 1, text: sep + `"attributeMappings":[` + credentialDataMapping + `]`})
+			} else {
+				return nil, rep, fmt.Errorf("object mapping %q: attributeMappings is not an array", name)
+			}
+			rep.Added = append(rep.Added, name)
+		}
+	}
+	for _, t := range CredentialDataTargets {
+		if !found[strings.ToLower(t)] {
+			rep.Missing = append(rep.Missing, t)
+		}
+	}
+	if len(ins) == 0 {
+		return schema, rep, nil
+	}
+	sort.Slice(ins, func(i, j int) bool { return ins[i].at > ins[j].at })
+	out := append([]byte(nil), schema...)
+	for _, in := range ins {
+		// Insert before the closing bracket, after any whitespace that precedes it.
+		at := in.at
+		for at > 0 && isWS(out[at-1]) {
+			at--
+		}
+		out = append(out[:at], append([]byte(in.text), out[at:]...)...)
+	}
+	return out, rep, nil
+}
+
+// CountCredentialData counts the CredentialData mappings per target object
+// mapping (name as written in the schema); for verification and tests.
+func CountCredentialData(schema []byte) (map[string]int, error) {
+	if !json.Valid(schema) {
+		return nil, ErrNotSchema
+	}
+	root, err := members(schema, skipWS(schema, 0))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, rule := range elementsOf(schema, root["synchronizationRules"]) {
+		rm, err := members(schema, rule.start)
+		if err != nil {
+			continue
+		}
+		for _, mapping := range elementsOf(schema, rm["objectMappings"]) {
+			mm, err := members(schema, mapping.start)
+			if err != nil {
+				continue
+			}
+			name, ok := targetName(schema, mm["name"])
+			if !ok {
+				continue
+			}
+			n := 0
+			for _, a := range elementsOf(schema, mm["attributeMappings"]) {
+				if isCredentialData(schema, a) {
+					n++
+				}
+			}
+			out[name] += n
+		}
+	}
+	return out, nil
+}
+
+// DirectoryID returns the id of the schema directory with the given name
+// (e.g. "Active Directory"), for discover.
+func DirectoryID(schema []byte, name string) (string, error) {
+	var s struct {
+		Directories []struct {
+			ID   string  `json:"id"`
+			Name *string `json:"name"`
+		} `json:"directories"`
+	}
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return "", ErrNotSchema
+	}
+	for _, d := range s.Directories {
+		if d.Name != nil && strings.EqualFold(*d.Name, name) {
+			return d.ID, nil
+		}
+	}
+	return "", fmt.Errorf("the schema has no directory named %q", name)
+}
+
+func targetName(b []byte, v span) (string, bool) {
+	if v.end == 0 {
+		return "", false
+	}
+	var name *string // null names exist in real schemas
+	if json.Unmarshal(b[v.start:v.end], &name) != nil || name == nil {
+		return "", false
+	}
+	for _, t := range CredentialDataTargets {
+		if strings.EqualFold(*name, t) {
+			return *name, true
+		}
+	}
+	return "", false
+}
+
+func hasCredentialData(b []byte, els []span) bool {
+	for _, e := range els {
+		if isCredentialData(b, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func isCredentialData(b []byte, e span) bool {
+	m, err := members(b, e.start)
+	if err != nil {
+		return false
+	}
+	t, ok := m["targetAttributeName"]
+	if !ok {
+		return false
+	}
+	var s *string
+	return json.Unmarshal(b[t.start:t.end], &s) == nil && s != nil && strings.EqualFold(*s, "CredentialData")
+}
+
+// A minimal scanner over valid JSON that reports byte spans of values.
+
+type span struct{ start, end int } // [start, end) of a value; zero when absent
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && isWS(b[i]) {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the value starting at i (b is valid JSON).
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		i++
+		for i < len(b) {
+			switch b[i] {
+			case '\\':
+				i += 2
+				continue
+			case '"':
+				return i + 1
+			}
+			i++
+		}
+		return i
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipValue(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default: // number, true, false, null
+		for i < len(b) && !isWS(b[i]) && b[i] != ',' && b[i] != '}' && b[i] != ']' {
+			i++
+		}
+		return i
+	}
+}
+
+// members maps the keys of the object starting at i to their value spans. With
+// duplicate keys the last wins, as in encoding/json.
+func members(b []byte, i int) (map[string]span, error) {
+	if i >= len(b) || b[i] != '{' {
+		return nil, ErrNotSchema
+	}
+	out := map[string]span{}
+	i = skipWS(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		kEnd := skipValue(b, i)
+		var key string
+		if err := json.Unmarshal(b[i:kEnd], &key); err != nil {
+			return nil, err
+		}
+		i = skipWS(b, kEnd)
+		i = skipWS(b, i+1) // ':'
+		vEnd := skipValue(b, i)
+		out[key] = span{i, vEnd}
+		i = skipWS(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+	}
+	return out, nil
+}
+
+// elementsOf lists the element spans of an array value; empty for non-arrays.
+func elementsOf(b []byte, v span) []span {
+	if v.end == 0 || b[v.start] != '[' {
+		return nil
+	}
+	var out []span
+	i := skipWS(b, v.start+1)
+	for i < len(b) && b[i] != ']' {
+		end := skipValue(b, i)
+		out = append(out, span{i, end})
+		i = skipWS(b, end)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+	}
+	return out
+}

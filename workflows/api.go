@@ -1,0 +1,167 @@
+// Package workflows holds cloudsync's Temporal workflows and their public
+// contract (this file): task queue, workflow ids, query/signal/update names,
+// search attributes, and the input, result and progress types. Deterministic
+// code only; it never imports the Graph SDK, so the starter can link it.
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// TaskQueue is where workers poll for cloudsync work.
+const TaskQueue = "cloudsync"
+
+// Workflow type names.
+const (
+	OnboardTenantWorkflow = "OnboardTenant"
+	WatchSyncJobWorkflow  = "WatchSyncJob"
+)
+
+// Query, signal and update names.
+const (
+	ProgressQuery = "progress"
+	StatusQuery   = "status"
+	ApproveSignal = "approve-deletes"
+	RejectSignal  = "reject-deletes"
+	ApproveUpdate = "approve-deletes"
+	RejectUpdate  = "reject-deletes"
+)
+
+// OnboardWorkflowID is deterministic per tenant and domain, so a second
+// onboarding of the same pair is refused while one runs.
+func OnboardWorkflowID(tenantID, domain string) string {
+	return "cloudsync-onboard/" + strings.ToLower(strings.TrimSpace(tenantID)) + "/" + strings.ToLower(strings.TrimSpace(domain))
+}
+
+// WatchWorkflowID is deterministic per tenant and job.
+func WatchWorkflowID(tenantID, jobID string) string {
+	return "cloudsync-watch/" + strings.ToLower(strings.TrimSpace(tenantID)) + "/" + strings.TrimSpace(jobID)
+}
+
+// Search attributes (register them on the namespace: see the README).
+var (
+	SearchTenant           = temporal.NewSearchAttributeKeyKeyword("CloudSyncTenant")
+	SearchDomain           = temporal.NewSearchAttributeKeyKeyword("CloudSyncDomain")
+	SearchStep             = temporal.NewSearchAttributeKeyKeyword("CloudSyncStep")
+	SearchOutcome          = temporal.NewSearchAttributeKeyKeyword("CloudSyncOutcome")
+	SearchJobState         = temporal.NewSearchAttributeKeyKeyword("CloudSyncJobState")
+	SearchAwaitingApproval = temporal.NewSearchAttributeKeyKeyword("CloudSyncAwaitingApproval")
+)
+
+// SearchAttributeNames lists every attribute with its type, for registration.
+var SearchAttributeNames = []string{
+	"CloudSyncTenant", "CloudSyncDomain", "CloudSyncStep", "CloudSyncOutcome", "CloudSyncJobState", "CloudSyncAwaitingApproval",
+}
+
+// Step names, in order. They appear in progress, search attributes and results.
+const (
+	StepValidate       = "validate"
+	StepTenantSyncFlag = "tenant-sync-flag"
+	StepApplication    = "application"
+	StepSPVisible      = "service-principal-visible"
+	StepJobs           = "jobs"
+	StepSecrets        = "secrets"
+	StepSchema         = "schema"
+	StepExchange       = "exchange"
+	StepStartJobs      = "start-jobs"
+	StepWatch          = "watch"
+	StepDone           = "done"
+)
+
+// Outcome of one step.
+type Outcome string
+
+const (
+	OutcomeCreated   Outcome = "created"
+	OutcomeChanged   Outcome = "changed"
+	OutcomeUnchanged Outcome = "unchanged" // found already in place
+	OutcomeSkipped   Outcome = "skipped"   // not asked for, or not possible (see detail)
+	OutcomeFailed    Outcome = "failed"
+)
+
+// Overall onboarding outcomes (search attribute CloudSyncOutcome).
+const (
+	OnboardingRunning   = "running"
+	OnboardingCompleted = "completed"
+	OnboardingNoChange  = "completed-no-change"
+	OnboardingFailed    = "failed"
+)
+
+// Exchange writeback outcomes.
+const (
+	ExchangeNotRequested  = "not-requested"
+	ExchangeEnabled       = "enabled"
+	ExchangeSchemaMissing = "ad-schema-missing-mailNickname"
+)
+
+// Job template ids.
+const (
+	TemplateProvisioning      = "AD2AADProvisioning"
+	TemplatePasswordHash      = "AD2AADPasswordHash"
+	TemplateExchangeWriteback = "AAD2ADExchangeHybridWriteback"
+)
+
+// StepReport says what one step found or did.
+type StepReport struct {
+	Step    string  `json:"step"`
+	Outcome Outcome `json:"outcome"`
+	Detail  string  `json:"detail,omitempty"`
+}
+
+// OnboardInput starts OnboardTenant. One struct so fields can be added.
+type OnboardInput struct {
+	Spec TenantSpec `json:"spec"`
+	// Watch starts a WatchSyncJob child per started job (default on).
+	Watch *bool `json:"watch,omitempty"`
+	// WatchOptions configure those watchers.
+	WatchOptions WatchOptions `json:"watchOptions,omitempty"`
+}
+
+// OnboardResult is the outcome of an onboarding; also the failure details of a
+// failed one, so an operator sees what already exists.
+type OnboardResult struct {
+	TenantID            string            `json:"tenantId"`
+	Domain              string            `json:"domain"`
+	ApplicationObjectID string            `json:"applicationObjectId,omitempty"`
+	AppID               string            `json:"appId,omitempty"`
+	ServicePrincipalID  string            `json:"servicePrincipalId,omitempty"`
+	Jobs                map[string]string `json:"jobs,omitempty"` // template id -> job id
+	Exchange            string            `json:"exchange,omitempty"`
+	Steps               []StepReport      `json:"steps"`
+	Watchers            []string          `json:"watchers,omitempty"` // workflow ids
+	Changed             bool              `json:"changed"`
+}
+
+// Summary is one line for humans.
+func (r OnboardResult) Summary() string {
+	if !r.Changed {
+		return fmt.Sprintf("tenant %s (%s): already onboarded, nothing changed", r.TenantID, r.Domain)
+	}
+	return fmt.Sprintf("tenant %s (%s): onboarded, service principal %s, %d jobs", r.TenantID, r.Domain, r.ServicePrincipalID, len(r.Jobs))
+}
+
+// Progress is what the progress query answers.
+type Progress struct {
+	Status      string        `json:"status"` // running | completed | failed
+	CurrentStep string        `json:"currentStep"`
+	Attempt     int32         `json:"attempt,omitempty"` // of the current step's activity, when retrying
+	LastError   string        `json:"lastError,omitempty"`
+	StartedAt   time.Time     `json:"startedAt"`
+	Result      OnboardResult `json:"result"`
+}
+
+// FailureType is the application error type of a failed onboarding; its
+// details hold the OnboardResult so far.
+const FailureType = "OnboardingFailed"
+
+// WatchOptions configure a WatchSyncJob.
+type WatchOptions struct {
+	PollInterval     time.Duration `json:"pollInterval,omitempty"`     // default 2m (the job's own interval)
+	ReminderInterval time.Duration `json:"reminderInterval,omitempty"` // default 4h
+	Approvers        []string      `json:"approvers,omitempty"`        // empty: anyone may approve
+	WebhookURL       string        `json:"webhookUrl,omitempty"`       // optional notification target
+}
