@@ -50,6 +50,25 @@ func (c *Client) SetOnPremisesSyncEnabled(ctx context.Context, tenantID string, 
 	return o.wrap(c.sendNoContent(ctx, ri))
 }
 
+// OnPremisesSyncEnabled reads the tenant's directory sync flag, so a re-run
+// can say "already on" without writing.
+func (c *Client) OnPremisesSyncEnabled(ctx context.Context, tenantID string) (bool, error) {
+	o := op{"get organization", permOrganization}
+	ri := c.raw(abs.GET, "{+baseurl}/organization/{organization%2Did}{?%24select}", map[string]string{"organization%2Did": tenantID})
+	ri.QueryParameters["%24select"] = "id,onPremisesSyncEnabled"
+	b, err := c.sendBytes(ctx, ri)
+	if err != nil {
+		return false, o.wrap(err)
+	}
+	var org struct {
+		Enabled *bool `json:"onPremisesSyncEnabled"`
+	}
+	if err := json.Unmarshal(b, &org); err != nil {
+		return false, o.wrap(fmt.Errorf("decode organization: %w", err))
+	}
+	return org.Enabled != nil && *org.Enabled, nil
+}
+
 // FindServicePrincipals lists the service principals made from templateID with
 // exactly displayName: the look-before-instantiate that prevents duplicate apps.
 func (c *Client) FindServicePrincipals(ctx context.Context, templateID, displayName string) ([]ServicePrincipal, error) {

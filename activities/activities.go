@@ -1,0 +1,182 @@
+// Package activities implements OnboardTenant's and WatchSyncJob's steps. Each
+// method is idempotent (look before write) because Temporal runs an activity
+// at least once, and turns Graph errors into Temporal application errors with
+// stable types: retryable where waiting helps, non-retryable where a human
+// must act (the message says what to do).
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
+
+	"github.com/cloudsync/cloudsync/graph"
+	wf "github.com/cloudsync/cloudsync/workflows"
+)
+
+// ClientFactory gives the Graph client of a tenant.
+type ClientFactory interface {
+	ForTenant(tenantID string) (*graph.Client, error)
+}
+
+// Activities holds the steps' dependencies.
+type Activities struct {
+	Graph  ClientFactory
+	Logger *zap.Logger
+}
+
+func (a *Activities) client(tenantID string) (*graph.Client, error) {
+	c, err := a.Graph.ForTenant(tenantID)
+	if err != nil {
+		// Bad credential configuration: retrying cannot fix it.
+		return nil, temporal.NewNonRetryableApplicationError("graph client for tenant "+tenantID+": "+err.Error(), string(graph.KindUnauthorized), nil)
+	}
+	return c, nil
+}
+
+// fresh marks operations on objects we may have just created, where Graph's
+// replication lag shows as 404 for a while.
+type fresh bool
+
+// toTemporal classifies a Graph error for Temporal's retry policy, passing
+// Graph's Retry-After on as the next retry delay.
+func toTemporal(err error, f fresh) error {
+	if err == nil {
+		return nil
+	}
+	ge, ok := graph.AsError(err)
+	if !ok {
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) {
+			return err
+		}
+		return temporal.NewApplicationError(err.Error(), "Internal")
+	}
+	retry := ge.Retryable() || (bool(f) && ge.Kind == graph.KindNotFound)
+	opts := temporal.ApplicationErrorOptions{NonRetryable: !retry}
+	if ge.RetryAfter > 0 {
+		opts.NextRetryDelay = ge.RetryAfter
+	}
+	return temporal.NewApplicationErrorWithOptions(ge.Error(), string(ge.Kind), opts)
+}
+
+// EnableTenantSync turns on the tenant's onPremisesSyncEnabled flag.
+func (a *Activities) EnableTenantSync(ctx context.Context, in wf.TenantInput) (wf.StepReport, error) {
+	rep := wf.StepReport{Step: wf.StepTenantSyncFlag}
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return rep, err
+	}
+	on, err := c.OnPremisesSyncEnabled(ctx, in.TenantID)
+	if err != nil {
+		return rep, toTemporal(err, false)
+	}
+	if on {
+		rep.Outcome, rep.Detail = wf.OutcomeUnchanged, "onPremisesSyncEnabled already true"
+		return rep, nil
+	}
+	if err := c.SetOnPremisesSyncEnabled(ctx, in.TenantID, true); err != nil {
+		return rep, toTemporal(err, false)
+	}
+	rep.Outcome, rep.Detail = wf.OutcomeChanged, "onPremisesSyncEnabled set to true"
+	return rep, nil
+}
+
+// EnsureApplication finds the AD2AAD service principal with this display name,
+// or instantiates the template. Instantiate always creates a new app, so a
+// retry must find the first one rather than make a second.
+func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicationInput) (wf.ApplicationResult, error) {
+	res := wf.ApplicationResult{Report: wf.StepReport{Step: wf.StepApplication}}
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return res, err
+	}
+	sps, err := c.FindServicePrincipals(ctx, graph.AD2AADTemplateID, in.DisplayName)
+	if err != nil {
+		return res, toTemporal(err, false)
+	}
+	if len(sps) > 0 {
+		sort.Slice(sps, func(i, j int) bool { return sps[i].ID < sps[j].ID })
+		res.ServicePrincipalID, res.AppID = sps[0].ID, sps[0].AppID
+		res.Report.Outcome = wf.OutcomeUnchanged
+		res.Report.Detail = "found service principal " + sps[0].ID
+		if len(sps) > 1 {
+			res.Report.Detail += fmt.Sprintf(" (%d with this name exist: using the first; delete the others)", len(sps))
+		}
+		return res, nil
+	}
+	inst, err := c.Instantiate(ctx, graph.AD2AADTemplateID, in.DisplayName)
+	if err != nil {
+		return res, toTemporal(err, false)
+	}
+	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = inst.ApplicationObjectID, inst.AppID, inst.ServicePrincipalID
+	res.Report.Outcome, res.Report.Detail = wf.OutcomeCreated, "instantiated the AD2AAD template: service principal "+inst.ServicePrincipalID
+	return res, nil
+}
+
+// WaitForServicePrincipal succeeds once the service principal is readable. Its
+// retry policy is the poll loop (one request per attempt, no history growth).
+func (a *Activities) WaitForServicePrincipal(ctx context.Context, in wf.ServicePrincipalInput) error {
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return err
+	}
+	if _, err := c.GetServicePrincipal(ctx, in.ServicePrincipalID); err != nil {
+		if graph.IsNotFound(err) {
+			return temporal.NewApplicationError("service principal "+in.ServicePrincipalID+" is not visible yet (Graph replication)", wf.ErrServicePrincipalNotVisible)
+		}
+		return toTemporal(err, false)
+	}
+	return nil
+}
+
+// EnsureJobs creates the jobs whose template has none yet. Graph accepts a
+// second job of the same template, so it lists first.
+func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.EnsureJobsResult, error) {
+	res := wf.EnsureJobsResult{Jobs: map[string]string{}, Report: wf.StepReport{Step: wf.StepJobs}}
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return res, err
+	}
+	jobs, err := c.ListJobs(ctx, in.ServicePrincipalID)
+	if err != nil {
+		return res, toTemporal(err, true)
+	}
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
+	for _, j := range jobs {
+		if _, ok := res.Jobs[j.TemplateID]; !ok {
+			res.Jobs[j.TemplateID] = j.ID
+		}
+	}
+	var created, found []string
+	for _, t := range in.Templates {
+		if _, ok := res.Jobs[t]; ok {
+			found = append(found, t)
+			continue
+		}
+		j, err := c.CreateJob(ctx, in.ServicePrincipalID, t)
+		if err != nil {
+			return res, toTemporal(err, true)
+		}
+		res.Jobs[t] = j.ID
+		created = append(created, t)
+	}
+	res.Report.Outcome = wf.OutcomeUnchanged
+	if len(created) > 0 {
+		res.Report.Outcome = wf.OutcomeCreated
+	}
+	res.Report.Detail = describe("created", created) + describe("found", found)
+	return res, nil
+}
+
+func describe(verb string, items []string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return verb + " " + strings.Join(items, ", ") + "; "
+}

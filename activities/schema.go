@@ -1,0 +1,118 @@
+package activities
+
+import (
+	"context"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/graph"
+	wf "github.com/cloudsync/cloudsync/workflows"
+)
+
+// adDirectoryName is the source directory of the AD2AAD schema.
+const adDirectoryName = "Active Directory"
+
+// PatchSchema adds the CredentialData mapping (password hash sync) to the
+// provisioning job's schema. The schema is read, patched and written inside
+// this activity; only a summary crosses into the workflow.
+func (a *Activities) PatchSchema(ctx context.Context, in wf.JobInput) (wf.SchemaResult, error) {
+	res := wf.SchemaResult{Report: wf.StepReport{Step: wf.StepSchema}}
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return res, err
+	}
+	schema, err := c.GetSchema(ctx, in.ServicePrincipalID, in.JobID)
+	if err != nil {
+		return res, toTemporal(err, true)
+	}
+	if id, err := graph.DirectoryID(schema, adDirectoryName); err == nil {
+		res.ADDirectoryID = id
+	}
+	patched, rep, err := graph.PatchCredentialData(schema)
+	if err != nil {
+		return res, temporal.NewNonRetryableApplicationError("the job's schema is not a JSON object: "+err.Error(), wf.ErrSchemaMappingMissing, nil)
+	}
+	if len(rep.Missing) > 0 {
+		return res, temporal.NewNonRetryableApplicationError("the job's schema has no object mapping "+strings.Join(rep.Missing, " or ")+
+			": it is not an AD2AAD provisioning schema, or someone renamed the mapping", wf.ErrSchemaMappingMissing, nil)
+	}
+	if !rep.Changed() {
+		res.Report.Outcome, res.Report.Detail = wf.OutcomeUnchanged, "CredentialData already mapped in "+strings.Join(rep.AlreadyPresent, ", ")
+		return res, nil
+	}
+	if err := c.PutSchema(ctx, in.ServicePrincipalID, in.JobID, patched); err != nil {
+		return res, toTemporal(err, true)
+	}
+	res.Report.Outcome, res.Report.Detail = wf.OutcomeChanged, "added CredentialData to "+strings.Join(rep.Added, ", ")
+	if len(rep.AlreadyPresent) > 0 {
+		res.Report.Detail += "; already in " + strings.Join(rep.AlreadyPresent, ", ")
+	}
+	return res, nil
+}
+
+// CheckExchangeSchema discovers the AD directory and looks for mailNickname on
+// users, which Exchange hybrid writeback needs. Discover often answers 500 at
+// first; the workflow bounds the retries.
+func (a *Activities) CheckExchangeSchema(ctx context.Context, in wf.ExchangeCheckInput) (wf.ExchangeCheckResult, error) {
+	var res wf.ExchangeCheckResult
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return res, err
+	}
+	dirID := in.ADDirectoryID
+	if dirID == "" {
+		schema, err := c.GetSchema(ctx, in.ServicePrincipalID, in.JobID)
+		if err != nil {
+			return res, toTemporal(err, true)
+		}
+		if dirID, err = graph.DirectoryID(schema, adDirectoryName); err != nil {
+			return res, temporal.NewNonRetryableApplicationError(err.Error(), wf.ErrDirectoryNotInSchema, nil)
+		}
+	}
+	res.ADDirectoryID = dirID
+	dir, err := c.Discover(ctx, in.ServicePrincipalID, in.JobID, dirID)
+	if err != nil {
+		return res, toTemporal(err, true)
+	}
+	res.MailNicknamePresent = dir.HasAttribute("user", "mailNickname")
+	return res, nil
+}
+
+// StartJobs starts the listed jobs that are not running. Graph asks not to
+// start a running job, so it reads their status first.
+func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.StartJobsResult, error) {
+	res := wf.StartJobsResult{Report: wf.StepReport{Step: wf.StepStartJobs}}
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return res, err
+	}
+	jobs, err := c.ListJobs(ctx, in.ServicePrincipalID)
+	if err != nil {
+		return res, toTemporal(err, true)
+	}
+	byID := map[string]graph.Job{}
+	for _, j := range jobs {
+		byID[j.ID] = j
+	}
+	for _, id := range in.JobIDs {
+		j, ok := byID[id]
+		if !ok {
+			return res, toTemporal(&graph.Error{Op: "start sync job " + id, Kind: graph.KindNotFound, Status: 404, Message: "job not in the service principal's job list"}, true)
+		}
+		if j.Running() {
+			res.AlreadyRunning = append(res.AlreadyRunning, id)
+			continue
+		}
+		if err := c.StartJob(ctx, in.ServicePrincipalID, id); err != nil {
+			return res, toTemporal(err, true)
+		}
+		res.Started = append(res.Started, id)
+	}
+	res.Report.Outcome = wf.OutcomeUnchanged
+	if len(res.Started) > 0 {
+		res.Report.Outcome = wf.OutcomeChanged
+	}
+	res.Report.Detail = describe("started", res.Started) + describe("already running", res.AlreadyRunning)
+	return res, nil
+}

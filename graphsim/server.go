@@ -1,0 +1,468 @@
+package graphsim
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a Server. The zero value is usable.
+type Options struct {
+	Addr         string            // listen address, default "127.0.0.1:0"
+	Dir          string            // where to write ca.pem (default: a fresh temporary directory, removed by Close)
+	Clients      map[string]string // clientID -> client secret accepted (multi-tenant app: valid in any tenant)
+	KnownTenants []string          // if non-empty, tokens for other tenants are refused with AADSTS90002
+	Seed         int64             // deterministic randomness (ids, fault draws)
+
+	Latency           time.Duration // added to every Graph request
+	ThrottleRate      float64       // fraction of Graph requests answered 429
+	UnavailableRate   float64       // fraction of Graph requests answered 503
+	RetryAfterSeconds float64       // Retry-After value (decimal seconds); 0 = drawn in [0.2, 1.0)
+	ReplicationLag    time.Duration // a fresh service principal answers 404 for this long
+	DiscoverFailures  int           // first N discover calls per tenant fail with 500
+	SyncInterval      time.Duration // sync engine tick (default 1s)
+}
+
+// Faults are the runtime-adjustable fault knobs. SetFaults replaces all of
+// them at once. In JSON, durations may be given as Go duration strings
+// ("250ms", "3s") or as integer nanoseconds.
+type Faults struct {
+	ThrottleRate      float64       `json:"throttleRate"`
+	UnavailableRate   float64       `json:"unavailableRate"`
+	RetryAfterSeconds float64       `json:"retryAfterSeconds"`
+	Latency           time.Duration `json:"latency"`
+	ReplicationLag    time.Duration `json:"replicationLag"`
+	DiscoverFailures  int           `json:"discoverFailures"`
+	TokenEndpointDown bool          `json:"tokenEndpointDown"`
+}
+
+type faultsJSON struct {
+	ThrottleRate      float64         `json:"throttleRate"`
+	UnavailableRate   float64         `json:"unavailableRate"`
+	RetryAfterSeconds float64         `json:"retryAfterSeconds"`
+	Latency           json.RawMessage `json:"latency"`
+	ReplicationLag    json.RawMessage `json:"replicationLag"`
+	DiscoverFailures  int             `json:"discoverFailures"`
+	TokenEndpointDown bool            `json:"tokenEndpointDown"`
+}
+
+// MarshalJSON writes durations as Go duration strings.
+func (f Faults) MarshalJSON() ([]byte, error) {
+	l, _ := json.Marshal(f.Latency.String())
+	r, _ := json.Marshal(f.ReplicationLag.String())
+	return json.Marshal(faultsJSON{f.ThrottleRate, f.UnavailableRate, f.RetryAfterSeconds, l, r, f.DiscoverFailures, f.TokenEndpointDown})
+}
+
+// UnmarshalJSON accepts durations as strings ("3s") or integer nanoseconds.
+func (f *Faults) UnmarshalJSON(b []byte) error {
+	var j faultsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	lat, err := parseJSONDuration(j.Latency)
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	lag, err := parseJSONDuration(j.ReplicationLag)
+	if err != nil {
+		return fmt.Errorf("replicationLag: %w", err)
+	}
+	*f = Faults{j.ThrottleRate, j.UnavailableRate, j.RetryAfterSeconds, lat, lag, j.DiscoverFailures, j.TokenEndpointDown}
+	return nil
+}
+
+func parseJSONDuration(raw json.RawMessage) (time.Duration, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return time.ParseDuration(s)
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, errors.New("want a duration string or integer nanoseconds")
+	}
+	return time.Duration(n), nil
+}
+
+// TenantOptions are per-tenant behaviours.
+type TenantOptions struct {
+	// NoExchangeSchema: the AD directory discovered by discover lacks mailNickname.
+	NoExchangeSchema bool `json:"noExchangeSchema"`
+	// MissingPermission, when set (e.g. "Synchronization.ReadWrite.All"),
+	// makes every Graph write in the tenant answer 403 Authorization_RequestDenied.
+	MissingPermission string `json:"missingPermission"`
+}
+
+// Violation is a misuse of the API that Graph would have accepted (or
+// answered like any other error) but that a correct client must avoid.
+type Violation struct {
+	Kind   string    `json:"kind"`
+	Tenant string    `json:"tenant"`
+	Detail string    `json:"detail"`
+	Time   time.Time `json:"time"`
+}
+
+// Violation kinds.
+const (
+	ViolationDuplicateApplication    = "duplicate-application"
+	ViolationDuplicateJob            = "duplicate-job"
+	ViolationDuplicateCredentialData = "duplicate-credentialdata"
+	ViolationMaskedSecretWritten     = "masked-secret-written"
+	ViolationStartOnRunningJob       = "start-on-running-job"
+	ViolationCrossTenantToken        = "cross-tenant-token"
+)
+
+// Stats counts requests.
+type Stats struct {
+	// Requests is keyed by "METHOD route-pattern status", e.g.
+	// "POST /servicePrincipals/{id}/synchronization/jobs 201". Token endpoint
+	// requests are counted too ("POST /{tenant}/oauth2/v2.0/token 200").
+	Requests           map[string]int `json:"requests"`
+	TotalGraphRequests int            `json:"totalGraphRequests"`
+	// GraphWrites counts non-GET Graph requests that reached the handler
+	// (authenticated and not faulted), whatever their answer.
+	GraphWrites  int `json:"graphWrites"`
+	Throttled    int `json:"throttled"`
+	Unavailable  int `json:"unavailable"`
+	TokensIssued int `json:"tokensIssued"`
+}
+
+// Request is one Graph request as logged by the simulator.
+type Request struct {
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	Path   string    `json:"path"`  // URL path, e.g. /beta/servicePrincipals/…
+	Query  string    `json:"query"` // decoded raw query
+	Route  string    `json:"route"` // e.g. "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/restart"
+	Status int       `json:"status"`
+	Tenant string    `json:"tenant"`
+	// Body is stored only for the start and restart routes (never for
+	// secrets).
+	Body      string `json:"body,omitempty"`
+	RequestID string `json:"requestId"`
+}
+
+// Server is a running simulator.
+type Server struct {
+	opts     Options
+	ln       net.Listener
+	http     *http.Server
+	baseURL  string // https://127.0.0.1:PORT
+	caFile   string
+	caPEM    []byte
+	pool     *x509.CertPool
+	ownDir   string
+	stop     chan struct{}
+	engineWG sync.WaitGroup
+
+	mu         sync.Mutex
+	faults     Faults
+	idRNG      *rand.Rand
+	faultRNG   *rand.Rand
+	tenants    map[string]*tenant
+	tokens     map[string]tokenInfo
+	stats      Stats
+	violations []Violation
+	log        []Request
+	closeOnce  sync.Once
+}
+
+// New starts a simulator listening on HTTPS and writes its CA certificate.
+func New(opts Options) (*Server, error) {
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = time.Second
+	}
+	s := &Server{
+		opts: opts,
+		faults: Faults{
+			ThrottleRate:      opts.ThrottleRate,
+			UnavailableRate:   opts.UnavailableRate,
+			RetryAfterSeconds: opts.RetryAfterSeconds,
+			Latency:           opts.Latency,
+			ReplicationLag:    opts.ReplicationLag,
+			DiscoverFailures:  opts.DiscoverFailures,
+		},
+		idRNG:    rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15)),
+		faultRNG: rand.New(rand.NewPCG(uint64(opts.Seed), 0xd1b54a32d192ed03)),
+		tenants:  map[string]*tenant{},
+		tokens:   map[string]tokenInfo{},
+		stop:     make(chan struct{}),
+	}
+	s.stats.Requests = map[string]int{}
+
+	dir := opts.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "graphsim-")
+		if err != nil {
+			return nil, err
+		}
+		dir, s.ownDir = d, d
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cert, caPEM, err := makeCertificates()
+	if err != nil {
+		s.cleanupDir()
+		return nil, err
+	}
+	s.caPEM = caPEM
+	s.caFile = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(s.caFile, caPEM, 0o644); err != nil {
+		s.cleanupDir()
+		return nil, err
+	}
+	s.pool = x509.NewCertPool()
+	s.pool.AppendCertsFromPEM(caPEM)
+
+	ln, err := net.Listen("tcp", opts.Addr)
+	if err != nil {
+		s.cleanupDir()
+		return nil, err
+	}
+	s.ln = ln
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.baseURL = "https://" + net.JoinHostPort(host, port)
+	s.http = &http.Server{
+		Handler:           http.HandlerFunc(s.serveHTTP),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+	go func() { _ = s.http.ServeTLS(ln, "", "") }()
+	s.engineWG.Add(1)
+	go s.runEngine()
+	return s, nil
+}
+
+func (s *Server) cleanupDir() {
+	if s.ownDir != "" {
+		_ = os.RemoveAll(s.ownDir)
+	}
+}
+
+// Close stops the server and the sync engine.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = s.http.Shutdown(ctx)
+		s.engineWG.Wait()
+		s.cleanupDir()
+	})
+}
+
+// GraphURL is the Graph beta base URL, e.g. "https://127.0.0.1:PORT/beta".
+func (s *Server) GraphURL() string { return s.baseURL + "/beta" }
+
+// AuthorityHost is the azidentity authority host (with trailing slash).
+func (s *Server) AuthorityHost() string { return s.baseURL + "/" }
+
+// ControlURL is the base URL of the unauthenticated control API.
+func (s *Server) ControlURL() string { return s.baseURL + "/_sim" }
+
+// CAFile is the path of the PEM file holding the simulator CA certificate.
+func (s *Server) CAFile() string { return s.caFile }
+
+// CertPool returns a pool holding the simulator CA.
+func (s *Server) CertPool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(s.caPEM)
+	return p
+}
+
+// SetFaults replaces the fault knobs. It also restarts the per-tenant
+// discover-failure count: the next DiscoverFailures discover calls of each
+// tenant fail.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+	for _, t := range s.tenants {
+		t.discoverCalls = 0
+	}
+}
+
+// CurrentFaults returns the fault knobs in force.
+func (s *Server) CurrentFaults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// SetTenantOptions sets per-tenant behaviours (creating the tenant if needed).
+func (s *Server) SetTenantOptions(tenantID string, o TenantOptions) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tenantLocked(tenantID).opts = o
+}
+
+// Stats returns a copy of the request counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Requests = make(map[string]int, len(s.stats.Requests))
+	for k, v := range s.stats.Requests {
+		st.Requests[k] = v
+	}
+	return st
+}
+
+// Violations returns the recorded violations, oldest first.
+func (s *Server) Violations() []Violation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Violation(nil), s.violations...)
+}
+
+// RequestLog returns the Graph requests seen, oldest first.
+func (s *Server) RequestLog() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+func (s *Server) violationLocked(kind, tenant, format string, args ...any) {
+	s.violations = append(s.violations, Violation{Kind: kind, Tenant: tenant, Detail: fmt.Sprintf(format, args...), Time: time.Now().UTC()})
+}
+
+// serveHTTP dispatches between the token endpoints, Graph and the control API.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/beta" || strings.HasPrefix(p, "/beta/"):
+		s.serveGraph(w, r)
+	case p == "/_sim" || strings.HasPrefix(p, "/_sim/"):
+		s.serveControl(w, r)
+	default:
+		s.serveAuth(w, r)
+	}
+}
+
+// ---- helpers ----
+
+func newGUIDFrom(rng *rand.Rand) string {
+	var b [16]byte
+	for i := 0; i < 16; i += 8 {
+		v := rng.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// newID draws a GUID from the seeded id stream. Caller holds s.mu.
+func (s *Server) newIDLocked() string { return newGUIDFrom(s.idRNG) }
+
+func (s *Server) newHexLocked() string {
+	return fmt.Sprintf("%016x%016x", s.idRNG.Uint64(), s.idRNG.Uint64())
+}
+
+// randomGUID is for correlation ids that must not perturb the seeded streams.
+func randomGUID() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func formatRetryAfter(v float64) string {
+	v = math.Round(v*1000) / 1000
+	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func makeCertificates() (tls.Certificate, []byte, error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(now.UnixNano()),
+		Subject:               pkix.Name{CommonName: "graphsim test CA", Organization: []string{"graphsim"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(crand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leafKey, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano() + 1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(5 * 365 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback},
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		leafTmpl.DNSNames = append(leafTmpl.DNSNames, h)
+	}
+	leafDER, err := x509.CreateCertificate(crand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	cert := tls.Certificate{Certificate: [][]byte{leafDER, caDER}, PrivateKey: leafKey}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	return cert, caPEM, nil
+}

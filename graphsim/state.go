@@ -1,0 +1,360 @@
+package graphsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+type tenant struct {
+	id            string
+	onPremSync    bool
+	apps          []*application
+	sps           []*servicePrincipal
+	discoverCalls int
+	opts          TenantOptions
+}
+
+type application struct {
+	objectID, appID, displayName, templateID string
+	created                                  time.Time
+}
+
+type secret struct{ Key, Value string }
+
+type servicePrincipal struct {
+	id, appID, displayName, templateID string
+	created, visibleAt                 time.Time
+	secrets                            []secret
+	jobs                               []*job
+}
+
+type quarantine struct {
+	Reason       string
+	ErrorCode    string
+	ErrorMessage string
+	CurrentBegan time.Time
+	SeriesBegan  time.Time
+	NextAttempt  time.Time
+	SeriesCount  int
+}
+
+type execution struct {
+	TimeBegan, TimeEnded time.Time
+	State                string
+	CountExported        int
+	CountImported        int
+	ErrorCode, ErrorMsg  string
+	ActivityID           string
+}
+
+type job struct {
+	id, templateID, spID string
+	created              time.Time
+	scheduleState        string // Active | Disabled | Paused
+	code                 string // NotConfigured | NotRun | Active | Paused | Quarantine
+	quarantine           *quarantine
+	lastExecution        *execution
+	lastSuccess          *execution
+	lastSuccessExports   *execution
+	steadyFirst          time.Time
+	steadyLast           time.Time
+	pendingDeletions     int
+	appliedDeletions     int
+	cycles               int
+	entries              int
+	schema               []byte
+}
+
+// tenantLocked returns (creating) the tenant with the given id. Caller holds s.mu.
+func (s *Server) tenantLocked(id string) *tenant {
+	key := strings.ToLower(id)
+	t := s.tenants[key]
+	if t == nil {
+		t = &tenant{id: key}
+		s.tenants[key] = t
+	}
+	return t
+}
+
+func (t *tenant) findSP(id string) *servicePrincipal {
+	for _, sp := range t.sps {
+		if strings.EqualFold(sp.id, id) {
+			return sp
+		}
+	}
+	return nil
+}
+
+func (t *tenant) findJob(jobID string) *job {
+	for _, sp := range t.sps {
+		if j := sp.findJob(jobID); j != nil {
+			return j
+		}
+	}
+	return nil
+}
+
+func (sp *servicePrincipal) findJob(id string) *job {
+	for _, j := range sp.jobs {
+		if j.id == id {
+			return j
+		}
+	}
+	return nil
+}
+
+// otherTenantHoldingSP reports which other tenant (if any) holds an SP with this id. Caller holds s.mu.
+func (s *Server) otherTenantHoldingSP(caller, spID string) string {
+	for id, t := range s.tenants {
+		if id != caller && t.findSP(spID) != nil {
+			return id
+		}
+	}
+	return ""
+}
+
+// deleteThreshold is derived from the SP's SyncNotificationSettings secret.
+func (sp *servicePrincipal) deleteThreshold() (enabled bool, value int) {
+	enabled, value = true, 500
+	for _, sec := range sp.secrets {
+		if sec.Key != "SyncNotificationSettings" {
+			continue
+		}
+		var n struct {
+			DeleteThresholdEnabled *bool `json:"DeleteThresholdEnabled"`
+			DeleteThresholdValue   *int  `json:"DeleteThresholdValue"`
+		}
+		if json.Unmarshal([]byte(sec.Value), &n) != nil {
+			continue
+		}
+		if n.DeleteThresholdEnabled != nil {
+			enabled = *n.DeleteThresholdEnabled
+		}
+		if n.DeleteThresholdValue != nil {
+			value = *n.DeleteThresholdValue
+		}
+	}
+	return enabled, value
+}
+
+// ---- snapshots ----
+
+// TenantState is a deep copy of one tenant's state.
+type TenantState struct {
+	TenantID              string                       `json:"tenantId"`
+	OnPremisesSyncEnabled bool                         `json:"onPremisesSyncEnabled"`
+	Applications          []ApplicationState           `json:"applications"`
+	ServicePrincipals     []ServicePrincipalState      `json:"servicePrincipals"`
+	Jobs                  []JobState                   `json:"jobs"`
+	Secrets               map[string]map[string]string `json:"secrets"` // spId -> key -> value (unmasked)
+	Schemas               map[string]json.RawMessage   `json:"schemas"` // jobId -> raw schema JSON as stored
+	// CredentialDataMappings: spId -> object mapping name -> number of
+	// attribute mappings targeting CredentialData, for the (first)
+	// AD2AADProvisioning job of each SP. A mapping whose name is null is keyed "".
+	CredentialDataMappings map[string]map[string]int `json:"credentialDataMappings"`
+	DiscoverCalls          int                       `json:"discoverCalls"`
+	Options                TenantOptions             `json:"options"`
+}
+
+// ApplicationState describes an application.
+type ApplicationState struct {
+	ObjectID              string    `json:"objectId"`
+	AppID                 string    `json:"appId"`
+	DisplayName           string    `json:"displayName"`
+	ApplicationTemplateID string    `json:"applicationTemplateId"`
+	Created               time.Time `json:"created"`
+}
+
+// ServicePrincipalState describes a service principal.
+type ServicePrincipalState struct {
+	ID                    string    `json:"id"`
+	AppID                 string    `json:"appId"`
+	DisplayName           string    `json:"displayName"`
+	ApplicationTemplateID string    `json:"applicationTemplateId"`
+	Created               time.Time `json:"created"`
+	VisibleAt             time.Time `json:"visibleAt"` // end of the replication lag
+}
+
+// JobState describes a synchronization job.
+type JobState struct {
+	ID                  string    `json:"id"`
+	TemplateID          string    `json:"templateId"`
+	ServicePrincipalID  string    `json:"servicePrincipalId"`
+	ScheduleState       string    `json:"scheduleState"`
+	StatusCode          string    `json:"statusCode"`
+	QuarantineReason    string    `json:"quarantineReason,omitempty"`
+	QuarantineErrorCode string    `json:"quarantineErrorCode,omitempty"`
+	PendingDeletions    int       `json:"pendingDeletions"`
+	AppliedDeletions    int       `json:"appliedDeletions"`
+	Cycles              int       `json:"cycles"`
+	DeleteThreshold     int       `json:"deleteThreshold"` // 0 when disabled
+	Created             time.Time `json:"created"`
+}
+
+// Snapshot returns a deep copy of a tenant's state (empty if unknown).
+func (s *Server) Snapshot(tenantID string) TenantState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := strings.ToLower(tenantID)
+	st := TenantState{
+		TenantID:               key,
+		Applications:           []ApplicationState{},
+		ServicePrincipals:      []ServicePrincipalState{},
+		Jobs:                   []JobState{},
+		Secrets:                map[string]map[string]string{},
+		Schemas:                map[string]json.RawMessage{},
+		CredentialDataMappings: map[string]map[string]int{},
+	}
+	t := s.tenants[key]
+	if t == nil {
+		return st
+	}
+	st.OnPremisesSyncEnabled = t.onPremSync
+	st.DiscoverCalls = t.discoverCalls
+	st.Options = t.opts
+	for _, a := range t.apps {
+		st.Applications = append(st.Applications, ApplicationState{a.objectID, a.appID, a.displayName, a.templateID, a.created})
+	}
+	for _, sp := range t.sps {
+		st.ServicePrincipals = append(st.ServicePrincipals, ServicePrincipalState{sp.id, sp.appID, sp.displayName, sp.templateID, sp.created, sp.visibleAt})
+		sec := map[string]string{}
+		for _, kv := range sp.secrets {
+			sec[kv.Key] = kv.Value
+		}
+		st.Secrets[sp.id] = sec
+		enabled, thr := sp.deleteThreshold()
+		if !enabled {
+			thr = 0
+		}
+		credDone := false
+		for _, j := range sp.jobs {
+			js := JobState{ID: j.id, TemplateID: j.templateID, ServicePrincipalID: sp.id, ScheduleState: j.scheduleState,
+				StatusCode: j.code, PendingDeletions: j.pendingDeletions, AppliedDeletions: j.appliedDeletions,
+				Cycles: j.cycles, DeleteThreshold: thr, Created: j.created}
+			if j.quarantine != nil {
+				js.QuarantineReason, js.QuarantineErrorCode = j.quarantine.Reason, j.quarantine.ErrorCode
+			}
+			st.Jobs = append(st.Jobs, js)
+			st.Schemas[j.id] = append(json.RawMessage(nil), j.schema...)
+			if j.templateID == "AD2AADProvisioning" && !credDone {
+				credDone = true
+				counts, _ := countCredentialData(j.schema)
+				st.CredentialDataMappings[sp.id] = counts
+			}
+		}
+	}
+	return st
+}
+
+// countCredentialData counts, per object mapping, the attribute mappings
+// whose targetAttributeName is CredentialData.
+func countCredentialData(schema []byte) (map[string]int, error) {
+	var doc struct {
+		SynchronizationRules []struct {
+			ObjectMappings []struct {
+				Name              *string `json:"name"`
+				AttributeMappings []struct {
+					TargetAttributeName string `json:"targetAttributeName"`
+				} `json:"attributeMappings"`
+			} `json:"objectMappings"`
+		} `json:"synchronizationRules"`
+	}
+	out := map[string]int{}
+	if err := json.Unmarshal(schema, &doc); err != nil {
+		return out, err
+	}
+	for _, rule := range doc.SynchronizationRules {
+		for _, om := range rule.ObjectMappings {
+			name := ""
+			if om.Name != nil {
+				name = *om.Name
+			}
+			n := 0
+			for _, am := range om.AttributeMappings {
+				if strings.EqualFold(am.TargetAttributeName, "CredentialData") {
+					n++
+				}
+			}
+			out[name] += n
+		}
+	}
+	return out, nil
+}
+
+// StageDeletions adds n pending deletions to a job (as if n objects vanished
+// on-premises). The next sync cycle applies them or quarantines the job.
+func (s *Server) StageDeletions(tenantID, jobID string, n int) error {
+	if n < 0 {
+		return fmt.Errorf("negative count %d", n)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[strings.ToLower(tenantID)]
+	if t == nil {
+		return fmt.Errorf("unknown tenant %q", tenantID)
+	}
+	j := t.findJob(jobID)
+	if j == nil {
+		return fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
+	}
+	j.pendingDeletions += n
+	return nil
+}
+
+// Quarantine forces a job into quarantine with any reason and error code
+// (e.g. EncounteredQuarantineException / AzureActiveDirectoryInvalidCredential).
+func (s *Server) Quarantine(tenantID, jobID, reason, errorCode string) error {
+	if reason == "" {
+		return fmt.Errorf("empty reason")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenants[strings.ToLower(tenantID)]
+	if t == nil {
+		return fmt.Errorf("unknown tenant %q", tenantID)
+	}
+	j := t.findJob(jobID)
+	if j == nil {
+		return fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
+	}
+	msg := quarantineMessage(errorCode)
+	j.quarantineLocked(time.Now().UTC(), reason, errorCode, msg)
+	return nil
+}
+
+func quarantineMessage(code string) string {
+	switch code {
+	case "AzureActiveDirectoryInvalidCredential":
+		return "The credentials used by the provisioning agent to access Microsoft Entra ID are invalid or have expired. Re-enter the credentials and restart the job."
+	case "HybridIdentityServiceNoActiveAgents":
+		return "There are no active provisioning agents for this configuration. Install or restart an agent, then restart the job."
+	case "":
+		return "The job was quarantined."
+	default:
+		return fmt.Sprintf("The job was quarantined because of error %s.", code)
+	}
+}
+
+func (j *job) quarantineLocked(now time.Time, reason, code, msg string) {
+	if j.quarantine != nil && j.quarantine.Reason == reason {
+		j.quarantine.SeriesCount++
+		j.quarantine.CurrentBegan = now
+	} else {
+		j.quarantine = &quarantine{Reason: reason, SeriesBegan: now, CurrentBegan: now, SeriesCount: 1}
+	}
+	j.quarantine.ErrorCode, j.quarantine.ErrorMessage = code, msg
+	j.quarantine.NextAttempt = now.Add(24 * time.Hour)
+	j.code = "Quarantine"
+}
+
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

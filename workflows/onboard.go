@@ -1,0 +1,276 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Retry policies per kind of step. Non-retryable Graph errors (bad request,
+// auth, permission) stop at once whatever the policy; these bound the rest.
+var (
+	// Writes and reads that may meet throttling or 5xx: back off up to a minute,
+	// for at most an hour per step. Graph's Retry-After overrides the interval.
+	graphStep = workflow.ActivityOptions{
+		StartToCloseTimeout:    60 * time.Second,
+		ScheduleToCloseTimeout: time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+		},
+	}
+	// Replication lag: poll every 5 s (the docs' advice) for up to 30 minutes;
+	// the retry policy is the loop, so waiting adds no history.
+	replicationPoll = workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 30 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 1, MaximumInterval: 5 * time.Second,
+		},
+	}
+	// Discover "has always thrown a 500" at first: a few tries, then a clear failure.
+	discoverStep = workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 8,
+		},
+	}
+)
+
+// OnboardTenant turns the manual Graph procedure into a durable, idempotent
+// sequence. Re-running it on an onboarded tenant changes nothing and says so.
+func OnboardTenant(ctx workflow.Context, in OnboardInput) (OnboardResult, error) {
+	o := &onboarding{in: in}
+	if err := o.setup(ctx); err != nil {
+		return OnboardResult{}, err
+	}
+	return o.run(ctx)
+}
+
+type onboarding struct {
+	in       OnboardInput
+	spec     TenantSpec
+	progress Progress
+}
+
+func (o *onboarding) setup(ctx workflow.Context) error {
+	o.progress = Progress{Status: OnboardingRunning, CurrentStep: StepValidate, StartedAt: workflow.Now(ctx)}
+	return workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return o.progress, nil })
+}
+
+func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
+	res := &o.progress.Result
+	if err := o.in.Spec.Validate(); err != nil {
+		var ve *ValidationError
+		errors.As(err, &ve)
+		o.finish(ctx, OnboardingFailed, err)
+		return *res, temporal.NewNonRetryableApplicationError(err.Error(), ValidationErrorType, nil, ve)
+	}
+	o.spec = o.in.Spec.Normalized()
+	s := o.spec
+	res.TenantID, res.Domain = s.TenantID, s.Domain
+	res.Jobs = map[string]string{}
+	res.Exchange = ExchangeNotRequested
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchTenant.ValueSet(s.TenantID), SearchDomain.ValueSet(s.Domain), SearchOutcome.ValueSet(OnboardingRunning))
+
+	// 1. Tenant sync flag.
+	var flag StepReport
+	if err := o.step(ctx, StepTenantSyncFlag, graphStep, EnableTenantSyncActivity, TenantInput{s.TenantID}, &flag); err != nil {
+		return o.fail(ctx, err)
+	}
+	o.report(flag)
+
+	// 2. Find or instantiate the app, then wait until its service principal is readable.
+	var app ApplicationResult
+	if err := o.step(ctx, StepApplication, graphStep, EnsureApplicationActivity, EnsureApplicationInput{s.TenantID, s.DisplayName}, &app); err != nil {
+		return o.fail(ctx, err)
+	}
+	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = app.ApplicationObjectID, app.AppID, app.ServicePrincipalID
+	o.report(app.Report)
+	sp := ServicePrincipalInput{s.TenantID, app.ServicePrincipalID}
+	if err := o.step(ctx, StepSPVisible, replicationPoll, WaitForServicePrincipalActivity, sp, nil); err != nil {
+		return o.fail(ctx, err)
+	}
+
+	// 3. Jobs: provisioning always, password hash when asked.
+	templates := []string{TemplateProvisioning}
+	if s.PasswordHashSync {
+		templates = append(templates, TemplatePasswordHash)
+	}
+	if err := o.ensureJobs(ctx, templates); err != nil {
+		return o.fail(ctx, err)
+	}
+	prov := res.Jobs[TemplateProvisioning]
+
+	// 4. Secrets: the full desired set (PUT replaces).
+	var secrets StepReport
+	if err := o.step(ctx, StepSecrets, graphStep, ApplySecretsActivity, SecretsInput{
+		TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, Domain: s.Domain,
+		PasswordHashSync: s.PasswordHashSync, Notifications: s.Notifications, DeleteThreshold: s.DeleteThreshold,
+	}, &secrets); err != nil {
+		return o.fail(ctx, err)
+	}
+	o.report(secrets)
+
+	// 5. Password hash: the CredentialData mapping in the provisioning schema.
+	var schema SchemaResult
+	if s.PasswordHashSync {
+		if err := o.step(ctx, StepSchema, graphStep, PatchSchemaActivity, JobInput{s.TenantID, sp.ServicePrincipalID, prov}, &schema); err != nil {
+			return o.fail(ctx, err)
+		}
+		o.report(schema.Report)
+	} else {
+		o.report(StepReport{Step: StepSchema, Outcome: OutcomeSkipped, Detail: "password hash sync not requested"})
+	}
+
+	// 6. Exchange hybrid writeback, only where the AD schema has mailNickname.
+	if s.ExchangeHybridWriteback {
+		if err := o.exchange(ctx, prov, schema.ADDirectoryID); err != nil {
+			return o.fail(ctx, err)
+		}
+	} else {
+		o.report(StepReport{Step: StepExchange, Outcome: OutcomeSkipped, Detail: "Exchange hybrid writeback not requested"})
+	}
+
+	// 7. Start what is not running.
+	if *s.StartJobs {
+		var started StartJobsResult
+		if err := o.step(ctx, StepStartJobs, graphStep, StartJobsActivity, StartJobsInput{s.TenantID, sp.ServicePrincipalID, o.jobIDs()}, &started); err != nil {
+			return o.fail(ctx, err)
+		}
+		o.report(started.Report)
+	} else {
+		o.report(StepReport{Step: StepStartJobs, Outcome: OutcomeSkipped, Detail: "start jobs disabled: the jobs stay disabled"})
+	}
+
+	outcome := OnboardingCompleted
+	if !res.Changed {
+		outcome = OnboardingNoChange
+	}
+	o.finish(ctx, outcome, nil)
+	return *res, nil
+}
+
+func (o *onboarding) ensureJobs(ctx workflow.Context, templates []string) error {
+	var jobs EnsureJobsResult
+	if err := o.step(ctx, StepJobs, graphStep, EnsureJobsActivity, EnsureJobsInput{o.spec.TenantID, o.progress.Result.ServicePrincipalID, templates}, &jobs); err != nil {
+		return err
+	}
+	for _, t := range templates {
+		o.progress.Result.Jobs[t] = jobs.Jobs[t]
+	}
+	o.report(jobs.Report)
+	return nil
+}
+
+func (o *onboarding) exchange(ctx workflow.Context, prov, adDirectoryID string) error {
+	res := &o.progress.Result
+	var check ExchangeCheckResult
+	err := o.step(ctx, StepExchange, discoverStep, CheckExchangeSchemaActivity,
+		ExchangeCheckInput{o.spec.TenantID, res.ServicePrincipalID, prov, adDirectoryID}, &check)
+	if err != nil {
+		return err
+	}
+	if !check.MailNicknamePresent {
+		res.Exchange = ExchangeSchemaMissing
+		o.report(StepReport{Step: StepExchange, Outcome: OutcomeSkipped,
+			Detail: "the AD schema has no mailNickname on users: extend it for Exchange (Exchange setup /PrepareSchema), then re-run to add the writeback job"})
+		return nil
+	}
+	if err := o.ensureJobs(ctx, []string{TemplateExchangeWriteback}); err != nil {
+		return err
+	}
+	res.Exchange = ExchangeEnabled
+	return nil
+}
+
+// step runs one activity with its options, keeping progress, details and the
+// step search attribute current.
+func (o *onboarding) step(ctx workflow.Context, step string, opts workflow.ActivityOptions, activity string, in, out any) error {
+	o.progress.CurrentStep = step
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStep.ValueSet(step))
+	workflow.SetCurrentDetails(ctx, o.details())
+	opts.Summary = step + " for " + o.spec.TenantID
+	f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, in)
+	if err := f.Get(ctx, out); err != nil {
+		return fmt.Errorf("step %s: %w", step, err)
+	}
+	return nil
+}
+
+func (o *onboarding) report(r StepReport) {
+	res := &o.progress.Result
+	res.Steps = append(res.Steps, r)
+	if r.Outcome == OutcomeCreated || r.Outcome == OutcomeChanged {
+		res.Changed = true
+	}
+}
+
+func (o *onboarding) jobIDs() []string {
+	var ids []string
+	for _, t := range []string{TemplateProvisioning, TemplatePasswordHash, TemplateExchangeWriteback} {
+		if id, ok := o.progress.Result.Jobs[t]; ok && id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// fail ends the onboarding with one actionable message; the details carry what
+// already exists so a re-run after the fix can be trusted not to duplicate.
+func (o *onboarding) fail(ctx workflow.Context, err error) (OnboardResult, error) {
+	o.report(StepReport{Step: o.progress.CurrentStep, Outcome: OutcomeFailed, Detail: rootMessage(err)})
+	o.finish(ctx, OnboardingFailed, err)
+	msg := fmt.Sprintf("onboarding %s (%s) failed at step %s: %s", o.spec.TenantID, o.spec.Domain, o.progress.CurrentStep, rootMessage(err))
+	return o.progress.Result, temporal.NewNonRetryableApplicationError(msg, FailureType, err, o.progress.Result)
+}
+
+func (o *onboarding) finish(ctx workflow.Context, outcome string, err error) {
+	o.progress.Status = outcome
+	if err != nil {
+		o.progress.LastError = rootMessage(err)
+	} else {
+		o.progress.CurrentStep = StepDone
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStep.ValueSet(o.progress.CurrentStep), SearchOutcome.ValueSet(outcome))
+	workflow.SetCurrentDetails(ctx, o.details())
+}
+
+// details is the Markdown the Web UI shows on the workflow page.
+func (o *onboarding) details() string {
+	r := o.progress.Result
+	d := fmt.Sprintf("**Tenant** %s · **domain** %s · **status** %s · **step** %s\n\n", r.TenantID, r.Domain, o.progress.Status, o.progress.CurrentStep)
+	if r.ServicePrincipalID != "" {
+		d += fmt.Sprintf("Service principal `%s`\n\n", r.ServicePrincipalID)
+	}
+	for _, s := range r.Steps {
+		d += fmt.Sprintf("- %s: **%s** %s\n", s.Step, s.Outcome, s.Detail)
+	}
+	if o.progress.LastError != "" {
+		d += "\n**Error:** " + o.progress.LastError + "\n"
+	}
+	return d
+}
+
+// rootMessage strips Temporal's wrapping ("activity error (...)") down to the
+// message our activity wrote.
+func rootMessage(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Error()
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return "timed out (" + te.TimeoutType().String() + ")" + causeSuffix(te.Unwrap())
+	}
+	return err.Error()
+}
+
+func causeSuffix(err error) string {
+	if err == nil {
+		return ""
+	}
+	return ": last attempt: " + rootMessage(err)
+}
