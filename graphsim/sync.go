@@ -34,10 +34,15 @@ func fmtTime(t time.Time) any {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// InitialProvisioningSchema is the schema a new AD2AADProvisioning job starts
+// with, so tests can check that nothing but the CredentialData mappings changed.
+func InitialProvisioningSchema(spID, jobID string) []byte {
+	return []byte(strings.NewReplacer("{{SP_ID}}", spID, "{{JOB_ID}}", jobID).Replace(ad2aadSchema))
+}
+
 func (s *Server) initialSchema(templateID, spID, jobID string) []byte {
-	r := strings.NewReplacer("{{SP_ID}}", spID, "{{JOB_ID}}", jobID)
 	if templateID == "AD2AADProvisioning" {
-		return []byte(r.Replace(ad2aadSchema))
+		return InitialProvisioningSchema(spID, jobID)
 	}
 	src, dst, srcObj, dstObj, mname := "Active Directory", "Microsoft Entra ID", "user", "User", "Synchronize Active Directory password hashes"
 	if templateID == "AAD2ADExchangeHybridWriteback" {

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/cloudsync/cloudsync/graph"
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// config is everything the worker reads at start; nothing else reads the
+// environment. Secrets stay in Credentials and are never logged.
+type config struct {
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+	Cloud             graph.Cloud
+	CAFile            string
+	Credentials       graph.CredentialConfig
+	LogLevel          string
+	LogFormat         string
+	MaxActivities     int
+	MaxWorkflowTasks  int
+	StopTimeout       time.Duration
+}
+
+// env lists every variable the worker reads, for the README and --help.
+var envDoc = []struct{ name, doc string }{
+	{"TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE", "Temporal connection (Temporal's envconfig)"},
+	{"CLOUDSYNC_TASK_QUEUE", "task queue (default " + workflows.TaskQueue + ")"},
+	{"CLOUDSYNC_GRAPH_CLOUD", "global | usgov | usgovdod | china (default global)"},
+	{"CLOUDSYNC_GRAPH_BASE_URL", "override the Graph base URL, e.g. a simulator's https://127.0.0.1:8443/beta"},
+	{"AZURE_AUTHORITY_HOST", "override the Entra authority host (azidentity's variable)"},
+	{"CLOUDSYNC_CA_FILE", "extra PEM CA to trust (simulator, TLS-inspecting proxy)"},
+	{"CLOUDSYNC_AUTH_MODE", "client-secret | certificate | workload-identity | managed-identity (default: from what is set)"},
+	{"AZURE_CLIENT_ID, AZURE_CLIENT_SECRET", "the multi-tenant app's id and secret"},
+	{"AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE_PASSWORD", "certificate credential"},
+	{"AZURE_FEDERATED_TOKEN_FILE", "workload identity token file (set by AKS workload identity)"},
+	{"CLOUDSYNC_TENANT_OVERRIDES", "YAML file: per-tenant credentials {tenantId: {mode, clientId, clientSecretFile, certificatePath}}"},
+	{"CLOUDSYNC_LOG_LEVEL, CLOUDSYNC_LOG_FORMAT", "debug|info|warn|error; json|console"},
+}
+
+func loadConfig(args []string, getenv func(string) string) (config, error) {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	def := func(k, d string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return d
+	}
+	c := config{}
+	fs.StringVar(&c.TemporalAddress, "address", "", "Temporal address (overrides TEMPORAL_ADDRESS)")
+	fs.StringVar(&c.TemporalNamespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE)")
+	fs.StringVar(&c.TaskQueue, "task-queue", def("CLOUDSYNC_TASK_QUEUE", workflows.TaskQueue), "task queue")
+	cloudName := fs.String("graph-cloud", def("CLOUDSYNC_GRAPH_CLOUD", "global"), "global | usgov | usgovdod | china")
+	baseURL := fs.String("graph-base-url", getenv("CLOUDSYNC_GRAPH_BASE_URL"), "Graph base URL override")
+	authority := fs.String("authority-host", getenv("AZURE_AUTHORITY_HOST"), "Entra authority host override")
+	fs.StringVar(&c.CAFile, "ca-file", getenv("CLOUDSYNC_CA_FILE"), "extra PEM CA file to trust")
+	mode := fs.String("auth-mode", getenv("CLOUDSYNC_AUTH_MODE"), "client-secret | certificate | workload-identity | managed-identity")
+	overrides := fs.String("tenant-overrides", getenv("CLOUDSYNC_TENANT_OVERRIDES"), "YAML file of per-tenant credentials")
+	fs.StringVar(&c.LogLevel, "log-level", def("CLOUDSYNC_LOG_LEVEL", "info"), "debug | info | warn | error")
+	fs.StringVar(&c.LogFormat, "log-format", def("CLOUDSYNC_LOG_FORMAT", "json"), "json | console")
+	fs.IntVar(&c.MaxActivities, "max-concurrent-activities", atoi(getenv("CLOUDSYNC_MAX_CONCURRENT_ACTIVITIES"), 200), "activities run at once (Graph calls are I/O bound)")
+	fs.IntVar(&c.MaxWorkflowTasks, "max-concurrent-workflow-tasks", atoi(getenv("CLOUDSYNC_MAX_CONCURRENT_WORKFLOW_TASKS"), 100), "workflow tasks run at once")
+	fs.DurationVar(&c.StopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, how long running activities may finish")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "cloudsync worker: runs OnboardTenant and WatchSyncJob.\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nEnvironment:\n")
+		for _, e := range envDoc {
+			fmt.Fprintf(fs.Output(), "  %s\n      %s\n", e.name, e.doc)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	cloud, err := graph.CloudByName(*cloudName)
+	if err != nil {
+		return c, err
+	}
+	c.Cloud = cloud.WithOverrides(*baseURL, *authority)
+	if err := c.Cloud.Validate(); err != nil {
+		return c, err
+	}
+	c.Credentials = graph.CredentialConfig{
+		Mode:            graph.AuthMode(*mode),
+		ClientID:        getenv("AZURE_CLIENT_ID"),
+		ClientSecret:    getenv("AZURE_CLIENT_SECRET"),
+		CertificatePath: getenv("AZURE_CLIENT_CERTIFICATE_PATH"),
+		CertificatePass: getenv("AZURE_CLIENT_CERTIFICATE_PASSWORD"),
+		TokenFilePath:   getenv("AZURE_FEDERATED_TOKEN_FILE"),
+	}
+	if c.Credentials.Mode == "" {
+		c.Credentials.Mode = inferMode(c.Credentials)
+	}
+	if err := checkCredentials(c.Credentials); err != nil {
+		return c, err
+	}
+	if *overrides != "" {
+		if c.Credentials.Overrides, err = loadOverrides(*overrides); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func inferMode(c graph.CredentialConfig) graph.AuthMode {
+	switch {
+	case c.TokenFilePath != "":
+		return graph.AuthWorkloadIdentity
+	case c.CertificatePath != "":
+		return graph.AuthCertificate
+	case c.ClientSecret != "":
+		return graph.AuthClientSecret
+	}
+	return graph.AuthManagedIdentity
+}
+
+func checkCredentials(c graph.CredentialConfig) error {
+	switch c.Mode {
+	case graph.AuthClientSecret:
+		if c.ClientID == "" || c.ClientSecret == "" {
+			return fmt.Errorf("client-secret auth needs AZURE_CLIENT_ID and AZURE_CLIENT_SECRET")
+		}
+	case graph.AuthCertificate:
+		if c.ClientID == "" || c.CertificatePath == "" {
+			return fmt.Errorf("certificate auth needs AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH")
+		}
+	case graph.AuthWorkloadIdentity:
+		if c.ClientID == "" || c.TokenFilePath == "" {
+			return fmt.Errorf("workload-identity auth needs AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE")
+		}
+	case graph.AuthManagedIdentity:
+	default:
+		return fmt.Errorf("unknown auth mode %q: use client-secret, certificate, workload-identity or managed-identity", c.Mode)
+	}
+	return nil
+}
+
+// loadOverrides reads per-tenant credentials. Secrets come from files named
+// there, never from the YAML itself, so the file can live in a ConfigMap.
+func loadOverrides(path string) (map[string]graph.CredentialConfig, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tenant overrides: %w", err)
+	}
+	var entries map[string]struct {
+		Mode             string `yaml:"mode"`
+		ClientID         string `yaml:"clientId"`
+		ClientSecretFile string `yaml:"clientSecretFile"`
+		CertificatePath  string `yaml:"certificatePath"`
+		TokenFilePath    string `yaml:"tokenFilePath"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&entries); err != nil {
+		return nil, fmt.Errorf("tenant overrides %s: %w", path, err)
+	}
+	out := map[string]graph.CredentialConfig{}
+	for tenant, e := range entries {
+		cc := graph.CredentialConfig{Mode: graph.AuthMode(e.Mode), ClientID: e.ClientID, CertificatePath: e.CertificatePath, TokenFilePath: e.TokenFilePath}
+		if e.ClientSecretFile != "" {
+			s, err := os.ReadFile(e.ClientSecretFile)
+			if err != nil {
+				return nil, fmt.Errorf("tenant overrides: tenant %s: %w", tenant, err)
+			}
+			cc.ClientSecret = strings.TrimSpace(string(s))
+		}
+		if cc.Mode == "" {
+			cc.Mode = inferMode(cc)
+		}
+		if err := checkCredentials(cc); err != nil {
+			return nil, fmt.Errorf("tenant overrides: tenant %s: %w", tenant, err)
+		}
+		out[strings.ToLower(tenant)] = cc
+	}
+	return out, nil
+}
+
+func atoi(s string, d int) int {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 {
+		return n
+	}
+	return d
+}

@@ -1,0 +1,107 @@
+// Command worker runs cloudsync's workflows and activities.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cloudsync/cloudsync/activities"
+	"github.com/cloudsync/cloudsync/graph"
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	cfg, err := loadConfig(args, os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker: configuration:", err)
+		return 2
+	}
+	logger, err := newLogger(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		return 2
+	}
+	defer func() { _ = logger.Sync() }()
+
+	c, err := dialTemporal(cfg, logger)
+	if err != nil {
+		logger.Error("cannot reach Temporal", zap.Error(err))
+		return 1
+	}
+	defer c.Close()
+
+	transport, err := graph.TransportWithCA(cfg.CAFile)
+	if err != nil {
+		logger.Error("graph transport", zap.Error(err))
+		return 2
+	}
+	acts := &activities.Activities{
+		Graph:  &graph.Factory{Cloud: cfg.Cloud, Credentials: cfg.Credentials, Transport: transport},
+		Logger: logger,
+	}
+	w := worker.New(c, cfg.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize:     cfg.MaxActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxWorkflowTasks,
+		WorkerStopTimeout:                      cfg.StopTimeout,
+	})
+	register(w, acts)
+	logger.Info("worker starting",
+		zap.String("taskQueue", cfg.TaskQueue), zap.String("graph", cfg.Cloud.GraphBaseURL),
+		zap.String("authority", cfg.Cloud.AuthorityHost), zap.String("credentials", cfg.Credentials.Redacted()))
+	if err := w.Run(worker.InterruptCh()); err != nil {
+		logger.Error("worker stopped", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// register wires every workflow and activity under its contract name.
+func register(w worker.Registry, acts *activities.Activities) {
+	w.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
+	w.RegisterActivity(acts)
+}
+
+func dialTemporal(cfg config, logger *zap.Logger) (client.Client, error) {
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("temporal configuration: %w", err)
+	}
+	if cfg.TemporalAddress != "" {
+		opts.HostPort = cfg.TemporalAddress
+	}
+	if cfg.TemporalNamespace != "" {
+		opts.Namespace = cfg.TemporalNamespace
+	}
+	opts.Logger = newTemporalLogger(logger)
+	return client.DialContext(context.Background(), opts)
+}
+
+func newLogger(cfg config) (*zap.Logger, error) {
+	level, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	if cfg.LogFormat == "console" {
+		zc = zap.NewDevelopmentConfig()
+	}
+	zc.Level = zap.NewAtomicLevelAt(level)
+	return zc.Build()
+}
