@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/models/odataerrors"
 )
@@ -117,6 +118,13 @@ const (
 	permSync         = "Synchronization.ReadWrite.All"
 )
 
+// refuse reports a request we decline to send because its input is invalid.
+// The same input fails the same way every time, so it is KindBadRequest (not
+// retryable), unlike a transport failure that wrap would make of a plain error.
+func (o op) refuse(format string, args ...any) error {
+	return &Error{Op: o.name, Kind: KindBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
 // wrap converts whatever the SDK or adapter returned into *Error.
 func (o op) wrap(err error) error {
 	if err == nil {
@@ -188,6 +196,15 @@ func isAuthFailure(err error) bool {
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	// The token endpoint answered, but with an outage (5xx, e.g. AADSTS90033
+	// "A transient error has occurred") or a throttle: its body names an AADSTS
+	// code too, yet waiting helps.
+	var afe *azidentity.AuthenticationFailedError
+	if errors.As(err, &afe) && afe.RawResponse != nil {
+		if sc := afe.RawResponse.StatusCode; sc >= 500 || sc == 429 || sc == 408 {
+			return false
+		}
+	}
 	s := err.Error()
 	if !strings.Contains(s, "AADSTS") {
 		return false
@@ -236,7 +253,7 @@ func ParseRetryAfter(v string) time.Duration {
 		return 0
 	}
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if f <= 0 || f > 24*3600 {
+		if !(f > 0 && f <= 24*3600) { // also refuses NaN, which would convert to a negative duration
 			return 0
 		}
 		return time.Duration(f * float64(time.Second))

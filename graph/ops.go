@@ -232,7 +232,7 @@ func (c *Client) RestartJob(ctx context.Context, spID, jobID string, scopes ...R
 		for _, s := range scopes {
 			b, ok := restartScopeBits[s]
 			if !ok {
-				return o.wrap(fmt.Errorf("unknown reset scope %q", s))
+				return o.refuse("unknown reset scope %q", s)
 			}
 			bits |= b
 		}
@@ -262,7 +262,7 @@ func (c *Client) GetSchema(ctx context.Context, spID, jobID string) ([]byte, err
 func (c *Client) PutSchema(ctx context.Context, spID, jobID string, schema []byte) error {
 	o := op{"put sync schema", permSync}
 	if !json.Valid(schema) {
-		return o.wrap(fmt.Errorf("schema is not valid JSON"))
+		return o.refuse("schema is not valid JSON")
 	}
 	ri, err := c.jobs(spID).BySynchronizationJobId(jobID).Schema().ToPatchRequestInformation(ctx, models.NewSynchronizationSchema(), nil)
 	if err != nil {

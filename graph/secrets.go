@@ -44,7 +44,7 @@ func (c *Client) PutSecrets(ctx context.Context, spID string, secrets []Secret) 
 	o := op{"put sync secrets", permSync}
 	for _, s := range secrets {
 		if s.Value == Masked {
-			return o.wrap(fmt.Errorf("refusing to write the masked value of %q back", s.Key))
+			return o.refuse("refusing to write the masked value of %q back", s.Key)
 		}
 	}
 	body, err := json.Marshal(map[string][]Secret{"value": secrets})
