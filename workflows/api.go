@@ -34,7 +34,8 @@ const (
 // OnboardWorkflowID is deterministic per tenant and domain, so a second
 // onboarding of the same pair is refused while one runs.
 func OnboardWorkflowID(tenantID, domain string) string {
-	return "cloudsync-onboard/" + strings.ToLower(strings.TrimSpace(tenantID)) + "/" + strings.ToLower(strings.TrimSpace(domain))
+	domain = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(domain)), ".")
+	return "cloudsync-onboard/" + strings.ToLower(strings.TrimSpace(tenantID)) + "/" + domain
 }
 
 // WatchWorkflowID is deterministic per tenant and job.
@@ -52,7 +53,7 @@ var (
 	SearchAwaitingApproval = temporal.NewSearchAttributeKeyKeyword("CloudSyncAwaitingApproval")
 )
 
-// SearchAttributeNames lists every attribute with its type, for registration.
+// SearchAttributeNames lists every attribute (all Keyword), for registration.
 var SearchAttributeNames = []string{
 	"CloudSyncTenant", "CloudSyncDomain", "CloudSyncStep", "CloudSyncOutcome", "CloudSyncJobState", "CloudSyncAwaitingApproval",
 }
@@ -141,17 +142,19 @@ func (r OnboardResult) Summary() string {
 	if !r.Changed {
 		return fmt.Sprintf("tenant %s (%s): already onboarded, nothing changed", r.TenantID, r.Domain)
 	}
-	return fmt.Sprintf("tenant %s (%s): onboarded, service principal %s, %d jobs", r.TenantID, r.Domain, r.ServicePrincipalID, len(r.Jobs))
+	return fmt.Sprintf("tenant %s (%s): onboarded, service principal %s, %d job(s)", r.TenantID, r.Domain, r.ServicePrincipalID, len(r.Jobs))
 }
 
 // Progress is what the progress query answers.
 type Progress struct {
-	Status      string        `json:"status"` // running | completed | failed
-	CurrentStep string        `json:"currentStep"`
-	Attempt     int32         `json:"attempt,omitempty"` // of the current step's activity, when retrying
-	LastError   string        `json:"lastError,omitempty"`
-	StartedAt   time.Time     `json:"startedAt"`
-	Result      OnboardResult `json:"result"`
+	Status      string `json:"status"` // running | completed | failed
+	CurrentStep string `json:"currentStep"`
+	// Attempt is not set by the workflow (it cannot see activity retries);
+	// clients fill it from DescribeWorkflowExecution's pending activities.
+	Attempt   int32         `json:"attempt,omitempty"`
+	LastError string        `json:"lastError,omitempty"`
+	StartedAt time.Time     `json:"startedAt"`
+	Result    OnboardResult `json:"result"`
 }
 
 // FailureType is the application error type of a failed onboarding; its

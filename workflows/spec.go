@@ -76,6 +76,9 @@ func (s TenantSpec) Normalized() TenantSpec {
 	s.DisplayName = strings.TrimSpace(s.DisplayName)
 	if s.DisplayName == "" {
 		s.DisplayName = s.Domain
+		if len(s.DisplayName) > MaxDisplayNameLength {
+			s.DisplayName = s.DisplayName[:MaxDisplayNameLength]
+		}
 	}
 	rec := make([]string, 0, len(s.Notifications.Recipients))
 	for _, r := range s.Notifications.Recipients {
@@ -176,6 +179,9 @@ func domainProblem(d string) string {
 }
 
 func emailProblem(r string) string {
+	if len(r) > 254 {
+		return fmt.Sprintf("%q is %d characters long: an email address has at most 254", clip(r), len(r))
+	}
 	if strings.ContainsAny(r, ",;") {
 		return fmt.Sprintf("%q holds several addresses: list each one separately", clip(r))
 	}

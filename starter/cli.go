@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes, part of the CLI's contract (scripts rely on them).
+const (
+	exitOK          = 0
+	exitFailed      = 1 // the onboarding failed (or another error)
+	exitUsage       = 2 // bad input or usage: nothing was sent to Temporal
+	exitRunning     = 3 // an onboarding of the same tenant and domain is already running
+	exitNotFound    = 4 // no such onboarding
+	exitUnreachable = 5 // Temporal unreachable or not set up
+	exitInterrupted = 130
+)
+
+const longHelp = `starter onboards Microsoft Entra tenants to Cloud Sync by starting the
+cloudsync OnboardTenant workflow on Temporal, and reports its progress.
+
+Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+the TEMPORAL_TLS_* variables and the Temporal CLI's TOML profile
+(TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE) are read; --address and --namespace
+override them. Web UI links use --ui-url (default $CLOUDSYNC_UI_URL or
+http://localhost:8233).
+
+Exit codes:
+  0  ok
+  1  the onboarding failed (status: the onboarding is failed, terminated,
+     timed out or canceled), or another error
+  2  bad input or usage: nothing was sent to Temporal
+  3  an onboarding of the same tenant and domain is already running
+  4  no such onboarding (status)
+  5  Temporal unreachable or not set up (namespace, search attributes)
+  130 interrupted while waiting (the onboarding itself goes on)`
+
+// exitError carries an exit code and the message to print on stderr.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+func exitf(code int, format string, a ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, a...)}
+}
+
+// app holds what every command shares.
+type app struct {
+	stdout, stderr io.Writer
+	conn           connFlags
+	// pollInterval is how often --wait asks for progress.
+	pollInterval time.Duration
+}
+
+// run is the whole CLI: main and the tests call it.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a := &app{stdout: stdout, stderr: stderr, pollInterval: 500 * time.Millisecond}
+	root := a.rootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, strings.TrimRight(ee.msg, "\n"))
+		}
+		return ee.code
+	}
+	// Cobra's own errors: unknown command, bad flag, wrong arguments.
+	fmt.Fprintf(stderr, "%v\nRun 'starter --help' for usage.\n", err)
+	return exitUsage
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "starter",
+		Short:         "Onboard Microsoft Entra tenants to Cloud Sync through Temporal",
+		Long:          longHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmd.SetOut(a.stderr)
+			_ = cmd.Help()
+			return &exitError{code: exitUsage}
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return exitf(exitUsage, "%v\nRun 'starter --help' for usage.", err)
+	})
+	a.conn.register(root)
+	root.AddCommand(a.onboardCmd(), a.statusCmd())
+	return root
+}

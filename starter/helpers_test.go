@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// isolateEnv clears every TEMPORAL_* and CLOUDSYNC_* variable for the test
+// (restored afterwards) and points the TOML profile at a missing file, so the
+// developer's own configuration cannot leak in.
+func isolateEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TEMPORAL_") || strings.HasPrefix(k, "CLOUDSYNC_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "no-such-temporal.toml"))
+}
+
+// runCLI runs the CLI and returns its exit code, stdout and stderr.
+// STARTER_DEBUG=1 logs every transcript (see them with go test -v).
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	if os.Getenv("STARTER_DEBUG") != "" {
+		t.Logf("$ starter %s\n-> exit %d\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
+	}
+	return code, out.String(), errOut.String()
+}
+
+// writeFile writes a file in the test's temp dir and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const (
+	goodTenant = "11111111-2222-3333-4444-555555555555"
+	goodDomain = "contoso.com"
+)

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+func (a *app) onboardCmd() *cobra.Command {
+	var (
+		sf   specFlags
+		wait bool
+	)
+	cmd := &cobra.Command{
+		Use:   "onboard",
+		Short: "Start onboarding a tenant (from flags or a YAML spec file)",
+		Long: `Start the OnboardTenant workflow for one tenant and domain.
+
+The tenant is described by flags, or by a YAML file (--file) holding one
+tenant spec (see examples/tenant.yaml); the two cannot be mixed. The spec is
+validated before Temporal is contacted. Re-running a finished onboarding is
+allowed and safe (it changes only what differs); while one runs for the same
+tenant and domain, a second is refused (exit 3).`,
+		Example: `  starter onboard --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
+      --password-hash-sync --notify --recipient admin@contoso.com --wait
+  starter onboard --file examples/tenant.yaml --wait`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := buildSpec(sf, cmd.Flags().Changed, readSpecFile)
+			if err != nil {
+				return exitf(exitUsage, "%v", err)
+			}
+			if err := spec.Validate(); err != nil {
+				return exitf(exitUsage, "%s", validationLines(err))
+			}
+			return a.onboard(cmd.Context(), spec, wait)
+		},
+	}
+	sf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the onboarding until it ends, printing each step")
+	cmd.Flags().SortFlags = false
+	return cmd
+}
+
+// startOptions are the workflow start options for a validated spec.
+func startOptions(spec workflows.TenantSpec) client.StartWorkflowOptions {
+	n := spec.Normalized()
+	return client.StartWorkflowOptions{
+		ID:                       workflows.OnboardWorkflowID(n.TenantID, n.Domain),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without this the SDK hands back the running execution instead of an error.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchTenant.ValueSet(n.TenantID),
+			workflows.SearchDomain.ValueSet(n.Domain),
+			workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning),
+		),
+		StaticSummary: fmt.Sprintf("Onboard %s (%s)", n.Domain, n.TenantID),
+	}
+}
+
+func (a *app) onboard(ctx context.Context, spec workflows.TenantSpec, wait bool) error {
+	n := spec.Normalized()
+	opts := startOptions(spec)
+	c, err := a.conn.dial(ctx, a.stderr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	// The spec goes as given (validated); the workflow applies Normalized itself.
+	run, err := c.ExecuteWorkflow(sctx, opts, workflows.OnboardTenantWorkflow, workflows.OnboardInput{Spec: spec})
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			return exitf(exitRunning, "an onboarding of tenant %s domain %s is already running (workflow id %s); follow it with: %s\n%s",
+				n.TenantID, n.Domain, opts.ID, a.statusCommand(n), c.link(opts.ID))
+		}
+		return c.temporalError("cannot start the onboarding", err)
+	}
+	fmt.Fprintf(a.stdout, "started onboarding of tenant %s domain %s\n", n.TenantID, n.Domain)
+	fmt.Fprintf(a.stdout, "workflow id: %s\n", run.GetID())
+	fmt.Fprintf(a.stdout, "run id:      %s\n", run.GetRunID())
+	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(run.GetID()))
+	if !wait {
+		fmt.Fprintf(a.stdout, "follow it with: %s\n", a.statusCommand(n))
+		return nil
+	}
+	return a.follow(ctx, c, run, n)
+}
+
+// statusCommand is the command that shows this onboarding, with the
+// connection flags given on this command line.
+func (a *app) statusCommand(n workflows.TenantSpec) string {
+	cmd := fmt.Sprintf("starter status --tenant-id %s --domain %s", n.TenantID, n.Domain)
+	if a.conn.address != "" {
+		cmd += " --address " + a.conn.address
+	}
+	if a.conn.namespace != "" {
+		cmd += " --namespace " + a.conn.namespace
+	}
+	return cmd
+}
+
+// follow polls the progress query until the run ends, printing each step once.
+func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n workflows.TenantSpec) error {
+	type outcome struct {
+		res workflows.OnboardResult
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		o.err = run.Get(ctx, &o.res)
+		done <- o
+	}()
+	p := &stepPrinter{w: a.stdout}
+	started := time.Now()
+	warned := ""
+	checkWorker := true
+	warn := func(msg string) {
+		if msg != warned && ctx.Err() == nil {
+			warned = msg
+			fmt.Fprintln(a.stderr, "… "+msg)
+		}
+	}
+	poll := func() {
+		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		// Without a worker a query only times out: say so at once instead.
+		if checkWorker {
+			hint, err := noWorkerHint(qctx, c)
+			if err != nil {
+				warn(fmt.Sprintf("Temporal at %s does not answer (%v); still trying (Ctrl-C stops following, not the onboarding)", c.address, rootCause(err)))
+				return
+			}
+			if hint != "" {
+				warn(hint)
+				return
+			}
+		}
+		prog, err := queryProgress(qctx, c, run.GetID(), run.GetRunID())
+		if err != nil {
+			checkWorker = true
+			if time.Since(started) >= 3*time.Second {
+				warn(fmt.Sprintf("no progress yet (%v)", rootCause(err)))
+			}
+			return
+		}
+		checkWorker = false
+		if warned != "" {
+			warned = ""
+			fmt.Fprintln(a.stderr, "… a worker picked it up")
+		}
+		if prog.Attempt == 0 {
+			prog.Attempt, prog.LastError = pendingAttempt(qctx, c, run.GetID(), run.GetRunID(), prog.LastError)
+		}
+		p.progress(prog)
+	}
+	poll()
+	tick := time.NewTicker(a.pollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return exitf(exitInterrupted, "stopped following; the onboarding goes on: %s", a.statusCommand(n))
+		case o := <-done:
+			if ctx.Err() != nil {
+				return exitf(exitInterrupted, "stopped following; the onboarding goes on: %s", a.statusCommand(n))
+			}
+			var wee *temporal.WorkflowExecutionError
+			if o.err != nil && !errors.As(o.err, &wee) {
+				return c.temporalError("lost track of the onboarding (it goes on: "+a.statusCommand(n)+")", o.err)
+			}
+			return a.finish(p, o.res, o.err)
+		case <-tick.C:
+			poll()
+		}
+	}
+}
+
+// finish prints the end of a run: the remaining steps and the result, or the
+// failure and what exists so far.
+func (a *app) finish(p *stepPrinter, res workflows.OnboardResult, err error) error {
+	if err == nil {
+		p.steps(res.Steps)
+		fmt.Fprintln(a.stdout, "done: "+res.Summary())
+		printResult(a.stdout, res)
+		return nil
+	}
+	f := describeFailure(err)
+	if f.hasResult {
+		p.steps(f.result.Steps)
+	}
+	fmt.Fprintln(a.stderr, "onboarding failed: "+f.message)
+	if f.hasResult {
+		fmt.Fprintln(a.stdout, "what exists now (a re-run after the fix reuses it):")
+		printResult(a.stdout, f.result)
+	}
+	if f.validation != "" {
+		fmt.Fprintln(a.stderr, f.validation)
+	}
+	return &exitError{code: exitFailed}
+}
+
+// failure is what a failed run tells.
+type failure struct {
+	message    string
+	result     workflows.OnboardResult
+	hasResult  bool
+	validation string
+}
+
+func describeFailure(err error) failure {
+	var f failure
+	f.message = err.Error()
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		f.message = ae.Message()
+		switch ae.Type() {
+		case workflows.FailureType:
+			if ae.HasDetails() && ae.Details(&f.result) == nil {
+				f.hasResult = true
+			}
+		case workflows.ValidationErrorType:
+			var ve *workflows.ValidationError
+			if ae.HasDetails() && ae.Details(&ve) == nil && ve != nil && len(ve.Errors) > 0 {
+				f.validation = validationLines(ve)
+			}
+		}
+		return f
+	}
+	var (
+		term     *temporal.TerminatedError
+		timeout  *temporal.TimeoutError
+		canceled *temporal.CanceledError
+	)
+	switch {
+	case errors.As(err, &term):
+		f.message = "the workflow was terminated (the Web UI shows by whom and why); a re-run picks up what exists"
+	case errors.As(err, &timeout):
+		f.message = "the workflow timed out (" + timeout.TimeoutType().String() + "); a re-run picks up what exists"
+	case errors.As(err, &canceled):
+		f.message = "the workflow was canceled; a re-run picks up what exists"
+	}
+	return f
+}
+
+func queryProgress(ctx context.Context, c *conn, id, runID string) (workflows.Progress, error) {
+	var prog workflows.Progress
+	v, err := c.QueryWorkflow(ctx, id, runID, workflows.ProgressQuery)
+	if err != nil {
+		return prog, err
+	}
+	return prog, v.Get(&prog)
+}
+
+// pendingAttempt reads the current activity's attempt and last failure from
+// the server (the workflow cannot see activity retries itself).
+func pendingAttempt(ctx context.Context, c *conn, id, runID, lastError string) (int32, string) {
+	d, err := c.DescribeWorkflowExecution(ctx, id, runID)
+	if err != nil {
+		return 0, lastError
+	}
+	for _, pa := range d.GetPendingActivities() {
+		msg := lastError
+		if lf := pa.GetLastFailure(); lf != nil && lf.GetMessage() != "" {
+			msg = lf.GetMessage()
+		}
+		return pa.GetAttempt(), msg
+	}
+	return 0, lastError
+}
+
+// noWorkerHint says when no worker polls the task queue (so nothing can move
+// and queries cannot be answered); empty when one does.
+func noWorkerHint(ctx context.Context, c *conn) (string, error) {
+	d, err := c.DescribeTaskQueue(ctx, workflows.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil || len(d.GetPollers()) > 0 {
+		return "", err
+	}
+	return fmt.Sprintf("no worker is polling task queue %q in namespace %s: start the cloudsync worker; the onboarding waits for it", workflows.TaskQueue, c.namespace), nil
+}
+
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// stepPrinter prints each step report once, in order, and a line when the
+// onboarding moves on to another step.
+type stepPrinter struct {
+	w       io.Writer
+	printed int
+	step    string
+	attempt int32
+	lastErr string
+}
+
+func (p *stepPrinter) steps(s []workflows.StepReport) {
+	for ; p.printed < len(s); p.printed++ {
+		fmt.Fprintln(p.w, stepLine(s[p.printed]))
+	}
+}
+
+func (p *stepPrinter) progress(prog workflows.Progress) {
+	p.steps(prog.Result.Steps)
+	if prog.Status != workflows.OnboardingRunning || prog.CurrentStep == "" || prog.CurrentStep == workflows.StepDone {
+		return
+	}
+	attempt := max(prog.Attempt, 1)
+	switch {
+	case prog.CurrentStep != p.step:
+		fmt.Fprintf(p.w, "… waiting on %s (attempt %d)%s\n", prog.CurrentStep, attempt, errSuffix(prog.LastError))
+	case attempt != p.attempt && prog.LastError != p.lastErr:
+		// Retrying with a new error: say so once per distinct error, not per attempt.
+		fmt.Fprintf(p.w, "… waiting on %s (attempt %d)%s\n", prog.CurrentStep, attempt, errSuffix(prog.LastError))
+	default:
+		return
+	}
+	p.step, p.attempt, p.lastErr = prog.CurrentStep, attempt, prog.LastError
+}
+
+func errSuffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ": last error: " + oneLine(msg)
+}
+
+func stepLine(r workflows.StepReport) string {
+	return strings.TrimRight(fmt.Sprintf("  %-25s %-9s %s", r.Step, r.Outcome, oneLine(r.Detail)), " ")
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// printResult lists what an onboarding found or made.
+func printResult(w io.Writer, r workflows.OnboardResult) {
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "  %-19s %s\n", k+":", v)
+		}
+	}
+	row("tenant", r.TenantID)
+	row("domain", r.Domain)
+	app := r.AppID
+	if r.ApplicationObjectID != "" {
+		app += " (object id " + r.ApplicationObjectID + ")"
+	}
+	row("application", strings.TrimSpace(app))
+	row("service principal", r.ServicePrincipalID)
+	if len(r.Jobs) > 0 {
+		templates := make([]string, 0, len(r.Jobs))
+		for t := range r.Jobs {
+			templates = append(templates, t)
+		}
+		sort.Strings(templates)
+		fmt.Fprintln(w, "  jobs:")
+		for _, t := range templates {
+			id := r.Jobs[t]
+			if id == "" {
+				id = "(none)"
+			}
+			fmt.Fprintf(w, "    %-30s %s\n", t, id)
+		}
+	}
+	row("exchange writeback", r.Exchange)
+	row("watchers", strings.Join(r.Watchers, ", "))
+}
