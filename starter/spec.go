@@ -360,7 +360,6 @@ func yamlName(f reflect.StructField) string {
 	return strings.ToLower(f.Name)
 }
 
-
 // validationLines prints a spec's field errors one per line.
 func validationLines(err error) string {
 	var ve *workflows.ValidationError
