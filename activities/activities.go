@@ -170,13 +170,17 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 	if len(created) > 0 {
 		res.Report.Outcome = wf.OutcomeCreated
 	}
-	res.Report.Detail = describe("created", created) + describe("found", found)
+	res.Report.Detail = describe(describe("", "created", created), "found", found)
 	return res, nil
 }
 
-func describe(verb string, items []string) string {
+// describe appends "verb a, b" to a "; "-separated detail.
+func describe(detail, verb string, items []string) string {
 	if len(items) == 0 {
-		return ""
+		return detail
 	}
-	return verb + " " + strings.Join(items, ", ") + "; "
+	if detail != "" {
+		detail += "; "
+	}
+	return detail + verb + " " + strings.Join(items, ", ")
 }

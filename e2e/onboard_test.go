@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -38,6 +39,7 @@ func TestOnboardFullThenRerunChangesNothing(t *testing.T) {
 		"--notify", "--recipient", "admin@contoso.com", "--delete-threshold", "50", "--wait"}
 
 	start := time.Now()
+	before := len(e.sim.RequestLog())
 	out, errOut, code := e.starter(t, args...)
 	require.Equal(t, 0, code, "starter failed:\nstdout:\n%s\nstderr:\n%s\nworker:\n%s", out, errOut, e.workerOutput())
 	t.Logf("first onboarding took %s", time.Since(start).Round(time.Millisecond))
@@ -47,6 +49,11 @@ func TestOnboardFullThenRerunChangesNothing(t *testing.T) {
 	require.True(t, res.Changed)
 	require.Equal(t, workflows.ExchangeEnabled, res.Exchange)
 	require.Len(t, res.Jobs, 3)
+	first := e.requests(tenant, before)
+	t.Logf("first run: %d Graph requests (%d writes): %v", first.total, first.writes, first.byRoute)
+	// Minimum of the procedure: 12. Ours adds the look-before-write reads, the
+	// replication wait and discover's staged 500s; the bound catches loops.
+	require.LessOrEqual(t, first.total, 24, "%v", first.byRoute)
 
 	st := e.sim.Snapshot(tenant)
 	require.True(t, st.OnPremisesSyncEnabled)
@@ -80,6 +87,7 @@ func TestOnboardFullThenRerunChangesNothing(t *testing.T) {
 	e.requireNoViolations(t, tenant)
 
 	// A second run changes nothing and says so.
+	before = len(e.sim.RequestLog())
 	out, errOut, code = e.starter(t, args...)
 	require.Equal(t, 0, code, "re-run failed:\n%s\n%s", out, errOut)
 	again := e.result(t, tenant, domain)
@@ -88,6 +96,9 @@ func TestOnboardFullThenRerunChangesNothing(t *testing.T) {
 		require.Contains(t, []workflows.Outcome{workflows.OutcomeUnchanged, workflows.OutcomeSkipped}, s.Outcome, "step %s: %s", s.Step, s.Detail)
 	}
 	require.Equal(t, res.Jobs, again.Jobs)
+	second := e.requests(tenant, before)
+	t.Logf("re-run: %d Graph requests (%d writes): %v", second.total, second.writes, second.byRoute)
+	require.Equal(t, 1, second.writes, "a re-run writes only the secrets (Graph masks AppKey): %v", second.byRoute)
 	after := e.sim.Snapshot(tenant)
 	require.Equal(t, st.Applications, after.Applications)
 	require.Equal(t, st.ServicePrincipals, after.ServicePrincipals)
@@ -160,4 +171,25 @@ func requireOnlyCredentialDataAdded(t *testing.T, original, patched []byte) {
 		}
 	}
 	require.True(t, reflect.DeepEqual(o, p), "the schema changed beyond the CredentialData mappings")
+}
+
+type requestCount struct {
+	total, writes int
+	byRoute       map[string]int
+}
+
+// requests counts the tenant's Graph requests logged since index from.
+func (e *env) requests(tenant string, from int) requestCount {
+	c := requestCount{byRoute: map[string]int{}}
+	for _, r := range e.sim.RequestLog()[from:] {
+		if r.Tenant != tenant {
+			continue
+		}
+		c.total++
+		if r.Method != "GET" && !strings.HasSuffix(r.Route, "/discover") { // discover is a POST that reads
+			c.writes++
+		}
+		c.byRoute[fmt.Sprintf("%s %d", r.Route, r.Status)]++
+	}
+	return c
 }

@@ -33,6 +33,12 @@ type Options struct {
 	Clients      map[string]string // clientID -> client secret accepted (multi-tenant app: valid in any tenant)
 	KnownTenants []string          // if non-empty, tokens for other tenants are refused with AADSTS90002
 	Seed         int64             // deterministic randomness (ids, fault draws)
+	// Hosts are extra names (DNS names or IP addresses) the TLS certificate is
+	// valid for, besides localhost and 127.0.0.1. The first one is also the host
+	// in the advertised URLs (GraphURL, AuthorityHost, ControlURL and the OpenID
+	// metadata, whose issuer MSAL checks against the authority host), for
+	// clients that reach the simulator by that name, e.g. a compose service.
+	Hosts []string
 
 	Latency           time.Duration // added to every Graph request
 	ThrottleRate      float64       // fraction of Graph requests answered 429
@@ -169,7 +175,7 @@ type Server struct {
 	opts     Options
 	ln       net.Listener
 	http     *http.Server
-	baseURL  string // https://127.0.0.1:PORT
+	baseURL  string // https://127.0.0.1:PORT, or https://Hosts[0]:PORT
 	caFile   string
 	caPEM    []byte
 	pool     *x509.CertPool
@@ -225,7 +231,7 @@ func New(opts Options) (*Server, error) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	cert, caPEM, err := makeCertificates()
+	cert, caPEM, err := makeCertificates(opts.Hosts)
 	if err != nil {
 		s.cleanupDir()
 		return nil, err
@@ -248,6 +254,9 @@ func New(opts Options) (*Server, error) {
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
+	}
+	if len(opts.Hosts) > 0 {
+		host = opts.Hosts[0]
 	}
 	s.baseURL = "https://" + net.JoinHostPort(host, port)
 	s.http = &http.Server{
@@ -417,7 +426,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-func makeCertificates() (tls.Certificate, []byte, error) {
+func makeCertificates(hosts []string) (tls.Certificate, []byte, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
@@ -457,6 +466,13 @@ func makeCertificates() (tls.Certificate, []byte, error) {
 	}
 	if h, err := os.Hostname(); err == nil && h != "" {
 		leafTmpl.DNSNames = append(leafTmpl.DNSNames, h)
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			leafTmpl.IPAddresses = append(leafTmpl.IPAddresses, ip)
+		} else {
+			leafTmpl.DNSNames = append(leafTmpl.DNSNames, h)
+		}
 	}
 	leafDER, err := x509.CreateCertificate(crand.Reader, leafTmpl, caCert, &leafKey.PublicKey, caKey)
 	if err != nil {

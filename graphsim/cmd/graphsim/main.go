@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	clientID := fs.String("client-id", demoClientID, "accepted client id")
 	clientSecret := fs.String("client-secret", demoClientSecret, "accepted client secret")
 	tenants := fs.String("known-tenants", "", "comma-separated tenants accepted (empty: any)")
+	hosts := fs.String("hosts", "", "comma-separated extra host names or IPs for the certificate; the first is used in the printed URLs (e.g. a compose service name)")
 	seed := fs.Int64("seed", 1, "seed for ids and fault draws")
 	latency := fs.Duration("latency", 0, "latency added to every Graph request")
 	throttle := fs.Float64("throttle-rate", 0, "fraction of Graph requests answered 429")
@@ -53,19 +54,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	var known []string
-	for _, t := range strings.Split(*tenants, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			known = append(known, t)
-		}
-	}
+	known, extraHosts := splitList(*tenants), splitList(*hosts)
 	absDir, err := filepath.Abs(*dir)
 	if err != nil {
 		return err
 	}
 	srv, err := graphsim.New(graphsim.Options{
 		Addr: *addr, Dir: absDir, Clients: map[string]string{*clientID: *clientSecret}, KnownTenants: known,
-		Seed: *seed, Latency: *latency, ThrottleRate: *throttle, UnavailableRate: *unavailable,
+		Hosts: extraHosts, Seed: *seed, Latency: *latency, ThrottleRate: *throttle, UnavailableRate: *unavailable,
 		RetryAfterSeconds: *retryAfter, ReplicationLag: *lag, DiscoverFailures: *discoverFailures,
 		SyncInterval: *syncInterval,
 	})
@@ -92,4 +88,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintln(stdout, "ready")
 	<-ctx.Done()
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
