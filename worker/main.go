@@ -75,6 +75,7 @@ func run(args []string) int {
 // register wires every workflow and activity under its contract name.
 func register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
+	w.RegisterWorkflowWithOptions(workflows.WatchSyncJob, workflow.RegisterOptions{Name: workflows.WatchSyncJobWorkflow})
 	w.RegisterActivity(acts)
 }
 

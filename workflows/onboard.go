@@ -3,7 +3,10 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+
+	enums "go.temporal.io/api/enums/v1"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -141,6 +144,9 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 			return o.fail(ctx, err)
 		}
 		o.report(started.Report)
+		if o.in.Watch == nil || *o.in.Watch {
+			o.startWatchers(ctx, o.jobIDs())
+		}
 	} else {
 		o.report(StepReport{Step: StepStartJobs, Outcome: OutcomeSkipped, Detail: "start jobs disabled: the jobs stay disabled"})
 	}
@@ -151,6 +157,56 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	}
 	o.finish(ctx, outcome, nil)
 	return *res, nil
+}
+
+// startWatchers starts one WatchSyncJob per job, as children that outlive this
+// workflow (ParentClosePolicy ABANDON). A watcher already running (a re-run)
+// is kept.
+func (o *onboarding) startWatchers(ctx workflow.Context, jobIDs []string) {
+	o.progress.CurrentStep = StepWatch
+	res := &o.progress.Result
+	var started, kept []string
+	for _, id := range jobIDs {
+		wid := WatchWorkflowID(o.spec.TenantID, id)
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:        wid,
+			ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
+			TypedSearchAttributes: temporal.NewSearchAttributes(SearchTenant.ValueSet(o.spec.TenantID), SearchDomain.ValueSet(o.spec.Domain),
+				SearchAwaitingApproval.ValueSet("false")),
+			StaticSummary: "Watch " + id + " (" + o.spec.Domain + ")",
+		})
+		f := workflow.ExecuteChildWorkflow(cctx, WatchSyncJobWorkflow, WatchInput{
+			TenantID: o.spec.TenantID, Domain: o.spec.Domain, ServicePrincipalID: res.ServicePrincipalID, JobID: id, Options: o.in.WatchOptions,
+		})
+		var exec workflow.Execution
+		if err := f.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
+			if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+				kept = append(kept, id)
+				res.Watchers = append(res.Watchers, wid)
+				continue
+			}
+			workflow.GetLogger(ctx).Error("could not start watcher", "job", id, "error", err)
+			continue
+		}
+		started = append(started, id)
+		res.Watchers = append(res.Watchers, wid)
+	}
+	rep := StepReport{Step: StepWatch, Outcome: OutcomeUnchanged}
+	if len(started) > 0 {
+		rep.Outcome = OutcomeCreated
+	}
+	rep.Detail = joinDetail(joinDetail("", "started watchers for", started), "already watching", kept)
+	o.report(rep)
+}
+
+func joinDetail(detail, verb string, items []string) string {
+	if len(items) == 0 {
+		return detail
+	}
+	if detail != "" {
+		detail += "; "
+	}
+	return detail + verb + " " + strings.Join(items, ", ")
 }
 
 func (o *onboarding) ensureJobs(ctx workflow.Context, templates []string) error {
@@ -203,7 +259,8 @@ func (o *onboarding) step(ctx workflow.Context, step string, opts workflow.Activ
 func (o *onboarding) report(r StepReport) {
 	res := &o.progress.Result
 	res.Steps = append(res.Steps, r)
-	if r.Outcome == OutcomeCreated || r.Outcome == OutcomeChanged {
+	// Watchers are ours, not the tenant's: starting one changes nothing there.
+	if r.Step != StepWatch && (r.Outcome == OutcomeCreated || r.Outcome == OutcomeChanged) {
 		res.Changed = true
 	}
 }

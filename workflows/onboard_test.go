@@ -36,6 +36,9 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	reg(func(context.Context, ExchangeCheckInput) (ExchangeCheckResult, error) { panic("mock") }, CheckExchangeSchemaActivity)
 	reg(func(context.Context, StartJobsInput) (StartJobsResult, error) { panic("mock") }, StartJobsActivity)
 	env.RegisterWorkflowWithOptions(OnboardTenant, workflowOpts(OnboardTenantWorkflow))
+	env.RegisterWorkflowWithOptions(WatchSyncJob, workflowOpts(WatchSyncJobWorkflow))
+	// Watchers run for months; here they end at once.
+	env.OnWorkflow(WatchSyncJobWorkflow, mock.Anything, mock.Anything).Return(WatchState{Phase: PhaseEnded}, nil)
 	return env
 }
 
@@ -112,6 +115,7 @@ func TestOnboardTenantFullOnboarding(t *testing.T) {
 	require.Equal(t, ExchangeEnabled, res.Exchange)
 	require.Equal(t, map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS, TemplateExchangeWriteback: tExch}, res.Jobs)
 	require.Equal(t, tSP, res.ServicePrincipalID)
+	require.Equal(t, []string{WatchWorkflowID(tTenant, tProv), WatchWorkflowID(tTenant, tPHS), WatchWorkflowID(tTenant, tExch)}, res.Watchers)
 	// Graph's defaults for the threshold reach the secrets step.
 	require.True(t, *secrets.DeleteThreshold.Enabled)
 	require.Equal(t, DefaultDeleteThreshold, *secrets.DeleteThreshold.Value)

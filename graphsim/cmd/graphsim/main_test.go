@@ -93,3 +93,29 @@ func TestRunHidesCustomSecret(t *testing.T) {
 		t.Fatalf("secret printed: %s", out.String())
 	}
 }
+
+func TestRunHostsFlagSetsPrintedHost(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-dir", t.TempDir(), "-hosts", " graphsim , 10.0.0.7,"}, pw)
+		pw.Close()
+	}()
+	env := map[string]string{}
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() && sc.Text() != "ready" {
+		k, v, _ := strings.Cut(sc.Text(), "=")
+		env[k] = v
+	}
+	go io.Copy(io.Discard, pr)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"GRAPH_BASE_URL", "AZURE_AUTHORITY_HOST", "CONTROL_URL"} {
+		if !strings.HasPrefix(env[k], "https://graphsim:") {
+			t.Fatalf("%s=%q, want the first -hosts name", k, env[k])
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// decision is what approve and reject share.
+type decision struct {
+	approve bool
+	verb    string // approve | reject
+	signal  string
+	update  string
+}
+
+var (
+	approveDecision = decision{approve: true, verb: "approve", signal: workflows.ApproveSignal, update: workflows.ApproveUpdate}
+	rejectDecision  = decision{approve: false, verb: "reject", signal: workflows.RejectSignal, update: workflows.RejectUpdate}
+)
+
+func (a *app) approveCmd() *cobra.Command {
+	return a.decideCmd(approveDecision,
+		"Approve the deletions a quarantined sync job holds back (restarts it with ForceDeletes)",
+		`Approve the deletions that the accidental-delete threshold held back on a sync
+job: its watcher (WatchSyncJob) restarts the job with ForceDeletes, and the
+workflow history records who approved and why.
+
+Target a tenant's watchers with --tenant-id (and optionally --domain): the one
+that awaits a decision is picked; if several do, they are listed and --job-id
+is asked for (exit 2); if none does, exit 4. Or name the job with --tenant-id
+and --job-id.
+
+By default the decision is sent as a Temporal update (`+"`"+workflows.ApproveUpdate+"`"+`), which
+answers synchronously: the outcome is printed (e.g. restart-issued), and a
+refusal (nothing awaits a decision, approver not allowed for this tenant) exits
+1 without touching the history. --async sends the signal `+"`"+workflows.ApproveSignal+"`"+`
+instead: fire and forget; a watcher with nothing awaiting logs it and ignores it.
+
+Exit codes: 0 decided (or signal sent), 1 refused or failed, 2 bad input or
+several jobs await (give --job-id), 4 no such watcher or nothing awaits,
+5 Temporal unreachable or no worker to answer.`,
+		`  starter approve --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
+      --approver alice@contoso.com --reason "HR offboarding batch"
+  starter approve --tenant-id 11111111-2222-3333-4444-555555555555 \
+      --job-id AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef \
+      --approver alice@contoso.com --reason "HR offboarding batch" --async
+
+  # The same with the plain Temporal CLI (the update answers, the signal does not):
+  temporal workflow update execute --workflow-id 'cloudsync-watch/<tenant>/<job>' \
+      --name `+workflows.ApproveUpdate+` --input '{"approver":"alice@contoso.com","reason":"HR offboarding batch"}'
+  temporal workflow signal --workflow-id 'cloudsync-watch/<tenant>/<job>' \
+      --name `+workflows.ApproveSignal+` --input '{"approver":"alice@contoso.com","reason":"HR offboarding batch"}'`)
+}
+
+func (a *app) rejectCmd() *cobra.Command {
+	return a.decideCmd(rejectDecision,
+		"Reject the deletions a quarantined sync job holds back (it stays quarantined)",
+		`Reject the deletions that the accidental-delete threshold held back on a sync
+job: the job stays quarantined (fix the cause on-premises, then restart it),
+reminders stop, and the workflow history records who rejected and why.
+
+Targeting, --async and exit codes are as for 'starter approve'.`,
+		`  starter reject --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
+      --approver alice@contoso.com --reason "an OU was moved by mistake; fixing it on-premises"
+
+  # The same with the plain Temporal CLI:
+  temporal workflow update execute --workflow-id 'cloudsync-watch/<tenant>/<job>' \
+      --name `+workflows.RejectUpdate+` --input '{"approver":"alice@contoso.com","reason":"OU moved by mistake"}'
+  temporal workflow signal --workflow-id 'cloudsync-watch/<tenant>/<job>' \
+      --name `+workflows.RejectSignal+` --input '{"approver":"alice@contoso.com","reason":"OU moved by mistake"}'`)
+}
+
+func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command {
+	var (
+		tenant, domain, job, approver, reason string
+		async                                 bool
+		timeout                               time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:     d.verb,
+		Short:   short,
+		Long:    long,
+		Example: example,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			changed := cmd.Flags().Changed
+			var p problems
+			t := checkTenant(&p, tenant)
+			dom := checkDomain(&p, domain, changed("domain"))
+			j := ""
+			if changed("job-id") {
+				j = checkJobID(&p, job)
+			}
+			req := workflows.DecisionRequest{
+				Approver: checkText(&p, "--approver", approver, maxApproverLength, "who is deciding, e.g. alice@contoso.com"),
+				Reason:   checkText(&p, "--reason", reason, maxReasonLength, "why the deletions are (or are not) intended"),
+			}
+			if timeout <= 0 {
+				p.add("--timeout", "%s must be greater than 0", timeout)
+			}
+			if err := p.err("invalid " + d.verb); err != nil {
+				return err
+			}
+			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id, err := a.decisionTarget(cmd.Context(), c, d, t, dom, j)
+			if err != nil {
+				return err
+			}
+			if async {
+				return a.signalDecision(cmd.Context(), c, d, id, t, req)
+			}
+			return a.updateDecision(cmd.Context(), c, d, id, t, req, timeout)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id")
+	f.StringVar(&domain, "domain", "", "on-premises AD domain: only that domain's watchers")
+	f.StringVar(&job, "job-id", "", "the sync job (its watcher is cloudsync-watch/<tenant>/<job>)")
+	f.StringVar(&approver, "approver", "", "who decides, e.g. alice@contoso.com (required; the watcher may allow only some)")
+	f.StringVar(&reason, "reason", "", "why (required; recorded in the workflow history)")
+	f.BoolVar(&async, "async", false, "send the signal instead of the update: fire and forget, no answer")
+	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the watcher's answer (update only)")
+	f.SortFlags = false
+	return cmd
+}
+
+// decisionTarget finds the watcher's workflow id: the job's, or the one
+// watcher of the tenant (and domain) that awaits a decision.
+func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, domain, job string) (string, error) {
+	if job != "" {
+		return workflows.WatchWorkflowID(tenant, job), nil
+	}
+	where := "tenant " + tenant
+	if domain != "" {
+		where += " domain " + domain
+	}
+	all, _, err := listExecutions(ctx, c, watchersQuery(tenant, domain, true))
+	if err != nil {
+		return "", c.temporalError("cannot list the watchers of "+where, err)
+	}
+	var awaiting []execution
+	for _, e := range latestRuns(all) {
+		if e.running() && e.awaiting {
+			awaiting = append(awaiting, e)
+		}
+	}
+	switch len(awaiting) {
+	case 0:
+		return "", exitf(exitNotFound, "nothing awaits approval for %s (%d running %s in namespace %s; see: starter status --tenant-id %s)",
+			where, len(latestRuns(all)), plural(len(latestRuns(all)), "watcher", "watchers"), c.namespace, tenant)
+	case 1:
+		return awaiting[0].id, nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d jobs of %s await a decision: give --job-id\n", len(awaiting), where)
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  JOB ID\tDOMAIN\tWORKFLOW ID")
+	for _, e := range awaiting {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", e.jobID(), orDash(e.domain), e.id)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "e.g. starter %s --tenant-id %s --job-id %s --approver … --reason …", d.verb, tenant, awaiting[0].jobID())
+	return "", exitf(exitUsage, "%s", b.String())
+}
+
+func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest) error {
+	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := c.SignalWorkflow(sctx, id, "", d.signal, req); err != nil {
+		if isNotFound(err) {
+			return exitf(exitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.namespace, tenant)
+		}
+		return c.temporalError("cannot send the "+d.signal+" signal", err)
+	}
+	fmt.Fprintf(a.stdout, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, watcherJobID(id), req.Approver)
+	fmt.Fprintln(a.stdout, "fire and forget: the watcher acts on it if the job awaits a decision; otherwise it logs it and ignores it")
+	fmt.Fprintf(a.stdout, "check the outcome with: starter status --workflow-id %s\n", id)
+	fmt.Fprintf(a.stdout, "web ui: %s\n", c.link(id))
+	return nil
+}
+
+func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, timeout time.Duration) error {
+	// Without a worker nothing can validate the update: it would only time out.
+	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+	hint, herr := noWorkerHint(hctx, c)
+	hcancel()
+	if herr != nil {
+		return c.temporalError("cannot reach the watcher "+id, herr)
+	}
+	if hint != "" {
+		return exitf(exitUnreachable, "%s.\nNothing was decided. Start the worker, or send the decision with --async (the signal waits in the history for a worker).", strings.TrimSuffix(hint, "; the onboarding waits for it"))
+	}
+	uctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	handle, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		WorkflowID:   id,
+		UpdateName:   d.update,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var res workflows.Decision
+	if err == nil {
+		err = handle.Get(uctx, &res)
+	}
+	if err != nil {
+		var ae *temporal.ApplicationError
+		switch {
+		case isNotFound(err):
+			return exitf(exitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.namespace, tenant)
+		case errors.As(err, &ae):
+			// The validator refused: nothing reached the history.
+			return exitf(exitFailed, "%s refused: %s", d.verb, ae.Message())
+		case ctx.Err() != nil:
+			return exitf(exitInterrupted, "interrupted; if the watcher had accepted the decision it goes on: starter status --workflow-id %s", id)
+		case uctx.Err() != nil:
+			return exitf(exitFailed, "no answer from watcher %s within %s; if it accepted the decision it goes on (the restart may still be retrying): starter status --workflow-id %s",
+				id, timeout, id)
+		}
+		return c.temporalError("cannot send the "+d.update+" update", err)
+	}
+	verb := "rejected"
+	if res.Approve {
+		verb = "approved"
+	}
+	fmt.Fprintf(a.stdout, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
+	fmt.Fprintf(a.stdout, "job:         %s\n", watcherJobID(id))
+	fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
+	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(id))
+	if res.Approve && res.Outcome != "restart-issued" && !strings.HasPrefix(res.Outcome, "not needed") {
+		// e.g. "restart failed: …": the watcher awaits a decision again.
+		return exitf(exitFailed, "the approval was recorded but the restart did not happen: %s", res.Outcome)
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+func (a *app) watchCmd() *cobra.Command {
+	var (
+		tenant, sp, job, domain string
+		wf                      watchFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Watch one sync job (adopt a job created elsewhere)",
+		Long: `Start a WatchSyncJob workflow for one sync job on its own, e.g. a job created
+outside cloudsync. (Onboarding starts one per job already, unless --no-watch.)
+
+The watcher polls the job; when the accidental-delete threshold quarantines it,
+it notifies and waits for 'starter approve' or 'starter reject', reminding
+every --reminder-interval; other quarantines are explained, never forced.
+Its workflow id is cloudsync-watch/<tenant>/<job>: a job already watched is
+refused (exit 3).`,
+		Example: `  starter watch --tenant-id 11111111-2222-3333-4444-555555555555 \
+      --service-principal-id 66666666-7777-8888-9999-000000000000 \
+      --job-id AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef \
+      --domain contoso.com --approver alice@contoso.com --approver bob@contoso.com \
+      --reminder-interval 4h --webhook-url https://hooks.contoso.com/cloudsync`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			changed := cmd.Flags().Changed
+			var p problems
+			in := workflows.WatchInput{TenantID: checkTenant(&p, tenant)}
+			in.ServicePrincipalID = strings.ToLower(strings.TrimSpace(sp))
+			switch {
+			case in.ServicePrincipalID == "":
+				p.add("--service-principal-id", "is required: the object id of the sync service principal, a GUID")
+			case !guidRe.MatchString(in.ServicePrincipalID):
+				p.add("--service-principal-id", "%q is not a GUID: the object id of the service principal (not its app id or name)", clip(in.ServicePrincipalID))
+			}
+			in.JobID = checkJobID(&p, job)
+			in.Domain = checkDomain(&p, domain, changed("domain"))
+			in.Options = wf.options(&p, changed)
+			if err := p.err("invalid watch"); err != nil {
+				return err
+			}
+			return a.watch(cmd.Context(), in)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id (required)")
+	f.StringVar(&sp, "service-principal-id", "", "object id of the sync service principal (required)")
+	f.StringVar(&job, "job-id", "", "sync job id (required)")
+	f.StringVar(&domain, "domain", "", "on-premises AD domain of the job (for listings and messages)")
+	wf.register(f)
+	f.SortFlags = false
+	return cmd
+}
+
+// watchStartOptions are the start options of a watcher started on its own.
+func watchStartOptions(in workflows.WatchInput) client.StartWorkflowOptions {
+	sa := []temporal.SearchAttributeUpdate{
+		workflows.SearchTenant.ValueSet(in.TenantID),
+		workflows.SearchAwaitingApproval.ValueSet("false"),
+	}
+	where := "tenant " + in.TenantID
+	if in.Domain != "" {
+		sa = append(sa, workflows.SearchDomain.ValueSet(in.Domain))
+		where = in.Domain
+	}
+	return client.StartWorkflowOptions{
+		ID:                       workflows.WatchWorkflowID(in.TenantID, in.JobID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without this the SDK hands back the running execution instead of an error.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
+		StaticSummary:                            "Watch " + in.JobID + " (" + where + ")",
+	}
+}
+
+func (a *app) watch(ctx context.Context, in workflows.WatchInput) error {
+	opts := watchStartOptions(in)
+	c, err := a.conn.dial(ctx, a.stderr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(sctx, opts, workflows.WatchSyncJobWorkflow, in)
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			return exitf(exitRunning, "job %s of tenant %s is already watched (workflow id %s); see it with: starter status --workflow-id %s\n%s",
+				in.JobID, in.TenantID, opts.ID, opts.ID, c.link(opts.ID))
+		}
+		return c.temporalError("cannot start the watcher", err)
+	}
+	fmt.Fprintf(a.stdout, "watching job %s of tenant %s\n", in.JobID, in.TenantID)
+	fmt.Fprintf(a.stdout, "workflow id: %s\n", run.GetID())
+	fmt.Fprintf(a.stdout, "run id:      %s\n", run.GetRunID())
+	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(run.GetID()))
+	if len(in.Options.Approvers) > 0 {
+		fmt.Fprintf(a.stdout, "approvers:   %s\n", strings.Join(in.Options.Approvers, ", "))
+	}
+	fmt.Fprintf(a.stdout, "see it with: starter status --workflow-id %s\n", run.GetID())
+	return nil
+}

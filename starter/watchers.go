@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// maxListed bounds a visibility listing.
+const maxListed = 1000
+
+// execution is one workflow run as visibility lists it.
+type execution struct {
+	id, runID, typ string
+	status         enums.WorkflowExecutionStatus
+	start          time.Time
+	close          time.Time
+	tenant, domain string
+	step, outcome  string
+	jobState       string
+	awaiting       bool
+}
+
+func (e execution) running() bool { return e.status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING }
+
+// jobID is the job a watcher watches, from its workflow id.
+func (e execution) jobID() string { return watcherJobID(e.id) }
+
+func watcherJobID(workflowID string) string {
+	if rest, ok := strings.CutPrefix(workflowID, "cloudsync-watch/"); ok {
+		if _, job, ok := strings.Cut(rest, "/"); ok {
+			return job
+		}
+	}
+	return workflowID
+}
+
+func statusWord(s enums.WorkflowExecutionStatus) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
+}
+
+// Visibility queries. Every value put in one has been validated (GUID, DNS
+// name), so none holds a quote.
+func quoted(v string) string { return "'" + strings.ReplaceAll(v, "'", "") + "'" }
+
+func watchersQuery(tenant, domain string, runningOnly bool) string {
+	q := "WorkflowType = " + quoted(workflows.WatchSyncJobWorkflow)
+	if tenant != "" {
+		q += " AND CloudSyncTenant = " + quoted(tenant)
+	}
+	if domain != "" {
+		q += " AND CloudSyncDomain = " + quoted(domain)
+	}
+	if runningOnly {
+		q += " AND ExecutionStatus = 'Running'"
+	}
+	return q
+}
+
+// listExecutions runs a visibility query, newest first. truncated says more
+// than maxListed matched.
+func listExecutions(ctx context.Context, c *conn, query string) (out []execution, truncated bool, err error) {
+	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	dc := converter.GetDefaultDataConverter()
+	var token []byte
+	for {
+		resp, err := c.ListWorkflow(lctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: c.namespace, PageSize: 200, NextPageToken: token, Query: query,
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		for _, info := range resp.GetExecutions() {
+			if len(out) >= maxListed {
+				return out, true, nil
+			}
+			fields := info.GetSearchAttributes().GetIndexedFields()
+			kw := func(name string) string { return keyword(dc, fields[name]) }
+			e := execution{
+				id: info.GetExecution().GetWorkflowId(), runID: info.GetExecution().GetRunId(), typ: info.GetType().GetName(),
+				status: info.GetStatus(), start: info.GetStartTime().AsTime(),
+				tenant: kw("CloudSyncTenant"), domain: kw("CloudSyncDomain"), step: kw("CloudSyncStep"), outcome: kw("CloudSyncOutcome"),
+				jobState: kw("CloudSyncJobState"), awaiting: kw("CloudSyncAwaitingApproval") == "true",
+			}
+			if info.GetCloseTime() != nil {
+				e.close = info.GetCloseTime().AsTime()
+			}
+			out = append(out, e)
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			return out, false, nil
+		}
+	}
+}
+
+func keyword(dc converter.DataConverter, p *commonpb.Payload) string {
+	if p == nil {
+		return ""
+	}
+	var s string
+	if dc.FromPayload(p, &s) == nil {
+		return s
+	}
+	var list []string
+	if dc.FromPayload(p, &list) == nil {
+		return strings.Join(list, ",")
+	}
+	return ""
+}
+
+// latestRuns keeps the newest run of each workflow id (continue-as-new and
+// re-runs leave older ones), running ones first, then by start time.
+func latestRuns(all []execution) []execution {
+	best := map[string]execution{}
+	for _, e := range all {
+		b, ok := best[e.id]
+		if !ok || e.running() && !b.running() || e.running() == b.running() && e.start.After(b.start) {
+			best[e.id] = e
+		}
+	}
+	out := make([]execution, 0, len(best))
+	for _, e := range best {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.running() != b.running() {
+			return a.running()
+		}
+		if a.tenant != b.tenant {
+			return a.tenant < b.tenant
+		}
+		if a.domain != b.domain {
+			return a.domain < b.domain
+		}
+		return a.id < b.id
+	})
+	return out
+}
+
+// watchAnswer is a watcher's status query answer, or why there is none.
+type watchAnswer struct {
+	state workflows.WatchState
+	err   error
+}
+
+func queryWatch(ctx context.Context, c *conn, id, runID string) (workflows.WatchState, error) {
+	var st workflows.WatchState
+	v, err := c.QueryWorkflow(ctx, id, runID, workflows.StatusQuery)
+	if err != nil {
+		return st, err
+	}
+	return st, v.Get(&st)
+}
+
+// queryWatchers asks every running watcher for its status, a few at a time.
+// hint is set (and nothing asked) when no worker could answer.
+func queryWatchers(ctx context.Context, c *conn, list []execution) (answers map[string]watchAnswer, hint string) {
+	answers = map[string]watchAnswer{}
+	running := 0
+	for _, e := range list {
+		if e.running() {
+			running++
+		}
+	}
+	if running == 0 {
+		return answers, ""
+	}
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	h, err := noWorkerHint(hctx, c)
+	cancel()
+	if err == nil && h != "" {
+		return answers, "status unavailable: no worker is polling task queue " + workflows.TaskQueue + " (start the cloudsync worker)"
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, e := range list {
+		if !e.running() {
+			continue
+		}
+		wg.Add(1)
+		go func(e execution) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			st, err := queryWatch(qctx, c, e.id, e.runID)
+			if err != nil {
+				// A run that continued as new since the listing: ask the latest.
+				st, err = queryWatch(qctx, c, e.id, "")
+			}
+			mu.Lock()
+			answers[e.id] = watchAnswer{st, err}
+			mu.Unlock()
+		}(e)
+	}
+	wg.Wait()
+	return answers, ""
+}
+
+// printWatcher prints one watcher: what visibility knows, and its status
+// query answer (running) or result (completed).
+func printWatcher(w io.Writer, c *conn, indent string, e execution, ans *watchAnswer, hint string, result *workflows.WatchState) {
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%s%-16s %s\n", indent, k+":", v)
+		}
+	}
+	row("job id", e.jobID())
+	row("tenant", e.tenant)
+	row("domain", e.domain)
+	row("workflow id", e.id)
+	st := statusWord(e.status)
+	if !e.running() && !e.close.IsZero() {
+		st += " at " + e.close.Local().Format(time.RFC3339)
+	}
+	row("status", st)
+	var ws *workflows.WatchState
+	switch {
+	case result != nil:
+		ws = result
+	case ans != nil && ans.err == nil:
+		ws = &ans.state
+	case ans != nil:
+		row("phase", "unknown (status query failed: "+oneLine(rootCause(ans.err).Error())+")")
+	case e.running() && hint != "":
+		row("phase", hint)
+	}
+	if ws == nil {
+		// What the search attributes say.
+		if e.running() && e.awaiting {
+			row("awaiting", "deletions held back: awaits an approval (starter approve) or a rejection (starter reject)")
+		}
+		row("job status", e.jobState)
+	} else {
+		printWatchState(row, *ws)
+	}
+	row("started", e.start.Local().Format(time.RFC3339))
+	row("web ui", c.link(e.id))
+}
+
+func printWatchState(row func(k, v string), s workflows.WatchState) {
+	row("phase", s.Phase)
+	j := s.Job
+	if !j.ObservedAt.IsZero() || j.StatusCode != "" {
+		js := fmt.Sprintf("schedule %s, status %s", orDash(j.ScheduleState), orDash(j.StatusCode))
+		if j.Gone {
+			js = "deleted (the job or its service principal)"
+		}
+		row("job status", js)
+	} else {
+		row("job status", "not observed yet")
+	}
+	if j.QuarantineReason != "" {
+		q := j.QuarantineReason
+		if j.QuarantineError != "" {
+			q += " (" + j.QuarantineError + ")"
+		}
+		if j.QuarantineMessage != "" {
+			q += ": " + oneLine(j.QuarantineMessage)
+		}
+		if !j.QuarantineSince.IsZero() {
+			q += ", since " + j.QuarantineSince.Local().Format(time.RFC3339)
+		}
+		row("quarantine", q)
+	}
+	if j.LastExecutionState != "" {
+		le := j.LastExecutionState
+		if !j.LastExecutionEnded.IsZero() {
+			le += ", ended " + j.LastExecutionEnded.Local().Format(time.RFC3339)
+		}
+		if j.LastExecutionError != "" {
+			le += ": " + oneLine(j.LastExecutionError)
+		}
+		row("last run", le)
+	}
+	row("advice", oneLine(s.Advice))
+	if !s.AwaitingSince.IsZero() && s.Phase == workflows.PhaseAwaitingApproval {
+		row("awaiting since", fmt.Sprintf("%s (%s ago)", s.AwaitingSince.Local().Format(time.RFC3339), time.Since(s.AwaitingSince).Round(time.Second)))
+	}
+	if s.Reminders > 0 {
+		row("reminders", fmt.Sprint(s.Reminders))
+	}
+	if n := len(s.Decisions); n > 0 {
+		row("last decision", decisionLine(s.Decisions[n-1]))
+	}
+	row("outcome", s.Outcome)
+	if !j.ObservedAt.IsZero() {
+		row("observed", fmt.Sprintf("%s (%d status changes, run %d)", j.ObservedAt.Local().Format(time.RFC3339), s.Polls, s.Runs))
+	}
+}
+
+func decisionLine(d workflows.Decision) string {
+	verb := "rejected"
+	if d.Approve {
+		verb = "approved"
+	}
+	s := fmt.Sprintf("%s by %s (%s)", verb, orDash(d.Approver), oneLine(d.Reason))
+	if !d.At.IsZero() {
+		s += " at " + d.At.Local().Format(time.RFC3339)
+	}
+	if d.Outcome != "" {
+		s += ": " + oneLine(d.Outcome)
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

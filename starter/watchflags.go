@@ -1,0 +1,195 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// Limits of the watch options and decisions (checked before Temporal is contacted).
+const (
+	minPollInterval     = 10 * time.Second
+	minReminderInterval = time.Minute
+	maxApproverLength   = 254
+	maxReasonLength     = 1000
+	maxWebhookURLLength = 2048
+	maxApprovers        = 50
+)
+
+var (
+	guidRe  = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	jobIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,255}$`)
+)
+
+// problems collects flag problems, one per line, and turns them into exit 2.
+type problems []string
+
+func (p *problems) add(flag, format string, a ...any) {
+	*p = append(*p, flag+": "+fmt.Sprintf(format, a...))
+}
+
+func (p problems) err(what string) error {
+	if len(p) == 0 {
+		return nil
+	}
+	return exitf(exitUsage, "%s (%d %s):\n  %s", what, len(p), plural(len(p), "problem", "problems"), strings.Join(p, "\n  "))
+}
+
+// checkTenant checks --tenant-id (required) and returns it normalized.
+func checkTenant(p *problems, tenant string) string {
+	t := strings.ToLower(strings.TrimSpace(tenant))
+	switch {
+	case t == "":
+		p.add("--tenant-id", "is required: the directory (tenant) id, a GUID")
+	case !guidRe.MatchString(t):
+		p.add("--tenant-id", "%q is not a GUID: use the directory (tenant) id, not a domain name", clip(t))
+	}
+	return t
+}
+
+// checkDomain checks an optional --domain and returns it normalized.
+func checkDomain(p *problems, domain string, given bool) string {
+	if !given {
+		return ""
+	}
+	// The spec's own rules, so the domain matches what onboarding stored.
+	err := workflows.TenantSpec{TenantID: goodGUID, Domain: domain}.Validate()
+	if ve, ok := err.(*workflows.ValidationError); ok {
+		for _, fe := range ve.Errors {
+			if fe.Field == "domain" {
+				p.add("--domain", "%s", fe.Problem)
+			}
+		}
+	}
+	return workflows.TenantSpec{Domain: domain}.Normalized().Domain
+}
+
+// goodGUID stands in for the tenant when only the domain is checked.
+const goodGUID = "00000000-0000-0000-0000-000000000000"
+
+// checkJobID checks a --job-id given on the command line.
+func checkJobID(p *problems, job string) string {
+	j := strings.TrimSpace(job)
+	switch {
+	case j == "":
+		p.add("--job-id", "is empty: give the sync job id, e.g. AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef")
+	case !jobIDRe.MatchString(j):
+		p.add("--job-id", "%q is not a sync job id: letters, digits, dots, hyphens and underscores, at most 256", clip(j))
+	}
+	return j
+}
+
+// checkText checks a required free-text flag (approver, reason).
+func checkText(p *problems, flag, v string, max int, why string) string {
+	t := strings.TrimSpace(v)
+	switch {
+	case t == "":
+		p.add(flag, "is required: %s", why)
+	case len(t) > max:
+		p.add(flag, "is %d characters long: at most %d", len(t), max)
+	case strings.IndexFunc(t, unicode.IsControl) >= 0:
+		p.add(flag, "contains control characters")
+	}
+	return t
+}
+
+// watchFlags configure watchers (onboard and watch).
+type watchFlags struct {
+	approvers        []string
+	pollInterval     time.Duration
+	reminderInterval time.Duration
+	webhookURL       string
+}
+
+// watchFlagNames are the flags that configure watchers.
+var watchFlagNames = []string{"approver", "poll-interval", "reminder-interval", "webhook-url"}
+
+func (f *watchFlags) register(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&f.approvers, "approver", nil, "who may approve or reject held-back deletions, e.g. alice@contoso.com (repeat for several; default: anyone)")
+	fs.DurationVar(&f.pollInterval, "poll-interval", 0, fmt.Sprintf("how often the watcher looks at the job, at least %s (default %s)", minPollInterval, workflows.DefaultPollInterval))
+	fs.DurationVar(&f.reminderInterval, "reminder-interval", 0, fmt.Sprintf("how often to remind while deletions await a decision, at least %s (default %s)", minReminderInterval, workflows.DefaultReminderInterval))
+	fs.StringVar(&f.webhookURL, "webhook-url", "", "http(s) URL the watcher posts its notifications to")
+}
+
+// options validates the flags (changed names those given) into WatchOptions.
+func (f *watchFlags) options(p *problems, changed func(string) bool) workflows.WatchOptions {
+	var o workflows.WatchOptions
+	if changed("poll-interval") {
+		switch d := f.pollInterval; {
+		case d <= 0:
+			p.add("--poll-interval", "%s must be greater than 0", d)
+		case d < minPollInterval:
+			p.add("--poll-interval", "%s is too short: at least %s (every poll is a Graph call)", d, minPollInterval)
+		default:
+			o.PollInterval = d
+		}
+	}
+	if changed("reminder-interval") {
+		switch d := f.reminderInterval; {
+		case d <= 0:
+			p.add("--reminder-interval", "%s must be greater than 0", d)
+		case d < minReminderInterval:
+			p.add("--reminder-interval", "%s is too short: at least %s", d, minReminderInterval)
+		default:
+			o.ReminderInterval = d
+		}
+	}
+	if changed("webhook-url") {
+		if msg := webhookProblem(f.webhookURL); msg != "" {
+			p.add("--webhook-url", "%s", msg)
+		} else {
+			o.WebhookURL = strings.TrimSpace(f.webhookURL)
+		}
+	}
+	if len(f.approvers) > maxApprovers {
+		p.add("--approver", "%d approvers: at most %d (use a group address)", len(f.approvers), maxApprovers)
+	}
+	for i, a := range f.approvers {
+		flag := fmt.Sprintf("--approver[%d]", i)
+		a = checkText(p, flag, a, maxApproverLength, "who may decide, e.g. alice@contoso.com")
+		if strings.ContainsAny(a, ",;") {
+			p.add(flag, "%q holds several names: repeat --approver for each", clip(a))
+			continue
+		}
+		if a != "" {
+			o.Approvers = append(o.Approvers, a)
+		}
+	}
+	return o
+}
+
+func webhookProblem(raw string) string {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "is empty: give an absolute http(s) URL, or leave the flag out"
+	}
+	if len(s) > maxWebhookURLLength {
+		return fmt.Sprintf("is %d characters long: at most %d", len(s), maxWebhookURLLength)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Sprintf("%q is not a URL: %v", clip(s), err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Hostname() == "" {
+		return fmt.Sprintf("%q is not an absolute http(s) URL like https://hooks.contoso.com/cloudsync", clip(s))
+	}
+	return ""
+}
+
+// anyChanged lists the given flags among names, as --name.
+func anyChanged(changed func(string) bool, names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if changed(n) {
+			out = append(out, "--"+n)
+		}
+	}
+	return out
+}
