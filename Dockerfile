@@ -30,7 +30,7 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
 # /sim: where graphsim writes ca.pem and env in docker-compose. It must exist
 # in the image, owned by nonroot, so a fresh named volume mounted there is
 # writable (Docker copies the image directory's ownership into the volume).
-RUN mkdir -p /out/root/sim
+RUN mkdir -p /out/sim
 
 FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="cloudsync" \
@@ -38,7 +38,7 @@ LABEL org.opencontainers.image.title="cloudsync" \
 COPY --from=build /out/bin/worker /usr/local/bin/worker
 COPY --from=build /out/bin/starter /usr/local/bin/starter
 COPY --from=build /out/bin/graphsim /usr/local/bin/graphsim
-COPY --from=build --chown=65532:65532 /out/root/ /
+COPY --from=build --chown=65532:65532 /out/sim /sim
 USER 65532:65532
 # Health and metrics (--metrics-addr, to come): /healthz, /readyz, /metrics.
 EXPOSE 9090

@@ -536,6 +536,30 @@ func checkComposeSim(doc map[string]any, simEnv map[string]string, f facts, caFi
 	return problems
 }
 
+// checkSimDirInImage: graphsim's -dir exists in the image, owned by the
+// nonroot user, so the fresh named volume mounted there is writable (Docker
+// copies the image directory's ownership into an empty named volume).
+func checkSimDirInImage(doc map[string]any, df dockerfile) []string {
+	gs := services(doc)["graphsim"]
+	args := append(commandArgs(gs, "entrypoint"), commandArgs(gs, "command")...)
+	dir, _ := flagValue(args, "dir")
+	final := df.stages[len(df.stages)-1]
+	for _, in := range final.instr {
+		if in.cmd != "COPY" {
+			continue
+		}
+		p := withoutFlags(in.args)
+		if len(p) < 2 || strings.TrimSuffix(p[len(p)-1], "/") != dir {
+			continue
+		}
+		if chown, _ := flagArg(in.args, "chown"); strings.HasPrefix(chown, "65532") || strings.HasPrefix(chown, "nonroot") {
+			return nil
+		}
+		return []string{fmt.Sprintf("Dockerfile:%d: %s is copied without --chown=65532: graphsim (nonroot) cannot write its volume", in.line, dir)}
+	}
+	return []string{fmt.Sprintf("Dockerfile: the final stage does not create graphsim's -dir %s owned by nonroot: a fresh volume there is root-owned", dir)}
+}
+
 // graphsimCAFileName is the name graphsim gives its CA file in -dir.
 func graphsimCAFileName(t *testing.T) string {
 	t.Helper()
@@ -588,6 +612,26 @@ func TestComposeSimulatorWiring(t *testing.T) {
 	noProblems(t, checkComposeSim(loadCompose(t, f), loadEnvFile(t, f, simEnvFile), f, graphsimCAFileName(t)))
 }
 
+func TestComposeSimulatorDirInImage(t *testing.T) {
+	f := loadFacts(t)
+	df, text := loadDockerfile(t, f)
+	doc := loadCompose(t, f)
+	noProblems(t, checkSimDirInImage(doc, df))
+	for _, c := range []struct{ old, new, want string }{
+		{"COPY --from=build --chown=65532:65532 /out/sim /sim\n", "", "does not create"},
+		{"--chown=65532:65532 /out/sim /sim", "/out/sim /sim", "without --chown"},
+	} {
+		if !strings.Contains(text, c.old) {
+			t.Fatalf("Dockerfile no longer contains %q: update this test", c.old)
+		}
+		broken, err := parseDockerfile(strings.Replace(text, c.old, c.new, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectProblem(t, checkSimDirInImage(doc, broken), c.want)
+	}
+}
+
 // ---- each check catches a breakage ----
 
 func TestComposeChecksCatchBreakage(t *testing.T) {
@@ -597,16 +641,19 @@ func TestComposeChecksCatchBreakage(t *testing.T) {
 	caName := graphsimCAFileName(t)
 	svc := func(doc map[string]any, name string) map[string]any { return getMap(doc, "services", name) }
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(doc map[string]any, env map[string]string)
-		check func(doc map[string]any, env map[string]string) []string
-		want  string
+		check  func(doc map[string]any, env map[string]string) []string
+		want   string
 	}{
 		{"latest tag", func(d map[string]any, _ map[string]string) { svc(d, "postgresql")["image"] = "postgres:latest" },
 			func(d map[string]any, _ map[string]string) []string { return checkComposeImages(d) }, "not pinned"},
 		{"no tag", func(d map[string]any, _ map[string]string) { svc(d, "temporal-ui")["image"] = "temporalio/ui" },
 			func(d map[string]any, _ map[string]string) []string { return checkComposeImages(d) }, "no tag"},
-		{"no image nor build", func(d map[string]any, _ map[string]string) { delete(svc(d, "worker"), "image"); delete(svc(d, "worker"), "build") },
+		{"no image nor build", func(d map[string]any, _ map[string]string) {
+			delete(svc(d, "worker"), "image")
+			delete(svc(d, "worker"), "build")
+		},
 			func(d map[string]any, _ map[string]string) []string { return checkComposeImages(d) }, "neither image nor build"},
 		{"missing build context", func(d map[string]any, _ map[string]string) { svc(d, "worker")["build"] = "./no-such-dir" },
 			func(d map[string]any, _ map[string]string) []string { return checkComposeFiles(d, f.root) }, "build context"},
@@ -668,7 +715,9 @@ func TestComposeChecksCatchBreakage(t *testing.T) {
 		}, func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "listens only on"},
 		{"sim URL host", func(_ map[string]any, e map[string]string) { e["AZURE_AUTHORITY_HOST"] = "https://127.0.0.1:8443/" },
 			func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "not a compose service"},
-		{"sim URL port", func(_ map[string]any, e map[string]string) { e["CLOUDSYNC_GRAPH_BASE_URL"] = "https://graphsim:443/beta" },
+		{"sim URL port", func(_ map[string]any, e map[string]string) {
+			e["CLOUDSYNC_GRAPH_BASE_URL"] = "https://graphsim:443/beta"
+		},
 			func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "graphsim listens on"},
 		{"sim CA path", func(_ map[string]any, e map[string]string) { e["CLOUDSYNC_CA_FILE"] = "/sim/graphsim-ca.pem" },
 			func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "graphsim writes"},
@@ -676,9 +725,13 @@ func TestComposeChecksCatchBreakage(t *testing.T) {
 			func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "does not mount volume"},
 		{"sim secret", func(_ map[string]any, e map[string]string) { e["AZURE_CLIENT_SECRET"] = "hunter2" },
 			func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "not graphsim's secret"},
-		{"sim client id", func(_ map[string]any, e map[string]string) { e["AZURE_CLIENT_ID"] = "00000000-0000-0000-0000-000000000000" },
+		{"sim client id", func(_ map[string]any, e map[string]string) {
+			e["AZURE_CLIENT_ID"] = "00000000-0000-0000-0000-000000000000"
+		},
 			func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "graphsim accepts"},
-		{"sim variable not passed on", func(d map[string]any, _ map[string]string) { delete(getMap(svc(d, "worker"), "environment"), "CLOUDSYNC_CA_FILE") },
+		{"sim variable not passed on", func(d map[string]any, _ map[string]string) {
+			delete(getMap(svc(d, "worker"), "environment"), "CLOUDSYNC_CA_FILE")
+		},
 			func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "not passed on"},
 		{"sim variable unknown", func(_ map[string]any, e map[string]string) { e["SSL_CERT_FILE"] = "/sim/ca.pem" },
 			func(d map[string]any, e map[string]string) []string { return checkComposeSim(d, e, f, caName) }, "not read by the worker"},

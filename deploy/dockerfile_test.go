@@ -620,7 +620,7 @@ func TestDockerfileChecksCatchBreakage(t *testing.T) {
 		})
 	}
 	t.Run("dockerignore excludes sources", func(t *testing.T) {
-		expectProblem(t, checkDockerignore(string(ignore)+"\n*.go\n", f.root), "excludes worker/main.go")
+		expectProblem(t, checkDockerignore(string(ignore)+"\n**/*.go\n", f.root), "excludes worker/main.go")
 		expectProblem(t, checkDockerignore(string(ignore)+"\ngraphsim/assets\n", f.root), "excludes graphsim/assets/")
 		expectProblem(t, checkDockerignore(strings.ReplaceAll(string(ignore), "\nbin\n", "\n"), f.root), "does not exclude bin/worker")
 	})

@@ -28,9 +28,9 @@ import (
 type facts struct {
 	root string // repository root
 
-	workerEnv      map[string]bool // variables the worker reads, by name
-	workerEnvPrefix []string       // ... and by prefix (TEMPORAL_GRPC_META_)
-	stopTimeout    time.Duration   // the worker's --stop-timeout default
+	workerEnv       map[string]bool // variables the worker reads, by name
+	workerEnvPrefix []string        // ... and by prefix (TEMPORAL_GRPC_META_)
+	stopTimeout     time.Duration   // the worker's --stop-timeout default
 
 	searchAttributes []string // workflows.SearchAttributeNames
 
@@ -446,7 +446,7 @@ func sameSet(what string, got, want []string) []string {
 	}
 	for _, g := range sortedKeys(seen) {
 		if !wantSet[g] {
-			problems = append(problems, fmt.Sprintf("%s: %s is not in workflows.SearchAttributeNames", what, g))
+			problems = append(problems, fmt.Sprintf("%s: %s is not expected (want %v)", what, g, want))
 		}
 		if seen[g] > 1 {
 			problems = append(problems, fmt.Sprintf("%s: %s registered %d times", what, g, seen[g]))

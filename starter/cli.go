@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cloudsync/cloudsync/workflows"
 )
 
 // Exit codes, part of the CLI's contract (scripts rely on them).
@@ -26,7 +28,29 @@ const (
 )
 
 const longHelp = `starter onboards Microsoft Entra tenants to Cloud Sync by starting the
-cloudsync OnboardTenant workflow on Temporal, and reports its progress.
+cloudsync OnboardTenant workflow on Temporal, reports its progress, and drives
+the sync job watchers (WatchSyncJob, one per job) that hold back a job
+quarantined for too many deletes until a human approves or rejects them.
+
+Commands:
+  onboard   start onboarding a tenant (and its watchers)
+  status    a tenant's onboardings and watchers, or one workflow
+  list      running onboardings and watchers; --awaiting-approval: what
+            awaits a decision, across tenants
+  approve   approve the held-back deletions (restart with ForceDeletes)
+  reject    reject them (the job stays quarantined)
+  watch     watch one job on its own (adopt a job created elsewhere)
+
+Typical approval:
+  starter list --awaiting-approval
+  starter status --tenant-id <tenant>
+  starter approve --tenant-id <tenant> --domain contoso.com \
+      --approver alice@contoso.com --reason "HR offboarding batch"
+The same with the plain Temporal CLI (update: answers; signal: fire and forget):
+  temporal workflow update execute --workflow-id 'cloudsync-watch/<tenant>/<job>' \
+      --name ` + workflows.ApproveUpdate + ` --input '{"approver":"alice@contoso.com","reason":"HR offboarding batch"}'
+  temporal workflow signal --workflow-id 'cloudsync-watch/<tenant>/<job>' \
+      --name ` + workflows.ApproveSignal + ` --input '{"approver":"alice@contoso.com","reason":"HR offboarding batch"}'
 
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
 the TEMPORAL_TLS_* variables and the Temporal CLI's TOML profile
@@ -37,11 +61,17 @@ http://localhost:8233).
 Exit codes:
   0  ok
   1  the onboarding failed (status: the onboarding is failed, terminated,
-     timed out or canceled), or another error
-  2  bad input or usage: nothing was sent to Temporal
-  3  an onboarding of the same tenant and domain is already running
-  4  no such onboarding (status)
-  5  Temporal unreachable or not set up (namespace, search attributes)
+     timed out or canceled); approve/reject: the watcher refused the decision
+     (nothing awaits one, approver not allowed) or the restart failed; or
+     another error
+  2  bad input or usage: nothing was sent to Temporal (approve/reject: also
+     when several jobs await a decision and --job-id is needed)
+  3  an onboarding of the same tenant and domain is already running (onboard),
+     or the job is already watched (watch)
+  4  no such onboarding (status), no such watcher, or nothing awaits approval
+     (approve/reject)
+  5  Temporal unreachable or not set up (namespace, search attributes; for
+     approve/reject without --async: no worker to answer)
   130 interrupted while waiting (the onboarding itself goes on)`
 
 // exitError carries an exit code and the message to print on stderr.
@@ -108,6 +138,6 @@ func (a *app) rootCmd() *cobra.Command {
 		return exitf(exitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	a.conn.register(root)
-	root.AddCommand(a.onboardCmd(), a.statusCmd())
+	root.AddCommand(a.onboardCmd(), a.statusCmd(), a.listCmd(), a.approveCmd(), a.rejectCmd(), a.watchCmd())
 	return root
 }

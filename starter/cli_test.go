@@ -11,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
+
+	"github.com/cloudsync/cloudsync/workflows"
 )
 
 type badInput struct {
@@ -31,7 +34,7 @@ func badInputs(t *testing.T) []badInput {
 		return a
 	}
 	goodYAML := "tenantId: " + goodTenant + "\ndomain: contoso.com\n"
-	return []badInput{
+	cases := []badInput{
 		{"malformed tenant id", []string{"onboard", "--tenant-id", "contoso.onmicrosoft.com", "--domain", goodDomain},
 			[]string{"tenantId:", "is not a GUID"}},
 		{"tenant id with a bad digit", []string{"onboard", "--tenant-id", "1111111g-2222-3333-4444-555555555555", "--domain", goodDomain},
@@ -122,6 +125,93 @@ func badInputs(t *testing.T) []badInput {
 			[]string{"tenantId:"}},
 		{"status with workflow id and tenant", []string{"status", "--workflow-id", "x", "--tenant-id", goodTenant},
 			[]string{"--workflow-id"}},
+		{"status with a bad tenant and no domain", []string{"status", "--tenant-id", "contoso.com"},
+			[]string{"--tenant-id:", "is not a GUID"}},
+	}
+	return append(cases, watchBadInputs()...)
+}
+
+const goodJob = "AD2AADProvisioning.0123456789abcdef.fedcba9876543210"
+
+// watchBadInputs are the approve, reject, watch, list and onboard watch
+// options that must be refused before Temporal is contacted.
+func watchBadInputs() []badInput {
+	decide := func(verb string, extra ...string) []string {
+		return append([]string{verb, "--tenant-id", goodTenant, "--job-id", goodJob}, extra...)
+	}
+	watch := func(extra ...string) []string {
+		return append([]string{"watch", "--tenant-id", goodTenant, "--service-principal-id", goodSP, "--job-id", goodJob}, extra...)
+	}
+	onboard := func(extra ...string) []string {
+		return append([]string{"onboard", "--tenant-id", goodTenant, "--domain", goodDomain}, extra...)
+	}
+	return []badInput{
+		{"approve without approver", decide("approve", "--reason", "HR batch"),
+			[]string{"--approver:", "is required"}},
+		{"approve without reason", decide("approve", "--approver", "alice@contoso.com"),
+			[]string{"--reason:", "is required"}},
+		{"approve without approver nor reason", decide("approve"),
+			[]string{"--approver:", "--reason:", "(2 problems)"}},
+		{"reject with a blank approver", decide("reject", "--approver", "   ", "--reason", "no"),
+			[]string{"--approver:", "is required"}},
+		{"reject with a blank reason, async", decide("reject", "--approver", "bob@contoso.com", "--reason", " ", "--async"),
+			[]string{"--reason:", "is required"}},
+		{"approve with nothing to target", []string{"approve", "--approver", "alice@contoso.com", "--reason", "HR batch"},
+			[]string{"--tenant-id:", "is required"}},
+		{"approve with a job but no tenant", []string{"approve", "--job-id", goodJob, "--approver", "alice@contoso.com", "--reason", "HR batch"},
+			[]string{"--tenant-id:", "is required"}},
+		{"approve with an empty job id", []string{"approve", "--tenant-id", goodTenant, "--job-id", "", "--approver", "a@contoso.com", "--reason", "r"},
+			[]string{"--job-id:", "is required"}},
+		{"approve with a job id holding a slash", []string{"approve", "--tenant-id", goodTenant, "--job-id", "a/b", "--approver", "a@contoso.com", "--reason", "r"},
+			[]string{"--job-id:", "is not a sync job id"}},
+		{"approve with a bad tenant", []string{"approve", "--tenant-id", "contoso.com", "--domain", goodDomain, "--approver", "a@contoso.com", "--reason", "r"},
+			[]string{"--tenant-id:", "is not a GUID"}},
+		{"reject with a bad domain", []string{"reject", "--tenant-id", goodTenant, "--domain", "contoso", "--approver", "a@contoso.com", "--reason", "r"},
+			[]string{"--domain:", "not a fully qualified"}},
+		{"approve with an oversized reason", decide("approve", "--approver", "a@contoso.com", "--reason", strings.Repeat("r", 5000)),
+			[]string{"--reason:", "5000 characters"}},
+		{"approve with a zero timeout", decide("approve", "--approver", "a@contoso.com", "--reason", "r", "--timeout", "0s"),
+			[]string{"--timeout:", "greater than 0"}},
+		{"approve with a positional argument", append(decide("approve", "--approver", "a@contoso.com", "--reason", "r"), "now"),
+			[]string{"unknown command"}},
+		{"watch with nothing", []string{"watch"},
+			[]string{"--tenant-id:", "--service-principal-id:", "--job-id:", "(3 problems)"}},
+		{"watch with a service principal name", []string{"watch", "--tenant-id", goodTenant, "--service-principal-id", "contoso-sync", "--job-id", goodJob},
+			[]string{"--service-principal-id:", "is not a GUID"}},
+		{"watch with a zero poll interval", watch("--poll-interval", "0s"),
+			[]string{"--poll-interval:", "greater than 0"}},
+		{"watch with a short poll interval", watch("--poll-interval", "5s"),
+			[]string{"--poll-interval:", "at least 10s"}},
+		{"watch with a negative reminder interval", watch("--reminder-interval", "-4h"),
+			[]string{"--reminder-interval:", "greater than 0"}},
+		{"watch with a poll interval without unit", watch("--poll-interval", "120"),
+			[]string{"--poll-interval"}},
+		{"watch with an ftp webhook", watch("--webhook-url", "ftp://hooks.contoso.com/x"),
+			[]string{"--webhook-url:", "absolute http(s) URL"}},
+		{"watch with a relative webhook", watch("--webhook-url", "/hooks/cloudsync"),
+			[]string{"--webhook-url:", "absolute http(s) URL"}},
+		{"watch with an empty webhook", watch("--webhook-url", ""),
+			[]string{"--webhook-url:", "is empty"}},
+		{"watch with an empty approver", watch("--approver", "alice@contoso.com", "--approver", ""),
+			[]string{"--approver[1]:", "is required"}},
+		{"watch with approvers in one flag", watch("--approver", "alice@contoso.com,bob@contoso.com"),
+			[]string{"--approver[0]:", "several names"}},
+		{"watch with a bad domain", watch("--domain", "-x.contoso.com"),
+			[]string{"--domain:"}},
+		{"onboard with a short poll interval", onboard("--poll-interval", "1s"),
+			[]string{"--poll-interval:", "at least 10s"}},
+		{"onboard with a zero reminder interval", onboard("--reminder-interval", "0s"),
+			[]string{"--reminder-interval:", "greater than 0"}},
+		{"onboard with a mailto webhook", onboard("--webhook-url", "mailto:ops@contoso.com"),
+			[]string{"--webhook-url:", "absolute http(s) URL"}},
+		{"onboard with a blank approver", onboard("--approver", " "),
+			[]string{"--approver[0]:", "is required"}},
+		{"onboard --no-watch with watch options", onboard("--no-watch", "--approver", "alice@contoso.com", "--poll-interval", "1m"),
+			[]string{"--no-watch:", "--approver, --poll-interval"}},
+		{"onboard with a bad spec and a bad watch option", []string{"onboard", "--tenant-id", "x", "--domain", goodDomain, "--poll-interval", "1s"},
+			[]string{"tenantId:", "--poll-interval:"}},
+		{"list with a bad tenant", []string{"list", "--awaiting-approval", "--tenant-id", "nope"},
+			[]string{"--tenant-id:", "is not a GUID"}},
 	}
 }
 
@@ -239,6 +329,60 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 	code, _, stderr := runCLI(t)
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "Exit codes:")
+
+	code, stdout, _ = runCLI(t, "--help")
+	require.Equal(t, exitOK, code)
+	for _, want := range []string{"approve", "reject", "watch", "list --awaiting-approval",
+		"temporal workflow signal --workflow-id 'cloudsync-watch/<tenant>/<job>'", "--name approve-deletes --input '{\"approver\":\"alice@contoso.com\",\"reason\":\"HR offboarding batch\"}'",
+		"temporal workflow update execute --workflow-id", "--name approve-deletes-update"} {
+		assert.Contains(t, stdout, want)
+	}
+	for cmd, flags := range map[string][]string{
+		"approve": {"tenant-id", "domain", "job-id", "approver", "reason", "async", "timeout"},
+		"reject":  {"tenant-id", "domain", "job-id", "approver", "reason", "async"},
+		"watch":   {"tenant-id", "service-principal-id", "job-id", "domain", "poll-interval", "reminder-interval", "approver", "webhook-url"},
+		"list":    {"awaiting-approval", "tenant-id"},
+		"status":  {"tenant-id", "domain", "workflow-id"},
+		"onboard": {"approver", "poll-interval", "reminder-interval", "webhook-url", "no-watch"},
+	} {
+		code, stdout, _ := runCLI(t, cmd, "--help")
+		require.Equal(t, exitOK, code, cmd)
+		assert.Contains(t, stdout, "Examples:", cmd)
+		for _, f := range flags {
+			assert.Contains(t, stdout, "--"+f+" ", "%s --help lacks --%s", cmd, f)
+		}
+	}
+	_, stdout, _ = runCLI(t, "approve", "--help")
+	assert.Contains(t, stdout, "--name approve-deletes --input '{\"approver\":\"alice@contoso.com\",\"reason\":\"HR offboarding batch\"}'")
+	assert.Contains(t, stdout, "--name approve-deletes-update --input")
+	_, stdout, _ = runCLI(t, "reject", "--help")
+	assert.Contains(t, stdout, "--name reject-deletes --input")
+	assert.Contains(t, stdout, "--name reject-deletes-update --input")
+}
+
+func TestWatcherHelpers(t *testing.T) {
+	assert.Equal(t, goodJob, watcherJobID(workflows.WatchWorkflowID(goodTenant, goodJob)))
+	assert.Equal(t, "other-id", watcherJobID("other-id"))
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	runs := latestRuns([]execution{
+		{id: "w1", runID: "old", start: t0, status: enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW},
+		{id: "w1", runID: "new", start: t0.Add(time.Hour), status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING},
+		{id: "w0", runID: "done", start: t0.Add(2 * time.Hour), status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED},
+	})
+	require.Len(t, runs, 2)
+	assert.Equal(t, "new", runs[0].runID, "the running run first")
+	assert.Equal(t, "done", runs[1].runID)
+	assert.Equal(t, "WorkflowType = 'WatchSyncJob' AND CloudSyncTenant = '"+goodTenant+"' AND CloudSyncDomain = 'contoso.com' AND ExecutionStatus = 'Running'",
+		watchersQuery(goodTenant, goodDomain, true))
+
+	var p problems
+	wf := watchFlags{approvers: []string{" alice@contoso.com "}, pollInterval: time.Minute, reminderInterval: 2 * time.Hour, webhookURL: "https://hooks.contoso.com/cs"}
+	o := wf.options(&p, func(string) bool { return true })
+	assert.Empty(t, p)
+	assert.Equal(t, workflows.WatchOptions{PollInterval: time.Minute, ReminderInterval: 2 * time.Hour, Approvers: []string{"alice@contoso.com"}, WebhookURL: "https://hooks.contoso.com/cs"}, o)
+	o = (&watchFlags{}).options(&p, func(string) bool { return false })
+	assert.Empty(t, p)
+	assert.Equal(t, workflows.WatchOptions{}, o, "no flag given: the workflow's defaults apply")
 }
 
 func TestBadClientConfigIsUsageError(t *testing.T) {

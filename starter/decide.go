@@ -40,11 +40,12 @@ that awaits a decision is picked; if several do, they are listed and --job-id
 is asked for (exit 2); if none does, exit 4. Or name the job with --tenant-id
 and --job-id.
 
-By default the decision is sent as a Temporal update (`+"`"+workflows.ApproveUpdate+"`"+`), which
-answers synchronously: the outcome is printed (e.g. restart-issued), and a
-refusal (nothing awaits a decision, approver not allowed for this tenant) exits
-1 without touching the history. --async sends the signal `+"`"+workflows.ApproveSignal+"`"+`
-instead: fire and forget; a watcher with nothing awaiting logs it and ignores it.
+By default the decision is sent as the Temporal update `+workflows.ApproveUpdate+`,
+which answers synchronously: the outcome is printed (e.g. restart-issued), and
+a refusal (nothing awaits a decision, approver not allowed for this tenant)
+exits 1 without touching the history. --async sends the signal
+`+workflows.ApproveSignal+` instead: fire and forget; a watcher with nothing
+awaiting logs it, records it as ignored, and does nothing.
 
 Exit codes: 0 decided (or signal sent), 1 refused or failed, 2 bad input or
 several jobs await (give --job-id), 4 no such watcher or nothing awaits,
@@ -128,7 +129,7 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 	}
 	f := cmd.Flags()
 	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id")
-	f.StringVar(&domain, "domain", "", "on-premises AD domain: only that domain's watchers")
+	f.StringVar(&domain, "domain", "", "on-premises AD domain: only that domain's watchers (not needed with --job-id)")
 	f.StringVar(&job, "job-id", "", "the sync job (its watcher is cloudsync-watch/<tenant>/<job>)")
 	f.StringVar(&approver, "approver", "", "who decides, e.g. alice@contoso.com (required; the watcher may allow only some)")
 	f.StringVar(&reason, "reason", "", "why (required; recorded in the workflow history)")
@@ -152,16 +153,25 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 	if err != nil {
 		return "", c.temporalError("cannot list the watchers of "+where, err)
 	}
+	running := latestRuns(all)
+	// Visibility lists the watchers; their status query says, without
+	// visibility's lag, which one awaits. The search attribute stands in for a
+	// watcher that does not answer.
+	answers, _ := queryWatchers(ctx, c, running)
 	var awaiting []execution
-	for _, e := range latestRuns(all) {
-		if e.running() && e.awaiting {
+	for _, e := range running {
+		if ans, ok := answers[e.id]; ok && ans.err == nil {
+			if ans.state.Phase == workflows.PhaseAwaitingApproval {
+				awaiting = append(awaiting, e)
+			}
+		} else if e.awaiting {
 			awaiting = append(awaiting, e)
 		}
 	}
 	switch len(awaiting) {
 	case 0:
 		return "", exitf(exitNotFound, "nothing awaits approval for %s (%d running %s in namespace %s; see: starter status --tenant-id %s)",
-			where, len(latestRuns(all)), plural(len(latestRuns(all)), "watcher", "watchers"), c.namespace, tenant)
+			where, len(running), plural(len(running), "watcher", "watchers"), c.namespace, tenant)
 	case 1:
 		return awaiting[0].id, nil
 	}

@@ -48,4 +48,5 @@ func writeFile(t *testing.T, name, content string) string {
 const (
 	goodTenant = "11111111-2222-3333-4444-555555555555"
 	goodDomain = "contoso.com"
+	goodSP     = "66666666-7777-8888-9999-000000000000"
 )

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -14,8 +15,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -90,8 +93,77 @@ func (f *fakeGraph) register(w worker.Worker) {
 	}, workflows.StartJobsActivity)
 }
 
+// fakeJobs implements the watcher's activities by name. A job marked
+// quarantined reports TooManyDeletes on its first poll, then "unchanged" until
+// a ForceDeletes restart is recorded, then Active; any other job is Active.
+type fakeJobs struct {
+	mu          sync.Mutex
+	quarantined map[string]bool // tenant/job
+	restarts    map[string][]workflows.RestartInput
+	notes       []workflows.Notification
+}
+
+func (f *fakeJobs) quarantine(tenant, job string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.quarantined[tenant+"/"+job] = true
+}
+
+func (f *fakeJobs) restartsOf(tenant, job string) []workflows.RestartInput {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]workflows.RestartInput(nil), f.restarts[tenant+"/"+job]...)
+}
+
+func (f *fakeJobs) notified(tenant, job, kind string) []workflows.Notification {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []workflows.Notification
+	for _, n := range f.notes {
+		if n.TenantID == tenant && n.JobID == job && n.Kind == kind {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (f *fakeJobs) register(w worker.Worker) {
+	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
+	reg(func(_ context.Context, in workflows.PollJobInput) (workflows.JobStatus, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		key := in.TenantID + "/" + in.JobID
+		now := time.Now()
+		active := workflows.JobStatus{ScheduleState: "Active", StatusCode: "Active", ObservedAt: now}
+		switch {
+		case in.Last == nil && f.quarantined[key]:
+			return workflows.JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "TooManyDeletes",
+				QuarantineError: "TooManyDeletes", QuarantineMessage: "1200 deletions exceed the threshold of 500", TenantActionable: true,
+				QuarantineSince: now, ObservedAt: now}, nil
+		case in.Last == nil:
+			return active, nil
+		case len(f.restarts[key]) > 0 && !in.Last.Healthy():
+			return active, nil
+		}
+		return workflows.JobStatus{}, temporal.NewApplicationError("unchanged", workflows.ErrJobUnchanged)
+	}, workflows.PollJobActivity)
+	reg(func(_ context.Context, in workflows.RestartInput) (workflows.RestartResult, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		key := in.TenantID + "/" + in.JobID
+		f.restarts[key] = append(f.restarts[key], in)
+		return workflows.RestartResult{Restarted: true, Detail: "restarted with ForceDeletes"}, nil
+	}, workflows.RestartJobActivity)
+	reg(func(_ context.Context, n workflows.Notification) error {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.notes = append(f.notes, n)
+		return nil
+	}, workflows.NotifyActivity)
+}
+
 // TestAgainstDevServer drives the CLI against a real Temporal dev server and
-// the real OnboardTenant workflow with fake activities (about 3 s). It needs
+// the real OnboardTenant and WatchSyncJob workflows with fake activities. It needs
 // the Temporal CLI ($TEMPORAL_CLI or on PATH); -short skips it.
 func TestAgainstDevServer(t *testing.T) {
 	if testing.Short() {
@@ -134,7 +206,10 @@ func TestAgainstDevServer(t *testing.T) {
 	fake := &fakeGraph{gates: map[string]chan struct{}{tenantGate: gate}, failJobs: map[string]bool{tenantFail: true}, apps: map[string]bool{}}
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
+	w.RegisterWorkflowWithOptions(workflows.WatchSyncJob, workflow.RegisterOptions{Name: workflows.WatchSyncJobWorkflow})
 	fake.register(w)
+	jobs := &fakeJobs{quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{}}
+	jobs.register(w)
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
@@ -149,7 +224,8 @@ func TestAgainstDevServer(t *testing.T) {
 
 	t.Run("onboard --wait prints every step and the result", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", strings.ToUpper(tenantOK), "--domain", "Contoso.com.",
-			"--password-hash-sync", "--exchange-writeback", "--notify", "--recipient", "admin@contoso.com", "--wait")
+			"--password-hash-sync", "--exchange-writeback", "--notify", "--recipient", "admin@contoso.com", "--wait",
+			"--approver", "alice@contoso.com", "--approver", "bob@contoso.com", "--reminder-interval", "2h", "--webhook-url", "https://hooks.test/cs")
 		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		id := workflows.OnboardWorkflowID(tenantOK, goodDomain)
 		assert.Contains(t, stdout, "workflow id: "+id)
@@ -167,6 +243,18 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Equal(t, "Onboard contoso.com ("+tenantOK+")", summary)
 		got, _ := desc.TypedSearchAttributes.GetKeyword(workflows.SearchTenant)
 		assert.Equal(t, tenantOK, got)
+
+		// The watch options reached the onboarding, and through it the watchers.
+		var in workflows.OnboardInput
+		require.NoError(t, firstInput(ctx, c, id, &in))
+		assert.Equal(t, workflows.WatchOptions{Approvers: []string{"alice@contoso.com", "bob@contoso.com"}, ReminderInterval: 2 * time.Hour,
+			WebhookURL: "https://hooks.test/cs"}, in.WatchOptions)
+		assert.Nil(t, in.Watch)
+		assert.Contains(t, stdout, "watchers:")
+		var win workflows.WatchInput
+		require.NoError(t, firstInput(ctx, c, workflows.WatchWorkflowID(tenantOK, "AD2AADProvisioning.job-1"), &win))
+		assert.Equal(t, in.WatchOptions, win.Options)
+		assert.Equal(t, "sp-1", win.ServicePrincipalID)
 	})
 
 	t.Run("status of a completed onboarding", func(t *testing.T) {
@@ -199,6 +287,13 @@ func TestAgainstDevServer(t *testing.T) {
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Contains(t, stdout, "status:        running")
 		assert.Contains(t, stdout, "steps:         none yet")
+
+		require.Eventually(t, func() bool {
+			code, stdout, _ = runCLI(t, "list", "--tenant-id", tenantGate)
+			return code == exitOK && strings.Contains(stdout, "onboarding  "+tenantGate)
+		}, 10*time.Second, 200*time.Millisecond, stdout)
+		assert.Contains(t, stdout, "step tenant-sync-flag")
+		assert.Contains(t, stdout, "http://ui.test/namespaces/default/workflows/cloudsync-onboard%2F"+tenantGate)
 
 		// Follow it with a second client while the gate opens.
 		done := make(chan struct{})
@@ -233,11 +328,221 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stdout, "jobs                      failed")
 	})
 
+	t.Run("status --tenant-id shows the onboarding and its watchers", func(t *testing.T) {
+		var stdout, stderr string
+		var code int
+		require.Eventually(t, func() bool {
+			code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK)
+			return code == exitOK && strings.Contains(stdout, "onboarding of contoso.com:") && strings.Contains(stdout, "watchers of tenant "+tenantOK+" (3):") &&
+				strings.Count(stdout, field("phase", "watching")) == 3
+		}, 10*time.Second, 200*time.Millisecond, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		assert.Contains(t, stdout, "status:        completed")
+		for _, job := range []string{"AD2AADProvisioning.job-1", "AD2AADPasswordHash.job-1", "AAD2ADExchangeHybridWriteback.job-1"} {
+			assert.Contains(t, stdout, "  "+field("job id", job)+"\n")
+		}
+		assert.Contains(t, stdout, field("job status", "schedule Active, status Active"))
+		assert.Contains(t, stdout, field("web ui", "http://ui.test/namespaces/default/workflows/cloudsync-watch%2F"+tenantOK+"%2FAD2AADProvisioning.job-1"))
+
+		// With --domain: the onboarding as before, then the watchers.
+		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
+		require.Equal(t, exitOK, code, stderr)
+		assert.True(t, strings.HasPrefix(stdout, fmt.Sprintf("%-14s %s", "workflow id:", workflows.OnboardWorkflowID(tenantOK, goodDomain))), stdout)
+		assert.Contains(t, stdout, "watchers of tenant "+tenantOK+" (3):")
+
+		// A failed onboarding without watchers still exits 1.
+		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantFail)
+		assert.Equal(t, exitFailed, code)
+		assert.Contains(t, stdout, "status:        failed")
+		assert.Contains(t, stdout, "watchers:      none")
+
+		code, _, stderr = runCLI(t, "status", "--tenant-id", "aaaaaaaa-0000-0000-0000-0000000000ff")
+		assert.Equal(t, exitNotFound, code)
+		assert.Contains(t, stderr, "no onboarding or watcher of tenant aaaaaaaa-0000-0000-0000-0000000000ff found")
+	})
+
+	t.Run("watch, list, approve and reject", func(t *testing.T) {
+		const (
+			tenant = "aaaaaaaa-0000-0000-0000-000000000004"
+			sp     = "bbbbbbbb-0000-0000-0000-000000000004"
+			jobA   = "AD2AADProvisioning.watch-a"
+			jobB   = "AD2AADPasswordHash.watch-b"
+		)
+		idA, idB := workflows.WatchWorkflowID(tenant, jobA), workflows.WatchWorkflowID(tenant, jobB)
+		jobs.quarantine(tenant, jobA)
+		jobs.quarantine(tenant, jobB)
+		watch := func(job string) (int, string, string) {
+			return runCLI(t, "watch", "--tenant-id", strings.ToUpper(tenant), "--service-principal-id", sp, "--job-id", job, "--domain", "Contoso.com",
+				"--poll-interval", "10s", "--reminder-interval", "1h", "--approver", "alice@contoso.com", "--approver", "bob@contoso.com",
+				"--webhook-url", "https://hooks.test/cs")
+		}
+
+		code, stdout, stderr := watch(jobA)
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		assert.Contains(t, stdout, "workflow id: "+idA)
+		assert.Contains(t, stdout, "web ui:      http://ui.test/namespaces/default/workflows/cloudsync-watch%2F"+tenant+"%2F"+jobA)
+		desc, err := c.DescribeWorkflow(ctx, idA, "")
+		require.NoError(t, err)
+		summary, _ := desc.GetStaticSummary()
+		assert.Equal(t, "Watch "+jobA+" (contoso.com)", summary)
+		for k, want := range map[temporal.SearchAttributeKeyKeyword]string{workflows.SearchTenant: tenant, workflows.SearchDomain: goodDomain} {
+			got, _ := desc.TypedSearchAttributes.GetKeyword(k)
+			assert.Equal(t, want, got, k.GetName())
+		}
+		var win workflows.WatchInput
+		require.NoError(t, firstInput(ctx, c, idA, &win))
+		assert.Equal(t, workflows.WatchInput{TenantID: tenant, Domain: goodDomain, ServicePrincipalID: sp, JobID: jobA, Options: workflows.WatchOptions{
+			PollInterval: 10 * time.Second, ReminderInterval: time.Hour, Approvers: []string{"alice@contoso.com", "bob@contoso.com"}, WebhookURL: "https://hooks.test/cs"}}, win)
+
+		code, _, stderr = watch(jobA)
+		assert.Equal(t, exitRunning, code, stderr)
+		assert.Contains(t, stderr, "job "+jobA+" of tenant "+tenant+" is already watched (workflow id "+idA+")")
+
+		code, stdout, stderr = watch(jobB)
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+
+		// Visibility trails the workflows: poll.
+		require.Eventually(t, func() bool {
+			code, stdout, _ = runCLI(t, "list", "--awaiting-approval")
+			return code == exitOK && strings.Contains(stdout, jobA) && strings.Contains(stdout, jobB)
+		}, 10*time.Second, 200*time.Millisecond, stdout)
+		assert.Contains(t, stdout, "TENANT")
+		assert.Regexp(t, tenant+` +contoso\.com +`+regexp.QuoteMeta(jobA)+` +\d{4}-\d\d-\d\dT\S+ +http://ui\.test/namespaces/default/workflows/cloudsync-watch%2F`+tenant+`%2F`+regexp.QuoteMeta(jobA), stdout)
+		assert.NotContains(t, stdout, "(started)", "awaiting since comes from the status query")
+		assert.NotEmpty(t, jobs.notified(tenant, jobA, "awaiting-approval"))
+		assert.Equal(t, "https://hooks.test/cs", jobs.notified(tenant, jobA, "awaiting-approval")[0].WebhookURL)
+
+		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenant)
+		require.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stdout, "watchers of tenant "+tenant+" (2):")
+		assert.Contains(t, stdout, field("phase", "awaiting-delete-approval"))
+		assert.Contains(t, stdout, field("quarantine", "TooManyDeletes (TooManyDeletes): 1200 deletions exceed the threshold of 500"))
+		assert.Contains(t, stdout, field("awaiting since", ""))
+		assert.Contains(t, stdout, field("advice", "the accidental-delete threshold held deletions back"))
+		assert.NotContains(t, stdout, "onboarding of")
+
+		// Two await: the tenant and domain are not enough.
+		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--domain", goodDomain, "--approver", "alice@contoso.com", "--reason", "HR offboarding batch")
+		assert.Equal(t, exitUsage, code, stderr)
+		assert.Contains(t, stderr, "2 jobs of tenant "+tenant+" domain contoso.com await a decision: give --job-id")
+		assert.Contains(t, stderr, jobA)
+		assert.Contains(t, stderr, jobB)
+		assert.Empty(t, jobs.restartsOf(tenant, jobA))
+
+		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "mallory@contoso.com", "--reason", "why not")
+		assert.Equal(t, exitFailed, code, stderr)
+		assert.Contains(t, stderr, "approve refused: mallory@contoso.com is not an allowed approver for this tenant")
+		assert.Empty(t, jobs.restartsOf(tenant, jobA))
+
+		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com",
+			"--reason", "HR offboarding batch", "--async=false")
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		assert.Contains(t, stdout, "approved by alice@contoso.com: restart-issued")
+		restarts := jobs.restartsOf(tenant, jobA)
+		require.Len(t, restarts, 1)
+		assert.Equal(t, "alice@contoso.com", restarts[0].Decision.Approver)
+		assert.Equal(t, "HR offboarding batch", restarts[0].Decision.Reason)
+		assert.True(t, restarts[0].Decision.Approve)
+		assert.Equal(t, sp, restarts[0].ServicePrincipalID)
+
+		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com", "--reason", "again")
+		assert.Equal(t, exitFailed, code, stderr)
+		assert.Contains(t, stderr, "approve refused: nothing awaits a decision on job "+jobA)
+		assert.Len(t, jobs.restartsOf(tenant, jobA), 1)
+
+		// Only B awaits now (once visibility has caught up): reject it by tenant and domain.
+		require.Eventually(t, func() bool {
+			code, stdout, stderr = runCLI(t, "reject", "--tenant-id", tenant, "--domain", goodDomain, "--approver", "bob@contoso.com", "--reason", "an OU was moved by mistake")
+			return code != exitUsage
+		}, 10*time.Second, 200*time.Millisecond, stderr)
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		assert.Contains(t, stdout, "rejected by bob@contoso.com: rejected")
+		assert.Contains(t, stdout, "workflow id: "+idB)
+		assert.Empty(t, jobs.restartsOf(tenant, jobB))
+
+		// A signal is fire and forget: B's watcher records it as ignored.
+		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobB, "--approver", "alice@contoso.com", "--reason", "late", "--async")
+		require.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stdout, "sent signal approve-deletes to watcher "+idB)
+		assert.Contains(t, stdout, "logs it and ignores it")
+		require.Eventually(t, func() bool {
+			code, stdout, _ = runCLI(t, "status", "--workflow-id", idB)
+			return code == exitOK && strings.Contains(stdout, field("last decision", "approved by alice@contoso.com (late)"))
+		}, 10*time.Second, 200*time.Millisecond, stdout)
+		assert.Contains(t, stdout, ": ignored: nothing awaits a decision on job "+jobB)
+		assert.Contains(t, stdout, field("phase", "deletes-rejected"))
+		assert.Contains(t, stdout, field("summary", "Watch "+jobB+" (contoso.com)"))
+		assert.Empty(t, jobs.restartsOf(tenant, jobB))
+
+		// Nothing awaits any more.
+		require.Eventually(t, func() bool {
+			code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--approver", "alice@contoso.com", "--reason", "x")
+			return code == exitNotFound
+		}, 10*time.Second, 200*time.Millisecond, stderr)
+		assert.Contains(t, stderr, "nothing awaits approval for tenant "+tenant)
+		require.Eventually(t, func() bool {
+			code, stdout, _ = runCLI(t, "list", "--awaiting-approval")
+			return code == exitOK && strings.Contains(stdout, "nothing awaits approval")
+		}, 10*time.Second, 200*time.Millisecond, stdout)
+
+		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenant)
+		require.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stdout, field("last decision", "approved by alice@contoso.com (HR offboarding batch)"))
+		assert.Contains(t, stdout, "restart-issued")
+		assert.Contains(t, stdout, field("last decision", "approved by alice@contoso.com (late)"))
+
+		code, stdout, stderr = runCLI(t, "list")
+		require.Equal(t, exitOK, code, stderr)
+		for _, want := range []string{"KIND", "watcher", jobA, jobB, "AD2AADProvisioning.job-1", "deletes-rejected"} {
+			assert.Contains(t, stdout, want)
+		}
+
+		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", "AD2AADProvisioning.nope", "--approver", "alice@contoso.com", "--reason", "x")
+		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Contains(t, stderr, "no running watcher "+workflows.WatchWorkflowID(tenant, "AD2AADProvisioning.nope"))
+		code, _, stderr = runCLI(t, "reject", "--tenant-id", tenant, "--job-id", "AD2AADProvisioning.nope", "--approver", "alice@contoso.com", "--reason", "x", "--async")
+		assert.Equal(t, exitNotFound, code, stderr)
+		// An ended watcher answers no decision; its status says how it ended.
+		require.NoError(t, c.TerminateWorkflow(ctx, idA, "", "test: adopted elsewhere"))
+		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com", "--reason", "x")
+		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Contains(t, stderr, "no running watcher "+idA)
+		code, stdout, _ = runCLI(t, "status", "--workflow-id", idA)
+		assert.Equal(t, exitFailed, code)
+		assert.Contains(t, stdout, field("status", "terminated"))
+		assert.Contains(t, stdout, field("error", "the watcher was terminated"))
+		// The last state, replayed by the worker (watching once a poll saw the restart).
+		assert.Regexp(t, regexp.QuoteMeta(field("phase", ""))+"(restarting-with-force-deletes|watching)\n", stdout)
+		code, stdout, _ = runCLI(t, "watch", "--tenant-id", tenant, "--service-principal-id", sp, "--job-id", jobA, "--poll-interval", "10s")
+		assert.Equal(t, exitOK, code, "a watcher may start again once the last one ended")
+		assert.Contains(t, stdout, "workflow id: "+idA)
+
+		code, _, stderr = runCLI(t, "status", "--workflow-id", "cloudsync-watch/nope/nope")
+		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Contains(t, stderr, "no onboarding or watcher with workflow id cloudsync-watch/nope/nope found")
+	})
+
 	t.Run("an unknown namespace exits 5", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--namespace", "no-such-ns")
 		assert.Equal(t, exitUnreachable, code, stderr)
 		assert.Contains(t, stderr, `namespace "no-such-ns" does not exist`)
 	})
+}
+
+// field is one "key: value" row of a watcher's status.
+func field(k, v string) string { return fmt.Sprintf("%-16s %s", k+":", v) }
+
+// firstInput decodes the input of a workflow's first run.
+func firstInput(ctx context.Context, c client.Client, id string, out any) error {
+	it := c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	ev, err := it.Next()
+	if err != nil {
+		return err
+	}
+	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
+	if attrs == nil {
+		return fmt.Errorf("first event of %s is %s", id, ev.GetEventType())
+	}
+	return converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), out)
 }
 
 // runAttach follows a running onboarding the way onboard --wait does, using

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,8 +18,10 @@ import (
 
 func (a *app) onboardCmd() *cobra.Command {
 	var (
-		sf   specFlags
-		wait bool
+		sf      specFlags
+		wf      watchFlags
+		noWatch bool
+		wait    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "onboard",
@@ -29,24 +32,52 @@ The tenant is described by flags, or by a YAML file (--file) holding one
 tenant spec (see examples/tenant.yaml); the two cannot be mixed. The spec is
 validated before Temporal is contacted. Re-running a finished onboarding is
 allowed and safe (it changes only what differs); while one runs for the same
-tenant and domain, a second is refused (exit 3).`,
+tenant and domain, a second is refused (exit 3).
+
+Once the jobs are started, the onboarding starts one watcher (WatchSyncJob)
+per job, which outlives it: it asks for an approval when the accidental-delete
+threshold quarantines a job (see 'starter approve'). --approver,
+--poll-interval, --reminder-interval and --webhook-url configure the watchers
+(they combine with --file); --no-watch starts none. A watcher already running
+is kept as it is.`,
 		Example: `  starter onboard --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
       --password-hash-sync --notify --recipient admin@contoso.com --wait
-  starter onboard --file examples/tenant.yaml --wait`,
+  starter onboard --file examples/tenant.yaml --wait
+  starter onboard --file examples/tenant.yaml --approver alice@contoso.com --approver bob@contoso.com \
+      --reminder-interval 2h --webhook-url https://hooks.contoso.com/cloudsync`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := buildSpec(sf, cmd.Flags().Changed, readSpecFile)
+			changed := cmd.Flags().Changed
+			spec, err := buildSpec(sf, changed, readSpecFile)
 			if err != nil {
 				return exitf(exitUsage, "%v", err)
 			}
-			if err := spec.Validate(); err != nil {
-				return exitf(exitUsage, "%s", validationLines(err))
+			var p problems
+			in := workflows.OnboardInput{Spec: spec, WatchOptions: wf.options(&p, changed)}
+			if noWatch {
+				if given := anyChanged(changed, watchFlagNames...); len(given) > 0 {
+					p.add("--no-watch", "cannot be combined with %s: they configure the watchers it turns off", strings.Join(given, ", "))
+				}
+				off := false
+				in.Watch = &off
 			}
-			return a.onboard(cmd.Context(), spec, wait)
+			if err := spec.Validate(); err != nil {
+				msg := validationLines(err)
+				if len(p) > 0 {
+					msg += "\n" + p.err("invalid watch options").Error()
+				}
+				return exitf(exitUsage, "%s", msg)
+			}
+			if err := p.err("invalid watch options"); err != nil {
+				return err
+			}
+			return a.onboard(cmd.Context(), in, wait)
 		},
 	}
 	sf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the onboarding until it ends, printing each step")
+	wf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "start no watcher for the jobs")
 	cmd.Flags().SortFlags = false
 	return cmd
 }
@@ -70,7 +101,8 @@ func startOptions(spec workflows.TenantSpec) client.StartWorkflowOptions {
 	}
 }
 
-func (a *app) onboard(ctx context.Context, spec workflows.TenantSpec, wait bool) error {
+func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool) error {
+	spec := in.Spec
 	n := spec.Normalized()
 	opts := startOptions(spec)
 	c, err := a.conn.dial(ctx, a.stderr)
@@ -82,7 +114,7 @@ func (a *app) onboard(ctx context.Context, spec workflows.TenantSpec, wait bool)
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	// The spec goes as given (validated); the workflow applies Normalized itself.
-	run, err := c.ExecuteWorkflow(sctx, opts, workflows.OnboardTenantWorkflow, workflows.OnboardInput{Spec: spec})
+	run, err := c.ExecuteWorkflow(sctx, opts, workflows.OnboardTenantWorkflow, in)
 	if err != nil {
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/cloudsync/cloudsync/workflows"
@@ -19,30 +20,75 @@ func (a *app) statusCmd() *cobra.Command {
 	var tenant, domain, workflowID string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show an onboarding's status, steps and what it made",
+		Short: "Show a tenant's onboardings and sync job watchers, or one workflow",
 		Long: `Show the status of the onboarding of one tenant and domain (or of a workflow
 id): the workflow status, the current step, every step so far, the service
-principal and the sync job ids. Exit 0 when it is running or completed, 1 when
-it failed (or was terminated, timed out or canceled), 4 when there is none.`,
-		Example: `  starter status --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com`,
-		Args:    cobra.NoArgs,
+principal and the sync job ids; then every watcher of the tenant with its
+answer to the status query: job id, phase, schedule and status code, quarantine
+reason and error, advice, since when deletions await a decision, reminders sent
+and the last decision.
+
+Without --domain, every onboarding of the tenant is shown (found through
+Temporal's visibility store, which trails new workflows by a moment), then its
+watchers. --workflow-id shows one onboarding or one watcher.
+
+Exit 0 when the onboardings shown are running or completed, 1 when one failed
+(or was terminated, timed out or canceled), 4 when there is none (and, without
+--domain, no watcher either). A watcher --workflow-id exits 1 when the watcher
+failed or was terminated.`,
+		Example: `  starter status --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com
+  starter status --tenant-id 11111111-2222-3333-4444-555555555555
+  starter status --workflow-id 'cloudsync-watch/11111111-2222-3333-4444-555555555555/AD2AADProvisioning.0123…'
+
+  # A watcher's status with the plain Temporal CLI:
+  temporal workflow query --workflow-id 'cloudsync-watch/<tenant>/<job>' --name ` + workflows.StatusQuery,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if strings.TrimSpace(workflowID) == "" && strings.TrimSpace(domain) == "" && tenant != "" {
+				// The whole tenant: its onboardings and watchers.
+				var p problems
+				t := checkTenant(&p, tenant)
+				if err := p.err("invalid status"); err != nil {
+					return err
+				}
+				c, err := a.conn.dial(ctx, a.stderr)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				return a.tenantStatus(ctx, c, t)
+			}
 			id, label, err := statusTarget(tenant, domain, workflowID)
 			if err != nil {
 				return err
 			}
-			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			c, err := a.conn.dial(ctx, a.stderr)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-			return a.status(cmd.Context(), c, id, label)
+			if workflowID != "" {
+				return a.status(ctx, c, id, label, "onboarding or watcher")
+			}
+			err = a.status(ctx, c, id, label, "onboarding")
+			var ee *exitError
+			found := !errors.As(err, &ee) || ee.code != exitNotFound
+			if found {
+				fmt.Fprintln(a.stdout)
+			}
+			// The onboarding's exit code stands; the watchers come in addition.
+			_, werr := a.tenantWatchers(ctx, c, workflows.TenantSpec{TenantID: tenant}.Normalized().TenantID, found)
+			if err == nil {
+				return werr
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id")
-	f.StringVar(&domain, "domain", "", "on-premises AD domain")
-	f.StringVar(&workflowID, "workflow-id", "", "workflow id (instead of --tenant-id and --domain)")
+	f.StringVar(&domain, "domain", "", "on-premises AD domain (without it: every onboarding of the tenant)")
+	f.StringVar(&workflowID, "workflow-id", "", "workflow id of an onboarding or a watcher (instead of --tenant-id)")
 	f.SortFlags = false
 	return cmd
 }
@@ -51,13 +97,13 @@ it failed (or was terminated, timed out or canceled), 4 when there is none.`,
 func statusTarget(tenant, domain, workflowID string) (id, label string, err error) {
 	if strings.TrimSpace(workflowID) != "" {
 		if tenant != "" || domain != "" {
-			return "", "", exitf(exitUsage, "give either --workflow-id, or --tenant-id with --domain, not both")
+			return "", "", exitf(exitUsage, "give either --workflow-id, or --tenant-id with or without --domain, not both")
 		}
 		id = strings.TrimSpace(workflowID)
 		return id, "with workflow id " + id, nil
 	}
 	if tenant == "" && domain == "" {
-		return "", "", exitf(exitUsage, "give --tenant-id and --domain (or --workflow-id)\nRun 'starter status --help' for usage.")
+		return "", "", exitf(exitUsage, "give --tenant-id and --domain (one onboarding), --tenant-id alone (all of the tenant's onboardings and watchers), or --workflow-id\nRun 'starter status --help' for usage.")
 	}
 	s := workflows.TenantSpec{TenantID: tenant, Domain: domain}
 	if err := s.Validate(); err != nil {
@@ -68,15 +114,97 @@ func statusTarget(tenant, domain, workflowID string) (id, label string, err erro
 	return id, fmt.Sprintf("of tenant %s domain %s (workflow id %s)", n.TenantID, n.Domain, id), nil
 }
 
-func (a *app) status(ctx context.Context, c *conn, id, label string) error {
+// tenantStatus shows every onboarding and watcher of a tenant.
+func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) error {
+	q := "WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " AND CloudSyncTenant = " + quoted(tenant)
+	all, _, err := listExecutions(ctx, c, q)
+	if err != nil {
+		return c.temporalError("cannot list the onboardings of tenant "+tenant, err)
+	}
+	onboardings := latestRuns(all)
+	code := exitOK
+	for i, e := range onboardings {
+		if i > 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		fmt.Fprintf(a.stdout, "onboarding of %s:\n", orDash(e.domain))
+		err := a.status(ctx, c, e.id, "with workflow id "+e.id, "onboarding")
+		var ee *exitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee):
+			if ee.msg != "" {
+				fmt.Fprintln(a.stderr, ee.msg)
+			}
+			if ee.code != exitNotFound && code == exitOK {
+				code = ee.code
+			}
+		default:
+			return err
+		}
+	}
+	if len(onboardings) > 0 {
+		fmt.Fprintln(a.stdout)
+	}
+	n, err := a.tenantWatchers(ctx, c, tenant, len(onboardings) > 0)
+	if err != nil {
+		return err
+	}
+	if len(onboardings) == 0 && n == 0 {
+		return exitf(exitNotFound, "no onboarding or watcher of tenant %s found in namespace %s at %s (new workflows reach the listing a moment after they start)",
+			tenant, c.namespace, c.address)
+	}
+	if code != exitOK {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// tenantWatchers prints every watcher of a tenant (the latest run of each),
+// with its status query answer; "none" only when always is set.
+func (a *app) tenantWatchers(ctx context.Context, c *conn, tenant string, always bool) (int, error) {
+	all, truncated, err := listExecutions(ctx, c, watchersQuery(tenant, "", false))
+	if err != nil {
+		return 0, c.temporalError("cannot list the watchers of tenant "+tenant, err)
+	}
+	list := latestRuns(all)
+	w := a.stdout
+	if len(list) == 0 {
+		if always {
+			fmt.Fprintf(w, "%-14s none\n", "watchers:")
+		}
+		return 0, nil
+	}
+	answers, hint := queryWatchers(ctx, c, list)
+	fmt.Fprintf(w, "watchers of tenant %s (%d):\n", tenant, len(list))
+	for i, e := range list {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		var ans *watchAnswer
+		if v, ok := answers[e.id]; ok {
+			ans = &v
+		}
+		printWatcher(w, c, "  ", e, ans, hint, nil)
+	}
+	if truncated {
+		fmt.Fprintf(w, "(only the first %d watchers)\n", len(list))
+	}
+	return len(list), nil
+}
+
+func (a *app) status(ctx context.Context, c *conn, id, label, what string) error {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	desc, err := c.DescribeWorkflow(dctx, id, "")
 	if err != nil {
 		if isNotFound(err) {
-			return exitf(exitNotFound, "no onboarding %s found in namespace %s at %s", label, c.namespace, c.address)
+			return exitf(exitNotFound, "no %s %s found in namespace %s at %s", what, label, c.namespace, c.address)
 		}
-		return c.temporalError("cannot look up the onboarding "+label, err)
+		return c.temporalError("cannot look up the "+what+" "+label, err)
+	}
+	if desc.WorkflowType.Name == workflows.WatchSyncJobWorkflow {
+		return a.watcherStatus(ctx, c, desc)
 	}
 	w := a.stdout
 	runID := desc.WorkflowExecution.RunID
@@ -187,4 +315,75 @@ func printSteps(w io.Writer, steps []workflows.StepReport) {
 	for _, s := range steps {
 		fmt.Fprintln(w, stepLine(s))
 	}
+}
+
+// watcherStatus shows one watcher found by its workflow id.
+func (a *app) watcherStatus(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) error {
+	sa := desc.TypedSearchAttributes
+	kw := func(k temporal.SearchAttributeKeyKeyword) string { v, _ := sa.GetKeyword(k); return v }
+	e := execution{
+		id: desc.WorkflowExecution.ID, runID: desc.WorkflowExecution.RunID, typ: desc.WorkflowType.Name,
+		status: desc.Status, start: desc.WorkflowStartTime,
+		tenant: kw(workflows.SearchTenant), domain: kw(workflows.SearchDomain), jobState: kw(workflows.SearchJobState),
+		awaiting: kw(workflows.SearchAwaitingApproval) == "true",
+	}
+	if desc.WorkflowCloseTime != nil {
+		e.close = *desc.WorkflowCloseTime
+	}
+	w := a.stdout
+	if summary, _ := desc.GetStaticSummary(); summary != "" {
+		fmt.Fprintf(w, "%-16s %s\n", "summary:", summary)
+	}
+	switch desc.Status {
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		answers, hint := queryWatchers(ctx, c, []execution{e})
+		var ans *watchAnswer
+		if v, ok := answers[e.id]; ok {
+			ans = &v
+		}
+		printWatcher(w, c, "", e, ans, hint, nil)
+		return nil
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		var st workflows.WatchState
+		if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, &st); err == nil {
+			printWatcher(w, c, "", e, nil, "", &st)
+			return nil
+		}
+		printWatcher(w, c, "", e, nil, "", nil)
+		return nil
+	}
+	// Failed, terminated, timed out or canceled: its last state, if a worker
+	// can replay it, and how it ended.
+	var last *workflows.WatchState
+	qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
+	if hint, err := noWorkerHint(qctx, c); err == nil && hint == "" {
+		if st, err := queryWatch(qctx, c, e.id, e.runID); err == nil {
+			last = &st
+		}
+	}
+	qcancel()
+	printWatcher(w, c, "", e, nil, "", last)
+	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, nil); err != nil {
+		msg := describeFailure(err).message
+		var (
+			term     *temporal.TerminatedError
+			timeout  *temporal.TimeoutError
+			canceled *temporal.CanceledError
+		)
+		switch {
+		case errors.As(err, &term):
+			msg = "the watcher was terminated (the Web UI shows by whom and why)"
+		case errors.As(err, &timeout):
+			msg = "the watcher timed out (" + timeout.TimeoutType().String() + ")"
+		case errors.As(err, &canceled):
+			msg = "the watcher was canceled"
+		}
+		fmt.Fprintf(w, "%-16s %s\n", "error:", oneLine(msg))
+	}
+	fmt.Fprintf(w, "%-16s %s\n", "watch again:", "starter watch --tenant-id "+orDash(e.tenant)+" --service-principal-id <sp> --job-id "+e.jobID())
+	return &exitError{code: exitFailed}
 }

@@ -199,11 +199,8 @@ func queryWatchers(ctx context.Context, c *conn, list []execution) (answers map[
 			defer func() { <-sem }()
 			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			defer cancel()
-			st, err := queryWatch(qctx, c, e.id, e.runID)
-			if err != nil {
-				// A run that continued as new since the listing: ask the latest.
-				st, err = queryWatch(qctx, c, e.id, "")
-			}
+			// The latest run: the listed one may have continued as new since.
+			st, err := queryWatch(qctx, c, e.id, "")
 			mu.Lock()
 			answers[e.id] = watchAnswer{st, err}
 			mu.Unlock()

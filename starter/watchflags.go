@@ -79,7 +79,7 @@ func checkJobID(p *problems, job string) string {
 	j := strings.TrimSpace(job)
 	switch {
 	case j == "":
-		p.add("--job-id", "is empty: give the sync job id, e.g. AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef")
+		p.add("--job-id", "is required: the sync job id, e.g. AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef")
 	case !jobIDRe.MatchString(j):
 		p.add("--job-id", "%q is not a sync job id: letters, digits, dots, hyphens and underscores, at most 256", clip(j))
 	}

@@ -44,6 +44,7 @@ var envDoc = []struct{ name, doc string }{
 	{"AZURE_FEDERATED_TOKEN_FILE", "workload identity token file (set by AKS workload identity)"},
 	{"CLOUDSYNC_TENANT_OVERRIDES", "YAML file: per-tenant credentials {tenantId: {mode, clientId, clientSecretFile, certificatePath}}"},
 	{"CLOUDSYNC_LOG_LEVEL, CLOUDSYNC_LOG_FORMAT", "debug|info|warn|error; json|console"},
+	{"CLOUDSYNC_MAX_CONCURRENT_ACTIVITIES, CLOUDSYNC_MAX_CONCURRENT_WORKFLOW_TASKS", "worker concurrency (defaults 200, 100)"},
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {

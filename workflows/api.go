@@ -225,7 +225,7 @@ func (s JobStatus) Healthy() bool {
 func (s JobStatus) SameState(o JobStatus) bool {
 	return s.Gone == o.Gone && s.ScheduleState == o.ScheduleState && s.StatusCode == o.StatusCode &&
 		s.QuarantineReason == o.QuarantineReason && s.QuarantineError == o.QuarantineError &&
-		s.LastExecutionState == o.LastExecutionState
+		s.QuarantineSince.Equal(o.QuarantineSince) && s.LastExecutionState == o.LastExecutionState
 }
 
 // Decision is an approval or rejection, as recorded in the history.

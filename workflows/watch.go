@@ -180,9 +180,14 @@ func (w *watcher) observe(ctx workflow.Context, s JobStatus) {
 		w.st.Advice = ""
 		w.notify(ctx, "ended", w.st.Outcome)
 	case s.QuarantineReason == "TooManyDeletes":
-		switch w.st.Phase {
-		case PhaseAwaitingApproval, PhaseRejected, PhaseRestarting:
-			// Same episode: a decision is pending, was refused, or is being applied.
+		// A new quarantine (a later start) after a restart or a rejection is a new
+		// episode that needs its own decision.
+		newEpisode := prev.QuarantineReason != "TooManyDeletes" || !s.QuarantineSince.Equal(prev.QuarantineSince)
+		switch {
+		case w.st.Phase == PhaseAwaitingApproval:
+			// Still waiting for the decision.
+		case (w.st.Phase == PhaseRejected || w.st.Phase == PhaseRestarting) && !newEpisode:
+			// Same episode: the decision was refused, or is being applied.
 		default:
 			w.st.Phase, w.st.AwaitingSince, w.st.Reminders = PhaseAwaitingApproval, workflow.Now(ctx), 0
 			w.st.Advice = fmt.Sprintf("the accidental-delete threshold held deletions back on job %s. If they are intended, approve "+

@@ -300,3 +300,25 @@ func TestWatchResumedRunKeepsAwaitingAndAcceptsApproval(t *testing.T) {
 	require.Len(t, f.restarts, 1)
 	require.Equal(t, 4, st.Runs)
 }
+
+func TestWatchNewQuarantineRightAfterRestartIsANewEpisode(t *testing.T) {
+	env, f := newWatchEnv(t)
+	first := tooMany
+	first.QuarantineSince = time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	second := tooMany
+	second.QuarantineSince = first.QuarantineSince.Add(5 * time.Minute)
+	at(env, time.Hour, func() { f.set(first) })
+	at(env, 2*time.Hour, func() {
+		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice", Reason: "batch 1"})
+	})
+	// Before the watcher sees the job healthy, a second batch quarantines it again.
+	at(env, 2*time.Hour+time.Second, func() { f.set(second) })
+	var again WatchState
+	at(env, 3*time.Hour, func() { again = queryState(t, env) })
+	at(env, 4*time.Hour, func() { f.set(gone) })
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultWatch)
+	finalState(t, env)
+	require.Equal(t, PhaseAwaitingApproval, again.Phase, "the second batch needs its own approval")
+	require.Equal(t, 2, f.count("awaiting-approval"))
+	require.Len(t, f.restarts, 1, "one approval, one ForceDeletes")
+}

@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/graphsim"
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// eventually polls cond for up to d.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", d, what)
+}
+
+func (e *env) job(tenant, id string) graphsim.JobState {
+	for _, j := range e.sim.Snapshot(tenant).Jobs {
+		if j.ID == id {
+			return j
+		}
+	}
+	return graphsim.JobState{}
+}
+
+func (e *env) watchState(t *testing.T, tenant, job string) workflows.WatchState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := e.client.QueryWorkflow(ctx, workflows.WatchWorkflowID(tenant, job), "", workflows.StatusQuery)
+	if err != nil {
+		return workflows.WatchState{}
+	}
+	var st workflows.WatchState
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+// forceDeletes counts the ForceDeletes restarts graphsim saw for a tenant.
+func (e *env) forceDeletes(tenant string) int {
+	n := 0
+	for _, r := range e.sim.RequestLog() {
+		if r.Tenant == tenant && strings.HasSuffix(r.Route, "/restart") && strings.Contains(r.Body, "ForceDeletes") {
+			n++
+		}
+	}
+	return n
+}
+
+func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
+	e := setup(t)
+	t.Parallel()
+	const tenant, domain = "0b7f4c3e-1d2a-4e5f-8a9b-0c1d2e3f4a10", "deletes.contoso.com"
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	// Onboard with fast watchers; the watcher continues as new every ~60 events,
+	// so decisions must survive continue-as-new on a real server.
+	spec := workflows.TenantSpec{TenantID: tenant, Domain: domain, PasswordHashSync: true,
+		DeleteThreshold: workflows.DeleteThreshold{Value: ptr(10)}}
+	run, err := e.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.OnboardWorkflowID(tenant, domain), TaskQueue: workflows.TaskQueue,
+		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchTenant.ValueSet(tenant), workflows.SearchDomain.ValueSet(domain)),
+	}, workflows.OnboardTenantWorkflow, workflows.OnboardInput{Spec: spec, WatchOptions: workflows.WatchOptions{
+		PollInterval: time.Second, ReminderInterval: time.Hour, MaxHistoryEvents: 60,
+	}})
+	require.NoError(t, err)
+	var res workflows.OnboardResult
+	require.NoError(t, run.Get(ctx, &res), "worker:\n%s", e.workerOutput())
+	prov := res.Jobs[workflows.TemplateProvisioning]
+	require.Len(t, res.Watchers, 2)
+	eventually(t, 30*time.Second, "the watcher to see the job running", func() bool {
+		return e.watchState(t, tenant, prov).Job.StatusCode == "Active"
+	})
+
+	// Below the threshold: applied on the next cycle, nobody asked.
+	require.NoError(t, e.sim.StageDeletions(tenant, prov, 9))
+	eventually(t, 20*time.Second, "9 deletions applied", func() bool { return e.job(tenant, prov).AppliedDeletions == 9 })
+	require.Equal(t, 0, e.forceDeletes(tenant))
+
+	// At the threshold: quarantined, the watcher asks for approval.
+	require.NoError(t, e.sim.StageDeletions(tenant, prov, 10))
+	eventually(t, 30*time.Second, "awaiting approval", func() bool {
+		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
+	})
+	require.Equal(t, "Quarantine", e.job(tenant, prov).StatusCode)
+	eventually(t, 30*time.Second, "the tenant listed as awaiting approval", func() bool {
+		out, _, code := e.starter(t, "list", "--awaiting-approval")
+		return code == 0 && strings.Contains(out, tenant)
+	})
+	time.Sleep(2 * time.Second) // several polls while waiting: still no ForceDeletes
+	require.Equal(t, 0, e.forceDeletes(tenant), "ForceDeletes before any approval")
+	require.Equal(t, 10, e.job(tenant, prov).PendingDeletions)
+
+	// Approve with the starter.
+	out, errOut, code := e.starter(t, "approve", "--tenant-id", tenant, "--domain", domain,
+		"--approver", "alice@contoso.com", "--reason", "HR offboarding batch")
+	require.Equal(t, 0, code, "approve:\n%s\n%s", out, errOut)
+	require.Contains(t, out, "restart-issued")
+	eventually(t, 30*time.Second, "deletions applied and the job active", func() bool {
+		j := e.job(tenant, prov)
+		return j.AppliedDeletions == 19 && j.PendingDeletions == 0 && j.StatusCode == "Active"
+	})
+	eventually(t, 30*time.Second, "the watcher back to watching", func() bool {
+		return e.watchState(t, tenant, prov).Phase == workflows.PhaseWatching
+	})
+	require.Equal(t, 1, e.forceDeletes(tenant))
+
+	// Once more, approving with the plain Temporal CLI.
+	require.NoError(t, e.sim.StageDeletions(tenant, prov, 12))
+	eventually(t, 30*time.Second, "awaiting approval again", func() bool {
+		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
+	})
+	cli, err := findTemporalCLI()
+	require.NoError(t, err)
+	input, _ := json.Marshal(workflows.DecisionRequest{Approver: "bob@contoso.com", Reason: "second batch"})
+	cmd := exec.CommandContext(ctx, cli, "workflow", "signal", "--address", e.temporal.FrontendHostPort(),
+		"--workflow-id", workflows.WatchWorkflowID(tenant, prov), "--name", workflows.ApproveSignal, "--input", string(input))
+	cliOut, err := cmd.CombinedOutput()
+	require.NoError(t, err, "temporal workflow signal: %s", cliOut)
+	eventually(t, 30*time.Second, "the second batch applied", func() bool {
+		j := e.job(tenant, prov)
+		return j.AppliedDeletions == 31 && j.StatusCode == "Active"
+	})
+	require.Equal(t, 2, e.forceDeletes(tenant))
+
+	// A rejection leaves the deletions pending.
+	require.NoError(t, e.sim.StageDeletions(tenant, prov, 20))
+	eventually(t, 30*time.Second, "awaiting approval a third time", func() bool {
+		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
+	})
+	out, errOut, code = e.starter(t, "reject", "--tenant-id", tenant, "--domain", domain,
+		"--approver", "carol@contoso.com", "--reason", "unexpected OU move")
+	require.Equal(t, 0, code, "reject:\n%s\n%s", out, errOut)
+	st := e.watchState(t, tenant, prov)
+	require.Equal(t, workflows.PhaseRejected, st.Phase)
+	time.Sleep(3 * time.Second)
+	j := e.job(tenant, prov)
+	require.Equal(t, 20, j.PendingDeletions)
+	require.Equal(t, "Quarantine", j.StatusCode)
+	require.Equal(t, 2, e.forceDeletes(tenant), "ForceDeletes only for the two approvals")
+
+	// The decisions are in the state (and the history), across continue-as-new.
+	st = e.watchState(t, tenant, prov)
+	var who []string
+	for _, d := range st.Decisions {
+		who = append(who, d.Approver+":"+d.Outcome)
+	}
+	require.Equal(t, []string{"alice@contoso.com:restart-issued", "bob@contoso.com:restart-issued", "carol@contoso.com:rejected"}, who)
+	require.Greater(t, st.Runs, 1, "the watcher continued as new")
+	e.requireBoundedHistory(t, workflows.WatchWorkflowID(tenant, prov), 60)
+	e.requireNoViolations(t, tenant)
+}
+
+// requireBoundedHistory checks every run of a workflow stayed near the bound.
+func (e *env) requireBoundedHistory(t *testing.T, workflowID string, bound int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := e.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: "WorkflowId = '" + workflowID + "'"})
+	require.NoError(t, err)
+	require.NotEmpty(t, resp.Executions)
+	for _, ex := range resp.Executions {
+		n := 0
+		it := e.client.GetWorkflowHistory(ctx, workflowID, ex.Execution.RunId, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			_, err := it.Next()
+			require.NoError(t, err)
+			n++
+		}
+		// A run ends at the first completed poll past the bound: a few events over.
+		require.LessOrEqual(t, n, bound+25, "run %s has %d events", ex.Execution.RunId, n)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
