@@ -32,12 +32,13 @@ const (
 // env is shared by the tests of this package: one dev server, one simulator,
 // one worker process.
 type env struct {
-	sim       *graphsim.Server
-	temporal  *testsuite.DevServer
-	client    client.Client
-	bin       string // directory with the worker and starter binaries
-	worker    *exec.Cmd
-	workerLog *bytes.Buffer
+	sim         *graphsim.Server
+	temporal    *testsuite.DevServer
+	client      client.Client
+	bin         string // directory with the worker and starter binaries
+	worker      *exec.Cmd
+	workerLog   *bytes.Buffer
+	metricsAddr string // the worker's /metrics, /healthz, /readyz
 }
 
 var (
@@ -118,7 +119,13 @@ func start() (*env, error) {
 }
 
 func (e *env) workerEnv() []string {
+	if e.metricsAddr == "" {
+		// Each env's worker gets its own port: several envs run at once.
+		port, _ := freePort()
+		e.metricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
 	return append(os.Environ(),
+		"CLOUDSYNC_METRICS_ADDR="+e.metricsAddr,
 		"TEMPORAL_ADDRESS="+e.temporal.FrontendHostPort(),
 		"TEMPORAL_NAMESPACE=default",
 		"CLOUDSYNC_GRAPH_BASE_URL="+e.sim.GraphURL(),

@@ -30,7 +30,7 @@ type Options struct {
 	// http.DefaultTransport. Share it with the credential so both trust the same CA.
 	Transport http.RoundTripper
 	// Observer, if set, sees every HTTP answer (for metrics and request logs).
-	Observer func(method, path string, status int, elapsed time.Duration)
+	Observer func(Observation)
 }
 
 // Client talks to Graph for one tenant: the tenant is the one the credential
@@ -111,22 +111,6 @@ func newHTTPClient(opts Options) *http.Client {
 		// Graph never redirects these calls; a redirect would leak the token to another host.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-type observingTransport struct {
-	next    http.RoundTripper
-	observe func(method, path string, status int, elapsed time.Duration)
-}
-
-func (t observingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	start := time.Now()
-	resp, err := t.next.RoundTrip(r)
-	status := 0
-	if resp != nil {
-		status = resp.StatusCode
-	}
-	t.observe(r.Method, r.URL.Path, status, time.Since(start))
-	return resp, err
 }
 
 // raw builds a request for the SDK's gaps, sent through the same adapter so the

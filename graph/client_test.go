@@ -198,10 +198,10 @@ func TestSimTokenIsSentToGraphHostWithPort(t *testing.T) {
 
 	var mu sync.Mutex
 	var observed []string
-	s.f.Observer = func(method, path string, status int, _ time.Duration) {
+	s.f.Observer = func(o Observation) {
 		mu.Lock()
 		defer mu.Unlock()
-		observed = append(observed, method+" "+path+" "+strconv.Itoa(status))
+		observed = append(observed, o.Method+" "+o.Route+" "+strconv.Itoa(o.Status))
 	}
 	c := s.client(t, tenantA)
 	on, err := c.OnPremisesSyncEnabled(ctx, tenantA)
@@ -217,7 +217,7 @@ func TestSimTokenIsSentToGraphHostWithPort(t *testing.T) {
 		require.True(t, strings.HasPrefix(r.Authorization, "Bearer gsim."), "Authorization %q", r.Authorization)
 	}
 	mu.Lock()
-	require.Equal(t, []string{"GET /beta/organization/" + tenantA + " 200", "GET /beta/servicePrincipals 200"}, observed, "the Observer sees Graph answers only")
+	require.Equal(t, []string{"GET /beta/organization/{id} 200", "GET /beta/servicePrincipals 200"}, observed, "the Observer sees Graph answers only")
 	mu.Unlock()
 	st := s.srv.Stats()
 	require.Equal(t, 1, st.TokensIssued, "the second call reuses the cached token")
@@ -822,4 +822,30 @@ func TestParseRetryAfter(t *testing.T) {
 		require.GreaterOrEqual(t, got, tc.min, "%q", tc.in)
 		require.LessOrEqual(t, got, tc.max, "%q", tc.in)
 	}
+}
+
+func TestObserverSeesErrorCodeAndRetryAfterAndBodyStillParses(t *testing.T) {
+	s := newSim(t, graphsim.Options{}, "")
+	var mu sync.Mutex
+	var obs []Observation
+	s.f.Observer = func(o Observation) { mu.Lock(); obs = append(obs, o); mu.Unlock() }
+	c := s.client(t, tenantA)
+	s.srv.SetFaults(graphsim.Faults{ThrottleRate: 1, RetryAfterSeconds: 1.5})
+	_, err := c.ListJobs(context.Background(), "00000000-0000-0000-0000-000000000001")
+	ge, ok := AsError(err)
+	require.True(t, ok)
+	require.Equal(t, "TooManyRequests", ge.Code, "the SDK still parses the body the observer peeked at")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, obs, 1)
+	require.Equal(t, "/beta/servicePrincipals/{id}/synchronization/jobs", obs[0].Route)
+	require.Equal(t, 429, obs[0].Status)
+	require.Equal(t, "TooManyRequests", obs[0].Code)
+	require.Equal(t, 1500*time.Millisecond, obs[0].RetryAfter)
+}
+
+func TestRouteHidesIDs(t *testing.T) {
+	require.Equal(t, "/beta/servicePrincipals/{id}/synchronization/jobs/{id}/start",
+		Route("/beta/servicePrincipals/e73a7b56-4696-49b4-b6a7-3f2da055f15a/synchronization/jobs/AD2AADProvisioning.f3781af3950a0d55ac7c79714fe7eb4a.330c21dc-5fb4-4bd8-b7cd-60b4d57b1362/start"))
+	require.Equal(t, "/beta/organization/{id}", Route("/beta/organization/contoso.onmicrosoft.com"))
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -122,7 +121,7 @@ type Factory struct {
 	Cloud       Cloud
 	Credentials CredentialConfig
 	Transport   http.RoundTripper
-	Observer    func(method, path string, status int, elapsed time.Duration)
+	Observer    func(Observation)
 
 	mu      sync.Mutex
 	clients map[string]*Client

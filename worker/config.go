@@ -28,6 +28,7 @@ type config struct {
 	MaxActivities     int
 	MaxWorkflowTasks  int
 	StopTimeout       time.Duration
+	MetricsAddr       string
 }
 
 // env lists every variable the worker reads, for the README and --help.
@@ -45,6 +46,7 @@ var envDoc = []struct{ name, doc string }{
 	{"CLOUDSYNC_TENANT_OVERRIDES", "YAML file: per-tenant credentials {tenantId: {mode, clientId, clientSecretFile, certificatePath}}"},
 	{"CLOUDSYNC_LOG_LEVEL, CLOUDSYNC_LOG_FORMAT", "debug|info|warn|error; json|console"},
 	{"CLOUDSYNC_MAX_CONCURRENT_ACTIVITIES, CLOUDSYNC_MAX_CONCURRENT_WORKFLOW_TASKS", "worker concurrency (defaults 200, 100)"},
+	{"CLOUDSYNC_METRICS_ADDR", "Prometheus /metrics and /healthz, /readyz address (default :9090; empty: off)"},
 }
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
@@ -70,6 +72,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.MaxActivities, "max-concurrent-activities", atoi(getenv("CLOUDSYNC_MAX_CONCURRENT_ACTIVITIES"), 200), "activities run at once (Graph calls are I/O bound)")
 	fs.IntVar(&c.MaxWorkflowTasks, "max-concurrent-workflow-tasks", atoi(getenv("CLOUDSYNC_MAX_CONCURRENT_WORKFLOW_TASKS"), 100), "workflow tasks run at once")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, how long running activities may finish")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", def("CLOUDSYNC_METRICS_ADDR", ":9090"), "serve /metrics, /healthz and /readyz here (empty: off)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "cloudsync worker: runs OnboardTenant and WatchSyncJob.\n\nFlags:\n")
 		fs.PrintDefaults()

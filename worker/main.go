@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/cloudsync/cloudsync/activities"
 	"github.com/cloudsync/cloudsync/graph"
+	"github.com/cloudsync/cloudsync/metrics"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -40,7 +42,8 @@ func run(args []string) int {
 	}
 	defer func() { _ = logger.Sync() }()
 
-	c, err := dialTemporal(cfg, logger)
+	reg := metrics.NewRegistry()
+	c, err := dialTemporal(cfg, logger, reg)
 	if err != nil {
 		logger.Error("cannot reach Temporal", zap.Error(err))
 		return 1
@@ -53,7 +56,7 @@ func run(args []string) int {
 		return 2
 	}
 	acts := &activities.Activities{
-		Graph:  &graph.Factory{Cloud: cfg.Cloud, Credentials: cfg.Credentials, Transport: transport},
+		Graph:  &graph.Factory{Cloud: cfg.Cloud, Credentials: cfg.Credentials, Transport: transport, Observer: graphMetrics(reg)},
 		Logger: logger,
 	}
 	w := worker.New(c, cfg.TaskQueue, worker.Options{
@@ -65,11 +68,45 @@ func run(args []string) int {
 	logger.Info("worker starting",
 		zap.String("taskQueue", cfg.TaskQueue), zap.String("graph", cfg.Cloud.GraphBaseURL),
 		zap.String("authority", cfg.Cloud.AuthorityHost), zap.String("credentials", cfg.Credentials.Redacted()))
-	if err := w.Run(worker.InterruptCh()); err != nil {
-		logger.Error("worker stopped", zap.Error(err))
+	var health *metrics.Server
+	if cfg.MetricsAddr != "" {
+		health, err = metrics.Serve(cfg.MetricsAddr, reg, func(ctx context.Context) error {
+			_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		})
+		if err != nil {
+			logger.Error("metrics endpoint", zap.Error(err))
+			return 2
+		}
+		defer health.Close()
+		logger.Info("serving /metrics, /healthz, /readyz", zap.String("addr", health.Addr()))
+	}
+	if err := w.Start(); err != nil {
+		logger.Error("worker did not start", zap.Error(err))
 		return 1
 	}
+	if health != nil {
+		health.SetReady(true)
+	}
+	<-worker.InterruptCh()
+	if health != nil {
+		health.SetReady(false)
+	}
+	logger.Info("stopping: letting running activities finish", zap.Duration("timeout", cfg.StopTimeout))
+	w.Stop()
 	return 0
+}
+
+// graphMetrics counts Graph requests by route, status and code, and the time
+// Graph asked us to wait.
+func graphMetrics(reg *metrics.Registry) func(graph.Observation) {
+	return func(o graph.Observation) {
+		reg.Add("cloudsync_graph_requests_total", map[string]string{"method": o.Method, "route": o.Route, "status": strconv.Itoa(o.Status), "code": o.Code}, 1)
+		reg.Observe("cloudsync_graph_request_duration_seconds", map[string]string{"method": o.Method, "route": o.Route}, o.Elapsed)
+		if o.RetryAfter > 0 {
+			reg.Add("cloudsync_graph_throttle_wait_seconds_total", nil, o.RetryAfter.Seconds())
+		}
+	}
 }
 
 // register wires every workflow and activity under its contract name.
@@ -79,7 +116,7 @@ func register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterActivity(acts)
 }
 
-func dialTemporal(cfg config, logger *zap.Logger) (client.Client, error) {
+func dialTemporal(cfg config, logger *zap.Logger, reg *metrics.Registry) (client.Client, error) {
 	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("temporal configuration: %w", err)
@@ -91,6 +128,7 @@ func dialTemporal(cfg config, logger *zap.Logger) (client.Client, error) {
 		opts.Namespace = cfg.TemporalNamespace
 	}
 	opts.Logger = newTemporalLogger(logger)
+	opts.MetricsHandler = reg.TemporalHandler()
 	return client.DialContext(context.Background(), opts)
 }
 

@@ -292,6 +292,7 @@ func (o *onboarding) finish(ctx workflow.Context, outcome string, err error) {
 		o.progress.CurrentStep = StepDone
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchStep.ValueSet(o.progress.CurrentStep), SearchOutcome.ValueSet(outcome))
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"outcome": outcome}).Counter("cloudsync_onboardings_total").Inc(1)
 	workflow.SetCurrentDetails(ctx, o.details())
 }
 

@@ -172,6 +172,7 @@ func (w *watcher) observe(ctx workflow.Context, s JobStatus) {
 			state = "Deleted"
 		}
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchJobState.ValueSet(state))
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"state": state}).Counter("cloudsync_job_state_changes_total").Inc(1)
 	}
 	switch {
 	case s.Gone:
@@ -192,7 +193,7 @@ func (w *watcher) observe(ctx workflow.Context, s JobStatus) {
 			w.st.Phase, w.st.AwaitingSince, w.st.Reminders = PhaseAwaitingApproval, workflow.Now(ctx), 0
 			w.st.Advice = fmt.Sprintf("the accidental-delete threshold held deletions back on job %s. If they are intended, approve "+
 				"(starter approve, or signal %q with {\"approver\",\"reason\"}); if not, fix the cause on-premises and reject", w.in.JobID, ApproveSignal)
-			_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAwaitingApproval.ValueSet("true"))
+			w.setAwaiting(ctx, true)
 			w.notify(ctx, "awaiting-approval", "job "+w.in.JobID+" is quarantined for too many deletes and awaits an approval: "+w.st.Advice)
 			w.startReminder(ctx)
 		}
@@ -277,11 +278,13 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 		w.st.Advice = "deletions rejected by " + d.Approver + ": the job stays quarantined until its state changes (fix the cause on-premises, then restart it)"
 		d.Outcome = "rejected"
 		w.record(d)
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"decision": "reject"}).Counter("cloudsync_delete_decisions_total").Inc(1)
 		w.notify(ctx, "decision", "deletions on job "+w.in.JobID+" rejected by "+d.Approver+": "+d.Reason)
 		w.details(ctx)
 		return d
 	}
 	w.st.Phase = PhaseRestarting
+	w.st.Advice = "approved by " + d.Approver + ": restarting with ForceDeletes; the next polls confirm the job is healthy"
 	w.details(ctx)
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: time.Hour,
@@ -295,15 +298,16 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 	case err != nil:
 		d.Outcome = "restart failed: " + rootMessage(err)
 		w.st.Phase, w.st.AwaitingSince = PhaseAwaitingApproval, workflow.Now(ctx)
-		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAwaitingApproval.ValueSet("true"))
+		w.setAwaiting(ctx, true)
 		w.startReminder(ctx)
 	case res.Restarted:
 		d.Outcome = "restart-issued"
 	default:
 		d.Outcome = "not needed: " + res.Detail
-		w.st.Phase = PhaseWatching
+		w.st.Phase, w.st.Advice = PhaseWatching, ""
 	}
 	w.record(d)
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"decision": "approve"}).Counter("cloudsync_delete_decisions_total").Inc(1)
 	w.notify(ctx, "decision", "deletions on job "+w.in.JobID+" approved by "+d.Approver+" ("+d.Reason+"): "+d.Outcome)
 	w.details(ctx)
 	return d
@@ -332,8 +336,19 @@ func (w *watcher) leaveAwaiting(ctx workflow.Context) {
 		w.cancelReminder, w.reminder = nil, nil
 	}
 	if w.st.Phase == PhaseAwaitingApproval {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAwaitingApproval.ValueSet("false"))
+		w.setAwaiting(ctx, false)
 	}
+}
+
+// setAwaiting publishes "needs approval" to the Web UI (search attribute) and
+// to metrics (a 0/1 gauge per job, so alerts can sum pending approvals).
+func (w *watcher) setAwaiting(ctx workflow.Context, v bool) {
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAwaitingApproval.ValueSet(fmt.Sprint(v)))
+	g := 0.0
+	if v {
+		g = 1
+	}
+	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"tenant": w.in.TenantID, "job": w.in.JobID}).Gauge("cloudsync_watch_awaiting_approval").Update(g)
 }
 
 func (w *watcher) notify(ctx workflow.Context, kind, msg string) {
