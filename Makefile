@@ -11,7 +11,7 @@ BIN           := bin
 SEARCH_ATTRS  := CloudSyncTenant CloudSyncDomain CloudSyncStep CloudSyncOutcome CloudSyncJobState CloudSyncAwaitingApproval
 export TEMPORAL_CLI := $(TEMPORAL)
 
-.PHONY: all build tools test fuzz lint demo demo-stop dev-server graphsim clean
+.PHONY: all build tools test fuzz lint demo demo-stop dev-server graphsim clean record-histories
 
 all: build
 
@@ -35,6 +35,11 @@ test: tools
 ## fuzz: the fuzz targets for a bounded time each
 fuzz:
 	$(GO) test -vet=off ./graph/ -run '^$$' -fuzz FuzzPatchCredentialData -fuzztime 30s
+
+## record-histories: refresh the histories the replay test checks (after an intended workflow change)
+record-histories: tools
+	CLOUDSYNC_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -vet=off -count=1 \
+	  -run 'TestOnboardFullThenRerunChangesNothing|TestDeletesAboveThresholdWaitForAHuman' ./e2e/
 
 ## lint: go vet on our packages (slow the first time: it analyses every dependency)
 lint:

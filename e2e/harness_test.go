@@ -6,6 +6,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -29,105 +30,219 @@ const (
 	clientSecret = "e2e-secret-Q7v~not-a-real-one"
 )
 
-// env is shared by the tests of this package: one dev server, one simulator,
-// one worker process.
+// envConfig describes an environment. Tests that must not disturb the others
+// (fault knobs are global to a simulator; a killed worker or a restarted dev
+// server stops everyone's work) build their own with newEnv.
+type envConfig struct {
+	name string
+	sim  graphsim.Options // Clients defaults to the e2e app
+	// ownServer starts a dev server for this environment alone; otherwise it
+	// uses the shared one (then give the worker its own taskQueue).
+	ownServer bool
+	dbFile    string // own dev server persisted in this SQLite file, so it can restart
+	taskQueue string // the worker's task queue (default workflows.TaskQueue)
+	workerEnv []string
+	noWorker  bool
+	server    *testsuite.DevServer // set by newEnv: the shared dev server
+}
+
+// env is one set of parts: a dev server (own or shared), a simulator, and a
+// worker process that can be killed and restarted.
 type env struct {
-	sim         *graphsim.Server
-	temporal    *testsuite.DevServer
-	client      client.Client
-	bin         string // directory with the worker and starter binaries
-	worker      *exec.Cmd
-	workerLog   *bytes.Buffer
-	metricsAddr string // the worker's /metrics, /healthz, /readyz
+	cfg       envConfig
+	sim       *graphsim.Server
+	temporal  *testsuite.DevServer
+	client    client.Client
+	bin       string // directory with the worker and starter binaries
+	hostPort  string // the dev server's frontend, stable across restarts
+	taskQueue string
+
+	mu      sync.Mutex
+	worker  *workerProc   // the current main worker
+	workers []*workerProc // every worker process ever started here
+	log     *lockedWriter // all worker output of this env, in order
+	closed  bool
+}
+
+// workerProc is one worker process.
+type workerProc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
 }
 
 var (
 	shared    *env
 	sharedErr error
 	once      sync.Once
+
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
 )
 
-// TestMain tears the shared environment down after the tests.
+// TestMain tears the shared environment down after the tests, once every
+// history on its dev server has been scanned for secrets (afterSuites).
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// The tests mostly wait (replication lag, retry timers, activity
+	// timeouts), so run more of them at once than there are cores unless
+	// -parallel was given.
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "16")
+	}
 	code := m.Run()
+	code = afterSuites(code, shared)
 	if shared != nil {
 		shared.close()
+	}
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	once.Do(func() { shared, sharedErr = start() })
+	once.Do(func() {
+		shared, sharedErr = start(envConfig{name: "shared", ownServer: true, sim: graphsim.Options{
+			Seed:             7,
+			ReplicationLag:   2 * time.Second,
+			DiscoverFailures: 2,
+			SyncInterval:     200 * time.Millisecond,
+		}})
+	})
 	if sharedErr != nil {
 		t.Fatalf("e2e environment: %v", sharedErr)
 	}
 	return shared
 }
 
-func start() (*env, error) {
-	e := &env{}
-	temporalBin, err := findTemporalCLI()
+// newEnv builds an environment of the test's own, torn down (after a scan of
+// its histories and worker logs for secrets) when the test ends.
+func newEnv(t *testing.T, cfg envConfig) *env {
+	t.Helper()
+	if !cfg.ownServer {
+		cfg.server = setup(t).temporal
+		if cfg.taskQueue == "" || cfg.taskQueue == workflows.TaskQueue {
+			t.Fatalf("env %s shares the dev server: give it its own task queue", cfg.name)
+		}
+	}
+	e, err := start(cfg)
 	if err != nil {
-		return nil, err
+		t.Fatalf("e2e environment %s: %v", cfg.name, err)
 	}
-	e.bin, err = os.MkdirTemp("", "cloudsync-e2e-")
-	if err != nil {
-		return nil, err
-	}
-	if err := buildBinaries(e.bin); err != nil {
-		return nil, err
-	}
-	e.sim, err = graphsim.New(graphsim.Options{
-		Clients:          map[string]string{clientID: clientSecret},
-		Seed:             7,
-		ReplicationLag:   2 * time.Second,
-		DiscoverFailures: 2,
-		SyncInterval:     200 * time.Millisecond,
+	t.Cleanup(func() {
+		if e.cfg.ownServer {
+			e.scanOwnServer(t)
+		}
+		e.scanWorkerLog(t)
+		e.close()
+		registerSimSecrets(e.sim)
 	})
+	return e
+}
+
+// binaries builds the worker and starter once per test binary.
+func binaries() (string, error) {
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "cloudsync-e2e-")
+		if buildErr == nil {
+			buildErr = buildBinaries(binDir)
+		}
+	})
+	return binDir, buildErr
+}
+
+func start(cfg envConfig) (*env, error) {
+	e := &env{cfg: cfg, taskQueue: cfg.taskQueue, log: &lockedWriter{w: &bytes.Buffer{}}}
+	if e.taskQueue == "" {
+		e.taskQueue = workflows.TaskQueue
+	}
+	var err error
+	if e.bin, err = binaries(); err != nil {
+		return nil, err
+	}
+	opts := cfg.sim
+	if opts.Clients == nil {
+		opts.Clients = map[string]string{clientID: clientSecret}
+	}
+	e.sim, err = graphsim.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("graphsim: %w", err)
 	}
-	port, err := freePort()
+	if cfg.ownServer {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		e.hostPort = fmt.Sprintf("127.0.0.1:%d", port)
+		if err := e.startServer(); err != nil {
+			e.sim.Close()
+			return nil, err
+		}
+	} else {
+		e.temporal, e.hostPort = cfg.server, cfg.server.FrontendHostPort()
+		e.client = cfg.server.Client()
+	}
+	if !cfg.noWorker {
+		if err := e.startWorker(); err != nil {
+			e.close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// startServer starts (or, with a database file, restarts) the env's own dev server.
+func (e *env) startServer() error {
+	temporalBin, err := findTemporalCLI()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The dev server registers each key with its type; the values are unused.
 	var keys []temporal.SearchAttributeUpdate
 	for _, k := range []temporal.SearchAttributeKeyKeyword{workflows.SearchTenant, workflows.SearchDomain, workflows.SearchStep, workflows.SearchOutcome, workflows.SearchJobState, workflows.SearchAwaitingApproval} {
 		keys = append(keys, k.ValueSet(""))
 	}
-	sa := temporal.NewSearchAttributes(keys...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	e.temporal, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:     temporalBin,
-		ClientOptions:    &client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default"},
-		SearchAttributes: sa,
+		ClientOptions:    &client.Options{HostPort: e.hostPort, Namespace: "default"},
+		DBFilename:       e.cfg.dbFile,
+		SearchAttributes: temporal.NewSearchAttributes(keys...),
 		LogLevel:         "error",
 		Stdout:           os.Stderr,
 		Stderr:           os.Stderr,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("temporal dev server (%s): %w", temporalBin, err)
+		return fmt.Errorf("temporal dev server (%s): %w", temporalBin, err)
 	}
-	e.client = e.temporal.Client()
-	if err := e.startWorker(); err != nil {
-		return nil, err
+	e.temporal, e.client = srv, srv.Client()
+	return nil
+}
+
+// restartServer stops the env's own dev server, waits, and starts it again on
+// the same address and database file. Workers reconnect by themselves.
+func (e *env) restartServer(down time.Duration) error {
+	if !e.cfg.ownServer || e.cfg.dbFile == "" {
+		return fmt.Errorf("env %s: only an own dev server with a database file can restart", e.cfg.name)
 	}
-	return e, nil
+	e.client.Close()
+	if err := e.temporal.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "dev server stop: %v\n", err)
+	}
+	time.Sleep(down)
+	return e.startServer()
 }
 
 func (e *env) workerEnv() []string {
-	if e.metricsAddr == "" {
-		// Each env's worker gets its own port: several envs run at once.
-		port, _ := freePort()
-		e.metricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	}
-	return append(os.Environ(),
-		"CLOUDSYNC_METRICS_ADDR="+e.metricsAddr,
-		"TEMPORAL_ADDRESS="+e.temporal.FrontendHostPort(),
+	return append(append(os.Environ(),
+		"TEMPORAL_ADDRESS="+e.hostPort,
 		"TEMPORAL_NAMESPACE=default",
+		"CLOUDSYNC_TASK_QUEUE="+e.taskQueue,
 		"CLOUDSYNC_GRAPH_BASE_URL="+e.sim.GraphURL(),
 		"AZURE_AUTHORITY_HOST="+e.sim.AuthorityHost(),
 		"CLOUDSYNC_CA_FILE="+e.sim.CAFile(),
@@ -135,51 +250,107 @@ func (e *env) workerEnv() []string {
 		"AZURE_CLIENT_SECRET="+clientSecret,
 		"CLOUDSYNC_LOG_FORMAT=json",
 		"CLOUDSYNC_LOG_LEVEL=info",
-	)
+		// Several workers run at once: no fixed metrics port.
+		"CLOUDSYNC_METRICS_ADDR=127.0.0.1:0",
+	), e.cfg.workerEnv...)
+}
+
+// spawnWorker starts a worker process with the env's environment plus extra
+// (later entries win).
+func (e *env) spawnWorker(extra ...string) (*workerProc, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, fmt.Errorf("env %s is closed", e.cfg.name)
+	}
+	cmd := exec.Command(filepath.Join(e.bin, "worker"))
+	cmd.Env = append(e.workerEnv(), extra...)
+	cmd.Stdout = e.log
+	cmd.Stderr = e.log
+	fmt.Fprintf(e.log, "=== worker %d starting ===\n", len(e.workers)+1)
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	p := &workerProc{cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	e.workers = append(e.workers, p)
+	return p, nil
 }
 
 func (e *env) startWorker() error {
-	e.workerLog = &bytes.Buffer{}
-	cmd := exec.Command(filepath.Join(e.bin, "worker"))
-	cmd.Env = e.workerEnv()
-	cmd.Stdout = &lockedWriter{w: e.workerLog}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	p, err := e.spawnWorker()
+	if err != nil {
+		return err
 	}
-	e.worker = cmd
+	e.mu.Lock()
+	e.worker = p
+	e.mu.Unlock()
 	return nil
 }
 
-func (e *env) close() {
-	if e.worker != nil && e.worker.Process != nil {
-		_ = e.worker.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = e.worker.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = e.worker.Process.Kill()
-		}
+// killWorker kills the main worker with SIGKILL (no chance to finish
+// anything) and waits until it is gone.
+func (e *env) killWorker() error {
+	e.mu.Lock()
+	p := e.worker
+	e.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("no worker")
 	}
-	if e.temporal != nil {
+	fmt.Fprintf(e.log, "=== SIGKILL ===\n")
+	if err := p.cmd.Process.Kill(); err != nil {
+		return err
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("worker did not die")
+	}
+}
+
+// stop ends a worker: interrupt, then kill after a grace period.
+func (p *workerProc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (e *env) close() {
+	e.mu.Lock()
+	e.closed = true
+	workers := e.workers
+	e.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range workers {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop() }()
+	}
+	wg.Wait()
+	if e.cfg.ownServer && e.temporal != nil {
 		_ = e.temporal.Stop()
 	}
 	if e.sim != nil {
 		e.sim.Close()
 	}
-	if e.bin != "" {
-		_ = os.RemoveAll(e.bin)
-	}
 }
 
-// starter runs the starter binary against the shared environment.
+// starter runs the starter binary against the env's dev server.
 func (e *env) starter(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, "starter"), args...)
-	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+e.temporal.FrontendHostPort(), "TEMPORAL_NAMESPACE=default")
+	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+e.hostPort, "TEMPORAL_NAMESPACE=default")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -242,9 +413,11 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-func (e *env) workerOutput() string {
-	lw := e.worker.Stdout.(*lockedWriter)
-	lw.mu.Lock()
-	defer lw.mu.Unlock()
-	return lw.w.String()
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
+
+// workerOutput is everything the env's worker processes printed.
+func (e *env) workerOutput() string { return e.log.String() }

@@ -106,6 +106,7 @@ func TestOnboardFullThenRerunChangesNothing(t *testing.T) {
 	require.Equal(t, st.Schemas, after.Schemas)
 	require.Len(t, after.Jobs, 3)
 	e.requireNoViolations(t, tenant)
+	e.recordHistories(t, workflows.OnboardWorkflowID(tenant, domain), "onboard-full")
 }
 
 func TestOnboardWithoutExchangeSchemaEndsWithClearOutcome(t *testing.T) {
@@ -178,11 +179,13 @@ type requestCount struct {
 	byRoute       map[string]int
 }
 
-// requests counts the tenant's Graph requests logged since index from.
+// requests counts the tenant's onboarding Graph requests logged since index
+// from. The watchers' polls (GET of one job, which onboarding never makes)
+// run alongside and are left out.
 func (e *env) requests(tenant string, from int) requestCount {
 	c := requestCount{byRoute: map[string]int{}}
 	for _, r := range e.sim.RequestLog()[from:] {
-		if r.Tenant != tenant {
+		if r.Tenant != tenant || r.Route == "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}" {
 			continue
 		}
 		c.total++

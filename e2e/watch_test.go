@@ -166,6 +166,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	require.Equal(t, []string{"alice@contoso.com:restart-issued", "bob@contoso.com:restart-issued", "carol@contoso.com:rejected"}, who)
 	require.Greater(t, st.Runs, 1, "the watcher continued as new")
 	e.requireBoundedHistory(t, workflows.WatchWorkflowID(tenant, prov), 60)
+	e.recordHistories(t, workflows.WatchWorkflowID(tenant, prov), "watch-approvals")
 	e.requireNoViolations(t, tenant)
 }
 

@@ -119,6 +119,11 @@ type TenantOptions struct {
 	// MissingPermission, when set (e.g. "Synchronization.ReadWrite.All"),
 	// makes every Graph write in the tenant answer 403 Authorization_RequestDenied.
 	MissingPermission string `json:"missingPermission"`
+	// RejectNotificationSettings makes the sync back end refuse every
+	// SyncNotificationSettings secret with 400 UnknownError wrapping
+	// InvalidNotificationSettings, as Graph does for settings it finds invalid
+	// by rules a client cannot fully know in advance.
+	RejectNotificationSettings bool `json:"rejectNotificationSettings"`
 }
 
 // Violation is a misuse of the API that Graph would have accepted (or
@@ -351,6 +356,22 @@ func (s *Server) Violations() []Violation {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Violation(nil), s.violations...)
+}
+
+// IssuedTokens returns every access token the token endpoint issued, so
+// tests can check that none leaked into logs or workflow histories.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sortedKeys(s.tokens)
+}
+
+// Tenants returns the ids (lower-case) of the tenants the simulator knows:
+// those that got a token, were configured, or were used.
+func (s *Server) Tenants() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return sortedKeys(s.tenants)
 }
 
 // RequestLog returns the Graph requests seen, oldest first.

@@ -468,6 +468,9 @@ func (g *gctx) secretsPut() {
 		}
 		if val == "*" {
 			masked = append(masked, *kv.Key)
+		} else if *kv.Key == "SyncNotificationSettings" && g.t.opts.RejectNotificationSettings {
+			g.syncErr(400, "InvalidNotificationSettings", "")
+			return
 		} else if code := validateSecret(*kv.Key, val); code != "" {
 			g.syncErr(400, code, "")
 			return
