@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
@@ -170,17 +169,7 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 	if len(created) > 0 {
 		res.Report.Outcome = wf.OutcomeCreated
 	}
-	res.Report.Detail = describe(describe("", "created", created), "found", found)
+	res.Report.Detail = wf.JoinDetail(wf.JoinDetail("", "created", created), "found", found)
 	return res, nil
 }
 
-// describe appends "verb a, b" to a "; "-separated detail.
-func describe(detail, verb string, items []string) string {
-	if len(items) == 0 {
-		return detail
-	}
-	if detail != "" {
-		detail += "; "
-	}
-	return detail + verb + " " + strings.Join(items, ", ")
-}

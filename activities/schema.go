@@ -113,6 +113,6 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 	if len(res.Started) > 0 {
 		res.Report.Outcome = wf.OutcomeChanged
 	}
-	res.Report.Detail = describe(describe("", "started", res.Started), "already running", res.AlreadyRunning)
+	res.Report.Detail = wf.JoinDetail(wf.JoinDetail("", "started", res.Started), "already running", res.AlreadyRunning)
 	return res, nil
 }

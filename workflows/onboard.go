@@ -195,11 +195,12 @@ func (o *onboarding) startWatchers(ctx workflow.Context, jobIDs []string) {
 	if len(started) > 0 {
 		rep.Outcome = OutcomeCreated
 	}
-	rep.Detail = joinDetail(joinDetail("", "started watchers for", started), "already watching", kept)
+	rep.Detail = JoinDetail(JoinDetail("", "started watchers for", started), "already watching", kept)
 	o.report(rep)
 }
 
-func joinDetail(detail, verb string, items []string) string {
+// JoinDetail appends "verb a, b" to a "; "-separated step detail.
+func JoinDetail(detail, verb string, items []string) string {
 	if len(items) == 0 {
 		return detail
 	}
