@@ -172,4 +172,3 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 	res.Report.Detail = wf.JoinDetail(wf.JoinDetail("", "created", created), "found", found)
 	return res, nil
 }
-
