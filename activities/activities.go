@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
@@ -37,6 +39,13 @@ func (a *Activities) client(tenantID string) (*graph.Client, error) {
 	}
 	return c, nil
 }
+
+// ListGrace is how long a retried EnsureApplication waits for Graph's list to
+// show an app a lost attempt may have created, before instantiating again.
+const ListGrace = 90 * time.Second
+
+// ErrWaitingForList is the retryable error of that wait.
+const ErrWaitingForList = "WaitingForServicePrincipalList"
 
 // fresh marks operations on objects we may have just created, where Graph's
 // replication lag shows as 404 for a while.
@@ -109,6 +118,17 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 		}
 		return res, nil
 	}
+	// A previous attempt that got as far as instantiating (its heartbeat says
+	// when) may have created an app whose answer was lost (crash, timeout).
+	// Graph's list catches up later than the create: give it time before
+	// creating another.
+	var sentAt time.Time
+	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &sentAt) == nil && time.Since(sentAt) < ListGrace {
+		return res, temporal.NewApplicationError("no service principal named "+in.DisplayName+" is listed yet, but a previous attempt instantiated the template at "+
+			sentAt.Format(time.RFC3339)+": waiting for Graph to list it before instantiating again", ErrWaitingForList)
+	}
+	// Synchronous for the first heartbeat: once it returns, a retry knows.
+	activity.RecordHeartbeat(ctx, time.Now())
 	inst, err := c.Instantiate(ctx, graph.AD2AADTemplateID, in.DisplayName)
 	if err != nil {
 		return res, toTemporal(err, false)

@@ -104,7 +104,7 @@ func (g *gctx) instantiate() {
 	}
 	lag := s.faults.ReplicationLag // caller holds s.mu
 	app := &application{objectID: s.newIDLocked(), appID: s.newIDLocked(), displayName: name, templateID: AD2AADTemplateID, created: g.now}
-	sp := &servicePrincipal{id: s.newIDLocked(), appID: app.appID, displayName: name, templateID: AD2AADTemplateID, created: g.now, visibleAt: g.now.Add(lag)}
+	sp := &servicePrincipal{id: s.newIDLocked(), appID: app.appID, displayName: name, templateID: AD2AADTemplateID, created: g.now, visibleAt: g.now.Add(lag), listedAt: g.now.Add(s.opts.ListLag)}
 	g.t.apps = append(g.t.apps, app)
 	g.t.sps = append(g.t.sps, sp)
 	home := "https://account.activedirectory.windowsazure.com:444/applications/default.aspx?metadata=AD2AADProvisioning|ISV9.1|primary|z"
@@ -176,8 +176,8 @@ func (g *gctx) spJSON(sp *servicePrincipal) map[string]any {
 
 // spList implements GET /servicePrincipals with a small $filter subset.
 //
-// Known leniency: a newly created service principal is listed immediately,
-// even while GET /servicePrincipals/{id} still answers 404 (replication lag).
+// A new service principal is left out of lists for Options.ListLag (default 0,
+// a leniency: real Graph gives no bound).
 func (g *gctx) spList() {
 	q := g.r.URL.Query()
 	filter := q.Get("$filter")
@@ -196,7 +196,7 @@ func (g *gctx) spList() {
 	}
 	out := []any{}
 	for _, sp := range g.t.sps {
-		ok := true
+		ok := !g.now.Before(sp.listedAt)
 		for _, p := range preds {
 			if !p(sp) {
 				ok = false

@@ -20,8 +20,8 @@
 //
 // Known leniencies (places where the simulator is friendlier than Graph):
 //   - a newly created service principal is listed by GET /servicePrincipals
-//     ($filter) immediately, even while GET /servicePrincipals/{id} still
-//     answers 404 during the replication lag;
+//     ($filter) after Options.ListLag, a fixed delay (0 by default: at once);
+//     real Graph gives no bound;
 //   - $select, $top and $count are ignored (all properties are returned);
 //   - only one page is ever returned (no @odata.nextLink);
 //   - permissions are not modelled except through TenantOptions.MissingPermission;

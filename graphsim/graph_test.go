@@ -321,3 +321,17 @@ func TestControlAPI(t *testing.T) {
 	require.Equal(t, len(s.RequestLog()), len(log))
 	require.Equal(t, 404, ctl.do("POST", s.ControlURL()+"/tenants/"+tenantA+"/jobs/nope/deletions", map[string]any{"count": 1}).Status)
 }
+
+func TestListLagHidesNewServicePrincipalsFromFilters(t *testing.T) {
+	s := newSim(t, Options{ListLag: 300 * time.Millisecond})
+	c := newCaller(t, s, tenantA)
+	c.instantiate("lagged")
+	count := func() int {
+		r := c.do("GET", "/servicePrincipals?%24filter="+url.QueryEscape("displayName eq 'lagged'"), nil)
+		require.Equal(t, 200, r.Status, "%s", r.Body)
+		return len(r.json(t)["value"].([]any))
+	}
+	require.Equal(t, 0, count(), "not listed during the list lag")
+	time.Sleep(350 * time.Millisecond)
+	require.Equal(t, 1, count())
+}

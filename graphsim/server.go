@@ -45,8 +45,11 @@ type Options struct {
 	UnavailableRate   float64       // fraction of Graph requests answered 503
 	RetryAfterSeconds float64       // Retry-After value (decimal seconds); 0 = drawn in [0.2, 1.0)
 	ReplicationLag    time.Duration // a fresh service principal answers 404 for this long
-	DiscoverFailures  int           // first N discover calls per tenant fail with 500
-	SyncInterval      time.Duration // sync engine tick (default 1s)
+	// ListLag keeps a new service principal out of $filter lists for this long
+	// (Graph's directory search catches up later than reads by id); 0 lists it at once.
+	ListLag          time.Duration
+	DiscoverFailures int           // first N discover calls per tenant fail with 500
+	SyncInterval     time.Duration // sync engine tick (default 1s)
 }
 
 // Faults are the runtime-adjustable fault knobs. SetFaults replaces all of

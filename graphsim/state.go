@@ -27,6 +27,7 @@ type secret struct{ Key, Value string }
 type servicePrincipal struct {
 	id, appID, displayName, templateID string
 	created, visibleAt                 time.Time
+	listedAt                           time.Time // hidden from $filter lists until then
 	secrets                            []secret
 	jobs                               []*job
 }

@@ -1,0 +1,91 @@
+package activities
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/cloudsync/cloudsync/graph"
+	"github.com/cloudsync/cloudsync/graphsim"
+	wf "github.com/cloudsync/cloudsync/workflows"
+)
+
+const (
+	simClient = "5e1f0c1d-0000-4000-8000-00000000ac71"
+	simSecret = "activities-test-secret"
+	tenant    = "0b7f4c3e-1d2a-4e5f-8a9b-0c1d2e3f4b01"
+)
+
+// newActivities wires the real Graph client to an in-process graphsim.
+func newActivities(t *testing.T, opts graphsim.Options) (*Activities, *graphsim.Server) {
+	t.Helper()
+	opts.Clients = map[string]string{simClient: simSecret}
+	srv, err := graphsim.New(opts)
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	tr, err := graph.TransportWithCA(srv.CAFile())
+	require.NoError(t, err)
+	f := &graph.Factory{
+		Cloud:       graph.CloudGlobal.WithOverrides(srv.GraphURL(), srv.AuthorityHost()),
+		Credentials: graph.CredentialConfig{Mode: graph.AuthClientSecret, ClientID: simClient, ClientSecret: simSecret},
+		Transport:   tr,
+	}
+	return &Activities{Graph: f}, srv
+}
+
+func activityEnv(a *Activities) *testsuite.TestActivityEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(a)
+	return env
+}
+
+func TestEnsureApplicationLooksBeforeInstantiating(t *testing.T) {
+	a, srv := newActivities(t, graphsim.Options{})
+	env := activityEnv(a)
+	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "contoso.com"}
+
+	v, err := env.ExecuteActivity(a.EnsureApplication, in)
+	require.NoError(t, err)
+	var first wf.ApplicationResult
+	require.NoError(t, v.Get(&first))
+	require.Equal(t, wf.OutcomeCreated, first.Report.Outcome)
+
+	v, err = env.ExecuteActivity(a.EnsureApplication, in)
+	require.NoError(t, err)
+	var second wf.ApplicationResult
+	require.NoError(t, v.Get(&second))
+	require.Equal(t, wf.OutcomeUnchanged, second.Report.Outcome)
+	require.Equal(t, first.ServicePrincipalID, second.ServicePrincipalID)
+	require.Len(t, srv.Snapshot(tenant).Applications, 1)
+}
+
+// A retry after an attempt that instantiated (heartbeat recorded) but lost the
+// answer waits for Graph's list rather than create a second app.
+func TestEnsureApplicationRetryWaitsForTheListBeforeInstantiatingAgain(t *testing.T) {
+	a, srv := newActivities(t, graphsim.Options{ListLag: time.Hour})
+	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "fabrikam.com"}
+
+	env := activityEnv(a)
+	_, err := env.ExecuteActivity(a.EnsureApplication, in) // the "lost" attempt
+	require.NoError(t, err)
+	require.Len(t, srv.Snapshot(tenant).Applications, 1)
+
+	retry := activityEnv(a)
+	retry.SetHeartbeatDetails(time.Now().Add(-10 * time.Second))
+	_, err = retry.ExecuteActivity(a.EnsureApplication, in)
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, ErrWaitingForList, ae.Type())
+	require.False(t, ae.NonRetryable())
+	require.Len(t, srv.Snapshot(tenant).Applications, 1, "no second app while the list may lag")
+
+	late := activityEnv(a)
+	late.SetHeartbeatDetails(time.Now().Add(-2 * ListGrace))
+	_, err = late.ExecuteActivity(a.EnsureApplication, in)
+	require.NoError(t, err, "after the grace period the retry goes on")
+	require.Len(t, srv.Snapshot(tenant).Applications, 2)
+}
