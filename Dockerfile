@@ -26,7 +26,8 @@ ARG TARGETARCH
 RUN --mount=type=cache,target=/root/.cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/bin/worker ./worker && \
     GOOS=$TARGETOS GOARCH=$TARGETARCH CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/bin/starter ./starter && \
-    GOOS=$TARGETOS GOARCH=$TARGETARCH CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/bin/graphsim ./graphsim/cmd/graphsim
+    GOOS=$TARGETOS GOARCH=$TARGETARCH CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/bin/graphsim ./graphsim/cmd/graphsim && \
+    GOOS=$TARGETOS GOARCH=$TARGETARCH CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/bin/codec-server ./codec/cmd/codec-server
 # /sim: where graphsim writes ca.pem and env in docker-compose. It must exist
 # in the image, owned by nonroot, so a fresh named volume mounted there is
 # writable (Docker copies the image directory's ownership into the volume).
@@ -38,6 +39,7 @@ LABEL org.opencontainers.image.title="cloudsync" \
 COPY --from=build /out/bin/worker /usr/local/bin/worker
 COPY --from=build /out/bin/starter /usr/local/bin/starter
 COPY --from=build /out/bin/graphsim /usr/local/bin/graphsim
+COPY --from=build /out/bin/codec-server /usr/local/bin/codec-server
 COPY --from=build --chown=65532:65532 /out/sim /sim
 USER 65532:65532
 # Health and metrics (--metrics-addr, to come): /healthz, /readyz, /metrics.

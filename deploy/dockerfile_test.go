@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -485,6 +486,26 @@ func matchSegments(pat, name []string) bool {
 	return ok && matchSegments(pat[1:], name[1:])
 }
 
+// imageSourceDirs lists the module's package directories the image's binaries
+// are built from (go list -deps), plus embedded asset directories.
+func imageSourceDirs(root string, problems *[]string) []string {
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}",
+		"./worker", "./starter", "./graphsim/cmd/graphsim", "./codec/cmd/codec-server")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		*problems = append(*problems, "go list: "+err.Error())
+		return nil
+	}
+	dirs := []string{"graphsim/assets"}
+	for _, d := range strings.Fields(string(out)) {
+		if rel, err := filepath.Rel(root, d); err == nil && !strings.HasPrefix(rel, "..") {
+			dirs = append(dirs, filepath.ToSlash(rel))
+		}
+	}
+	return dirs
+}
+
 // checkDockerignore: nothing the build needs is excluded from the context.
 func checkDockerignore(ignore string, root string) []string {
 	var patterns []string
@@ -496,7 +517,7 @@ func checkDockerignore(ignore string, root string) []string {
 	var problems []string
 	needed := []string{"go.mod", "go.sum"}
 	// Every non-test Go file and embedded asset of the packages in the image.
-	for _, dir := range []string{"worker", "starter", "graphsim", "graphsim/cmd/graphsim", "graphsim/assets", "graph", "workflows", "activities"} {
+	for _, dir := range imageSourceDirs(root, &problems) {
 		entries, err := os.ReadDir(filepath.Join(root, dir))
 		if err != nil {
 			problems = append(problems, err.Error())
