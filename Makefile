@@ -20,11 +20,12 @@ tools: $(TEMPORAL)
 $(TEMPORAL):
 	$(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
-## build: worker, starter and graphsim binaries in bin/
+## build: worker, starter, graphsim and codec-server binaries in bin/
 build:
 	$(GO) build -o $(BIN)/worker ./worker
 	$(GO) build -o $(BIN)/starter ./starter
 	$(GO) build -o $(BIN)/graphsim ./graphsim/cmd/graphsim
+	$(GO) build -o $(BIN)/codec-server ./codec/cmd/codec-server
 
 ## test: every test, end-to-end on the real dev server and graphsim
 test: tools
@@ -32,9 +33,12 @@ test: tools
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -vet=off -count=1 -timeout 20m ./...
 
-## fuzz: the fuzz targets for a bounded time each
+## fuzz: each fuzz target for a bounded time (FUZZTIME, default 20s); crashers land in
+## the package's testdata/fuzz/<target>/ and become regression tests of go test
+FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -vet=off ./graph/ -run '^$$' -fuzz FuzzPatchCredentialData -fuzztime 30s
+	$(GO) test -vet=off ./graph/ -run '^$$' -fuzz '^FuzzPatchCredentialData$$' -fuzztime $(FUZZTIME)
+	$(GO) test -vet=off ./starter/ -run '^$$' -fuzz '^FuzzTenantSpec$$' -fuzztime $(FUZZTIME)
 
 ## record-histories: refresh the histories the replay test checks (after an intended workflow change)
 record-histories: tools
@@ -63,3 +67,13 @@ graphsim:
 
 clean:
 	rm -rf $(BIN) .demo .graphsim
+
+.PHONY: bench bench-quick
+
+## bench: the benchmarks (about an hour on 2 cores): writes BENCHMARKS.md and bench/results.json
+bench: tools
+	$(GO) run ./bench
+
+## bench-quick: the benchmarks at small sizes, for development (a few minutes; writes to /tmp)
+bench-quick: tools
+	$(GO) run ./bench -quick -md /tmp/cloudsync-BENCHMARKS.md -json /tmp/cloudsync-bench-results.json

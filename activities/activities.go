@@ -155,14 +155,16 @@ func (a *Activities) WaitForServicePrincipal(ctx context.Context, in wf.ServiceP
 }
 
 // EnsureJobs creates the jobs whose template has none yet. Graph accepts a
-// second job of the same template, so it lists first.
+// second job of the same template, so it looks first: it lists the jobs, or,
+// on its first attempt only, takes the listing the previous step of this run
+// made (in.Seen; see JobsSeen).
 func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.EnsureJobsResult, error) {
 	res := wf.EnsureJobsResult{Jobs: map[string]string{}, Report: wf.StepReport{Step: wf.StepJobs}}
 	c, err := a.client(in.TenantID)
 	if err != nil {
 		return res, err
 	}
-	jobs, err := c.ListJobs(ctx, in.ServicePrincipalID)
+	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
 	if err != nil {
 		return res, toTemporal(err, true)
 	}
@@ -184,11 +186,60 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 		}
 		res.Jobs[t] = j.ID
 		created = append(created, t)
+		jobs = append(jobs, wf.SeenJob{ID: j.ID, TemplateID: j.TemplateID, Running: j.Running()})
 	}
+	res.Seen = newSeen(ctx, jobs)
 	res.Report.Outcome = wf.OutcomeUnchanged
 	if len(created) > 0 {
 		res.Report.Outcome = wf.OutcomeCreated
 	}
 	res.Report.Detail = wf.JoinDetail(wf.JoinDetail("", "created", created), "found", found)
 	return res, nil
+}
+
+// jobs lists a service principal's jobs, or takes a listing handed on by the
+// previous step when it may stand in for one.
+func (a *Activities) jobs(ctx context.Context, c *graph.Client, spID string, seen *wf.JobsSeen) ([]wf.SeenJob, error) {
+	if seenUsable(ctx, seen) {
+		return append([]wf.SeenJob(nil), seen.Jobs...), nil
+	}
+	list, err := c.ListJobs(ctx, spID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]wf.SeenJob, 0, len(list))
+	for _, j := range list {
+		out = append(out, wf.SeenJob{ID: j.ID, TemplateID: j.TemplateID, Running: j.Running()})
+	}
+	return out, nil
+}
+
+// seenUsable says whether a listing handed on by the previous step may stand
+// in for this activity's own: only on its first attempt (a retry may follow a
+// write of the failed attempt, so it looks again), in the run that made it (a
+// reset replays old results: look again) and while it is fresh.
+func seenUsable(ctx context.Context, s *wf.JobsSeen) bool {
+	if s == nil {
+		return false
+	}
+	runID, attempt := runAndAttempt(ctx)
+	age := time.Since(s.At)
+	return attempt == 1 && s.RunID == runID && age > -time.Minute && age < wf.MaxJobsSeenAge
+}
+
+// newSeen stamps a listing with this run and the time.
+func newSeen(ctx context.Context, jobs []wf.SeenJob) *wf.JobsSeen {
+	runID, _ := runAndAttempt(ctx)
+	return &wf.JobsSeen{RunID: runID, At: time.Now().UTC(), Jobs: jobs}
+}
+
+// runAndAttempt names the workflow run and the attempt of the running
+// activity; outside an activity (a script calling the methods in order) there
+// is one run and one attempt.
+func runAndAttempt(ctx context.Context) (string, int32) {
+	if !activity.IsActivity(ctx) {
+		return "", 1
+	}
+	info := activity.GetInfo(ctx)
+	return info.WorkflowExecution.RunID, info.Attempt
 }

@@ -80,18 +80,19 @@ func (a *Activities) CheckExchangeSchema(ctx context.Context, in wf.ExchangeChec
 }
 
 // StartJobs starts the listed jobs that are not running. Graph asks not to
-// start a running job, so it reads their status first.
+// start a running job, so it reads their status first (on its first attempt,
+// from the listing the jobs step handed on: see JobsSeen).
 func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.StartJobsResult, error) {
 	res := wf.StartJobsResult{Report: wf.StepReport{Step: wf.StepStartJobs}}
 	c, err := a.client(in.TenantID)
 	if err != nil {
 		return res, err
 	}
-	jobs, err := c.ListJobs(ctx, in.ServicePrincipalID)
+	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
 	if err != nil {
 		return res, toTemporal(err, true)
 	}
-	byID := map[string]graph.Job{}
+	byID := map[string]wf.SeenJob{}
 	for _, j := range jobs {
 		byID[j.ID] = j
 	}
@@ -100,7 +101,7 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 		if !ok {
 			return res, toTemporal(&graph.Error{Op: "start sync job " + id, Kind: graph.KindNotFound, Status: 404, Message: "job not in the service principal's job list"}, true)
 		}
-		if j.Running() {
+		if j.Running {
 			res.AlreadyRunning = append(res.AlreadyRunning, id)
 			continue
 		}

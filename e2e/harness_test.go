@@ -44,6 +44,8 @@ type envConfig struct {
 	workerEnv []string
 	noWorker  bool
 	server    *testsuite.DevServer // set by newEnv: the shared dev server
+	// chaos puts a chaosProxy between the worker and graphsim's Graph API.
+	chaos bool
 }
 
 // env is one set of parts: a dev server (own or shared), a simulator, and a
@@ -56,6 +58,11 @@ type env struct {
 	bin       string // directory with the worker and starter binaries
 	hostPort  string // the dev server's frontend, stable across restarts
 	taskQueue string
+	// metricsAddr is the main worker's /metrics, /healthz, /readyz (each env's
+	// worker has its own port: several envs run at once).
+	metricsAddr string
+
+	proxy *chaosProxy // with envConfig.chaos
 
 	mu      sync.Mutex
 	worker  *workerProc   // the current main worker
@@ -74,6 +81,8 @@ var (
 	shared    *env
 	sharedErr error
 	once      sync.Once
+
+	serverStarts sync.Mutex // dev servers start one at a time
 
 	buildOnce sync.Once
 	binDir    string
@@ -172,16 +181,38 @@ func start(cfg envConfig) (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphsim: %w", err)
 	}
-	if cfg.ownServer {
-		port, err := freePort()
+	if cfg.chaos {
+		dir, err := os.MkdirTemp("", "cloudsync-e2e-proxy-")
+		if err == nil {
+			e.proxy, err = newChaosProxy(dir, e.sim.GraphURL(), e.sim.CAFile())
+		}
 		if err != nil {
-			return nil, err
-		}
-		e.hostPort = fmt.Sprintf("127.0.0.1:%d", port)
-		if err := e.startServer(); err != nil {
 			e.sim.Close()
-			return nil, err
+			return nil, fmt.Errorf("chaos proxy: %w", err)
 		}
+	}
+	if cfg.ownServer {
+		// A dev server picks free ports of its own for its internal services
+		// while it starts; several starting at once can collide. Start them
+		// one at a time, and try another port if one does not come up.
+		serverStarts.Lock()
+		for attempt := 1; ; attempt++ {
+			port, err := freePort()
+			if err == nil {
+				e.hostPort = fmt.Sprintf("127.0.0.1:%d", port)
+				err = e.startServer()
+			}
+			if err == nil {
+				break
+			}
+			if attempt == 3 {
+				serverStarts.Unlock()
+				e.sim.Close()
+				return nil, err
+			}
+			fmt.Fprintf(os.Stderr, "env %s: dev server did not start (%v): trying another port\n", cfg.name, err)
+		}
+		serverStarts.Unlock()
 	} else {
 		e.temporal, e.hostPort = cfg.server, cfg.server.FrontendHostPort()
 		e.client = cfg.server.Client()
@@ -206,7 +237,7 @@ func (e *env) startServer() error {
 	for _, k := range []temporal.SearchAttributeKeyKeyword{workflows.SearchTenant, workflows.SearchDomain, workflows.SearchStep, workflows.SearchOutcome, workflows.SearchJobState, workflows.SearchAwaitingApproval} {
 		keys = append(keys, k.ValueSet(""))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:     temporalBin,
@@ -235,29 +266,43 @@ func (e *env) restartServer(down time.Duration) error {
 		fmt.Fprintf(os.Stderr, "dev server stop: %v\n", err)
 	}
 	time.Sleep(down)
+	serverStarts.Lock()
+	defer serverStarts.Unlock()
 	return e.startServer()
 }
 
 func (e *env) workerEnv() []string {
+	if e.metricsAddr == "" {
+		port, _ := freePort()
+		e.metricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	graphURL, caFile := e.sim.GraphURL(), e.sim.CAFile()
+	if e.proxy != nil {
+		graphURL, caFile = e.proxy.GraphURL(), e.proxy.caFile
+	}
 	return append(append(os.Environ(),
+		"CLOUDSYNC_METRICS_ADDR="+e.metricsAddr,
 		"TEMPORAL_ADDRESS="+e.hostPort,
 		"TEMPORAL_NAMESPACE=default",
 		"CLOUDSYNC_TASK_QUEUE="+e.taskQueue,
-		"CLOUDSYNC_GRAPH_BASE_URL="+e.sim.GraphURL(),
+		"CLOUDSYNC_GRAPH_BASE_URL="+graphURL,
 		"AZURE_AUTHORITY_HOST="+e.sim.AuthorityHost(),
-		"CLOUDSYNC_CA_FILE="+e.sim.CAFile(),
+		"CLOUDSYNC_CA_FILE="+caFile,
 		"AZURE_CLIENT_ID="+clientID,
 		"AZURE_CLIENT_SECRET="+clientSecret,
 		"CLOUDSYNC_LOG_FORMAT=json",
 		"CLOUDSYNC_LOG_LEVEL=info",
-		// Several workers run at once: no fixed metrics port.
-		"CLOUDSYNC_METRICS_ADDR=127.0.0.1:0",
 	), e.cfg.workerEnv...)
 }
 
 // spawnWorker starts a worker process with the env's environment plus extra
-// (later entries win).
+// (later entries win). Workers other than the main one serve metrics on a
+// port of their own.
 func (e *env) spawnWorker(extra ...string) (*workerProc, error) {
+	return e.spawn(append([]string{"CLOUDSYNC_METRICS_ADDR=127.0.0.1:0"}, extra...)...)
+}
+
+func (e *env) spawn(extra ...string) (*workerProc, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -278,7 +323,7 @@ func (e *env) spawnWorker(extra ...string) (*workerProc, error) {
 }
 
 func (e *env) startWorker() error {
-	p, err := e.spawnWorker()
+	p, err := e.spawn()
 	if err != nil {
 		return err
 	}
@@ -338,6 +383,10 @@ func (e *env) close() {
 	wg.Wait()
 	if e.cfg.ownServer && e.temporal != nil {
 		_ = e.temporal.Stop()
+	}
+	if e.proxy != nil {
+		e.proxy.close()
+		_ = os.RemoveAll(filepath.Dir(e.proxy.caFile))
 	}
 	if e.sim != nil {
 		e.sim.Close()

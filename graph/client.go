@@ -31,6 +31,10 @@ type Options struct {
 	Transport http.RoundTripper
 	// Observer, if set, sees every HTTP answer (for metrics and request logs).
 	Observer func(Observation)
+	// WriteRate limits this client's (this tenant's) writes per second, with
+	// bursts of WriteBurst; 0 means no limit. See DefaultWriteRate.
+	WriteRate  float64
+	WriteBurst int
 }
 
 // Client talks to Graph for one tenant: the tenant is the one the credential
@@ -105,6 +109,9 @@ func newHTTPClient(opts Options) *http.Client {
 	}
 	if opts.Observer != nil {
 		base = observingTransport{next: base, observe: opts.Observer}
+	}
+	if l := newWriteLimiter(opts.WriteRate, opts.WriteBurst); l != nil {
+		base = limitingTransport{next: base, limiter: l}
 	}
 	return &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(base, mw...),

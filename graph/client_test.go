@@ -236,6 +236,8 @@ func TestSimWrongClientSecret(t *testing.T) {
 	_, err := c.ListJobs(testCtx(t), "00000000-0000-4000-8000-000000000001")
 	ge := requireGraphError(t, err, KindUnauthorized)
 	require.Contains(t, ge.Error(), "AADSTS7000215")
+	require.NotContains(t, ge.Error(), "\n", "one line: the AADSTS description, not azidentity's whole report")
+	require.NotContains(t, ge.Error(), "Trace ID")
 	require.False(t, ge.Retryable())
 	require.Zero(t, ge.Status)
 	require.NotEmpty(t, ge.Hint)

@@ -92,11 +92,24 @@ func NewCredential(cfg CredentialConfig, tenantID string, c Cloud, transport htt
 	return nil, fmt.Errorf("unknown auth mode %q: use client-secret, certificate, workload-identity or managed-identity", cfg.Mode)
 }
 
-// TransportWithCA returns a transport that also trusts the PEM CAs in caFile
-// (for a simulator or a TLS-inspecting proxy). Empty caFile: the default transport.
+// Connection pool of the Graph transport. Every tenant's client shares it, and
+// Graph is one host: HTTP/2 multiplexes the requests over a few connections;
+// without HTTP/2 (a proxy), up to maxIdlePerHost idle connections are kept so
+// a worker running its 200 activities at once does not open and close a TLS
+// connection per request (Go's default keeps 2).
+const (
+	maxIdlePerHost = 256
+	maxIdle        = 512
+)
+
+// TransportWithCA returns the Graph transport, which also trusts the PEM CAs
+// in caFile (for a simulator or a TLS-inspecting proxy; empty: the system's).
 func TransportWithCA(caFile string) (http.RoundTripper, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = maxIdle, maxIdlePerHost
+	t.ForceAttemptHTTP2 = true
 	if caFile == "" {
-		return http.DefaultTransport, nil
+		return t, nil
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
@@ -109,9 +122,7 @@ func TransportWithCA(caFile string) (http.RoundTripper, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
 	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	t.MaxIdleConnsPerHost = 32
 	return t, nil
 }
 
@@ -122,6 +133,9 @@ type Factory struct {
 	Credentials CredentialConfig
 	Transport   http.RoundTripper
 	Observer    func(Observation)
+	// WriteRate and WriteBurst limit each tenant's writes (see Options).
+	WriteRate  float64
+	WriteBurst int
 
 	mu      sync.Mutex
 	clients map[string]*Client
@@ -139,7 +153,7 @@ func (f *Factory) ForTenant(tenantID string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewClient(cred, Options{Cloud: f.Cloud, Transport: f.Transport, Observer: f.Observer})
+	c, err := NewClient(cred, Options{Cloud: f.Cloud, Transport: f.Transport, Observer: f.Observer, WriteRate: f.WriteRate, WriteBurst: f.WriteBurst})
 	if err != nil {
 		return nil, err
 	}

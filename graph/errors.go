@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,9 @@ type Error struct {
 	RetryAfter      time.Duration // from Retry-After (decimal seconds allowed); 0 when absent
 	Hint            string        // what the admin should do
 	Err             error         // underlying transport or token error
+	// errSummarised: Message already says what Err says (a token request's
+	// multi-line report, condensed), so Error prints it once.
+	errSummarised bool
 }
 
 func (e *Error) Error() string {
@@ -63,11 +67,14 @@ func (e *Error) Error() string {
 	if e.Message != "" && e.InnerCode == "" {
 		fmt.Fprintf(&b, ": %s", e.Message)
 	}
-	if e.Err != nil {
+	if e.Err != nil && !e.errSummarised {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
 	if e.Hint != "" {
-		fmt.Fprintf(&b, ". %s", e.Hint)
+		if !strings.HasSuffix(b.String(), ".") {
+			b.WriteString(".")
+		}
+		fmt.Fprintf(&b, " %s", e.Hint)
 	}
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " [request-id %s", e.RequestID)
@@ -158,6 +165,9 @@ func (o op) wrap(err error) error {
 		e.Message = ae.Message
 	default:
 		e.Err = err
+		if m := tokenFailure(err); m != "" {
+			e.Message, e.errSummarised = m, true
+		}
 	}
 	e.InnerCode = innerCode(e.Message)
 	e.Kind = classify(e.Status, err)
@@ -264,6 +274,30 @@ func ParseRetryAfter(v string) time.Duration {
 		}
 	}
 	return 0
+}
+
+var aadstsRe = regexp.MustCompile(`AADSTS\d+:[^"\n]*`)
+
+// tokenFailure condenses azidentity's report of a failed token request (the
+// request line, the whole response body, a troubleshooting link, over many
+// lines) to one line an operator acts on: the HTTP status and Entra's AADSTS
+// description, without its trace and correlation ids. "" if err is not one.
+func tokenFailure(err error) string {
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) {
+		return ""
+	}
+	msg := "the token request failed"
+	if afe.RawResponse != nil {
+		msg += fmt.Sprintf(" (HTTP %d)", afe.RawResponse.StatusCode)
+	}
+	if d := aadstsRe.FindString(err.Error()); d != "" {
+		if i := strings.Index(d, " Trace ID:"); i >= 0 {
+			d = d[:i]
+		}
+		return msg + ": " + strings.TrimSpace(d)
+	}
+	return msg + ": " + strings.Join(strings.Fields(strings.SplitN(err.Error(), "\n", 2)[0]), " ")
 }
 
 // innerCode digs out the sync back end's code, which arrives as a JSON string

@@ -335,3 +335,15 @@ func TestListLagHidesNewServicePrincipalsFromFilters(t *testing.T) {
 	time.Sleep(350 * time.Millisecond)
 	require.Equal(t, 1, count())
 }
+
+func TestSeedRunningJobsAreReadable(t *testing.T) {
+	s := newSim(t, Options{})
+	jobs := s.SeedRunningJobs(tenantA, 2, 3)
+	require.Len(t, jobs, 6)
+	st := s.Snapshot(tenantA)
+	require.Len(t, st.ServicePrincipals, 2)
+	require.Len(t, st.Jobs, 6)
+	for _, j := range st.Jobs {
+		require.Equal(t, "Active", j.StatusCode)
+	}
+}

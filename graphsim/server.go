@@ -161,6 +161,9 @@ type Stats struct {
 	Throttled    int `json:"throttled"`
 	Unavailable  int `json:"unavailable"`
 	TokensIssued int `json:"tokensIssued"`
+	// Connections counts the TCP connections clients opened (Graph, token
+	// and control requests share the port): a measure of connection reuse.
+	Connections int `json:"connections"`
 }
 
 // Request is one Graph request as logged by the simulator.
@@ -272,6 +275,13 @@ func New(opts Options) (*Server, error) {
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          nil,
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			if st == http.StateNew {
+				s.mu.Lock()
+				s.stats.Connections++
+				s.mu.Unlock()
+			}
+		},
 	}
 	go func() { _ = s.http.ServeTLS(ln, "", "") }()
 	s.engineWG.Add(1)

@@ -58,6 +58,12 @@ the TEMPORAL_TLS_* variables and the Temporal CLI's TOML profile
 override them. Web UI links use --ui-url (default $CLOUDSYNC_UI_URL or
 http://localhost:8233).
 
+Payload encryption: when the worker encrypts payloads, give the starter the
+same keys: CLOUDSYNC_CODEC_KEYS ("kid1=<base64 32 bytes>,kid2=...") or
+CLOUDSYNC_CODEC_KEYS_FILE, and CLOUDSYNC_CODEC_KEY_ID (the active key). Without
+them, inputs go in clear (the worker still reads them) but results and query
+answers cannot be read.
+
 Exit codes:
   0  ok
   1  the onboarding failed (status: the onboarding is failed, terminated,
@@ -92,6 +98,9 @@ type app struct {
 	conn           connFlags
 	// pollInterval is how often --wait asks for progress.
 	pollInterval time.Duration
+	// fleetEvery is how often a fleet prints a progress line when stderr is
+	// not a terminal (default 5 s).
+	fleetEvery time.Duration
 }
 
 // run is the whole CLI: main and the tests call it.

@@ -18,21 +18,41 @@ import (
 
 func (a *app) onboardCmd() *cobra.Command {
 	var (
-		sf      specFlags
-		wf      watchFlags
-		noWatch bool
-		wait    bool
+		sf          specFlags
+		wf          watchFlags
+		noWatch     bool
+		wait        bool
+		rate        float64
+		concurrency int
 	)
 	cmd := &cobra.Command{
 		Use:   "onboard",
-		Short: "Start onboarding a tenant (from flags or a YAML spec file)",
-		Long: `Start the OnboardTenant workflow for one tenant and domain.
+		Short: "Start onboarding a tenant, or a fleet of tenants (from flags, a YAML or a CSV file)",
+		Long: `Start the OnboardTenant workflow for one tenant and domain, or for a fleet.
 
 The tenant is described by flags, or by a YAML file (--file) holding one
 tenant spec (see examples/tenant.yaml); the two cannot be mixed. The spec is
 validated before Temporal is contacted. Re-running a finished onboarding is
 allowed and safe (it changes only what differs); while one runs for the same
 tenant and domain, a second is refused (exit 3).
+
+Fleets: --file may hold many tenant specs, as a YAML list (- tenantId: ...),
+a YAML document "tenants: [...]" (see examples/fleet.yaml), or a CSV file
+(*.csv, see examples/fleet.csv) with a header row naming its columns:
+  tenantId,domain,displayName,passwordHashSync,exchangeHybridWriteback,notify,
+  recipients,deleteThreshold,startJobs
+(recipients separated by ";", deleteThreshold a number or "off", booleans
+true/false). Every entry is validated first; any problem (each is printed
+with its row and field) or a tenant and domain listed twice exits 2 before
+anything starts. The fleet is started at --rate starts per second with at
+most --concurrency onboardings in flight, and followed to the end by default
+(--wait=false only starts them): a progress bar on a terminal (plain lines
+otherwise), then a table of every tenant (completed, failed with the reason,
+awaiting a delete approval) and exit 1 if any failed. Re-running the same
+file is safe: onboardings still running are followed rather than started
+again, finished ones run again and change nothing that is already right.
+A fleet is never followed by queries (each is a billed Temporal action): it
+waits on the workflows' results.
 
 Once the jobs are started, the onboarding starts one watcher (WatchSyncJob)
 per job, which outlives it: it asks for an approval when the accidental-delete
@@ -43,23 +63,52 @@ is kept as it is.`,
 		Example: `  starter onboard --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
       --password-hash-sync --notify --recipient admin@contoso.com --wait
   starter onboard --file examples/tenant.yaml --wait
+  starter onboard --file examples/fleet.yaml
+  starter onboard --file fleet.csv --rate 10 --concurrency 100 --approver alice@contoso.com
   starter onboard --file examples/tenant.yaml --approver alice@contoso.com --approver bob@contoso.com \
       --reminder-interval 2h --webhook-url https://hooks.contoso.com/cloudsync`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
-			spec, err := buildSpec(sf, changed, readSpecFile)
+			spec, fleet, err := buildSpecs(sf, changed, readSpecFile)
 			if err != nil {
 				return exitf(exitUsage, "%v", err)
 			}
 			var p problems
 			in := workflows.OnboardInput{Spec: spec, WatchOptions: wf.options(&p, changed)}
+			if fleet == nil {
+				if given := anyChanged(changed, "rate", "concurrency"); len(given) > 0 {
+					p.add(given[0], "applies to a fleet file (--file with several tenants)")
+				}
+			} else {
+				if rate <= 0 || rate > 1000 {
+					p.add("--rate", "%g is out of range: starts per second, more than 0 and at most 1000", rate)
+				}
+				if concurrency < 1 || concurrency > 10000 {
+					p.add("--concurrency", "%d is out of range: between 1 and 10000", concurrency)
+				}
+			}
 			if noWatch {
 				if given := anyChanged(changed, watchFlagNames...); len(given) > 0 {
 					p.add("--no-watch", "cannot be combined with %s: they configure the watchers it turns off", strings.Join(given, ", "))
 				}
 				off := false
 				in.Watch = &off
+			}
+			if fleet != nil {
+				if err := validateFleet(fleet); err != nil {
+					msg := err.Error()
+					if len(p) > 0 {
+						msg += "\n" + p.err("invalid options").Error()
+					}
+					return exitf(exitUsage, "%s", msg)
+				}
+				if err := p.err("invalid options"); err != nil {
+					return err
+				}
+				// A fleet is followed unless --wait=false: the table needs the outcomes.
+				follow := wait || !changed("wait")
+				return a.onboardFleet(cmd.Context(), fleet, in, fleetOptions{rate: rate, concurrency: concurrency, wait: follow})
 			}
 			if err := spec.Validate(); err != nil {
 				msg := validationLines(err)
@@ -75,7 +124,9 @@ is kept as it is.`,
 		},
 	}
 	sf.register(cmd.Flags())
-	cmd.Flags().BoolVar(&wait, "wait", false, "follow the onboarding until it ends, printing each step")
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the onboarding until it ends, printing each step (a fleet: on unless --wait=false)")
+	cmd.Flags().Float64Var(&rate, "rate", defaultFleetRate, "fleet: onboardings started per second")
+	cmd.Flags().IntVar(&concurrency, "concurrency", defaultFleetConcurrency, "fleet: onboardings in flight at once (with --wait)")
 	wf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "start no watcher for the jobs")
 	cmd.Flags().SortFlags = false
@@ -96,6 +147,9 @@ func startOptions(spec workflows.TenantSpec) client.StartWorkflowOptions {
 			workflows.SearchTenant.ValueSet(n.TenantID),
 			workflows.SearchDomain.ValueSet(n.Domain),
 			workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning),
+			// The first step: set here (free) rather than by the workflow (an
+			// upsert is a billed action); the workflow skips values in place.
+			workflows.SearchStep.ValueSet(workflows.StepTenantSyncFlag),
 		),
 		StaticSummary: fmt.Sprintf("Onboard %s (%s)", n.Domain, n.TenantID),
 	}

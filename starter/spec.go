@@ -18,8 +18,12 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-// maxSpecFileSize bounds --file: a tenant spec is a few hundred bytes.
-const maxSpecFileSize = 64 << 10
+// maxSpecFileSize bounds a --file holding one tenant spec (a few hundred
+// bytes); maxFleetFileSize one holding a fleet (10,000 tenants fit).
+const (
+	maxSpecFileSize  = 64 << 10
+	maxFleetFileSize = 16 << 20
+)
 
 // specFlags are the onboard flags that describe a tenant.
 type specFlags struct {
@@ -60,8 +64,19 @@ func (f *specFlags) register(fs *pflag.FlagSet) {
 
 // buildSpec makes the tenant spec from the flags (changed names the flags given
 // on the command line) or from --file, read with readFile. It does not
-// validate: call Validate on the result.
+// validate: call Validate on the result. A fleet file is refused: see buildSpecs.
 func buildSpec(f specFlags, changed func(name string) bool, readFile func(path string) ([]byte, error)) (workflows.TenantSpec, error) {
+	s, fleet, err := buildSpecs(f, changed, readFile)
+	if err == nil && fleet != nil {
+		return s, fmt.Errorf("--file: %s holds a fleet of %d tenant specs, not one", f.File, len(fleet.entries))
+	}
+	return s, err
+}
+
+// buildSpecs is buildSpec for a --file that may hold a fleet: a YAML list of
+// tenant specs, a YAML document "tenants: [...]", or a CSV file (*.csv). It
+// returns either the one spec or the fleet (parsed, not validated).
+func buildSpecs(f specFlags, changed func(name string) bool, readFile func(path string) ([]byte, error)) (workflows.TenantSpec, *fleetFile, error) {
 	if changed("file") {
 		var mixed []string
 		for _, n := range specFlagNames {
@@ -70,16 +85,28 @@ func buildSpec(f specFlags, changed func(name string) bool, readFile func(path s
 			}
 		}
 		if len(mixed) > 0 {
-			return workflows.TenantSpec{}, fmt.Errorf("--file cannot be combined with %s: put every setting in the file", strings.Join(mixed, ", "))
+			return workflows.TenantSpec{}, nil, fmt.Errorf("--file cannot be combined with %s: put every setting in the file", strings.Join(mixed, ", "))
 		}
 		if strings.TrimSpace(f.File) == "" {
-			return workflows.TenantSpec{}, errors.New("--file: give the path of a YAML tenant spec")
+			return workflows.TenantSpec{}, nil, errors.New("--file: give the path of a YAML tenant spec")
 		}
 		data, err := readFile(f.File)
 		if err != nil {
-			return workflows.TenantSpec{}, fmt.Errorf("--file: %w", err)
+			return workflows.TenantSpec{}, nil, fmt.Errorf("--file: %w", err)
 		}
-		return parseSpecYAML(data)
+		if isCSV(f.File) {
+			fleet, err := parseFleetCSV(data)
+			return workflows.TenantSpec{}, fleet, err
+		}
+		fleet, err := parseFleetYAML(data)
+		if err != nil || fleet != nil {
+			return workflows.TenantSpec{}, fleet, err
+		}
+		if len(data) > maxSpecFileSize {
+			return workflows.TenantSpec{}, nil, fmt.Errorf("--file: %s is larger than %d KiB: a tenant spec is a few lines", f.File, maxSpecFileSize>>10)
+		}
+		s, err := parseSpecYAML(data)
+		return s, nil, err
 	}
 	s := workflows.TenantSpec{
 		TenantID:                f.TenantID,
@@ -101,10 +128,11 @@ func buildSpec(f specFlags, changed func(name string) bool, readFile func(path s
 		start := false
 		s.StartJobs = &start
 	}
-	return s, nil
+	return s, nil, nil
 }
 
-// readSpecFile reads a spec file, refusing anything that is not a small regular file.
+// readSpecFile reads a spec or fleet file, refusing anything that is not a
+// regular file of a sensible size.
 func readSpecFile(path string) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -118,12 +146,12 @@ func readSpecFile(path string) ([]byte, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("%s is a directory, not a YAML file", path)
 	}
-	data, err := io.ReadAll(io.LimitReader(fh, maxSpecFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(fh, maxFleetFileSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxSpecFileSize {
-		return nil, fmt.Errorf("%s is larger than %d KiB: a tenant spec is a few lines", path, maxSpecFileSize>>10)
+	if len(data) > maxFleetFileSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB: split the fleet", path, maxFleetFileSize>>20)
 	}
 	return data, nil
 }
@@ -142,7 +170,7 @@ func parseSpecYAML(data []byte) (workflows.TenantSpec, error) {
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		return s, errors.New("--file: the file holds more than one YAML document: one tenant spec per file")
+		return s, errors.New("--file: the file holds more than one YAML document: one tenant spec per file, or a fleet as one list (- tenantId: ...) or one document tenants: [...]")
 	}
 	return s, nil
 }
@@ -204,7 +232,7 @@ func explainYAMLProblem(idx []yamlEntry, msg string) string {
 				break
 			}
 		}
-		return fmt.Sprintf("%s: unknown field (line %d); known fields%s: %s", clip(path), line, where(parent), strings.Join(knownFields(parent), ", "))
+		return fmt.Sprintf("%s: unknown field (line %d); known fields%s: %s", clip(path), line, where(parent), strings.Join(knownFields(specPath(parent)), ", "))
 	}
 	if t := yamlMismatchRe.FindStringSubmatch(problem); t != nil {
 		tag, value, goType := t[1], t[2], t[3]
@@ -256,6 +284,8 @@ func describeGoType(t string) string {
 		return "a tenant spec (a mapping of tenantId, domain, ...)"
 	case "workflows.Notifications":
 		return "a mapping (" + strings.Join(knownFields("notifications"), ", ") + ")"
+	case "[]workflows.TenantSpec":
+		return "a list of tenant specs"
 	case "workflows.DeleteThreshold":
 		return "a mapping (" + strings.Join(knownFields("deleteThreshold"), ", ") + ")"
 	}

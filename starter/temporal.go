@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/log"
 
+	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -68,6 +69,15 @@ func (c *connFlags) options(stderr io.Writer) (client.Options, error) {
 	}
 	if opts.Namespace == "" {
 		opts.Namespace = client.DefaultNamespace
+	}
+	// Payload encryption: the worker's keys, so inputs are encrypted and
+	// results, queries and update answers read.
+	cdc, err := codec.FromEnv(os.Getenv)
+	if err != nil {
+		return client.Options{}, exitf(exitUsage, "payload encryption: %v", err)
+	}
+	if cdc != nil {
+		opts.DataConverter = codec.DataConverter(cdc)
 	}
 	opts.Logger = quietLogger(stderr)
 	return opts, nil

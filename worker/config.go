@@ -10,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/graph"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -27,8 +28,19 @@ type config struct {
 	LogFormat         string
 	MaxActivities     int
 	MaxWorkflowTasks  int
-	StopTimeout       time.Duration
-	MetricsAddr       string
+	// Pollers per task queue kind: 0 lets the SDK scale them with the
+	// backlog; N > 0 keeps at most N.
+	WorkflowPollers int
+	ActivityPollers int
+	// CacheSize bounds the sticky workflow cache (0: the SDK's 10,000).
+	CacheSize int
+	// GraphWriteRate and GraphWriteBurst limit each tenant's Graph writes.
+	GraphWriteRate  float64
+	GraphWriteBurst int
+	StopTimeout     time.Duration
+	MetricsAddr     string
+	// Codec encrypts payloads (nil: no CLOUDSYNC_CODEC_KEYS, payloads in clear).
+	Codec *codec.Codec
 }
 
 // env lists every variable the worker reads, for the README and --help.
@@ -46,6 +58,12 @@ var envDoc = []struct{ name, doc string }{
 	{"CLOUDSYNC_TENANT_OVERRIDES", "YAML file: per-tenant credentials {tenantId: {mode, clientId, clientSecretFile, certificatePath}}"},
 	{"CLOUDSYNC_LOG_LEVEL, CLOUDSYNC_LOG_FORMAT", "debug|info|warn|error; json|console"},
 	{"CLOUDSYNC_MAX_CONCURRENT_ACTIVITIES, CLOUDSYNC_MAX_CONCURRENT_WORKFLOW_TASKS", "worker concurrency (defaults 200, 100)"},
+	{"CLOUDSYNC_WORKFLOW_TASK_POLLERS, CLOUDSYNC_ACTIVITY_TASK_POLLERS", "pollers per task queue kind (default 0: the SDK scales them)"},
+	{"CLOUDSYNC_WORKFLOW_CACHE_SIZE", "sticky workflow cache size (default 0: the SDK's 10,000); bounds the memory of many idle watchers"},
+	{"CLOUDSYNC_GRAPH_WRITE_RATE, CLOUDSYNC_GRAPH_WRITE_BURST", "Graph writes per second and burst, per tenant (defaults 15, 20; Graph allows about 20/s; rate 0: no limit)"},
+	{"CLOUDSYNC_CODEC_KEYS", "payload encryption keys \"kid1=<base64 32 bytes>,kid2=...\" (AES-256-GCM); unset: payloads in clear"},
+	{"CLOUDSYNC_CODEC_KEYS_FILE", "a file with the keys in the same format (one per line allowed), instead of CLOUDSYNC_CODEC_KEYS"},
+	{"CLOUDSYNC_CODEC_KEY_ID", "the key id that encrypts new payloads (required with several keys); the others only decrypt"},
 	{"CLOUDSYNC_METRICS_ADDR", "Prometheus /metrics and /healthz, /readyz address (default :9090; empty: off)"},
 }
 
@@ -71,6 +89,11 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.LogFormat, "log-format", def("CLOUDSYNC_LOG_FORMAT", "json"), "json | console")
 	fs.IntVar(&c.MaxActivities, "max-concurrent-activities", atoi(getenv("CLOUDSYNC_MAX_CONCURRENT_ACTIVITIES"), 200), "activities run at once (Graph calls are I/O bound)")
 	fs.IntVar(&c.MaxWorkflowTasks, "max-concurrent-workflow-tasks", atoi(getenv("CLOUDSYNC_MAX_CONCURRENT_WORKFLOW_TASKS"), 100), "workflow tasks run at once")
+	fs.IntVar(&c.WorkflowPollers, "workflow-task-pollers", atoi(getenv("CLOUDSYNC_WORKFLOW_TASK_POLLERS"), 0), "workflow task pollers (0: the SDK scales them with the backlog)")
+	fs.IntVar(&c.ActivityPollers, "activity-task-pollers", atoi(getenv("CLOUDSYNC_ACTIVITY_TASK_POLLERS"), 0), "activity task pollers (0: the SDK scales them with the backlog)")
+	fs.IntVar(&c.CacheSize, "workflow-cache-size", atoi(getenv("CLOUDSYNC_WORKFLOW_CACHE_SIZE"), 0), "sticky workflow cache size (0: the SDK's 10,000)")
+	fs.Float64Var(&c.GraphWriteRate, "graph-write-rate", atof(getenv("CLOUDSYNC_GRAPH_WRITE_RATE"), graph.DefaultWriteRate), "Graph writes per second per tenant (0: no limit)")
+	fs.IntVar(&c.GraphWriteBurst, "graph-write-burst", atoi(getenv("CLOUDSYNC_GRAPH_WRITE_BURST"), graph.DefaultWriteBurst), "Graph writes a tenant may make at once before the rate applies")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, how long running activities may finish")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", def("CLOUDSYNC_METRICS_ADDR", ":9090"), "serve /metrics, /healthz and /readyz here (empty: off)")
 	fs.Usage = func() {
@@ -110,6 +133,16 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		if c.Credentials.Overrides, err = loadOverrides(*overrides); err != nil {
 			return c, err
 		}
+	}
+	// The same variables as codec.ConfigFromEnv, read here by name so the
+	// deployment checks see them.
+	c.Codec, err = codec.Config{
+		Keys:     getenv("CLOUDSYNC_CODEC_KEYS"),
+		KeysFile: getenv("CLOUDSYNC_CODEC_KEYS_FILE"),
+		KeyID:    getenv("CLOUDSYNC_CODEC_KEY_ID"),
+	}.Load()
+	if err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -185,6 +218,14 @@ func loadOverrides(path string) (map[string]graph.CredentialConfig, error) {
 		out[strings.ToLower(tenant)] = cc
 	}
 	return out, nil
+}
+
+// atof reads a non-negative number (0 allowed: "no limit").
+func atof(s string, d float64) float64 {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 {
+		return f
+	}
+	return d
 }
 
 func atoi(s string, d int) int {

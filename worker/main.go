@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -17,6 +18,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/cloudsync/cloudsync/activities"
+	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/graph"
 	"github.com/cloudsync/cloudsync/metrics"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -56,18 +58,19 @@ func run(args []string) int {
 		return 2
 	}
 	acts := &activities.Activities{
-		Graph:  &graph.Factory{Cloud: cfg.Cloud, Credentials: cfg.Credentials, Transport: transport, Observer: graphMetrics(reg)},
+		Graph: &graph.Factory{Cloud: cfg.Cloud, Credentials: cfg.Credentials, Transport: transport, Observer: graphMetrics(reg),
+			WriteRate: cfg.GraphWriteRate, WriteBurst: cfg.GraphWriteBurst},
 		Logger: logger,
 	}
-	w := worker.New(c, cfg.TaskQueue, worker.Options{
-		MaxConcurrentActivityExecutionSize:     cfg.MaxActivities,
-		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxWorkflowTasks,
-		WorkerStopTimeout:                      cfg.StopTimeout,
-	})
+	if cfg.CacheSize > 0 {
+		worker.SetStickyWorkflowCacheSize(cfg.CacheSize)
+	}
+	w := worker.New(c, cfg.TaskQueue, workerOptions(cfg))
 	register(w, acts)
 	logger.Info("worker starting",
 		zap.String("taskQueue", cfg.TaskQueue), zap.String("graph", cfg.Cloud.GraphBaseURL),
-		zap.String("authority", cfg.Cloud.AuthorityHost), zap.String("credentials", cfg.Credentials.Redacted()))
+		zap.String("authority", cfg.Cloud.AuthorityHost), zap.String("credentials", cfg.Credentials.Redacted()),
+		zap.String("payloadCodec", codecSummary(cfg)))
 	var health *metrics.Server
 	if cfg.MetricsAddr != "" {
 		health, err = metrics.Serve(cfg.MetricsAddr, reg, func(ctx context.Context) error {
@@ -109,6 +112,23 @@ func graphMetrics(reg *metrics.Registry) func(graph.Observation) {
 	}
 }
 
+// workerOptions are the SDK worker's options (BENCHMARKS.md, "Knobs").
+func workerOptions(cfg config) worker.Options {
+	pollers := func(n int) worker.PollerBehavior {
+		if n > 0 {
+			return worker.NewPollerBehaviorSimpleMaximum(worker.PollerBehaviorSimpleMaximumOptions{MaximumNumberOfPollers: max(n, 2)})
+		}
+		return worker.NewPollerBehaviorAutoscaling(worker.PollerBehaviorAutoscalingOptions{})
+	}
+	return worker.Options{
+		MaxConcurrentActivityExecutionSize:     cfg.MaxActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxWorkflowTasks,
+		WorkflowTaskPollerBehavior:             pollers(cfg.WorkflowPollers),
+		ActivityTaskPollerBehavior:             pollers(cfg.ActivityPollers),
+		WorkerStopTimeout:                      cfg.StopTimeout,
+	}
+}
+
 // register wires every workflow and activity under its contract name.
 func register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
@@ -116,10 +136,15 @@ func register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterActivity(acts)
 }
 
-func dialTemporal(cfg config, logger *zap.Logger, reg *metrics.Registry) (client.Client, error) {
-	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{})
+// clientOptions resolves the Temporal client options the worker dials with:
+// Temporal's envconfig (TOML profile from TEMPORAL_CONFIG_FILE/TEMPORAL_PROFILE,
+// then the TEMPORAL_* variables), then the --address/--namespace flags, and
+// the payload codec when keys are configured. Pure: all input comes from cfg
+// and getenv, so tests can build the options of any deployment.
+func clientOptions(cfg config, getenv func(string) string) (client.Options, error) {
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: getenvLookup(getenv)})
 	if err != nil {
-		return nil, fmt.Errorf("temporal configuration: %w", err)
+		return client.Options{}, fmt.Errorf("temporal configuration: %w", err)
 	}
 	if cfg.TemporalAddress != "" {
 		opts.HostPort = cfg.TemporalAddress
@@ -127,9 +152,52 @@ func dialTemporal(cfg config, logger *zap.Logger, reg *metrics.Registry) (client
 	if cfg.TemporalNamespace != "" {
 		opts.Namespace = cfg.TemporalNamespace
 	}
+	if cfg.Codec != nil {
+		opts.DataConverter = codec.DataConverter(cfg.Codec)
+	}
+	return opts, nil
+}
+
+// getenvLookup adapts getenv to envconfig. An empty variable counts as unset,
+// so a deployment that passes TEMPORAL_TLS_CLIENT_CERT_PATH="" (compose
+// "${X:-}") does not turn TLS on. Environ, used for TEMPORAL_GRPC_META_*,
+// lists the process environment's names with their values through getenv.
+type getenvLookup func(string) string
+
+func (g getenvLookup) LookupEnv(k string) (string, bool) {
+	v := g(k)
+	return v, v != ""
+}
+
+func (g getenvLookup) Environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TEMPORAL_GRPC_META_") {
+			if v := g(k); v != "" {
+				out = append(out, k+"="+v)
+			}
+		}
+	}
+	return out
+}
+
+func dialTemporal(cfg config, logger *zap.Logger, reg *metrics.Registry) (client.Client, error) {
+	opts, err := clientOptions(cfg, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	opts.Logger = newTemporalLogger(logger)
 	opts.MetricsHandler = reg.TemporalHandler()
 	return client.DialContext(context.Background(), opts)
+}
+
+// codecSummary is safe to log: key ids, never keys.
+func codecSummary(cfg config) string {
+	if cfg.Codec == nil {
+		return "off (payloads in clear)"
+	}
+	return cfg.Codec.String()
 }
 
 func newLogger(cfg config) (*zap.Logger, error) {

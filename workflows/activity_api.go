@@ -1,5 +1,7 @@
 package workflows
 
+import "time"
+
 // Activity names and their input/result types. The activities package
 // implements them; workflows call them by name so this package never links
 // the Graph SDK. Nothing here carries a secret: the activity builds secret
@@ -53,12 +55,17 @@ type EnsureJobsInput struct {
 	TenantID           string   `json:"tenantId"`
 	ServicePrincipalID string   `json:"servicePrincipalId"`
 	Templates          []string `json:"templates"`
+	// Seen, when usable, replaces the activity's own listing (see JobsSeen).
+	Seen *JobsSeen `json:"seen,omitempty"`
 }
 
 // EnsureJobsResult maps template ids to job ids.
 type EnsureJobsResult struct {
 	Jobs   map[string]string `json:"jobs"`
 	Report StepReport        `json:"report"`
+	// Seen is every job of the service principal after this step (the ones
+	// it created included), for the next steps.
+	Seen *JobsSeen `json:"seen,omitempty"`
 }
 
 // SecretsInput is the desired secret state, as flags (no secret values).
@@ -103,6 +110,8 @@ type StartJobsInput struct {
 	TenantID           string   `json:"tenantId"`
 	ServicePrincipalID string   `json:"servicePrincipalId"`
 	JobIDs             []string `json:"jobIds"`
+	// Seen, when usable, replaces the activity's own listing (see JobsSeen).
+	Seen *JobsSeen `json:"seen,omitempty"`
 }
 
 // StartJobsResult says what was started.
@@ -111,3 +120,24 @@ type StartJobsResult struct {
 	AlreadyRunning []string   `json:"alreadyRunning"`
 	Report         StepReport `json:"report"`
 }
+
+// JobsSeen is a job listing made by an activity of this workflow run, handed
+// to the next activity so it need not list again. The next activity trusts it
+// only on its first attempt, in the same run (not after a reset) and while it
+// is fresh (MaxJobsSeenAge): any retry lists again, so look-before-write still
+// happens whenever an earlier attempt may have written.
+type JobsSeen struct {
+	RunID string    `json:"runId"`
+	At    time.Time `json:"at"`
+	Jobs  []SeenJob `json:"jobs"`
+}
+
+// SeenJob is one job of a JobsSeen listing.
+type SeenJob struct {
+	ID         string `json:"id"`
+	TemplateID string `json:"templateId"`
+	Running    bool   `json:"running,omitempty"`
+}
+
+// MaxJobsSeenAge bounds how old a JobsSeen listing may be to be trusted.
+const MaxJobsSeenAge = 10 * time.Minute

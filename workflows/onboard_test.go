@@ -76,7 +76,7 @@ func happy(env *testsuite.TestWorkflowEnvironment, changed bool, skip ...string)
 		env.OnActivity(WaitForServicePrincipalActivity, mock.Anything, ServicePrincipalInput{tTenant, tSP}).Return(nil)
 	}
 	if on(EnsureJobsActivity) {
-		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateProvisioning, TemplatePasswordHash}}).
+		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateProvisioning, TemplatePasswordHash}, nil}).
 			Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS}, Report: StepReport{Step: StepJobs, Outcome: oc(OutcomeCreated)}}, nil)
 	}
 	if on(ApplySecretsActivity) {
@@ -89,11 +89,11 @@ func happy(env *testsuite.TestWorkflowEnvironment, changed bool, skip ...string)
 		env.OnActivity(CheckExchangeSchemaActivity, mock.Anything, ExchangeCheckInput{tTenant, tSP, tProv, "ad-dir"}).Return(ExchangeCheckResult{MailNicknamePresent: true, ADDirectoryID: "ad-dir"}, nil)
 	}
 	if on("exchange-jobs") {
-		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateExchangeWriteback}}).
+		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateExchangeWriteback}, nil}).
 			Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS, TemplateExchangeWriteback: tExch}, Report: StepReport{Step: StepJobs, Outcome: oc(OutcomeCreated)}}, nil)
 	}
 	if on(StartJobsActivity) {
-		env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{tTenant, tSP, []string{tProv, tPHS, tExch}}).
+		env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{tTenant, tSP, []string{tProv, tPHS, tExch}, nil}).
 			Return(StartJobsResult{Started: []string{tProv, tPHS, tExch}, Report: StepReport{Step: StepStartJobs, Outcome: oc(OutcomeChanged)}}, nil)
 	}
 }
@@ -156,7 +156,7 @@ func TestOnboardTenantExchangeSchemaMissingIsAnOutcome(t *testing.T) {
 	env := newEnv(t)
 	happy(env, true, CheckExchangeSchemaActivity, "exchange-jobs", StartJobsActivity)
 	env.OnActivity(CheckExchangeSchemaActivity, mock.Anything, mock.Anything).Return(ExchangeCheckResult{MailNicknamePresent: false}, nil)
-	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{tTenant, tSP, []string{tProv, tPHS}}).Return(StartJobsResult{Report: StepReport{Step: StepStartJobs, Outcome: OutcomeChanged}}, nil)
+	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{tTenant, tSP, []string{tProv, tPHS}, nil}).Return(StartJobsResult{Report: StepReport{Step: StepStartJobs, Outcome: OutcomeChanged}}, nil)
 
 	env.ExecuteWorkflow(OnboardTenantWorkflow, OnboardInput{Spec: fullSpec()})
 	require.NoError(t, env.GetWorkflowError())
@@ -245,4 +245,44 @@ func TestOnboardTenantProgressQuery(t *testing.T) {
 	require.Equal(t, StepSPVisible, mid.CurrentStep)
 	require.Equal(t, tSP, mid.Result.ServicePrincipalID)
 	require.Len(t, mid.Result.Steps, 2)
+}
+
+// The lean path upserts a search attribute only when its value changes, and
+// none of those set at start: a full onboarding started by the starter makes 7
+// upserts (application, jobs, secrets, schema, exchange, start-jobs, finish).
+func TestOnboardTenantUpsertsOnlyChanges(t *testing.T) {
+	env := newEnv(t)
+	happy(env, true)
+	require.NoError(t, env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
+		SearchTenant.ValueSet(tTenant), SearchDomain.ValueSet("contoso.com"),
+		SearchOutcome.ValueSet(OnboardingRunning), SearchStep.ValueSet(StepTenantSyncFlag))))
+	var steps []string
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+		sa := args.Get(0).(temporal.SearchAttributes)
+		step, _ := sa.GetKeyword(SearchStep)
+		steps = append(steps, step)
+		_, tenantSet := sa.GetKeyword(SearchTenant)
+		require.False(t, tenantSet, "the tenant was set at start")
+	}).Return(nil)
+	env.ExecuteWorkflow(OnboardTenantWorkflow, OnboardInput{Spec: fullSpec()})
+	require.NoError(t, env.GetWorkflowError())
+	require.Equal(t, []string{StepApplication, StepJobs, StepSecrets, StepSchema, StepExchange, StepStartJobs, StepDone}, steps)
+}
+
+// The jobs steps hand their listing on: the writeback step and start-jobs get
+// the listing the step before them made.
+func TestOnboardTenantHandsJobListingsOn(t *testing.T) {
+	env := newEnv(t)
+	happy(env, true, EnsureJobsActivity, "exchange-jobs", StartJobsActivity)
+	first := &JobsSeen{RunID: "run", Jobs: []SeenJob{{ID: tProv, TemplateID: TemplateProvisioning}, {ID: tPHS, TemplateID: TemplatePasswordHash}}}
+	second := &JobsSeen{RunID: "run", Jobs: append(append([]SeenJob(nil), first.Jobs...), SeenJob{ID: tExch, TemplateID: TemplateExchangeWriteback})}
+	env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateProvisioning, TemplatePasswordHash}, nil}).
+		Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS}, Seen: first, Report: StepReport{Step: StepJobs, Outcome: OutcomeCreated}}, nil)
+	env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateExchangeWriteback}, first}).
+		Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS, TemplateExchangeWriteback: tExch}, Seen: second, Report: StepReport{Step: StepJobs, Outcome: OutcomeCreated}}, nil)
+	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{tTenant, tSP, []string{tProv, tPHS, tExch}, second}).
+		Return(StartJobsResult{Started: []string{tProv, tPHS, tExch}, Report: StepReport{Step: StepStartJobs, Outcome: OutcomeChanged}}, nil)
+	env.ExecuteWorkflow(OnboardTenantWorkflow, OnboardInput{Spec: fullSpec()})
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertExpectations(t)
 }

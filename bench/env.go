@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+
+	"github.com/cloudsync/cloudsync/graphsim"
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+const (
+	benchClientID = "5e1f0c1d-0000-4000-8000-0000000be4c1"
+	benchSecret   = "bench-secret-not-a-real-one"
+)
+
+func quietLogger() log.Logger {
+	return log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// devServer is `temporal server start-dev` run as a child process, so its CPU
+// and memory can be read from /proc.
+type devServer struct {
+	cmd        *exec.Cmd
+	hostPort   string
+	metricsURL string
+	client     client.Client
+}
+
+func startDevServer(cli, logDir, name string) (*devServer, error) {
+	port, httpPort, metricsPort := freePort(), freePort(), freePort()
+	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
+		"--port", strconv.Itoa(port), "--http-port", strconv.Itoa(httpPort), "--metrics-port", strconv.Itoa(metricsPort),
+		"--log-level", "error"}
+	for _, sa := range workflows.SearchAttributeNames {
+		args = append(args, "--search-attribute", sa+"=Keyword")
+	}
+	cmd := exec.Command(cli, args...)
+	logf, err := os.Create(filepath.Join(logDir, name+"-devserver.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cli, err)
+	}
+	d := &devServer{cmd: cmd, hostPort: fmt.Sprintf("127.0.0.1:%d", port), metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		c, err := client.Dial(client.Options{HostPort: d.hostPort, Logger: quietLogger()})
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			resp, serr := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+			cancel()
+			if serr == nil && resp.GetCustomAttributes()["CloudSyncStep"] != enums.INDEXED_VALUE_TYPE_UNSPECIFIED {
+				d.client = c
+				return d, nil
+			}
+			c.Close()
+		}
+		if time.Now().After(deadline) {
+			d.stop()
+			return nil, fmt.Errorf("the dev server did not come up at %s (see %s)", d.hostPort, logf.Name())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+func (d *devServer) pid() int { return d.cmd.Process.Pid }
+
+func (d *devServer) stop() {
+	if d.client != nil {
+		d.client.Close()
+	}
+	stopProcess(d.cmd, 15*time.Second)
+}
+
+// stopProcess interrupts a child (and its group), then kills it if it lingers.
+func stopProcess(cmd *exec.Cmd, grace time.Duration) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// metrics scrapes the dev server's Prometheus endpoint into series -> value
+// for the metrics named (a series is the metric name with its labels).
+func (d *devServer) metrics(names ...string) map[string]float64 {
+	out := map[string]float64{}
+	resp, err := http.Get(d.metricsURL)
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		for _, n := range names {
+			if strings.HasPrefix(line, n+"{") || strings.HasPrefix(line, n+" ") {
+				i := strings.LastIndexByte(line, ' ')
+				v, err := strconv.ParseFloat(line[i+1:], 64)
+				if err == nil {
+					out[line[:i]] = v
+				}
+			}
+		}
+	}
+	return out
+}
+
+// serverActions sums the dev server's own "action" counter for namespace
+// default by action type (the server's account of billable actions).
+func serverActions(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for series, v := range m {
+		if !strings.HasPrefix(series, "action{") || !strings.Contains(series, `namespace="default"`) {
+			continue
+		}
+		t := labelValue(series, "action_type")
+		out[t] += v
+	}
+	return out
+}
+
+func labelValue(series, label string) string {
+	i := strings.Index(series, label+`="`)
+	if i < 0 {
+		return ""
+	}
+	rest := series[i+len(label)+2:]
+	j := strings.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return rest[:j]
+}
+
+func diffCounts(before, after map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// newSim starts graphsim in process with the bench's Graph latency.
+func newSim(latency time.Duration, seed int64) (*graphsim.Server, error) {
+	return graphsim.New(graphsim.Options{
+		Clients:      map[string]string{benchClientID: benchSecret},
+		Seed:         seed,
+		Latency:      latency,
+		SyncInterval: 5 * time.Second,
+	})
+}
+
+// workerProc is the worker binary run against a dev server and graphsim.
+type workerProc struct {
+	cmd *exec.Cmd
+	log *os.File
+}
+
+func startWorker(bin string, ds *devServer, sim *graphsim.Server, logDir, name string, extraEnv []string) (*workerProc, error) {
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(),
+		"TEMPORAL_ADDRESS="+ds.hostPort,
+		"TEMPORAL_NAMESPACE=default",
+		"CLOUDSYNC_GRAPH_BASE_URL="+sim.GraphURL(),
+		"AZURE_AUTHORITY_HOST="+sim.AuthorityHost(),
+		"CLOUDSYNC_CA_FILE="+sim.CAFile(),
+		"AZURE_CLIENT_ID="+benchClientID,
+		"AZURE_CLIENT_SECRET="+benchSecret,
+		"CLOUDSYNC_LOG_LEVEL=warn",
+		"CLOUDSYNC_METRICS_ADDR=",
+	)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	logf, err := os.Create(filepath.Join(logDir, name+"-worker.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	w := &workerProc{cmd: cmd, log: logf}
+	// Ready once it polls both task queue kinds.
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		wq, err1 := ds.client.DescribeTaskQueue(ctx, workflows.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
+		aq, err2 := ds.client.DescribeTaskQueue(ctx, workflows.TaskQueue, enums.TASK_QUEUE_TYPE_ACTIVITY)
+		cancel()
+		if err1 == nil && err2 == nil && len(wq.GetPollers()) > 0 && len(aq.GetPollers()) > 0 {
+			return w, nil
+		}
+		if s := sampleProc(cmd.Process.Pid); !s.alive {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	w.stop()
+	return nil, fmt.Errorf("the worker did not start polling (see %s)", logf.Name())
+}
+
+func (w *workerProc) pid() int { return w.cmd.Process.Pid }
+
+func (w *workerProc) stop() {
+	stopProcess(w.cmd, 40*time.Second)
+	_ = w.log.Close()
+}
+
+// buildBinary builds a package of this module into dir with the given GOCACHE
+// ("" keeps the user's) and says how long it took.
+func buildBinary(root, pkg, out, gocache string) (time.Duration, error) {
+	cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
+	cmd.Dir = root
+	cmd.Env = os.Environ()
+	if gocache != "" {
+		cmd.Env = append(cmd.Env, "GOCACHE="+gocache)
+	}
+	start := time.Now()
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("go build ./%s: %v\n%s", pkg, err, b)
+	}
+	return time.Since(start), nil
+}

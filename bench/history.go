@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+)
+
+// history fetches every event of a workflow run.
+func history(ctx context.Context, c client.Client, id, runID string) ([]*historypb.HistoryEvent, error) {
+	it := c.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var out []*historypb.HistoryEvent
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
+
+// actionCount is a history's billable actions by Temporal Cloud's published
+// rules (docs.temporal.io/cloud/actions), by kind.
+type actionCount struct {
+	Total int            `json:"total"`
+	Kinds map[string]int `json:"kinds"`
+}
+
+func (a *actionCount) add(kind string, n int) {
+	if n <= 0 {
+		return
+	}
+	if a.Kinds == nil {
+		a.Kinds = map[string]int{}
+	}
+	a.Kinds[kind] += n
+	a.Total += n
+}
+
+// countActions counts a run's actions from its history:
+//
+//   - WorkflowExecutionStarted: 1 (a client start, a child start seen from the
+//     child, or the start of a continued-as-new run);
+//   - ActivityTaskScheduled: 1, plus one per retry: the attempt number of the
+//     activity's last ActivityTaskStarted minus 1 (the server writes one
+//     Started event per activity, for its last attempt);
+//   - StartChildWorkflowExecutionInitiated, TimerStarted,
+//     WorkflowExecutionSignaled, WorkflowExecutionUpdateAccepted: 1 each;
+//   - UpsertWorkflowSearchAttributes: 1, except one that sets only
+//     TemporalChangeVersion (GetVersion's own upsert, exempt);
+//   - MarkerRecorded: SideEffect and MutableSideEffect markers 1 each,
+//     version markers 0, local activities 1 per workflow task that ran any.
+//
+// Not in a history, so counted elsewhere: heartbeats that reach the server,
+// queries, rejected updates (from the dev server's own metrics).
+//
+// When the run is still open, pendingAttempts adds the attempts of activities
+// still running or waiting to retry (from DescribeWorkflowExecution).
+func countActions(events []*historypb.HistoryEvent, pendingAttempts map[int64]int32) actionCount {
+	var a actionCount
+	lastAttempt := map[int64]int32{} // scheduled event id -> attempt of its Started event
+	localActivityTasks := map[int64]bool{}
+	for _, ev := range events {
+		switch ev.GetEventType() {
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			a.add("workflow started", 1)
+		case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			a.add("activity scheduled", 1)
+			lastAttempt[ev.GetEventId()] = 0
+		case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			at := ev.GetActivityTaskStartedEventAttributes()
+			lastAttempt[at.GetScheduledEventId()] = at.GetAttempt()
+		case enums.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+			a.add("child workflow started", 1)
+		case enums.EVENT_TYPE_TIMER_STARTED:
+			a.add("timer started", 1)
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+			a.add("signal", 1)
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+			a.add("update", 1)
+		case enums.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+			fields := ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields()
+			if _, ok := fields["TemporalChangeVersion"]; ok && len(fields) == 1 {
+				continue
+			}
+			a.add("search attribute upsert", 1)
+		case enums.EVENT_TYPE_MARKER_RECORDED:
+			m := ev.GetMarkerRecordedEventAttributes()
+			switch m.GetMarkerName() {
+			case "SideEffect", "MutableSideEffect":
+				a.add("side effect", 1)
+			case "LocalActivity":
+				localActivityTasks[m.GetWorkflowTaskCompletedEventId()] = true
+			}
+		}
+	}
+	for id, attempt := range lastAttempt {
+		if p, ok := pendingAttempts[id]; ok && p > attempt {
+			attempt = p
+		}
+		if attempt > 1 {
+			a.add("activity retry", int(attempt-1))
+		}
+	}
+	a.add("local activities (per workflow task)", len(localActivityTasks))
+	return a
+}
+
+// pendingAttempts reads, for an open run, how many attempts each pending
+// activity has made (keyed by its scheduled event id), and the sum.
+func pendingAttempts(ctx context.Context, c client.Client, id, runID string) (map[int64]int32, int, error) {
+	d, err := c.DescribeWorkflowExecution(ctx, id, runID)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := map[int64]int32{}
+	total := 0
+	for _, pa := range d.GetPendingActivities() {
+		made := pa.GetAttempt()
+		if pa.GetState() == enums.PENDING_ACTIVITY_STATE_SCHEDULED {
+			made-- // waiting for its next attempt, which has not run yet
+		}
+		// The pending activity's scheduled event id is not in the describe
+		// answer: match it by activity id (the SDK's ids are the scheduled
+		// command's sequence numbers), resolved by the caller's history.
+		out[activityKey(pa.GetActivityId())] = made
+		total += int(made)
+	}
+	return out, total, nil
+}
+
+// activityKey maps a pending activity to a stand-in key: a negative number
+// unique per activity id, resolved against the history by resolvePending.
+func activityKey(id string) int64 {
+	var h int64 = -1
+	for _, c := range id {
+		h = h*31 - int64(c)
+	}
+	if h > 0 {
+		h = -h
+	}
+	return h
+}
+
+// resolvePending re-keys pending attempts by scheduled event id, matching
+// activity ids with the history's ActivityTaskScheduled events.
+func resolvePending(events []*historypb.HistoryEvent, pending map[int64]int32) map[int64]int32 {
+	out := map[int64]int32{}
+	for _, ev := range events {
+		if ev.GetEventType() != enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
+			continue
+		}
+		if p, ok := pending[activityKey(ev.GetActivityTaskScheduledEventAttributes().GetActivityId())]; ok {
+			out[ev.GetEventId()] = p
+		}
+	}
+	return out
+}
+
+// closeTime is the time of a closed run's last event.
+func closeTime(events []*historypb.HistoryEvent) time.Time {
+	if len(events) == 0 {
+		return time.Time{}
+	}
+	return events[len(events)-1].GetEventTime().AsTime()
+}

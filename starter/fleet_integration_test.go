@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// TestFleetAgainstDevServer onboards a 20-tenant fleet through the CLI on a
+// real dev server with the real workflows and fake activities: one tenant
+// fails, one ends awaiting a delete approval; then a re-run of the same fleet
+// (as CSV, plus a tenant already onboarding) follows the running one instead
+// of starting it again.
+func TestFleetAgainstDevServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	cli := os.Getenv("TEMPORAL_CLI")
+	if cli == "" {
+		var err error
+		if cli, err = exec.LookPath("temporal"); err != nil {
+			t.Skip("the Temporal CLI is not installed (make tools) and TEMPORAL_CLI is not set")
+		}
+	}
+	isolateEnv(t)
+	quiet := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx := context.Background()
+	sa := []string{}
+	for _, n := range workflows.SearchAttributeNames {
+		sa = append(sa, "--search-attribute", n+"=Keyword")
+	}
+	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: cli, LogLevel: "error", ExtraArgs: sa,
+		ClientOptions: &client.Options{Logger: quiet}, Stdout: io.Discard, Stderr: io.Discard,
+	})
+	require.NoError(t, err)
+	defer srv.Stop()
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Logger: quiet})
+	require.NoError(t, err)
+	defer c.Close()
+
+	tenant := func(i int) string { return fmt.Sprintf("cccccccc-0000-0000-0000-%012d", i) }
+	domain := func(i int) string { return fmt.Sprintf("fleet%02d.contoso.com", i) }
+	failing, quarantined, late := tenant(7), tenant(1), tenant(21)
+	gate := make(chan struct{})
+	fake := &fakeGraph{gates: map[string]chan struct{}{late: gate}, failJobs: map[string]bool{failing: true}, apps: map[string]bool{}}
+	jobs := &fakeJobs{quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{}}
+	jobs.quarantine(quarantined, workflows.TemplateProvisioning+".job-1")
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
+	w.RegisterWorkflowWithOptions(workflows.WatchSyncJob, workflow.RegisterOptions{Name: workflows.WatchSyncJobWorkflow})
+	fake.register(w)
+	jobs.register(w)
+	require.NoError(t, w.Start())
+	defer w.Stop()
+	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
+
+	var y strings.Builder
+	y.WriteString("tenants:\n")
+	for i := 1; i <= 20; i++ {
+		fmt.Fprintf(&y, "  - tenantId: %s\n    domain: %s\n    passwordHashSync: %t\n", tenant(i), domain(i), i%2 == 0)
+	}
+	fleetYAML := writeFile(t, "fleet.yaml", y.String())
+
+	start := time.Now()
+	code, stdout, stderr := runCLI(t, "onboard", "--file", fleetYAML, "--rate", "20", "--concurrency", "8")
+	require.Equal(t, exitFailed, code, "one tenant fails: exit 1\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	t.Logf("20 tenants in %s", time.Since(start).Round(time.Millisecond))
+	assert.Contains(t, stdout, "onboarding a fleet of 20 tenants: at most 20 starts/s, 8 in flight")
+	assert.Regexp(t, `TENANT +DOMAIN +RESULT +DETAIL`, stdout)
+	assert.Regexp(t, failing+` +fleet07\.contoso\.com +failed +onboarding `+failing+` \(fleet07\.contoso\.com\) failed at step jobs: Graph said 403: missing Synchronization\.ReadWrite\.All`, stdout)
+	assert.Regexp(t, tenant(2)+` +fleet02\.contoso\.com +completed +service principal sp-1, 2 job\(s\)`, stdout)
+	assert.Regexp(t, quarantined+` +fleet01\.contoso\.com +completed, awaiting approval +1 job\(s\) hold deletions back`, stdout)
+	assert.Contains(t, stdout, "fleet of 20 tenants in ")
+	assert.Contains(t, stdout, ": 19 completed, 1 failed, 1 awaiting approval\n")
+	assert.Contains(t, stderr, "20/20 done: 19 completed, 1 failed; 0 running, 0 to start", "the last progress line")
+	for i := 1; i <= 20; i++ {
+		assert.Contains(t, stdout, tenant(i))
+	}
+
+	// One more tenant is being onboarded by someone else while the same fleet
+	// (as CSV, plus that tenant) is run again.
+	code, _, stderr = runCLI(t, "onboard", "--tenant-id", late, "--domain", domain(21))
+	require.Equal(t, exitOK, code, stderr)
+	var csv strings.Builder
+	csv.WriteString("tenantId,domain,passwordHashSync\n")
+	for i := 1; i <= 21; i++ {
+		fmt.Fprintf(&csv, "%s,%s,%t\n", tenant(i), domain(i), i%2 == 0)
+	}
+	fleetCSV := writeFile(t, "fleet.csv", csv.String())
+	type outcome struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		code, stdout, stderr := runCLI(t, "onboard", "--file", fleetCSV, "--rate", "50")
+		done <- outcome{code, stdout, stderr}
+	}()
+	select {
+	case o := <-done:
+		t.Fatalf("the fleet ended before the running onboarding did:\n%s\n%s", o.stdout, o.stderr)
+	case <-time.After(3 * time.Second):
+	}
+	close(gate)
+	o := <-done
+	require.Equal(t, exitFailed, o.code, "stdout:\n%s\nstderr:\n%s", o.stdout, o.stderr)
+	assert.Regexp(t, late+` +fleet21\.contoso\.com +completed \(was running\)`, o.stdout)
+	assert.Contains(t, o.stdout, ": 20 completed, 1 failed, 1 awaiting approval, 1 already running (followed, not started again)\n")
+	// The running onboarding was followed, not started a second time.
+	resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "WorkflowId = '" + workflows.OnboardWorkflowID(late, domain(21)) + "'"})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, resp.GetCount())
+}

@@ -1,0 +1,393 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// fleetOptions bound how a fleet is started.
+type fleetOptions struct {
+	rate        float64 // starts per second
+	concurrency int     // onboardings in flight (with wait)
+	wait        bool
+}
+
+// Fleet defaults: 5 starts a second keeps a fleet's first Graph writes (each
+// onboarding writes to its own tenant, so Graph's per-tenant budget is not
+// shared) and the Temporal namespace's start rate modest; 50 in flight keeps
+// one worker's activity slots (200 by default) from being swamped.
+const (
+	defaultFleetRate        = 5
+	defaultFleetConcurrency = 50
+)
+
+// Fleet row states.
+const (
+	rowPending   = "pending"
+	rowRunning   = "running"
+	rowCompleted = "completed"
+	rowNoChange  = "no change"
+	rowFailed    = "failed"
+	rowStarted   = "started" // without --wait
+	rowLost      = "not followed"
+)
+
+type fleetRow struct {
+	entry    fleetEntry
+	tenant   string
+	domain   string
+	id       string
+	state    string
+	attached bool // it was already running: followed, not started again
+	detail   string
+	awaiting int // watchers of this tenant and domain awaiting a delete approval
+}
+
+// fleetRun is a fleet being onboarded.
+type fleetRun struct {
+	mu      sync.Mutex
+	rows    []*fleetRow
+	started time.Time
+}
+
+func (f *fleetRun) set(r *fleetRow, state, detail string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r.state, r.detail = state, detail
+}
+
+// counts tallies the rows by state.
+func (f *fleetRun) counts() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := map[string]int{}
+	for _, r := range f.rows {
+		c[r.state]++
+	}
+	return c
+}
+
+// onboardFleet starts every tenant of a validated fleet at a bounded rate and
+// concurrency and, with wait, follows each to its end: a progress bar (plain
+// lines when stderr is not a terminal), then a table, exit 1 if any failed.
+// It follows runs by waiting on their results (a long poll), never by
+// querying them: a query is a billed Temporal action.
+func (a *app) onboardFleet(ctx context.Context, fleet *fleetFile, base workflows.OnboardInput, opts fleetOptions) error {
+	c, err := a.conn.dial(ctx, a.stderr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	run := &fleetRun{started: time.Now()}
+	for _, e := range fleet.entries {
+		n := e.spec.Normalized()
+		run.rows = append(run.rows, &fleetRow{entry: e, tenant: n.TenantID, domain: n.Domain, id: workflows.OnboardWorkflowID(n.TenantID, n.Domain), state: rowPending})
+	}
+	fmt.Fprintf(a.stdout, "onboarding a fleet of %d tenants: at most %.4g starts/s", len(run.rows), opts.rate)
+	if opts.wait {
+		fmt.Fprintf(a.stdout, ", %d in flight", opts.concurrency)
+	}
+	fmt.Fprintln(a.stdout)
+
+	stopProgress := a.fleetProgress(run, opts)
+	slots := make(chan struct{}, max(opts.concurrency, 1))
+	interval := time.Duration(float64(time.Second) / opts.rate)
+	var next time.Time
+	var wg sync.WaitGroup
+	var abort error
+	for _, r := range run.rows {
+		if opts.wait {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if d := time.Until(next); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		next = time.Now().Add(interval)
+		wr, err := a.startFleetRow(ctx, c, run, r, base)
+		if err != nil {
+			if setupError(err) {
+				// Every start would fail the same way: say it once.
+				abort = c.temporalError("cannot start the onboardings", err)
+				break
+			}
+			run.set(r, rowFailed, "could not start: "+oneLine(rootCause(err).Error()))
+			if opts.wait {
+				<-slots
+			}
+			continue
+		}
+		if !opts.wait {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			a.followFleetRow(ctx, run, r, wr)
+		}()
+	}
+	wg.Wait()
+	stopProgress()
+	if abort != nil {
+		a.printFleet(run, opts)
+		return abort
+	}
+	if opts.wait && ctx.Err() == nil {
+		a.markAwaiting(ctx, c, run)
+	}
+	failed := a.printFleet(run, opts)
+	switch {
+	case ctx.Err() != nil:
+		return exitf(exitInterrupted, "interrupted: no further onboarding was started; those started go on (see starter list)")
+	case failed > 0:
+		return &exitError{code: exitFailed}
+	}
+	return nil
+}
+
+// startFleetRow starts one onboarding, or attaches to the one already running
+// for this tenant and domain (a re-run of the same fleet file).
+func (a *app) startFleetRow(ctx context.Context, c *conn, run *fleetRun, r *fleetRow, base workflows.OnboardInput) (client.WorkflowRun, error) {
+	in := base
+	in.Spec = r.entry.spec
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	wr, err := c.ExecuteWorkflow(sctx, startOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
+	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if !errors.As(err, &started) && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+			return nil, err
+		}
+		wr = c.GetWorkflow(ctx, r.id, "")
+		run.mu.Lock()
+		r.attached = true
+		run.mu.Unlock()
+	}
+	run.set(r, rowRunning, "")
+	return wr, nil
+}
+
+// followFleetRow waits for one onboarding's result.
+func (a *app) followFleetRow(ctx context.Context, run *fleetRun, r *fleetRow, wr client.WorkflowRun) {
+	var res workflows.OnboardResult
+	err := wr.Get(ctx, &res)
+	var wee *temporal.WorkflowExecutionError
+	switch {
+	case err == nil && res.Changed:
+		run.set(r, rowCompleted, fleetDetail(res))
+	case err == nil:
+		run.set(r, rowNoChange, fleetDetail(res))
+	case ctx.Err() != nil:
+		run.set(r, rowLost, "still running: "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
+	case errors.As(err, &wee):
+		f := describeFailure(err)
+		msg := f.message
+		if f.validation != "" {
+			msg += ": " + f.validation
+		}
+		run.set(r, rowFailed, oneLine(msg))
+	default:
+		run.set(r, rowLost, "lost track of it ("+oneLine(rootCause(err).Error())+"): "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
+	}
+}
+
+func fleetDetail(res workflows.OnboardResult) string {
+	d := fmt.Sprintf("service principal %s, %d job(s)", res.ServicePrincipalID, len(res.Jobs))
+	if res.Exchange == workflows.ExchangeSchemaMissing {
+		d += ", Exchange writeback skipped: the AD schema has no mailNickname"
+	}
+	return d
+}
+
+// setupError is a start error every other start would meet too.
+func setupError(err error) bool {
+	var (
+		nsNotFound *serviceerror.NamespaceNotFound
+		invalid    *serviceerror.InvalidArgument
+		denied     *serviceerror.PermissionDenied
+		unavail    *serviceerror.Unavailable
+	)
+	return errors.As(err, &nsNotFound) || errors.As(err, &denied) || errors.As(err, &unavail) ||
+		(errors.As(err, &invalid) && strings.Contains(strings.ToLower(invalid.Error()), "search attribute"))
+}
+
+// markAwaiting notes the tenants whose new watchers already hold deletions
+// back for an approval (one visibility query, not a billed action).
+func (a *app) markAwaiting(ctx context.Context, c *conn, run *fleetRun) {
+	list, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.WatchSyncJobWorkflow)+" AND CloudSyncAwaitingApproval = 'true' AND ExecutionStatus = 'Running'")
+	if err != nil {
+		fmt.Fprintf(a.stderr, "… could not list the watchers awaiting approval: %v\n", rootCause(err))
+		return
+	}
+	awaiting := map[string]int{}
+	for _, e := range latestRuns(list) {
+		awaiting[workflows.OnboardWorkflowID(e.tenant, e.domain)]++
+	}
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	for _, r := range run.rows {
+		r.awaiting = awaiting[r.id]
+	}
+}
+
+// printFleet prints the table and the tally; it returns how many failed.
+func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TENANT\tDOMAIN\tRESULT\tDETAIL")
+	tally := map[string]int{}
+	awaiting, attached := 0, 0
+	for _, r := range run.rows {
+		result, detail := r.state, r.detail
+		if r.attached && (r.state == rowCompleted || r.state == rowNoChange || r.state == rowFailed) {
+			result += " (was running)"
+			attached++
+		}
+		if r.state == rowRunning && !opts.wait {
+			result = rowStarted
+			detail = "follow it with: " + a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain})
+		}
+		if r.awaiting > 0 {
+			awaiting++
+			result += ", awaiting approval"
+			detail = fmt.Sprintf("%d job(s) hold deletions back: starter list --awaiting-approval --tenant-id %s", r.awaiting, r.tenant)
+		}
+		tally[r.state]++
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.tenant, r.domain, result, orDash(detail))
+	}
+	tw.Flush()
+	parts := []string{}
+	for _, s := range []string{rowCompleted, rowNoChange, rowFailed, rowRunning, rowLost, rowPending} {
+		if n := tally[s]; n > 0 {
+			label := s
+			switch {
+			case s == rowRunning && !opts.wait:
+				label = rowStarted
+			case s == rowPending:
+				label = "not started"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, label))
+		}
+	}
+	if awaiting > 0 {
+		parts = append(parts, fmt.Sprintf("%d awaiting approval", awaiting))
+	}
+	if attached > 0 {
+		parts = append(parts, fmt.Sprintf("%d already running (followed, not started again)", attached))
+	}
+	fmt.Fprintf(a.stdout, "fleet of %d tenants in %s: %s\n", len(run.rows), time.Since(run.started).Round(time.Second), strings.Join(parts, ", "))
+	return tally[rowFailed]
+}
+
+// fleetProgress shows progress on stderr until the returned stop is called: a
+// bar redrawn in place on a terminal, otherwise a plain line when something
+// changed, at most every a.fleetEvery.
+func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
+	tty := isTerminal(a.stderr)
+	every := a.fleetEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	if tty {
+		every = 200 * time.Millisecond
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		last := ""
+		for {
+			select {
+			case <-done:
+				if tty {
+					fmt.Fprintf(a.stderr, "\r\033[K%s\n", progressLine(run, opts, true))
+				} else if line := progressLine(run, opts, false); line != last {
+					fmt.Fprintln(a.stderr, line)
+				}
+				return
+			case <-tick.C:
+				line := progressLine(run, opts, tty)
+				if tty {
+					fmt.Fprintf(a.stderr, "\r\033[K%s", line)
+				} else if line != last {
+					fmt.Fprintln(a.stderr, line)
+				}
+				last = line
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// progressLine is e.g. "[#######.............] 35/100 done: 33 completed,
+// 2 failed; 50 running, 15 to start; 4.2/min, 1m10s".
+func progressLine(run *fleetRun, opts fleetOptions, bar bool) string {
+	c := run.counts()
+	total := len(run.rows)
+	done := c[rowCompleted] + c[rowNoChange] + c[rowFailed] + c[rowLost]
+	if !opts.wait {
+		done = total - c[rowPending]
+	}
+	elapsed := time.Since(run.started)
+	var b strings.Builder
+	if bar {
+		const width = 30
+		filled := 0
+		if total > 0 {
+			filled = done * width / total
+		}
+		b.WriteString("[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "] ")
+	}
+	if opts.wait {
+		fmt.Fprintf(&b, "%d/%d done: %d completed, %d failed; %d running, %d to start", done, total, c[rowCompleted]+c[rowNoChange], c[rowFailed], c[rowRunning], c[rowPending])
+	} else {
+		fmt.Fprintf(&b, "%d/%d started, %d could not start", total-c[rowPending]-c[rowFailed], total, c[rowFailed])
+	}
+	if m := elapsed.Minutes(); m > 0 && done > 0 {
+		fmt.Fprintf(&b, "; %.1f/min", float64(done)/m)
+	}
+	fmt.Fprintf(&b, ", %s", elapsed.Round(time.Second))
+	return b.String()
+}
+
+// isTerminal says whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
