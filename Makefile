@@ -70,7 +70,7 @@ clean:
 
 .PHONY: bench bench-quick
 
-## bench: the benchmarks (about an hour on 2 cores): writes BENCHMARKS.md and bench/results.json
+## bench: the benchmarks (about 30 minutes on 2 cores): writes BENCHMARKS.md and bench/results.json
 bench: tools
 	$(GO) run ./bench
 

@@ -354,7 +354,9 @@ func (r *Results) markdown() string {
 		p("- actions by kind: %s, heartbeat %.0f", sortedKinds(r.Actions.Kinds), r.Actions.Heartbeats)
 		p("- events by type: %s", sortedKinds(r.Actions.EventTypes))
 		if len(r.Actions.ServerActions) > 0 {
-			p("- cross-check, the dev server's own `action` counter for the same phase (includes the 3 watchers' first actions): %s", sortedFloatKinds(r.Actions.ServerActions, 1))
+			p("- cross-check, the dev server's own `action` counter over the same phase: %s. It also counts the 3 watchers' first polls "+
+				"(2 activities and 1 upsert each) and GetVersion's TemporalChangeVersion upsert (exempt by the published rules), and counts each "+
+				"child start twice (`…_Extra`; one action by the published rules, as counted here)", sortedFloatKinds(r.Actions.ServerActions, 1))
 		}
 		p("")
 	}
@@ -373,8 +375,7 @@ func (r *Results) markdown() string {
 		"The heartbeat is the 21st action: EnsureApplication records one before it instantiates, so a retry knows a previous attempt may " +
 		"have created an application Graph does not list yet. A retry could know the same from `activity.GetInfo(ctx).Attempt > 1` and wait " +
 		"`ListGrace` from the first attempt's `ScheduledTime` — no heartbeat, 20 actions, at the price of that wait also after a failure that " +
-		"came before the instantiate (proposed, not made here). The dev server's own `action` counter counts a child start twice " +
-		"(`command_StartChildWorkflowExecution` and `…_Extra`); by the published rules a child start is one action, as counted here.")
+		"came before the instantiate (proposed, not made here).")
 	p("")
 
 	// 3. Watcher.
