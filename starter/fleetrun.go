@@ -176,12 +176,9 @@ func (a *app) onboardFleet(ctx context.Context, fleet *fleetFile, base workflows
 func (a *app) startFleetRow(ctx context.Context, c *conn, run *fleetRun, r *fleetRow, base workflows.OnboardInput) (client.WorkflowRun, error) {
 	in := base
 	in.Spec = r.entry.spec
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	wr, err := c.ExecuteWorkflow(sctx, startOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
+	wr, err := c.start(ctx, startOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
 	if err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if !errors.As(err, &started) && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		if !errors.Is(err, errAlreadyStarted) {
 			return nil, err
 		}
 		wr = c.GetWorkflow(ctx, r.id, "")

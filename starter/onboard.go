@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -165,13 +164,10 @@ func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool)
 	}
 	defer c.Close()
 
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	// The spec goes as given (validated); the workflow applies Normalized itself.
-	run, err := c.ExecuteWorkflow(sctx, opts, workflows.OnboardTenantWorkflow, in)
+	run, err := c.start(ctx, opts, workflows.OnboardTenantWorkflow, in)
 	if err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		if errors.Is(err, errAlreadyStarted) {
 			return exitf(exitRunning, "an onboarding of tenant %s domain %s is already running (workflow id %s); follow it with: %s\n%s",
 				n.TenantID, n.Domain, opts.ID, a.statusCommand(n), c.link(opts.ID))
 		}

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -117,6 +118,22 @@ func (c *conn) link(workflowID string) string {
 
 func uiLink(ui, namespace, workflowID string) string {
 	return strings.TrimRight(ui, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows/" + url.PathEscape(workflowID)
+}
+
+// errAlreadyStarted marks a start refused because that workflow id runs.
+var errAlreadyStarted = errors.New("already started")
+
+// start starts a workflow; a start refused because the id is running comes
+// back as errAlreadyStarted, so each caller words (or ignores) it.
+func (c *conn) start(ctx context.Context, opts client.StartWorkflowOptions, workflowType string, in any) (client.WorkflowRun, error) {
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	run, err := c.ExecuteWorkflow(sctx, opts, workflowType, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && (errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err)) {
+		return nil, errAlreadyStarted
+	}
+	return run, err
 }
 
 // temporalError turns an error from a Temporal call into an exit code and a

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -98,12 +96,9 @@ func (a *app) watch(ctx context.Context, in workflows.WatchInput) error {
 		return err
 	}
 	defer c.Close()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	run, err := c.ExecuteWorkflow(sctx, opts, workflows.WatchSyncJobWorkflow, in)
+	run, err := c.start(ctx, opts, workflows.WatchSyncJobWorkflow, in)
 	if err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) || temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		if errors.Is(err, errAlreadyStarted) {
 			return exitf(exitRunning, "job %s of tenant %s is already watched (workflow id %s); see it with: starter status --workflow-id %s\n%s",
 				in.JobID, in.TenantID, opts.ID, opts.ID, c.link(opts.ID))
 		}
