@@ -293,16 +293,25 @@ func (s *Server) StageDeletions(tenantID, jobID string, n int) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		return fmt.Errorf("unknown tenant %q", tenantID)
-	}
-	j := t.findJob(jobID)
-	if j == nil {
-		return fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
+	j, err := s.jobLocked(tenantID, jobID)
+	if err != nil {
+		return err
 	}
 	j.pendingDeletions += n
 	return nil
+}
+
+// jobLocked finds a tenant's job for the control API; the caller holds s.mu.
+func (s *Server) jobLocked(tenantID, jobID string) (*job, error) {
+	t := s.tenants[strings.ToLower(tenantID)]
+	if t == nil {
+		return nil, fmt.Errorf("unknown tenant %q", tenantID)
+	}
+	j := t.findJob(jobID)
+	if j == nil {
+		return nil, fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
+	}
+	return j, nil
 }
 
 // Quarantine forces a job into quarantine with any reason and error code
@@ -313,13 +322,9 @@ func (s *Server) Quarantine(tenantID, jobID, reason, errorCode string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		return fmt.Errorf("unknown tenant %q", tenantID)
-	}
-	j := t.findJob(jobID)
-	if j == nil {
-		return fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
+	j, err := s.jobLocked(tenantID, jobID)
+	if err != nil {
+		return err
 	}
 	msg := quarantineMessage(errorCode)
 	j.quarantineLocked(time.Now().UTC(), reason, errorCode, msg)
