@@ -93,9 +93,10 @@ func NewClient(cred azcore.TokenCredential, opts Options) (*Client, error) {
 
 func newHTTPClient(opts Options) *http.Client {
 	gco := core.GraphClientOptions{GraphServiceVersion: "beta", GraphServiceLibraryVersion: "0.165.0"}
+	// ShouldRetry returning false is what turns the SDK's retries off (kiota
+	// reads MaxRetries < 1 as its default of 3); it must be set anyway, or
+	// per-request options panic.
 	noRetry := &khttp.RetryHandlerOptions{
-		MaxRetries: 0,
-		// ShouldRetry must be set: per-request options without it panic.
 		ShouldRetry: func(time.Duration, int, *http.Request, *http.Response) bool { return false },
 	}
 	kiota, err := khttp.GetDefaultMiddlewaresWithOptions(noRetry, khttp.NewCompressionOptionsReference(false))
