@@ -131,6 +131,12 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 	activity.RecordHeartbeat(ctx, time.Now())
 	inst, err := c.Instantiate(ctx, graph.AD2AADTemplateID, in.DisplayName)
 	if err != nil {
+		if ge, ok := graph.AsError(err); ok && ge.Status >= 400 && ge.Status < 500 {
+			// Graph answered and refused (429, 403, ...): nothing was created, so
+			// the retry need not wait. (The SDK flushes this batched heartbeat
+			// when the attempt fails.)
+			activity.RecordHeartbeat(ctx, time.Time{})
+		}
 		return res, toTemporal(err, false)
 	}
 	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = inst.ApplicationObjectID, inst.AppID, inst.ServicePrincipalID

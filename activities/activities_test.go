@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
@@ -88,4 +90,24 @@ func TestEnsureApplicationRetryWaitsForTheListBeforeInstantiatingAgain(t *testin
 	_, err = late.ExecuteActivity(a.EnsureApplication, in)
 	require.NoError(t, err, "after the grace period the retry goes on")
 	require.Len(t, srv.Snapshot(tenant).Applications, 2)
+}
+
+// A refused instantiate (Graph answered 4xx: nothing created) clears the
+// marker, so the retry does not wait for the list; one that may have reached
+// Graph keeps it.
+func TestEnsureApplicationRefusedInstantiateClearsTheMarker(t *testing.T) {
+	a, srv := newActivities(t, graphsim.Options{})
+	srv.SetTenantOptions(tenant, graphsim.TenantOptions{MissingPermission: "Application.ReadWrite.OwnedBy"})
+	env := activityEnv(a)
+	var last time.Time
+	beats := 0
+	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) {
+		beats++
+		require.NoError(t, d.Get(&last))
+	})
+	_, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "refused.com"})
+	require.Error(t, err)
+	require.Equal(t, 2, beats, "marked before instantiating, cleared after the refusal")
+	require.True(t, last.IsZero())
+	require.Empty(t, srv.Snapshot(tenant).Applications)
 }
