@@ -3,10 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -29,32 +22,8 @@ import (
 // (as CSV, plus a tenant already onboarding) follows the running one instead
 // of starting it again.
 func TestFleetAgainstDevServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short")
-	}
-	cli := os.Getenv("TEMPORAL_CLI")
-	if cli == "" {
-		var err error
-		if cli, err = exec.LookPath("temporal"); err != nil {
-			t.Skip("the Temporal CLI is not installed (make tools) and TEMPORAL_CLI is not set")
-		}
-	}
-	isolateEnv(t)
-	quiet := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, c := startDevServer(t)
 	ctx := context.Background()
-	sa := []string{}
-	for _, n := range workflows.SearchAttributeNames {
-		sa = append(sa, "--search-attribute", n+"=Keyword")
-	}
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: cli, LogLevel: "error", ExtraArgs: sa,
-		ClientOptions: &client.Options{Logger: quiet}, Stdout: io.Discard, Stderr: io.Discard,
-	})
-	require.NoError(t, err)
-	defer srv.Stop()
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Logger: quiet})
-	require.NoError(t, err)
-	defer c.Close()
 
 	tenant := func(i int) string { return fmt.Sprintf("cccccccc-0000-0000-0000-%012d", i) }
 	domain := func(i int) string { return fmt.Sprintf("fleet%02d.contoso.com", i) }

@@ -166,37 +166,8 @@ func (f *fakeJobs) register(w worker.Worker) {
 // the real OnboardTenant and WatchSyncJob workflows with fake activities. It needs
 // the Temporal CLI ($TEMPORAL_CLI or on PATH); -short skips it.
 func TestAgainstDevServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short")
-	}
-	cli := os.Getenv("TEMPORAL_CLI") // set by the Makefile
-	if cli == "" {
-		var err error
-		if cli, err = exec.LookPath("temporal"); err != nil {
-			t.Skip("the Temporal CLI is not installed (make tools) and TEMPORAL_CLI is not set")
-		}
-	}
-	isolateEnv(t)
-	quiet := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, c := startDevServer(t)
 	ctx := context.Background()
-	sa := []string{}
-	for _, n := range workflows.SearchAttributeNames {
-		sa = append(sa, "--search-attribute", n+"=Keyword")
-	}
-	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:  cli,
-		LogLevel:      "error",
-		ExtraArgs:     sa,
-		ClientOptions: &client.Options{Logger: quiet},
-		Stdout:        io.Discard,
-		Stderr:        io.Discard,
-	})
-	require.NoError(t, err)
-	defer srv.Stop()
-
-	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Logger: quiet})
-	require.NoError(t, err)
-	defer c.Close()
 	const (
 		tenantOK   = "aaaaaaaa-0000-0000-0000-000000000001"
 		tenantGate = "aaaaaaaa-0000-0000-0000-000000000002"
@@ -567,4 +538,36 @@ func runAttach(t *testing.T, tenant string, stdout, stderr io.Writer) int {
 		return -1
 	}
 	return exitOK
+}
+
+// startDevServer starts the Temporal CLI's dev server with the cloudsync
+// search attributes and dials it; it skips under -short or without the CLI.
+func startDevServer(t *testing.T) (*testsuite.DevServer, client.Client) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	cli := os.Getenv("TEMPORAL_CLI") // set by the Makefile
+	if cli == "" {
+		var err error
+		if cli, err = exec.LookPath("temporal"); err != nil {
+			t.Skip("the Temporal CLI is not installed (make tools) and TEMPORAL_CLI is not set")
+		}
+	}
+	isolateEnv(t)
+	quiet := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sa := []string{}
+	for _, n := range workflows.SearchAttributeNames {
+		sa = append(sa, "--search-attribute", n+"=Keyword")
+	}
+	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
+		ExistingPath: cli, LogLevel: "error", ExtraArgs: sa,
+		ClientOptions: &client.Options{Logger: quiet}, Stdout: io.Discard, Stderr: io.Discard,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Logger: quiet})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return srv, c
 }
