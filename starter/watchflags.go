@@ -118,28 +118,28 @@ func (f *watchFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.webhookURL, "webhook-url", "", "http(s) URL the watcher posts its notifications to")
 }
 
+// minDuration checks a duration flag against its floor; 0 (the default
+// applies) when refused.
+func minDuration(p *problems, flag string, d, floor time.Duration, why string) time.Duration {
+	switch {
+	case d <= 0:
+		p.add(flag, "%s must be greater than 0", d)
+	case d < floor:
+		p.add(flag, "%s is too short: at least %s%s", d, floor, why)
+	default:
+		return d
+	}
+	return 0
+}
+
 // options validates the flags (changed names those given) into WatchOptions.
 func (f *watchFlags) options(p *problems, changed func(string) bool) workflows.WatchOptions {
 	var o workflows.WatchOptions
 	if changed("poll-interval") {
-		switch d := f.pollInterval; {
-		case d <= 0:
-			p.add("--poll-interval", "%s must be greater than 0", d)
-		case d < minPollInterval:
-			p.add("--poll-interval", "%s is too short: at least %s (every poll is a Graph call)", d, minPollInterval)
-		default:
-			o.PollInterval = d
-		}
+		o.PollInterval = minDuration(p, "--poll-interval", f.pollInterval, minPollInterval, " (every poll is a Graph call)")
 	}
 	if changed("reminder-interval") {
-		switch d := f.reminderInterval; {
-		case d <= 0:
-			p.add("--reminder-interval", "%s must be greater than 0", d)
-		case d < minReminderInterval:
-			p.add("--reminder-interval", "%s is too short: at least %s", d, minReminderInterval)
-		default:
-			o.ReminderInterval = d
-		}
+		o.ReminderInterval = minDuration(p, "--reminder-interval", f.reminderInterval, minReminderInterval, "")
 	}
 	if changed("webhook-url") {
 		if msg := webhookProblem(f.webhookURL); msg != "" {
