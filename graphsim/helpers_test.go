@@ -43,10 +43,17 @@ func httpClient(s *Server) *http.Client {
 
 func credential(t *testing.T, s *Server, tenant, secret string) *azidentity.ClientSecretCredential {
 	t.Helper()
+	return credentialVia(t, s, tenant, secret, httpClient(s))
+}
+
+// credentialVia builds the real azidentity credential, as the worker does,
+// over a given transport.
+func credentialVia(t *testing.T, s *Server, tenant, secret string, transport policy.Transporter) *azidentity.ClientSecretCredential {
+	t.Helper()
 	cred, err := azidentity.NewClientSecretCredential(tenant, testClient, secret, &azidentity.ClientSecretCredentialOptions{
 		ClientOptions: azcore.ClientOptions{
 			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: s.AuthorityHost()},
-			Transport: httpClient(s),
+			Transport: transport,
 			Retry:     policy.RetryOptions{MaxRetries: -1},
 		},
 		DisableInstanceDiscovery: true,

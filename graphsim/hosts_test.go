@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/stretchr/testify/require"
 )
 
@@ -81,15 +78,7 @@ func TestHostsExtendCertificateAndAdvertisedURLs(t *testing.T) {
 	}
 
 	// The real azidentity credential, as the worker builds it, gets a token.
-	cred, err := azidentity.NewClientSecretCredential(tenantA, testClient, testSecret, &azidentity.ClientSecretCredentialOptions{
-		ClientOptions: azcore.ClientOptions{
-			Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: s.AuthorityHost()},
-			Transport: viaListener(s),
-			Retry:     policy.RetryOptions{MaxRetries: -1},
-		},
-		DisableInstanceDiscovery: true,
-	})
-	require.NoError(t, err)
+	cred := credentialVia(t, s, tenantA, testSecret, viaListener(s))
 	tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{graphScope}})
 	require.NoError(t, err)
 	require.NotEmpty(t, tok.Token)
