@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
@@ -29,6 +30,13 @@ type ClientFactory interface {
 type Activities struct {
 	Graph  ClientFactory
 	Logger *zap.Logger
+	// Watching: the fleet's polling configuration, the running watchers
+	// (Temporal), the converter that reads their memo (the worker's, codec
+	// included), and the webhooks notifications may name (name -> URL).
+	Watch     WatchConfig
+	Registry  WatchRegistry
+	Converter converter.DataConverter
+	Webhooks  map[string]string
 }
 
 func (a *Activities) client(tenantID string) (*graph.Client, error) {

@@ -15,45 +15,12 @@ import (
 	wf "github.com/cloudsync/cloudsync/workflows"
 )
 
-// PollJob reads a job's status and returns it once it differs from in.Last
-// (or in.RefreshAfter has passed). Until then it fails with JobUnchanged, and
-// its retry policy, one attempt per poll interval, is the poll loop: no
-// history grows while nothing happens.
-func (a *Activities) PollJob(ctx context.Context, in wf.PollJobInput) (wf.JobStatus, error) {
-	c, err := a.client(in.TenantID)
-	if err != nil {
-		return wf.JobStatus{}, err
-	}
-	j, err := c.GetJob(ctx, in.ServicePrincipalID, in.JobID)
-	var s wf.JobStatus
-	switch {
-	case graph.IsNotFound(err):
-		// Job deleted, or its service principal removed: either ends the watch.
-		s = wf.JobStatus{Gone: true}
-	case err != nil:
-		// Throttling, outages, even a revoked permission: a months-long watcher
-		// keeps trying at its interval (the failure shows on the pending activity).
-		ge, _ := graph.AsError(err)
-		opts := temporal.ApplicationErrorOptions{}
-		if ge != nil && ge.RetryAfter > 0 {
-			opts.NextRetryDelay = ge.RetryAfter
-		}
-		return s, temporal.NewApplicationErrorWithOptions(err.Error(), "PollFailed", opts)
-	default:
-		s = statusOf(j)
-	}
-	s.ObservedAt = time.Now().UTC()
-	if in.Last != nil && s.SameState(*in.Last) && s.ObservedAt.Sub(in.Last.ObservedAt) < in.RefreshAfter {
-		return s, temporal.NewApplicationError("job "+in.JobID+" unchanged ("+s.StatusCode+")", wf.ErrJobUnchanged)
-	}
-	return s, nil
-}
-
+// statusOf is what a watcher keeps of a job.
 func statusOf(j graph.Job) wf.JobStatus {
 	s := wf.JobStatus{ScheduleState: j.ScheduleState, StatusCode: j.StatusCode, EntryCounts: j.EntryCounts}
 	if q := j.Quarantine; q != nil {
 		s.QuarantineReason, s.QuarantineError, s.QuarantineMessage = q.Reason, q.ErrorCode, q.ErrorMessage
-		s.TenantActionable, s.QuarantineSince = q.TenantActionable, q.CurrentBegan
+		s.TenantActionable, s.QuarantineSince, s.SeriesBegan = q.TenantActionable, q.CurrentBegan, q.SeriesBegan.UTC()
 	}
 	if e := j.LastExecution; e != nil {
 		s.LastExecutionState, s.LastExecutionEnded, s.LastExecutionError, s.CountExported = e.State, e.TimeEnded, e.ErrorCode, e.CountExported
@@ -61,56 +28,103 @@ func statusOf(j graph.Job) wf.JobStatus {
 	return s
 }
 
+// LookAtJob reads one job's status now, from its service principal's job
+// list (a job read by id can answer 404 for a while after it is created).
+func (a *Activities) LookAtJob(ctx context.Context, in wf.WatchTarget) (wf.JobStatus, error) {
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return wf.JobStatus{}, err
+	}
+	jobs, err := c.ListJobs(ctx, in.ServicePrincipalID)
+	if err != nil && !graph.IsNotFound(err) {
+		return wf.JobStatus{}, toTemporal(err, false)
+	}
+	now := time.Now().UTC()
+	for _, j := range jobs {
+		if j.ID == in.JobID {
+			s := statusOf(j)
+			s.ObservedAt = now
+			return s, nil
+		}
+	}
+	return wf.JobStatus{Missing: true, MissingSince: now, ObservedAt: now}, nil
+}
+
 // RestartForceDeletes restarts a job with ForceDeletes on behalf of an
-// approval. It looks first: only a job still quarantined for too many deletes
-// is restarted, so a retried or late activity never forces deletions nobody
-// approved.
+// approval of one episode. It reads the job first and refuses unless the job
+// is still quarantined for too many deletes in that very series and not
+// paused: a retry after a lost answer, a late activity, or a quarantine
+// lifted and imposed again between two polls never forces deletions nobody
+// saw. A refusal is a result (with the job's status), not an error.
 func (a *Activities) RestartForceDeletes(ctx context.Context, in wf.RestartInput) (wf.RestartResult, error) {
 	c, err := a.client(in.TenantID)
 	if err != nil {
 		return wf.RestartResult{}, err
 	}
-	if !in.Decision.Approve || in.Decision.Approver == "" {
-		return wf.RestartResult{}, temporal.NewNonRetryableApplicationError("a ForceDeletes restart needs an approval with an approver", "NotApproved", nil)
+	if !in.Decision.Approve || in.Decision.Approver == "" || in.Episode.JobID != in.JobID {
+		return wf.RestartResult{}, temporal.NewNonRetryableApplicationError("a ForceDeletes restart needs an approval of this job's episode, with an approver", "NotApproved", nil)
 	}
 	j, err := c.GetJob(ctx, in.ServicePrincipalID, in.JobID)
 	if err != nil {
-		return wf.RestartResult{}, toTemporal(err, false)
+		return wf.RestartResult{}, toTemporal(err, true)
 	}
-	if j.Quarantine == nil || j.Quarantine.Reason != "TooManyDeletes" {
-		return wf.RestartResult{Detail: "the job is no longer quarantined for too many deletes (status " + j.StatusCode + ")"}, nil
+	s := statusOf(j)
+	s.ObservedAt = time.Now().UTC()
+	refuse := func(why string) (wf.RestartResult, error) {
+		a.log().Info("ForceDeletes restart refused", zap.String("tenant", in.TenantID), zap.String("job", in.JobID),
+			zap.String("episode", in.Episode.ID()), zap.String("why", why))
+		return wf.RestartResult{Detail: why, Job: s}, nil
+	}
+	ep, ok := s.Episode(in.JobID)
+	switch {
+	case !ok:
+		return refuse("the job is no longer quarantined for too many deletes (status " + j.StatusCode + ")")
+	case ep.ID() != in.Episode.ID():
+		return refuse("the quarantine is a new series (" + ep.ID() + "), not the approved " + in.Episode.ID() + ": its deletions need their own approval")
+	case s.Paused():
+		return refuse("the job is paused: resume it first, then approve again")
 	}
 	if err := c.RestartJob(ctx, in.ServicePrincipalID, in.JobID, graph.ScopeForceDeletes); err != nil {
 		return wf.RestartResult{}, toTemporal(err, false)
 	}
 	a.log().Info("ForceDeletes restart issued", zap.String("tenant", in.TenantID), zap.String("job", in.JobID),
-		zap.String("approver", in.Decision.Approver), zap.String("reason", in.Decision.Reason))
-	return wf.RestartResult{Restarted: true, Detail: "restarted with ForceDeletes"}, nil
+		zap.String("episode", in.Episode.ID()), zap.String("approver", in.Decision.Approver), zap.String("reason", in.Decision.Reason))
+	return wf.RestartResult{Restarted: true, Detail: "restarted with ForceDeletes", Job: s}, nil
 }
 
 // Notify tells the humans in charge: always a log line, and a JSON POST to the
-// webhook when one is configured.
+// named webhook when one is set. The URL comes from the worker's
+// configuration and is never logged.
 func (a *Activities) Notify(ctx context.Context, n wf.Notification) error {
-	a.log().Warn("cloudsync notification", zap.String("kind", n.Kind), zap.String("tenant", n.TenantID),
+	a.log().Info("cloudsync notification", zap.String("kind", n.Kind), zap.String("tenant", n.TenantID),
 		zap.String("job", n.JobID), zap.String("workflowId", n.WorkflowID), zap.String("message", n.Message))
-	if n.WebhookURL == "" {
+	if n.Webhook == "" {
 		return nil
 	}
+	url, ok := a.Webhooks[n.Webhook]
+	if !ok {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("webhook %q is not configured on this worker (--webhook %s=https://…)", n.Webhook, n.Webhook), wf.ErrUnknownWebhook, nil)
+	}
 	body, _ := json.Marshal(n)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.WebhookURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError("webhook URL: "+err.Error(), "BadWebhook", nil)
+		return temporal.NewNonRetryableApplicationError("webhook "+n.Webhook+": invalid URL", wf.ErrUnknownWebhook, nil)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := a.httpClient().Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook: %w", err)
+		// The error text names the URL: keep it out of histories and logs.
+		return fmt.Errorf("webhook %s: request failed", n.Webhook)
 	}
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("webhook answered %s", resp.Status)
+		return fmt.Errorf("webhook %s answered %s", n.Webhook, resp.Status)
 	}
 	return nil
+}
+
+func (a *Activities) httpClient() *http.Client {
+	return &http.Client{Timeout: 20 * time.Second}
 }
 
 func (a *Activities) log() *zap.Logger {

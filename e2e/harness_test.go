@@ -6,9 +6,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,6 +66,7 @@ type env struct {
 	metricsAddr string
 
 	proxy *chaosProxy // with envConfig.chaos
+	hook  *webhook    // receives the watchers' notifications (webhook "e2e-hook")
 
 	mu      sync.Mutex
 	worker  *workerProc   // the current main worker
@@ -181,6 +185,7 @@ func start(cfg envConfig) (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphsim: %w", err)
 	}
+	e.hook = newWebhook()
 	if cfg.chaos {
 		dir, err := os.MkdirTemp("", "cloudsync-e2e-proxy-")
 		if err == nil {
@@ -292,6 +297,13 @@ func (e *env) workerEnv() []string {
 		"AZURE_CLIENT_SECRET="+clientSecret,
 		"CLOUDSYNC_LOG_FORMAT=json",
 		"CLOUDSYNC_LOG_LEVEL=info",
+		// Watching at test speed: a crashed worker's poller shard moves on in
+		// seconds, a missing job is gone after 20 s.
+		"CLOUDSYNC_WATCH_INTERVAL=1s",
+		"CLOUDSYNC_WATCH_SHARDS=2",
+		"CLOUDSYNC_WATCH_GONE_AFTER=20s",
+		"CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT=10s",
+		"CLOUDSYNC_WEBHOOKS=e2e-hook="+e.webhookURL(),
 	), e.cfg.workerEnv...)
 }
 
@@ -391,6 +403,9 @@ func (e *env) close() {
 	if e.sim != nil {
 		e.sim.Close()
 	}
+	if e.hook != nil {
+		e.hook.srv.Close()
+	}
 }
 
 // starter runs the starter binary against the env's dev server.
@@ -470,3 +485,41 @@ func (l *lockedWriter) String() string {
 
 // workerOutput is everything the env's worker processes printed.
 func (e *env) workerOutput() string { return e.log.String() }
+
+// webhook records the notifications the worker posts to the webhook named
+// "e2e-hook".
+type webhook struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got []workflows.Notification
+}
+
+func newWebhook() *webhook {
+	h := &webhook{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n workflows.Notification
+		if json.NewDecoder(r.Body).Decode(&n) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		h.mu.Lock()
+		h.got = append(h.got, n)
+		h.mu.Unlock()
+	}))
+	return h
+}
+
+func (e *env) webhookURL() string { return e.hook.srv.URL + "/notify" }
+
+// notified lists the notifications of one kind a tenant's watchers sent.
+func (h *webhook) notified(tenant, kind string) []workflows.Notification {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []workflows.Notification
+	for _, n := range h.got {
+		if n.TenantID == tenant && n.Kind == kind {
+			out = append(out, n)
+		}
+	}
+	return out
+}

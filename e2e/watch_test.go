@@ -79,7 +79,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 		ID: workflows.OnboardWorkflowID(tenant, domain), TaskQueue: workflows.TaskQueue,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchTenant.ValueSet(tenant), workflows.SearchDomain.ValueSet(domain)),
 	}, workflows.OnboardTenantWorkflow, workflows.OnboardInput{Spec: spec, WatchOptions: workflows.WatchOptions{
-		PollInterval: time.Second, ReminderInterval: time.Hour, MaxHistoryEvents: 60,
+		ReminderInterval: time.Hour, MaxHistoryEvents: 60, Webhook: "e2e-hook",
 	}})
 	require.NoError(t, err)
 	var res workflows.OnboardResult
@@ -105,9 +105,9 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 		out, _, code := e.starter(t, "list", "--awaiting-approval")
 		return code == 0 && strings.Contains(out, tenant)
 	})
-	time.Sleep(2 * time.Second) // several polls while waiting: still no ForceDeletes
 	require.Equal(t, 0, e.forceDeletes(tenant), "ForceDeletes before any approval")
 	require.Equal(t, 10, e.job(tenant, prov).PendingDeletions)
+	require.NotEmpty(t, e.hook.notified(tenant, "awaiting-approval"), "the webhook named in the options was told")
 
 	// Approve with the starter.
 	out, errOut, code := e.starter(t, "approve", "--tenant-id", tenant, "--domain", domain,
@@ -130,6 +130,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	})
 	cli, err := findTemporalCLI()
 	require.NoError(t, err)
+	// Without an episode, the signal binds to the one presented when it arrives.
 	input, _ := json.Marshal(workflows.DecisionRequest{Approver: "bob@contoso.com", Reason: "second batch"})
 	cmd := exec.CommandContext(ctx, cli, "workflow", "signal", "--address", e.temporal.FrontendHostPort(),
 		"--workflow-id", workflows.WatchWorkflowID(tenant, prov), "--name", workflows.ApproveSignal, "--input", string(input))
@@ -151,7 +152,12 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	require.Equal(t, 0, code, "reject:\n%s\n%s", out, errOut)
 	st := e.watchState(t, tenant, prov)
 	require.Equal(t, workflows.PhaseRejected, st.Phase)
-	time.Sleep(3 * time.Second)
+	// Graph re-evaluates the quarantine (graphsim every 2 s here): the same
+	// series is not asked again.
+	before := e.job(tenant, prov).Cycles
+	eventually(t, 30*time.Second, "two re-evaluations of the rejected quarantine", func() bool { return e.job(tenant, prov).Cycles >= before+2 })
+	st = e.watchState(t, tenant, prov)
+	require.Equal(t, workflows.PhaseRejected, st.Phase, "a re-evaluation does not re-open a decided episode")
 	j := e.job(tenant, prov)
 	require.Equal(t, 20, j.PendingDeletions)
 	require.Equal(t, "Quarantine", j.StatusCode)

@@ -109,7 +109,7 @@ func TestWebUIListsWatchersAwaitingApproval(t *testing.T) {
 	const tenantA, domainA = "0b7f4c3e-1d2a-4e5f-8a9b-0c1d2e3f4d01", "ui-awaiting.contoso.com"
 	const tenantB, domainB = "0b7f4c3e-1d2a-4e5f-8a9b-0c1d2e3f4d02", "ui-quiet.fabrikam.com"
 	threshold := 5
-	watch := workflows.WatchOptions{PollInterval: time.Second, ReminderInterval: time.Hour}
+	watch := workflows.WatchOptions{ReminderInterval: time.Hour}
 	results := map[string]workflows.OnboardResult{}
 	for _, s := range []workflows.TenantSpec{
 		{TenantID: tenantA, Domain: domainA, PasswordHashSync: true, DeleteThreshold: workflows.DeleteThreshold{Value: &threshold}},

@@ -339,7 +339,8 @@ type Quarantine struct {
 	ErrorCode        string
 	ErrorMessage     string
 	TenantActionable bool
-	CurrentBegan     time.Time
+	CurrentBegan     time.Time // moves at each re-evaluation
+	SeriesBegan      time.Time // stays until the quarantine is lifted: the episode's key
 	NextAttempt      time.Time
 	SeriesCount      int64
 }
@@ -374,7 +375,7 @@ func jobFromModel(j models.SynchronizationJobable) Job {
 		out.StatusCode = code.String()
 	}
 	if q := st.GetQuarantine(); q != nil {
-		out.Quarantine = &Quarantine{Reason: "Unknown", CurrentBegan: derefTime(q.GetCurrentBegan()), NextAttempt: derefTime(q.GetNextAttempt()), SeriesCount: deref(q.GetSeriesCount())}
+		out.Quarantine = &Quarantine{Reason: "Unknown", CurrentBegan: derefTime(q.GetCurrentBegan()), SeriesBegan: derefTime(q.GetSeriesBegan()), NextAttempt: derefTime(q.GetNextAttempt()), SeriesCount: deref(q.GetSeriesCount())}
 		if r := q.GetReason(); r != nil {
 			out.Quarantine.Reason = r.String()
 		}

@@ -200,6 +200,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g.t = s.tenantLocked(g.tenant)
+	if g.t.opts.ConsentRevoked {
+		g.err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return
+	}
 	if rd.write && g.t.opts.MissingPermission != "" {
 		g.err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return

@@ -122,6 +122,9 @@ type TenantOptions struct {
 	// MissingPermission, when set (e.g. "Synchronization.ReadWrite.All"),
 	// makes every Graph write in the tenant answer 403 Authorization_RequestDenied.
 	MissingPermission string `json:"missingPermission"`
+	// ConsentRevoked: an admin removed the app's consent in the tenant; every
+	// Graph request, reads too, answers 403 Authorization_RequestDenied.
+	ConsentRevoked bool `json:"consentRevoked"`
 	// RejectNotificationSettings makes the sync back end refuse every
 	// SyncNotificationSettings secret with 400 UnknownError wrapping
 	// InvalidNotificationSettings, as Graph does for settings it finds invalid

@@ -331,6 +331,21 @@ func (s *Server) Quarantine(tenantID, jobID, reason, errorCode string) error {
 	return nil
 }
 
+// LiftQuarantine clears a job's quarantine as an admin's restart in the
+// portal would; pending deletions at or above the threshold quarantine it
+// again at its next cycle, as a new series.
+func (s *Server) LiftQuarantine(tenantID, jobID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, err := s.jobLocked(tenantID, jobID)
+	if err != nil {
+		return err
+	}
+	j.quarantine = nil
+	j.scheduleState, j.code = "Active", "Active"
+	return nil
+}
+
 func quarantineMessage(code string) string {
 	switch code {
 	case "AzureActiveDirectoryInvalidCredential":

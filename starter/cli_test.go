@@ -178,38 +178,32 @@ func watchBadInputs() []badInput {
 			[]string{"--tenant-id:", "--service-principal-id:", "--job-id:", "(3 problems)"}},
 		{"watch with a service principal name", []string{"watch", "--tenant-id", goodTenant, "--service-principal-id", "contoso-sync", "--job-id", goodJob},
 			[]string{"--service-principal-id:", "is not a GUID"}},
-		{"watch with a zero poll interval", watch("--poll-interval", "0s"),
-			[]string{"--poll-interval:", "greater than 0"}},
-		{"watch with a short poll interval", watch("--poll-interval", "5s"),
-			[]string{"--poll-interval:", "at least 10s"}},
-		{"watch with a negative reminder interval", watch("--reminder-interval", "-4h"),
-			[]string{"--reminder-interval:", "greater than 0"}},
-		{"watch with a poll interval without unit", watch("--poll-interval", "120"),
-			[]string{"--poll-interval"}},
-		{"watch with an ftp webhook", watch("--webhook-url", "ftp://hooks.contoso.com/x"),
-			[]string{"--webhook-url:", "absolute http(s) URL"}},
-		{"watch with a relative webhook", watch("--webhook-url", "/hooks/cloudsync"),
-			[]string{"--webhook-url:", "absolute http(s) URL"}},
-		{"watch with an empty webhook", watch("--webhook-url", ""),
-			[]string{"--webhook-url:", "is empty"}},
+		{"watch with a poll interval (the worker's now)", watch("--poll-interval", "1m"),
+			[]string{"--poll-interval:", "worker --watch-interval"}},
+		{"watch with a webhook URL (a secret: the worker's)", watch("--webhook-url", "https://hooks.contoso.com/x"),
+			[]string{"--webhook-url:", "worker --webhook name=url"}},
+		{"watch with a URL as webhook name", watch("--webhook", "https://hooks.contoso.com/x"),
+			[]string{"--webhook:", "not a webhook name"}},
+		{"watch with an empty webhook name", watch("--webhook", ""),
+			[]string{"--webhook:", "not a webhook name"}},
 		{"watch with an empty approver", watch("--approver", "alice@contoso.com", "--approver", ""),
 			[]string{"--approver[1]:", "is required"}},
 		{"watch with approvers in one flag", watch("--approver", "alice@contoso.com,bob@contoso.com"),
 			[]string{"--approver[0]:", "several names"}},
 		{"watch with a bad domain", watch("--domain", "-x.contoso.com"),
 			[]string{"--domain:"}},
-		{"onboard with a short poll interval", onboard("--poll-interval", "1s"),
-			[]string{"--poll-interval:", "at least 10s"}},
+		{"onboard with a poll interval", onboard("--poll-interval", "1s"),
+			[]string{"--poll-interval:", "worker --watch-interval"}},
 		{"onboard with a zero reminder interval", onboard("--reminder-interval", "0s"),
 			[]string{"--reminder-interval:", "greater than 0"}},
-		{"onboard with a mailto webhook", onboard("--webhook-url", "mailto:ops@contoso.com"),
-			[]string{"--webhook-url:", "absolute http(s) URL"}},
+		{"onboard with a webhook with capitals", onboard("--webhook", "Teams Ops"),
+			[]string{"--webhook:", "not a webhook name"}},
 		{"onboard with a blank approver", onboard("--approver", " "),
 			[]string{"--approver[0]:", "is required"}},
-		{"onboard --no-watch with watch options", onboard("--no-watch", "--approver", "alice@contoso.com", "--poll-interval", "1m"),
-			[]string{"--no-watch:", "--approver, --poll-interval"}},
-		{"onboard with a bad spec and a bad watch option", []string{"onboard", "--tenant-id", "x", "--domain", goodDomain, "--poll-interval", "1s"},
-			[]string{"tenantId:", "--poll-interval:"}},
+		{"onboard --no-watch with watch options", onboard("--no-watch", "--approver", "alice@contoso.com", "--reminder-interval", "1h"),
+			[]string{"--no-watch:", "--approver, --reminder-interval"}},
+		{"onboard with a bad spec and a bad watch option", []string{"onboard", "--tenant-id", "x", "--domain", goodDomain, "--reminder-interval", "1s"},
+			[]string{"tenantId:", "--reminder-interval:"}},
 		{"list with a bad tenant", []string{"list", "--awaiting-approval", "--tenant-id", "nope"},
 			[]string{"--tenant-id:", "is not a GUID"}},
 	}
@@ -340,10 +334,10 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 	for cmd, flags := range map[string][]string{
 		"approve": {"tenant-id", "domain", "job-id", "approver", "reason", "async", "timeout"},
 		"reject":  {"tenant-id", "domain", "job-id", "approver", "reason", "async"},
-		"watch":   {"tenant-id", "service-principal-id", "job-id", "domain", "poll-interval", "reminder-interval", "approver", "webhook-url"},
+		"watch":   {"tenant-id", "service-principal-id", "job-id", "domain", "reminder-interval", "approver", "webhook"},
 		"list":    {"awaiting-approval", "tenant-id"},
 		"status":  {"tenant-id", "domain", "workflow-id"},
-		"onboard": {"approver", "poll-interval", "reminder-interval", "webhook-url", "no-watch"},
+		"onboard": {"approver", "reminder-interval", "webhook", "no-watch"},
 	} {
 		code, stdout, _ := runCLI(t, cmd, "--help")
 		require.Equal(t, exitOK, code, cmd)
@@ -376,10 +370,10 @@ func TestWatcherHelpers(t *testing.T) {
 		watchersQuery(goodTenant, goodDomain, true))
 
 	var p problems
-	wf := watchFlags{approvers: []string{" alice@contoso.com "}, pollInterval: time.Minute, reminderInterval: 2 * time.Hour, webhookURL: "https://hooks.contoso.com/cs"}
-	o := wf.options(&p, func(string) bool { return true })
+	wf := watchFlags{approvers: []string{" alice@contoso.com "}, reminderInterval: 2 * time.Hour, webhook: "teams-ops"}
+	o := wf.options(&p, func(n string) bool { return n != "poll-interval" && n != "webhook-url" })
 	assert.Empty(t, p)
-	assert.Equal(t, workflows.WatchOptions{PollInterval: time.Minute, ReminderInterval: 2 * time.Hour, Approvers: []string{"alice@contoso.com"}, WebhookURL: "https://hooks.contoso.com/cs"}, o)
+	assert.Equal(t, workflows.WatchOptions{ReminderInterval: 2 * time.Hour, Approvers: []string{"alice@contoso.com"}, Webhook: "teams-ops"}, o)
 	o = (&watchFlags{}).options(&p, func(string) bool { return false })
 	assert.Empty(t, p)
 	assert.Equal(t, workflows.WatchOptions{}, o, "no flag given: the workflow's defaults apply")

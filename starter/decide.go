@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -83,9 +84,9 @@ Targeting, --async and exit codes are as for 'starter approve'.`,
 
 func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command {
 	var (
-		tenant, domain, job, approver, reason string
-		async                                 bool
-		timeout                               time.Duration
+		tenant, domain, job, approver, reason, episode string
+		async                                          bool
+		timeout                                        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:     d.verb,
@@ -105,6 +106,10 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 			req := workflows.DecisionRequest{
 				Approver: checkText(&p, "--approver", approver, maxApproverLength, "who is deciding, e.g. alice@contoso.com"),
 				Reason:   checkText(&p, "--reason", reason, maxReasonLength, "why the deletions are (or are not) intended"),
+				Episode:  strings.TrimSpace(episode),
+			}
+			if changed("episode") && (req.Episode == "" || len(req.Episode) > 600 || !strings.Contains(req.Episode, "@")) {
+				p.add("--episode", "%q is not an episode id: <job id>@<seriesBegan>, as starter status shows it", clip(req.Episode))
 			}
 			if timeout <= 0 {
 				p.add("--timeout", "%s must be greater than 0", timeout)
@@ -121,6 +126,11 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 			if err != nil {
 				return err
 			}
+			if req.Episode == "" {
+				// Bind the decision to the episode this command saw, so it can
+				// never apply to a later batch nobody looked at.
+				req.Episode = presentedEpisode(cmd.Context(), c, id)
+			}
 			if async {
 				return a.signalDecision(cmd.Context(), c, d, id, t, req)
 			}
@@ -133,6 +143,7 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 	f.StringVar(&job, "job-id", "", "the sync job (its watcher is cloudsync-watch/<tenant>/<job>)")
 	f.StringVar(&approver, "approver", "", "who decides, e.g. alice@contoso.com (required; the watcher may allow only some)")
 	f.StringVar(&reason, "reason", "", "why (required; recorded in the workflow history)")
+	f.StringVar(&episode, "episode", "", "the quarantine episode decided on, <job id>@<seriesBegan> (default: the one the watcher presents now)")
 	f.BoolVar(&async, "async", false, "send the signal instead of the update: fire and forget, no answer")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the watcher's answer (update only)")
 	f.SortFlags = false
@@ -187,6 +198,16 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 	return "", exitf(exitUsage, "%s", b.String())
 }
 
+// presentedEpisode is the episode a watcher presents now ("" when none or it
+// does not answer: the watcher then binds the decision at receipt).
+func presentedEpisode(ctx context.Context, c *conn, id string) string {
+	answers, _ := queryWatchers(ctx, c, []execution{{id: id, status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING}})
+	if ans, ok := answers[id]; ok && ans.err == nil && ans.state.Presented != nil {
+		return ans.state.Presented.ID()
+	}
+	return ""
+}
+
 func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest) error {
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -197,7 +218,10 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 		return c.temporalError("cannot send the "+d.signal+" signal", err)
 	}
 	fmt.Fprintf(a.stdout, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, watcherJobID(id), req.Approver)
-	fmt.Fprintln(a.stdout, "fire and forget: the watcher acts on it if the job awaits a decision; otherwise it logs it and ignores it")
+	if req.Episode != "" {
+		fmt.Fprintf(a.stdout, "for episode %s only\n", req.Episode)
+	}
+	fmt.Fprintln(a.stdout, "fire and forget: the watcher acts on it if that episode still awaits a decision; otherwise it records it as not acted upon")
 	fmt.Fprintf(a.stdout, "check the outcome with: starter status --workflow-id %s\n", id)
 	fmt.Fprintf(a.stdout, "web ui: %s\n", c.link(id))
 	return nil
@@ -216,8 +240,13 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 	}
 	uctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	updateID := ""
+	if req.Episode != "" {
+		updateID = workflows.DecisionUpdateID(req.Episode, d.approve)
+	}
 	handle, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
 		WorkflowID:   id,
+		UpdateID:     updateID, // the same decision twice is one update
 		UpdateName:   d.update,
 		Args:         []any{req},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -248,10 +277,17 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 	}
 	fmt.Fprintf(a.stdout, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
 	fmt.Fprintf(a.stdout, "job:         %s\n", watcherJobID(id))
+	fmt.Fprintf(a.stdout, "episode:     %s\n", orDash(res.Episode))
 	fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
 	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(id))
-	if res.Approve && res.Outcome != "restart-issued" && !strings.HasPrefix(res.Outcome, "not needed") {
-		// e.g. "restart failed: …": the watcher awaits a decision again.
+	switch {
+	case strings.HasPrefix(res.Outcome, workflows.OutcomeNotActedUpon):
+		return exitf(exitNotFound, "nothing was decided: %s", strings.TrimPrefix(res.Outcome, workflows.OutcomeNotActedUpon))
+	case strings.HasPrefix(res.Outcome, workflows.OutcomeRefused):
+		return exitf(exitFailed, "nothing was forced: %s; the watcher presents what the job shows now (starter status --workflow-id %s)",
+			strings.TrimPrefix(res.Outcome, workflows.OutcomeRefused), id)
+	case !res.Acted():
+		// e.g. "restart failed: …": the watcher presents the episode again.
 		return exitf(exitFailed, "the approval was recorded but the restart did not happen: %s", res.Outcome)
 	}
 	return nil

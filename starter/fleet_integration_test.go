@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -33,12 +32,12 @@ func TestFleetAgainstDevServer(t *testing.T) {
 	jobs := &fakeJobs{quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{}}
 	jobs.quarantine(quarantined, workflows.TemplateProvisioning+".job-1")
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
-	w.RegisterWorkflowWithOptions(workflows.WatchSyncJob, workflow.RegisterOptions{Name: workflows.WatchSyncJobWorkflow})
+	workflows.RegisterWorkflows(w)
 	fake.register(w)
 	jobs.register(w)
 	require.NoError(t, w.Start())
 	defer w.Stop()
+	jobs.poll(t, c)
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 
 	var y strings.Builder

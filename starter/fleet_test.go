@@ -199,7 +199,7 @@ func TestBadFleetExitsTwoBeforeStartingAnything(t *testing.T) {
 		{[]string{"--rate", "0"}, "--rate: 0 is out of range"},
 		{[]string{"--concurrency", "0"}, "--concurrency: 0 is out of range"},
 		{[]string{"--no-watch", "--approver", "alice@contoso.com"}, "--no-watch: cannot be combined with --approver"},
-		{[]string{"--poll-interval", "1s"}, "--poll-interval:"},
+		{[]string{"--reminder-interval", "1s"}, "--reminder-interval:"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"onboard", "--file", good}, tc.args...)...)
 		assert.Equal(t, exitUsage, code, "%v: %s", tc.args, stderr)

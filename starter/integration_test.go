@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -23,7 +24,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -93,9 +93,9 @@ func (f *fakeGraph) register(w worker.Worker) {
 	}, workflows.StartJobsActivity)
 }
 
-// fakeJobs implements the watcher's activities by name. A job marked
-// quarantined reports TooManyDeletes on its first poll, then "unchanged" until
-// a ForceDeletes restart is recorded, then Active; any other job is Active.
+// fakeJobs implements the watcher's activities by name, and stands in for the
+// poller: observe signals a watcher what its job shows now. A job marked
+// quarantined shows TooManyDeletes until a ForceDeletes restart is recorded.
 type fakeJobs struct {
 	mu          sync.Mutex
 	quarantined map[string]bool // tenant/job
@@ -103,10 +103,59 @@ type fakeJobs struct {
 	notes       []workflows.Notification
 }
 
+var fakeSeries = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+
 func (f *fakeJobs) quarantine(tenant, job string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.quarantined[tenant+"/"+job] = true
+}
+
+func (f *fakeJobs) status(tenant, job string) workflows.JobStatus {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	key := tenant + "/" + job
+	now := time.Now()
+	if f.quarantined[key] && len(f.restarts[key]) == 0 {
+		return workflows.JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "TooManyDeletes",
+			QuarantineError: "TooManyDeletes", QuarantineMessage: "1200 deletions exceed the threshold of 500", TenantActionable: true,
+			QuarantineSince: fakeSeries, SeriesBegan: fakeSeries, ObservedAt: now}
+	}
+	return workflows.JobStatus{ScheduleState: "Active", StatusCode: "Active", ObservedAt: now}
+}
+
+// poll stands in for the poller until the test ends: every 100 ms it tells
+// each running watcher what its job shows, when that changed.
+func (f *fakeJobs) poll(t *testing.T, c client.Client) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		told := map[string]string{}
+		for ctx.Err() == nil {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Query: "WorkflowType = '" + workflows.WatchSyncJobWorkflow + "' AND ExecutionStatus = 'Running'"})
+			if err == nil {
+				for _, e := range resp.GetExecutions() {
+					var target workflows.WatchTarget
+					p := e.GetMemo().GetFields()[workflows.WatchMemoKey]
+					if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &target) != nil {
+						continue
+					}
+					id := e.GetExecution().GetWorkflowId()
+					s := f.status(target.TenantID, target.JobID)
+					if told[id] != s.Fingerprint() && c.SignalWorkflow(ctx, id, "", workflows.ObservedSignal, s) == nil {
+						told[id] = s.Fingerprint()
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
 }
 
 func (f *fakeJobs) restartsOf(tenant, job string) []workflows.RestartInput {
@@ -129,30 +178,19 @@ func (f *fakeJobs) notified(tenant, job, kind string) []workflows.Notification {
 
 func (f *fakeJobs) register(w worker.Worker) {
 	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
-	reg(func(_ context.Context, in workflows.PollJobInput) (workflows.JobStatus, error) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		key := in.TenantID + "/" + in.JobID
-		now := time.Now()
-		active := workflows.JobStatus{ScheduleState: "Active", StatusCode: "Active", ObservedAt: now}
-		switch {
-		case in.Last == nil && f.quarantined[key]:
-			return workflows.JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "TooManyDeletes",
-				QuarantineError: "TooManyDeletes", QuarantineMessage: "1200 deletions exceed the threshold of 500", TenantActionable: true,
-				QuarantineSince: now, ObservedAt: now}, nil
-		case in.Last == nil:
-			return active, nil
-		case len(f.restarts[key]) > 0 && !in.Last.Healthy():
-			return active, nil
-		}
-		return workflows.JobStatus{}, temporal.NewApplicationError("unchanged", workflows.ErrJobUnchanged)
-	}, workflows.PollJobActivity)
+	reg(func(_ context.Context, in workflows.WatchTarget) (workflows.JobStatus, error) {
+		return f.status(in.TenantID, in.JobID), nil
+	}, workflows.LookAtJobActivity)
 	reg(func(_ context.Context, in workflows.RestartInput) (workflows.RestartResult, error) {
+		s := f.status(in.TenantID, in.JobID)
+		if ep, ok := s.Episode(in.JobID); !ok || ep.ID() != in.Episode.ID() {
+			return workflows.RestartResult{Detail: "not in that episode", Job: s}, nil
+		}
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		key := in.TenantID + "/" + in.JobID
 		f.restarts[key] = append(f.restarts[key], in)
-		return workflows.RestartResult{Restarted: true, Detail: "restarted with ForceDeletes"}, nil
+		return workflows.RestartResult{Restarted: true, Detail: "restarted with ForceDeletes", Job: s}, nil
 	}, workflows.RestartJobActivity)
 	reg(func(_ context.Context, n workflows.Notification) error {
 		f.mu.Lock()
@@ -176,13 +214,13 @@ func TestAgainstDevServer(t *testing.T) {
 	gate := make(chan struct{})
 	fake := &fakeGraph{gates: map[string]chan struct{}{tenantGate: gate}, failJobs: map[string]bool{tenantFail: true}, apps: map[string]bool{}}
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
-	w.RegisterWorkflowWithOptions(workflows.WatchSyncJob, workflow.RegisterOptions{Name: workflows.WatchSyncJobWorkflow})
+	workflows.RegisterWorkflows(w)
 	fake.register(w)
 	jobs := &fakeJobs{quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{}}
 	jobs.register(w)
 	require.NoError(t, w.Start())
 	defer w.Stop()
+	jobs.poll(t, c)
 
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	t.Setenv("CLOUDSYNC_UI_URL", "http://ui.test")
@@ -196,7 +234,7 @@ func TestAgainstDevServer(t *testing.T) {
 	t.Run("onboard --wait prints every step and the result", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", strings.ToUpper(tenantOK), "--domain", "Contoso.com.",
 			"--password-hash-sync", "--exchange-writeback", "--notify", "--recipient", "admin@contoso.com", "--wait",
-			"--approver", "alice@contoso.com", "--approver", "bob@contoso.com", "--reminder-interval", "2h", "--webhook-url", "https://hooks.test/cs")
+			"--approver", "alice@contoso.com", "--approver", "bob@contoso.com", "--reminder-interval", "2h", "--webhook", "teams-ops")
 		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		id := workflows.OnboardWorkflowID(tenantOK, goodDomain)
 		assert.Contains(t, stdout, "workflow id: "+id)
@@ -219,7 +257,7 @@ func TestAgainstDevServer(t *testing.T) {
 		var in workflows.OnboardInput
 		require.NoError(t, firstInput(ctx, c, id, &in))
 		assert.Equal(t, workflows.WatchOptions{Approvers: []string{"alice@contoso.com", "bob@contoso.com"}, ReminderInterval: 2 * time.Hour,
-			WebhookURL: "https://hooks.test/cs"}, in.WatchOptions)
+			Webhook: "teams-ops"}, in.WatchOptions)
 		assert.Nil(t, in.Watch)
 		assert.Contains(t, stdout, "watchers:")
 		var win workflows.WatchInput
@@ -343,8 +381,8 @@ func TestAgainstDevServer(t *testing.T) {
 		jobs.quarantine(tenant, jobB)
 		watch := func(job string) (int, string, string) {
 			return runCLI(t, "watch", "--tenant-id", strings.ToUpper(tenant), "--service-principal-id", sp, "--job-id", job, "--domain", "Contoso.com",
-				"--poll-interval", "10s", "--reminder-interval", "1h", "--approver", "alice@contoso.com", "--approver", "bob@contoso.com",
-				"--webhook-url", "https://hooks.test/cs")
+				"--reminder-interval", "1h", "--approver", "alice@contoso.com", "--approver", "bob@contoso.com",
+				"--webhook", "teams-ops")
 		}
 
 		code, stdout, stderr := watch(jobA)
@@ -362,7 +400,7 @@ func TestAgainstDevServer(t *testing.T) {
 		var win workflows.WatchInput
 		require.NoError(t, firstInput(ctx, c, idA, &win))
 		assert.Equal(t, workflows.WatchInput{TenantID: tenant, Domain: goodDomain, ServicePrincipalID: sp, JobID: jobA, Options: workflows.WatchOptions{
-			PollInterval: 10 * time.Second, ReminderInterval: time.Hour, Approvers: []string{"alice@contoso.com", "bob@contoso.com"}, WebhookURL: "https://hooks.test/cs"}}, win)
+			ReminderInterval: time.Hour, Approvers: []string{"alice@contoso.com", "bob@contoso.com"}, Webhook: "teams-ops"}}, win)
 
 		code, _, stderr = watch(jobA)
 		assert.Equal(t, exitRunning, code, stderr)
@@ -380,13 +418,15 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Regexp(t, tenant+` +contoso\.com +`+regexp.QuoteMeta(jobA)+` +\d{4}-\d\d-\d\dT\S+ +http://ui\.test/namespaces/default/workflows/cloudsync-watch%2F`+tenant+`%2F`+regexp.QuoteMeta(jobA), stdout)
 		assert.NotContains(t, stdout, "(started)", "awaiting since comes from the status query")
 		assert.NotEmpty(t, jobs.notified(tenant, jobA, "awaiting-approval"))
-		assert.Equal(t, "https://hooks.test/cs", jobs.notified(tenant, jobA, "awaiting-approval")[0].WebhookURL)
+		assert.Equal(t, "teams-ops", jobs.notified(tenant, jobA, "awaiting-approval")[0].Webhook)
 
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenant)
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "watchers of tenant "+tenant+" (2):")
 		assert.Contains(t, stdout, field("phase", "awaiting-delete-approval"))
-		assert.Contains(t, stdout, field("quarantine", "TooManyDeletes (TooManyDeletes): 1200 deletions exceed the threshold of 500"))
+		assert.Contains(t, stdout, field("quarantine", "TooManyDeletes (TooManyDeletes): 1200 deletions exceed the threshold of 500, series began"))
+		episodeA := workflows.Episode{JobID: jobA, SeriesBegan: fakeSeries}.ID()
+		assert.Contains(t, stdout, field("awaiting decision", "episode "+episodeA))
 		assert.Contains(t, stdout, field("awaiting since", ""))
 		assert.Contains(t, stdout, field("advice", "the accidental-delete threshold held deletions back"))
 		assert.NotContains(t, stdout, "onboarding of")
@@ -408,16 +448,25 @@ func TestAgainstDevServer(t *testing.T) {
 			"--reason", "HR offboarding batch", "--async=false")
 		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "approved by alice@contoso.com: restart-issued")
+		assert.Contains(t, stdout, "episode:     "+episodeA)
 		restarts := jobs.restartsOf(tenant, jobA)
 		require.Len(t, restarts, 1)
+		assert.Equal(t, episodeA, restarts[0].Episode.ID(), "bound to the episode the command saw")
 		assert.Equal(t, "alice@contoso.com", restarts[0].Decision.Approver)
 		assert.Equal(t, "HR offboarding batch", restarts[0].Decision.Reason)
 		assert.True(t, restarts[0].Decision.Approve)
 		assert.Equal(t, sp, restarts[0].ServicePrincipalID)
 
+		// The same decision again is the same update: a no-op with the same answer.
+		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com",
+			"--reason", "HR offboarding batch", "--episode", episodeA)
+		assert.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stdout, "approved by alice@contoso.com: restart-issued")
+		assert.Len(t, jobs.restartsOf(tenant, jobA), 1)
+		// Nothing presented: recorded as not acted upon, exit 4.
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com", "--reason", "again")
-		assert.Equal(t, exitFailed, code, stderr)
-		assert.Contains(t, stderr, "approve refused: nothing awaits a decision on job "+jobA)
+		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Contains(t, stderr, "nothing was decided: nothing awaits a decision on job "+jobA)
 		assert.Len(t, jobs.restartsOf(tenant, jobA), 1)
 
 		// Only B awaits now (once visibility has caught up): reject it by tenant and domain.
@@ -430,16 +479,16 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stdout, "workflow id: "+idB)
 		assert.Empty(t, jobs.restartsOf(tenant, jobB))
 
-		// A signal is fire and forget: B's watcher records it as ignored.
+		// A signal is fire and forget: B's watcher records it as not acted upon.
 		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobB, "--approver", "alice@contoso.com", "--reason", "late", "--async")
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "sent signal approve-deletes to watcher "+idB)
-		assert.Contains(t, stdout, "logs it and ignores it")
+		assert.Contains(t, stdout, "records it as not acted upon")
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "status", "--workflow-id", idB)
-			return code == exitOK && strings.Contains(stdout, field("last decision", "approved by alice@contoso.com (late)"))
+			return code == exitOK && strings.Contains(stdout, field("decision", "approved by alice@contoso.com (late)"))
 		}, 10*time.Second, 200*time.Millisecond, stdout)
-		assert.Contains(t, stdout, ": ignored: nothing awaits a decision on job "+jobB)
+		assert.Contains(t, stdout, ": not acted upon: nothing awaits a decision on job "+jobB)
 		assert.Contains(t, stdout, field("phase", "deletes-rejected"))
 		assert.Contains(t, stdout, field("summary", "Watch "+jobB+" (contoso.com)"))
 		assert.Empty(t, jobs.restartsOf(tenant, jobB))
@@ -457,9 +506,9 @@ func TestAgainstDevServer(t *testing.T) {
 
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenant)
 		require.Equal(t, exitOK, code, stderr)
-		assert.Contains(t, stdout, field("last decision", "approved by alice@contoso.com (HR offboarding batch)"))
+		assert.Contains(t, stdout, field("decision", "approved by alice@contoso.com (HR offboarding batch) for episode "+episodeA))
 		assert.Contains(t, stdout, "restart-issued")
-		assert.Contains(t, stdout, field("last decision", "approved by alice@contoso.com (late)"))
+		assert.Contains(t, stdout, field("decision", "approved by alice@contoso.com (late)"))
 
 		code, stdout, stderr = runCLI(t, "list")
 		require.Equal(t, exitOK, code, stderr)
@@ -481,9 +530,9 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Equal(t, exitFailed, code)
 		assert.Contains(t, stdout, field("status", "terminated"))
 		assert.Contains(t, stdout, field("error", "the watcher was terminated"))
-		// The last state, replayed by the worker (watching once a poll saw the restart).
+		// The last state, replayed by the worker (watching once the poller saw the restart).
 		assert.Regexp(t, regexp.QuoteMeta(field("phase", ""))+"(restarting-with-force-deletes|watching)\n", stdout)
-		code, stdout, _ = runCLI(t, "watch", "--tenant-id", tenant, "--service-principal-id", sp, "--job-id", jobA, "--poll-interval", "10s")
+		code, stdout, _ = runCLI(t, "watch", "--tenant-id", tenant, "--service-principal-id", sp, "--job-id", jobA, "--reminder-interval", "10m")
 		assert.Equal(t, exitOK, code, "a watcher may start again once the last one ended")
 		assert.Contains(t, stdout, "workflow id: "+idA)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
@@ -25,7 +26,8 @@ func (a *app) watchCmd() *cobra.Command {
 		Long: `Start a WatchSyncJob workflow for one sync job on its own, e.g. a job created
 outside cloudsync. (Onboarding starts one per job already, unless --no-watch.)
 
-The watcher polls the job; when the accidental-delete threshold quarantines it,
+The worker's poller lists the job with its service principal's others once per
+interval (worker --watch-interval); when the accidental-delete threshold quarantines it,
 it notifies and waits for 'starter approve' or 'starter reject', reminding
 every --reminder-interval; other quarantines are explained, never forced.
 Its workflow id is cloudsync-watch/<tenant>/<job>: a job already watched is
@@ -34,7 +36,7 @@ refused (exit 3).`,
       --service-principal-id 66666666-7777-8888-9999-000000000000 \
       --job-id AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef \
       --domain contoso.com --approver alice@contoso.com --approver bob@contoso.com \
-      --reminder-interval 4h --webhook-url https://hooks.contoso.com/cloudsync`,
+      --reminder-interval 4h --webhook teams-ops`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
@@ -85,6 +87,7 @@ func watchStartOptions(in workflows.WatchInput) client.StartWorkflowOptions {
 		// Without this the SDK hands back the running execution instead of an error.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
+		Memo:                                     workflows.WatchMemo(in), // registers the job with the poller
 		StaticSummary:                            "Watch " + in.JobID + " (" + where + ")",
 	}
 }
@@ -113,4 +116,65 @@ func (a *app) watch(ctx context.Context, in workflows.WatchInput) error {
 	}
 	fmt.Fprintf(a.stdout, "see it with: starter status --workflow-id %s\n", run.GetID())
 	return nil
+}
+
+func (a *app) unwatchCmd() *cobra.Command {
+	var tenant, job, by, reason string
+	cmd := &cobra.Command{
+		Use:   "unwatch",
+		Short: "Stop watching a sync job (recorded with who and why)",
+		Long: `End the watcher of one sync job: it sends its last notification, records who
+stopped it and why in its history, and the poller stops listing the job within
+one interval. The job itself is left as it is. Restart watching with
+'starter watch' or by re-running the onboarding.
+
+Exit codes: 0 stopped, 2 bad input, 4 no such running watcher, 5 Temporal
+unreachable or no worker to answer.`,
+		Example: `  starter unwatch --tenant-id 11111111-2222-3333-4444-555555555555 \
+      --job-id AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef \
+      --by alice@contoso.com --reason "tenant handed over to another MSP"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var p problems
+			t := checkTenant(&p, tenant)
+			j := checkJobID(&p, job)
+			req := workflows.UnwatchRequest{
+				By:     checkText(&p, "--by", by, maxApproverLength, "who stops watching, e.g. alice@contoso.com"),
+				Reason: checkText(&p, "--reason", reason, maxReasonLength, "why the job is no longer watched"),
+			}
+			if err := p.err("invalid unwatch"); err != nil {
+				return err
+			}
+			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id := workflows.WatchWorkflowID(t, j)
+			uctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+				WorkflowID: id, UpdateName: workflows.UnwatchUpdate, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+			})
+			if err == nil {
+				err = h.Get(uctx, nil)
+			}
+			if err != nil {
+				if isNotFound(err) {
+					return exitf(exitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.namespace, t)
+				}
+				return c.temporalError("cannot stop watcher "+id, err)
+			}
+			fmt.Fprintf(a.stdout, "stopped watching job %s of tenant %s (by %s: %s)\n", j, t, req.By, req.Reason)
+			fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id (required)")
+	f.StringVar(&job, "job-id", "", "sync job id (required)")
+	f.StringVar(&by, "by", "", "who stops watching (required; recorded)")
+	f.StringVar(&reason, "reason", "", "why (required; recorded)")
+	f.SortFlags = false
+	return cmd
 }

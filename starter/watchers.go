@@ -256,8 +256,13 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 	j := s.Job
 	if !j.ObservedAt.IsZero() || j.StatusCode != "" {
 		js := fmt.Sprintf("schedule %s, status %s", orDash(j.ScheduleState), orDash(j.StatusCode))
-		if j.Gone {
+		switch {
+		case j.Gone:
 			js = "deleted (the job or its service principal)"
+		case j.Missing:
+			js = "not in its service principal's job list since " + j.MissingSince.Local().Format(time.RFC3339)
+		case j.Unreachable != "":
+			js = "unreachable: " + oneLine(j.Unreachable)
 		}
 		row("job status", js)
 	} else {
@@ -271,8 +276,11 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 		if j.QuarantineMessage != "" {
 			q += ": " + oneLine(j.QuarantineMessage)
 		}
+		if !j.SeriesBegan.IsZero() {
+			q += ", series began " + j.SeriesBegan.Local().Format(time.RFC3339)
+		}
 		if !j.QuarantineSince.IsZero() {
-			q += ", since " + j.QuarantineSince.Local().Format(time.RFC3339)
+			q += ", last evaluated " + j.QuarantineSince.Local().Format(time.RFC3339)
 		}
 		row("quarantine", q)
 	}
@@ -286,6 +294,9 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 		}
 		row("last run", le)
 	}
+	if s.Presented != nil {
+		row("awaiting decision", "episode "+s.Presented.ID()+" (starter approve/reject act on this episode only)")
+	}
 	row("advice", oneLine(s.Advice))
 	if !s.AwaitingSince.IsZero() && s.Phase == workflows.PhaseAwaitingApproval {
 		row("awaiting since", fmt.Sprintf("%s (%s ago)", s.AwaitingSince.Local().Format(time.RFC3339), time.Since(s.AwaitingSince).Round(time.Second)))
@@ -293,12 +304,15 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 	if s.Reminders > 0 {
 		row("reminders", fmt.Sprint(s.Reminders))
 	}
-	if n := len(s.Decisions); n > 0 {
-		row("last decision", decisionLine(s.Decisions[n-1]))
+	for i := max(0, len(s.Decisions)-3); i < len(s.Decisions); i++ {
+		row("decision", decisionLine(s.Decisions[i]))
 	}
 	row("outcome", s.Outcome)
 	if !j.ObservedAt.IsZero() {
-		row("observed", fmt.Sprintf("%s (%d status changes, run %d)", j.ObservedAt.Local().Format(time.RFC3339), s.Polls, s.Runs))
+		row("observed", fmt.Sprintf("%s (%d changes reported, run %d)", j.ObservedAt.Local().Format(time.RFC3339), s.Observations, s.Runs))
+	}
+	if s.Silent {
+		row("poller", "silent since "+s.LastHeard.Local().Format(time.RFC3339)+": is a worker running?")
 	}
 }
 
@@ -308,6 +322,9 @@ func decisionLine(d workflows.Decision) string {
 		verb = "approved"
 	}
 	s := fmt.Sprintf("%s by %s (%s)", verb, orDash(d.Approver), oneLine(d.Reason))
+	if d.Episode != "" {
+		s += " for episode " + d.Episode
+	}
 	if !d.At.IsZero() {
 		s += " at " + d.At.Local().Format(time.RFC3339)
 	}

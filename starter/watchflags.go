@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -13,14 +12,13 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-// Limits of the watch options and decisions (checked before Temporal is contacted).
+// Limits of the watch options and decisions (checked before Temporal is
+// contacted; the workflow checks them again).
 const (
-	minPollInterval     = 10 * time.Second
-	minReminderInterval = time.Minute
-	maxApproverLength   = 254
-	maxReasonLength     = 1000
-	maxWebhookURLLength = 2048
-	maxApprovers        = 50
+	minReminderInterval = workflows.MinReminderInterval
+	maxApproverLength   = workflows.MaxApproverLength
+	maxReasonLength     = workflows.MaxReasonLength
+	maxApprovers        = workflows.MaxApprovers
 )
 
 var (
@@ -103,19 +101,24 @@ func checkText(p *problems, flag, v string, max int, why string) string {
 // watchFlags configure watchers (onboard and watch).
 type watchFlags struct {
 	approvers        []string
-	pollInterval     time.Duration
 	reminderInterval time.Duration
+	webhook          string
 	webhookURL       string
+	pollInterval     time.Duration
 }
 
 // watchFlagNames are the flags that configure watchers.
-var watchFlagNames = []string{"approver", "poll-interval", "reminder-interval", "webhook-url"}
+var watchFlagNames = []string{"approver", "reminder-interval", "webhook"}
 
 func (f *watchFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.approvers, "approver", nil, "who may approve or reject held-back deletions, e.g. alice@contoso.com (repeat for several; default: anyone)")
-	fs.DurationVar(&f.pollInterval, "poll-interval", 0, fmt.Sprintf("how often the watcher looks at the job, at least %s (default %s)", minPollInterval, workflows.DefaultPollInterval))
 	fs.DurationVar(&f.reminderInterval, "reminder-interval", 0, fmt.Sprintf("how often to remind while deletions await a decision, at least %s (default %s)", minReminderInterval, workflows.DefaultReminderInterval))
-	fs.StringVar(&f.webhookURL, "webhook-url", "", "http(s) URL the watcher posts its notifications to")
+	fs.StringVar(&f.webhook, "webhook", "", "name of a webhook configured on the worker (--webhook name=url there) that gets the notifications")
+	// Gone with the batched poller; kept to explain the move, not shown.
+	fs.StringVar(&f.webhookURL, "webhook-url", "", "")
+	fs.DurationVar(&f.pollInterval, "poll-interval", 0, "")
+	_ = fs.MarkHidden("webhook-url")
+	_ = fs.MarkHidden("poll-interval")
 }
 
 // minDuration checks a duration flag against its floor; 0 (the default
@@ -136,16 +139,20 @@ func minDuration(p *problems, flag string, d, floor time.Duration, why string) t
 func (f *watchFlags) options(p *problems, changed func(string) bool) workflows.WatchOptions {
 	var o workflows.WatchOptions
 	if changed("poll-interval") {
-		o.PollInterval = minDuration(p, "--poll-interval", f.pollInterval, minPollInterval, " (every poll is a Graph call)")
+		p.add("--poll-interval", "is the worker's now: one poller lists every watched job (worker --watch-interval, CLOUDSYNC_WATCH_INTERVAL)")
+	}
+	if changed("webhook-url") {
+		p.add("--webhook-url", "a URL is a secret and stays on the worker: configure it there (worker --webhook name=url) and give --webhook name here")
 	}
 	if changed("reminder-interval") {
 		o.ReminderInterval = minDuration(p, "--reminder-interval", f.reminderInterval, minReminderInterval, "")
 	}
-	if changed("webhook-url") {
-		if msg := webhookProblem(f.webhookURL); msg != "" {
-			p.add("--webhook-url", "%s", msg)
+	if changed("webhook") {
+		name := strings.TrimSpace(f.webhook)
+		if !workflows.ValidWebhookName(name) {
+			p.add("--webhook", "%q is not a webhook name: lower-case letters, digits, . _ - (the name given to the worker's --webhook name=url)", clip(name))
 		} else {
-			o.WebhookURL = strings.TrimSpace(f.webhookURL)
+			o.Webhook = name
 		}
 	}
 	if len(f.approvers) > maxApprovers {
@@ -163,24 +170,6 @@ func (f *watchFlags) options(p *problems, changed func(string) bool) workflows.W
 		}
 	}
 	return o
-}
-
-func webhookProblem(raw string) string {
-	s := strings.TrimSpace(raw)
-	if s == "" {
-		return "is empty: give an absolute http(s) URL, or leave the flag out"
-	}
-	if len(s) > maxWebhookURLLength {
-		return fmt.Sprintf("is %d characters long: at most %d", len(s), maxWebhookURLLength)
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Sprintf("%q is not a URL: %v", clip(s), err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Hostname() == "" {
-		return fmt.Sprintf("%q is not an absolute http(s) URL like https://hooks.contoso.com/cloudsync", clip(s))
-	}
-	return ""
 }
 
 // anyChanged lists the given flags among names, as --name.

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cloudsync/cloudsync/activities"
 	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/graph"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -41,6 +43,12 @@ type config struct {
 	MetricsAddr     string
 	// Codec encrypts payloads (nil: no CLOUDSYNC_CODEC_KEYS, payloads in clear).
 	Codec *codec.Codec
+	// Watch is the fleet's polling; PollerHeartbeat how soon a crashed
+	// worker's shard moves on; Webhooks the notification targets by name
+	// (secrets: never logged, never in a workflow).
+	Watch           activities.WatchConfig
+	PollerHeartbeat time.Duration
+	Webhooks        map[string]string
 }
 
 // env lists every variable the worker reads, for the README and --help.
@@ -64,6 +72,10 @@ var envDoc = []struct{ name, doc string }{
 	{"CLOUDSYNC_CODEC_KEYS", "payload encryption keys \"kid1=<base64 32 bytes>,kid2=...\" (AES-256-GCM); unset: payloads in clear"},
 	{"CLOUDSYNC_CODEC_KEYS_FILE", "a file with the keys in the same format (one per line allowed), instead of CLOUDSYNC_CODEC_KEYS"},
 	{"CLOUDSYNC_CODEC_KEY_ID", "the key id that encrypts new payloads (required with several keys); the others only decrypt"},
+	{"CLOUDSYNC_WATCH_INTERVAL, CLOUDSYNC_WATCH_SHARDS", "poll every watched service principal's jobs this often (default 2m), in this many poller shards (default 4)"},
+	{"CLOUDSYNC_WATCH_GONE_AFTER, CLOUDSYNC_WATCH_REFRESH", "a job missing this long is gone (default 15m); report every job at least this often (default 12h)"},
+	{"CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT", "how soon a crashed worker's poller shard moves to another worker (default 5m)"},
+	{"CLOUDSYNC_WEBHOOKS", "notification webhooks \"name=https://…,other=https://…\" that watchers name with --webhook (URLs are secrets: never logged)"},
 	{"CLOUDSYNC_METRICS_ADDR", "Prometheus /metrics and /healthz, /readyz address (default :9090; empty: off)"},
 }
 
@@ -95,9 +107,19 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.Float64Var(&c.GraphWriteRate, "graph-write-rate", atof(getenv("CLOUDSYNC_GRAPH_WRITE_RATE"), graph.DefaultWriteRate), "Graph writes per second per tenant (0: no limit)")
 	fs.IntVar(&c.GraphWriteBurst, "graph-write-burst", atoi(getenv("CLOUDSYNC_GRAPH_WRITE_BURST"), graph.DefaultWriteBurst), "Graph writes a tenant may make at once before the rate applies")
 	fs.DurationVar(&c.StopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, how long running activities may finish")
+	fs.DurationVar(&c.Watch.Interval, "watch-interval", atod(getenv("CLOUDSYNC_WATCH_INTERVAL"), activities.DefaultWatchInterval), "poll every watched service principal's jobs this often")
+	fs.IntVar(&c.Watch.Shards, "watch-shards", atoi(getenv("CLOUDSYNC_WATCH_SHARDS"), activities.DefaultWatchShards), "poller shards (each a long-running activity)")
+	fs.DurationVar(&c.Watch.GoneAfter, "watch-gone-after", atod(getenv("CLOUDSYNC_WATCH_GONE_AFTER"), activities.DefaultWatchGoneAfter), "a job missing from Graph's list this long is gone")
+	fs.DurationVar(&c.Watch.Refresh, "watch-refresh", atod(getenv("CLOUDSYNC_WATCH_REFRESH"), activities.DefaultWatchRefresh), "report every watched job at least this often")
+	fs.DurationVar(&c.PollerHeartbeat, "watch-heartbeat-timeout", atod(getenv("CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT"), workflows.DefaultPollerHeartbeatTimeout), "heartbeat timeout of the poller activity")
+	webhooks := webhookFlag{}
+	if err := webhooks.parseList(getenv("CLOUDSYNC_WEBHOOKS")); err != nil {
+		return c, fmt.Errorf("CLOUDSYNC_WEBHOOKS: %w", err)
+	}
+	fs.Var(webhooks, "webhook", "name=https://… a notification webhook watchers may name (repeatable)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", def("CLOUDSYNC_METRICS_ADDR", ":9090"), "serve /metrics, /healthz and /readyz here (empty: off)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "cloudsync worker: runs OnboardTenant and WatchSyncJob.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "cloudsync worker: runs OnboardTenant, WatchSyncJob and the WatchPoller shards.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEnvironment:\n")
 		for _, e := range envDoc {
@@ -106,6 +128,10 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	c.Webhooks = webhooks
+	if c.Watch.Interval < time.Second {
+		return c, fmt.Errorf("--watch-interval %s is too short: at least 1s (every poll is a Graph call per service principal)", c.Watch.Interval)
 	}
 	cloud, err := graph.CloudByName(*cloudName)
 	if err != nil {
@@ -226,6 +252,44 @@ func atof(s string, d float64) float64 {
 		return f
 	}
 	return d
+}
+
+func atod(s string, d time.Duration) time.Duration {
+	if v, err := time.ParseDuration(s); err == nil && v > 0 {
+		return v
+	}
+	return d
+}
+
+// webhookFlag collects name=url pairs.
+type webhookFlag map[string]string
+
+func (w webhookFlag) String() string { return fmt.Sprintf("%d webhook(s)", len(w)) } // never the URLs
+
+func (w webhookFlag) Set(v string) error {
+	name, raw, ok := strings.Cut(strings.TrimSpace(v), "=")
+	name = strings.TrimSpace(name)
+	if !ok || !workflows.ValidWebhookName(name) {
+		return fmt.Errorf("want name=https://…, with a name of lower-case letters, digits, . _ -")
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("webhook %s: not an absolute http(s) URL", name)
+	}
+	w[name] = u.String()
+	return nil
+}
+
+func (w webhookFlag) parseList(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if strings.TrimSpace(p) == "" {
+			continue
+		}
+		if err := w.Set(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func atoi(s string, d int) int {

@@ -9,11 +9,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
+	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -60,7 +61,13 @@ func run(args []string) int {
 	acts := &activities.Activities{
 		Graph: &graph.Factory{Cloud: cfg.Cloud, Credentials: cfg.Credentials, Transport: transport, Observer: graphMetrics(reg),
 			WriteRate: cfg.GraphWriteRate, WriteBurst: cfg.GraphWriteBurst},
-		Logger: logger,
+		Logger:   logger,
+		Watch:    cfg.Watch,
+		Registry: c,
+		Webhooks: cfg.Webhooks,
+	}
+	if cfg.Codec != nil {
+		acts.Converter = codec.DataConverter(cfg.Codec)
 	}
 	if cfg.CacheSize > 0 {
 		worker.SetStickyWorkflowCacheSize(cfg.CacheSize)
@@ -90,6 +97,9 @@ func run(args []string) int {
 	}
 	if health != nil {
 		health.SetReady(true)
+	}
+	if err := ensurePollers(context.Background(), c, cfg); err != nil {
+		logger.Error("could not start the watch pollers; watchers will say they hear nothing", zap.Error(err))
 	}
 	<-worker.InterruptCh()
 	if health != nil {
@@ -131,9 +141,29 @@ func workerOptions(cfg config) worker.Options {
 
 // register wires every workflow and activity under its contract name.
 func register(w worker.Registry, acts *activities.Activities) {
-	w.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
-	w.RegisterWorkflowWithOptions(workflows.WatchSyncJob, workflow.RegisterOptions{Name: workflows.WatchSyncJobWorkflow})
+	workflows.RegisterWorkflows(w)
 	w.RegisterActivity(acts)
+}
+
+// ensurePollers starts the poller shards that are not running (every worker
+// does it at start; a running shard is kept). Shards beyond the configured
+// count retire themselves.
+func ensurePollers(ctx context.Context, c client.Client, cfg config) error {
+	shards := cfg.Watch.WithDefaults().Shards
+	for i := 0; i < shards; i++ {
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, err := c.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
+			ID:                       workflows.PollerWorkflowID(cfg.TaskQueue, i),
+			TaskQueue:                cfg.TaskQueue,
+			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+			StaticSummary:            fmt.Sprintf("cloudsync poller shard %d of %d", i, shards),
+		}, workflows.WatchPollerWorkflow, workflows.PollerInput{Shard: i, HeartbeatTimeout: cfg.PollerHeartbeat})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("poller shard %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // clientOptions resolves the Temporal client options the worker dials with:

@@ -19,6 +19,7 @@ const TaskQueue = "cloudsync"
 const (
 	OnboardTenantWorkflow = "OnboardTenant"
 	WatchSyncJobWorkflow  = "WatchSyncJob"
+	WatchPollerWorkflow   = "WatchPoller"
 )
 
 // Query, signal and update names.
@@ -27,10 +28,16 @@ const (
 	StatusQuery   = "status"
 	ApproveSignal = "approve-deletes"
 	RejectSignal  = "reject-deletes"
-	// Updates answer synchronously; a validator refuses a decision when nothing
-	// awaits one, so a refused request never reaches the history.
+	// Updates answer synchronously. A validator refuses only malformed requests
+	// (no approver or reason, an approver not allowed); a well-formed decision
+	// that finds nothing to decide is recorded as "not acted upon".
 	ApproveUpdate = "approve-deletes-update"
 	RejectUpdate  = "reject-deletes-update"
+	// UnwatchUpdate ends a watcher, recorded with who and why.
+	UnwatchUpdate = "unwatch"
+	// ObservedSignal carries a JobStatus from the poller to a watcher, sent
+	// only when something a watcher acts on changed.
+	ObservedSignal = "job-observed"
 )
 
 // OnboardWorkflowID is deterministic per tenant and domain, so a second
@@ -163,145 +170,3 @@ type Progress struct {
 // details hold the OnboardResult so far.
 const FailureType = "OnboardingFailed"
 
-// WatchOptions configure a WatchSyncJob.
-type WatchOptions struct {
-	PollInterval     time.Duration `json:"pollInterval,omitempty"`     // default 2m (the job's own interval)
-	RefreshInterval  time.Duration `json:"refreshInterval,omitempty"`  // report unchanged status at least this often; default 6h
-	ReminderInterval time.Duration `json:"reminderInterval,omitempty"` // default 4h
-	Approvers        []string      `json:"approvers,omitempty"`        // empty: anyone may approve
-	WebhookURL       string        `json:"webhookUrl,omitempty"`       // optional notification target
-	// MaxHistoryEvents continues as new before the server suggests it
-	// (default 10,000; tests set it low).
-	MaxHistoryEvents int `json:"maxHistoryEvents,omitempty"`
-}
-
-// Watcher phases (search attribute CloudSyncJobState carries the job's status
-// code; CloudSyncAwaitingApproval is "true" only in PhaseAwaitingApproval).
-const (
-	PhaseWatching         = "watching"
-	PhaseAwaitingApproval = "awaiting-delete-approval"
-	PhaseRejected         = "deletes-rejected"
-	PhaseRestarting       = "restarting-with-force-deletes"
-	PhaseQuarantined      = "quarantined" // other reasons: the admin must act, no approval applies
-	PhaseEnded            = "ended"
-)
-
-// WatchInput starts (or continues) a WatchSyncJob.
-type WatchInput struct {
-	TenantID           string       `json:"tenantId"`
-	Domain             string       `json:"domain,omitempty"`
-	ServicePrincipalID string       `json:"servicePrincipalId"`
-	JobID              string       `json:"jobId"`
-	Options            WatchOptions `json:"options"`
-	// State is carried across continue-as-new; nil on the first run.
-	State *WatchState `json:"state,omitempty"`
-}
-
-// JobStatus is what the watcher keeps of a job's status.
-type JobStatus struct {
-	Gone               bool             `json:"gone,omitempty"` // job or service principal deleted
-	ScheduleState      string           `json:"scheduleState"`
-	StatusCode         string           `json:"statusCode"`
-	QuarantineReason   string           `json:"quarantineReason,omitempty"`
-	QuarantineError    string           `json:"quarantineError,omitempty"` // error code
-	QuarantineMessage  string           `json:"quarantineMessage,omitempty"`
-	TenantActionable   bool             `json:"tenantActionable,omitempty"`
-	QuarantineSince    time.Time        `json:"quarantineSince,omitempty"`
-	LastExecutionState string           `json:"lastExecutionState,omitempty"`
-	LastExecutionEnded time.Time        `json:"lastExecutionEnded,omitempty"`
-	LastExecutionError string           `json:"lastExecutionError,omitempty"`
-	CountExported      int64            `json:"countExported,omitempty"`
-	EntryCounts        map[string]int64 `json:"entryCounts,omitempty"`
-	ObservedAt         time.Time        `json:"observedAt"`
-}
-
-// Healthy is a running job without quarantine.
-func (s JobStatus) Healthy() bool {
-	return !s.Gone && s.StatusCode == "Active" && s.QuarantineReason == ""
-}
-
-// SameState reports whether nothing a watcher acts on changed (counts and
-// times alone do not wake it).
-func (s JobStatus) SameState(o JobStatus) bool {
-	return s.Gone == o.Gone && s.ScheduleState == o.ScheduleState && s.StatusCode == o.StatusCode &&
-		s.QuarantineReason == o.QuarantineReason && s.QuarantineError == o.QuarantineError &&
-		s.QuarantineSince.Equal(o.QuarantineSince) && s.LastExecutionState == o.LastExecutionState
-}
-
-// Decision is an approval or rejection, as recorded in the history.
-type Decision struct {
-	Approve  bool      `json:"approve"`
-	Approver string    `json:"approver"`
-	Reason   string    `json:"reason"`
-	At       time.Time `json:"at,omitempty"`
-	// Outcome: "restart-issued", "rejected", "ignored: <why>".
-	Outcome string `json:"outcome,omitempty"`
-}
-
-// DecisionRequest is the payload of the approve/reject signals and updates,
-// e.g. temporal workflow signal --name approve-deletes --input '{"approver":"alice","reason":"HR cleanup"}'.
-type DecisionRequest struct {
-	Approver string `json:"approver"`
-	Reason   string `json:"reason"`
-}
-
-// WatchState is the watcher's state: what the status query answers, and what
-// continue-as-new carries.
-type WatchState struct {
-	Phase         string     `json:"phase"`
-	Job           JobStatus  `json:"job"`
-	AwaitingSince time.Time  `json:"awaitingSince,omitempty"`
-	Reminders     int        `json:"reminders,omitempty"`
-	Advice        string     `json:"advice,omitempty"`
-	Decisions     []Decision `json:"decisions,omitempty"` // the most recent ones (history holds all)
-	Polls         int64      `json:"polls"`               // status changes observed
-	Runs          int        `json:"runs"`                // continue-as-new count + 1
-	Outcome       string     `json:"outcome,omitempty"`   // when ended
-}
-
-// Activities of the watcher.
-const (
-	PollJobActivity    = "PollJob"
-	RestartJobActivity = "RestartForceDeletes"
-	NotifyActivity     = "Notify"
-)
-
-// PollJobInput asks for the job's status once it differs from Last (or
-// RefreshAfter has passed since Last.ObservedAt). Until then the activity
-// fails with ErrJobUnchanged and its retry policy is the poll loop.
-type PollJobInput struct {
-	TenantID           string        `json:"tenantId"`
-	ServicePrincipalID string        `json:"servicePrincipalId"`
-	JobID              string        `json:"jobId"`
-	Last               *JobStatus    `json:"last,omitempty"`
-	RefreshAfter       time.Duration `json:"refreshAfter,omitempty"`
-}
-
-// ErrJobUnchanged is the poll activity's "not yet" (retryable) error type.
-const ErrJobUnchanged = "JobUnchanged"
-
-// RestartInput asks for a ForceDeletes restart on behalf of an approval.
-type RestartInput struct {
-	TenantID           string   `json:"tenantId"`
-	ServicePrincipalID string   `json:"servicePrincipalId"`
-	JobID              string   `json:"jobId"`
-	Decision           Decision `json:"decision"`
-}
-
-// RestartResult says whether the restart was sent.
-type RestartResult struct {
-	Restarted bool   `json:"restarted"`
-	Detail    string `json:"detail"`
-}
-
-// Notification is one message to the humans in charge.
-type Notification struct {
-	TenantID   string    `json:"tenantId"`
-	Domain     string    `json:"domain,omitempty"`
-	JobID      string    `json:"jobId"`
-	WorkflowID string    `json:"workflowId"`
-	Kind       string    `json:"kind"` // awaiting-approval | reminder | quarantined | recovered | decision
-	Message    string    `json:"message"`
-	Job        JobStatus `json:"job"`
-	WebhookURL string    `json:"webhookUrl,omitempty"`
-}

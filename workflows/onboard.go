@@ -180,16 +180,18 @@ func (o *onboarding) startWatchers(ctx workflow.Context, jobIDs []string) {
 	var started, kept []string
 	for _, id := range jobIDs {
 		wid := WatchWorkflowID(o.spec.TenantID, id)
+		win := WatchInput{
+			TenantID: o.spec.TenantID, Domain: o.spec.Domain, ServicePrincipalID: res.ServicePrincipalID, JobID: id, Options: o.in.WatchOptions,
+		}
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:        wid,
+			Memo:              WatchMemo(win),
 			ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
 			TypedSearchAttributes: temporal.NewSearchAttributes(SearchTenant.ValueSet(o.spec.TenantID), SearchDomain.ValueSet(o.spec.Domain),
 				SearchAwaitingApproval.ValueSet("false")),
 			StaticSummary: "Watch " + id + " (" + o.spec.Domain + ")",
 		})
-		f := workflow.ExecuteChildWorkflow(cctx, WatchSyncJobWorkflow, WatchInput{
-			TenantID: o.spec.TenantID, Domain: o.spec.Domain, ServicePrincipalID: res.ServicePrincipalID, JobID: id, Options: o.in.WatchOptions,
-		})
+		f := workflow.ExecuteChildWorkflow(cctx, WatchSyncJobWorkflow, win)
 		var exec workflow.Execution
 		if err := f.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
 			if temporal.IsWorkflowExecutionAlreadyStartedError(err) {

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,37 +9,12 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// Watch defaults.
-const (
-	DefaultPollInterval     = 2 * time.Minute
-	DefaultRefreshInterval  = 6 * time.Hour
-	DefaultReminderInterval = 4 * time.Hour
-	DefaultMaxHistoryEvents = 10000
-	maxDecisionsKept        = 20
-)
-
-// WithDefaults fills unset watch options.
-func (o WatchOptions) WithDefaults() WatchOptions {
-	if o.PollInterval <= 0 {
-		o.PollInterval = DefaultPollInterval
-	}
-	if o.RefreshInterval <= 0 {
-		o.RefreshInterval = DefaultRefreshInterval
-	}
-	if o.ReminderInterval <= 0 {
-		o.ReminderInterval = DefaultReminderInterval
-	}
-	if o.MaxHistoryEvents <= 0 {
-		o.MaxHistoryEvents = DefaultMaxHistoryEvents
-	}
-	return o
-}
-
-// WatchSyncJob watches one sync job for as long as the tenant is managed. It
-// polls with one long-retrying activity (the retry policy is the loop: one
-// action per poll, no history per poll), asks a human when the job is
-// quarantined for too many deletes, and restarts with ForceDeletes only on an
-// explicit approval, which the history records with who and why.
+// WatchSyncJob is the entity of one watched sync job. It is idle between
+// changes: the poller signals it (ObservedSignal) only when something it acts
+// on changed. A TooManyDeletes quarantine is presented to humans as one
+// episode (job, seriesBegan); an approval or rejection applies to the episode
+// presented when it was received, and the ForceDeletes restart is issued only
+// if the job is still in that very episode.
 func WatchSyncJob(ctx workflow.Context, in WatchInput) (WatchState, error) {
 	w := &watcher{in: in, opts: in.Options.WithDefaults()}
 	if in.State != nil {
@@ -60,12 +34,17 @@ type watcher struct {
 	opts WatchOptions
 	st   WatchState
 
+	look           workflow.Channel // a decision found nothing to decide: look at the job now
+	wake           workflow.Channel // an update handler changed what the main loop acts on
 	cancelReminder workflow.CancelFunc
 	reminder       workflow.Future
-	deciding       bool // a decision is being acted on (signal and update share it)
+	notifying      int // notifications in flight: waited for before closing
+	unwatch        *UnwatchRequest
 }
 
 func (w *watcher) setup(ctx workflow.Context) error {
+	w.look = workflow.NewBufferedChannel(ctx, 1)
+	w.wake = workflow.NewBufferedChannel(ctx, 1)
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (WatchState, error) { return w.st, nil }); err != nil {
 		return err
 	}
@@ -79,42 +58,60 @@ func (w *watcher) setup(ctx workflow.Context) error {
 				return w.decide(ctx, approve, req), nil
 			},
 			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DecisionRequest) error {
-				return w.canDecide(approve, req)
+				return w.validDecision(req)
 			}})
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return workflow.SetUpdateHandlerWithOptions(ctx, UnwatchUpdate,
+		func(ctx workflow.Context, req UnwatchRequest) (WatchState, error) {
+			if w.unwatch == nil {
+				w.unwatch = &req
+				w.wake.SendAsync(true)
+			}
+			return w.st, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req UnwatchRequest) error { return req.Validate() }})
 }
 
 func (w *watcher) run(ctx workflow.Context) (WatchState, error) {
-	logger := workflow.GetLogger(ctx)
+	w.ensureMemo(ctx)
+	observed := workflow.GetSignalChannel(ctx, ObservedSignal)
 	approveCh := workflow.GetSignalChannel(ctx, ApproveSignal)
 	rejectCh := workflow.GetSignalChannel(ctx, RejectSignal)
 	if w.st.Phase == PhaseAwaitingApproval {
 		w.startReminder(ctx)
 	}
 	w.details(ctx)
-
-	poll := w.startPoll(ctx)
+	silence := workflow.NewTimer(ctx, w.opts.SilentAfter)
 	for {
-		polled := false
+		cancelled := false
 		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(poll, func(f workflow.Future) {
-			polled = true
+		sel.AddReceive(observed, func(c workflow.ReceiveChannel, _ bool) {
 			var s JobStatus
-			if err := f.Get(ctx, &s); err != nil {
-				// The poll retries forever; this is a bug or a cancellation. Do
-				// not spin: the next poll waits one interval.
-				logger.Error("poll failed", "error", err)
-				_ = workflow.Sleep(ctx, w.opts.PollInterval)
-				return
-			}
+			c.Receive(ctx, &s)
 			w.observe(ctx, s)
 		})
 		sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) { w.signal(ctx, c, true) })
 		sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) { w.signal(ctx, c, false) })
+		sel.AddReceive(w.look, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			w.lookNow(ctx)
+		})
+		sel.AddReceive(w.wake, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) { cancelled = true })
+		sel.AddFuture(silence, func(workflow.Future) {
+			// A daily look at the poller: it refreshes every watcher at least
+			// every 12 h, so this long without a word means it stopped.
+			if !w.st.Silent && workflow.Now(ctx).Sub(w.lastHeard(ctx)) >= w.opts.SilentAfter {
+				w.st.Silent = true
+				w.notify(ctx, "silent", fmt.Sprintf("no news of job %s from the cloudsync poller since %s: is a worker running with watching on?",
+					w.in.JobID, w.lastHeard(ctx).Format(time.RFC3339)))
+				w.details(ctx)
+			}
+			silence = workflow.NewTimer(ctx, w.opts.SilentAfter)
+		})
 		if w.reminder != nil {
 			sel.AddFuture(w.reminder, func(f workflow.Future) {
 				if f.Get(ctx, nil) == nil && w.st.Phase == PhaseAwaitingApproval {
@@ -127,76 +124,64 @@ func (w *watcher) run(ctx workflow.Context) (WatchState, error) {
 		}
 		sel.Select(ctx)
 
-		if w.st.Phase == PhaseEnded {
-			w.details(ctx)
-			return w.st, nil
-		}
-		if !polled {
-			continue
+		switch {
+		case cancelled:
+			return w.end(ctx, "watching cancelled", workflow.ErrCanceled)
+		case w.unwatch != nil:
+			return w.end(ctx, "unwatched by "+w.unwatch.By+": "+w.unwatch.Reason, nil)
+		case w.st.Phase == PhaseEnded:
+			return w.end(ctx, w.st.Outcome, nil)
 		}
 		info := workflow.GetInfo(ctx)
 		if info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= w.opts.MaxHistoryEvents {
-			return w.st, w.continueAsNew(ctx, approveCh, rejectCh)
+			return w.st, w.continueAsNew(ctx, observed, approveCh, rejectCh)
 		}
-		poll = w.startPoll(ctx)
 	}
 }
 
-// startPoll schedules one poll. Its retry policy is the loop: every
-// PollInterval the activity looks again and fails with JobUnchanged until
-// something changes, which costs one action and no history.
-func (w *watcher) startPoll(ctx workflow.Context) workflow.Future {
-	last := w.st.Job
-	in := PollJobInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, RefreshAfter: w.opts.RefreshInterval}
-	if !last.ObservedAt.IsZero() {
-		in.Last = &last
+// ensureMemo registers the watcher with the poller (its memo says what to
+// poll) when whoever started it did not.
+func (w *watcher) ensureMemo(ctx workflow.Context) {
+	if m := workflow.GetInfo(ctx).Memo; m != nil && m.GetFields()[WatchMemoKey] != nil {
+		return
 	}
-	ao := workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: w.opts.PollInterval, BackoffCoefficient: 1, MaximumInterval: w.opts.PollInterval,
-		},
-		Summary: "poll " + w.in.JobID,
-	}
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), PollJobActivity, in)
+	_ = workflow.UpsertMemo(ctx, WatchMemo(w.in))
 }
 
-// observe acts on a status change.
+func (w *watcher) lastHeard(ctx workflow.Context) time.Time {
+	if w.st.LastHeard.IsZero() {
+		return workflow.GetInfo(ctx).WorkflowStartTime
+	}
+	return w.st.LastHeard
+}
+
+// observe acts on a change the poller (or a look) reported.
 func (w *watcher) observe(ctx workflow.Context, s JobStatus) {
 	prev := w.st.Job
 	w.st.Job = s
-	w.st.Polls++
-	if s.StatusCode != prev.StatusCode || s.Gone {
-		state := s.StatusCode
-		if s.Gone {
-			state = "Deleted"
-		}
+	w.st.Observations++
+	w.st.LastHeard = workflow.Now(ctx)
+	w.st.Silent = false
+	if state, prevState := jobState(s), jobState(prev); state != prevState {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchJobState.ValueSet(state))
 		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"state": state}).Counter("cloudsync_job_state_changes_total").Inc(1)
 	}
+	ep, inEpisode := s.Episode(w.in.JobID)
 	switch {
 	case s.Gone:
 		w.leaveAwaiting(ctx)
-		w.st.Phase, w.st.Outcome = PhaseEnded, "the job or its service principal was deleted: nothing left to watch"
-		w.st.Advice = ""
-		w.notify(ctx, "ended", w.st.Outcome)
-	case s.QuarantineReason == "TooManyDeletes":
-		// A new quarantine (a later start) after a restart or a rejection is a new
-		// episode that needs its own decision.
-		newEpisode := prev.QuarantineReason != "TooManyDeletes" || !s.QuarantineSince.Equal(prev.QuarantineSince)
-		switch {
-		case w.st.Phase == PhaseAwaitingApproval:
-			// Still waiting for the decision.
-		case (w.st.Phase == PhaseRejected || w.st.Phase == PhaseRestarting) && !newEpisode:
-			// Same episode: the decision was refused, or is being applied.
-		default:
-			w.st.Phase, w.st.AwaitingSince, w.st.Reminders = PhaseAwaitingApproval, workflow.Now(ctx), 0
-			w.st.Advice = fmt.Sprintf("the accidental-delete threshold held deletions back on job %s. If they are intended, approve "+
-				"(starter approve, or signal %q with {\"approver\",\"reason\"}); if not, fix the cause on-premises and reject", w.in.JobID, ApproveSignal)
-			w.setAwaiting(ctx, true)
-			w.notify(ctx, "awaiting-approval", "job "+w.in.JobID+" is quarantined for too many deletes and awaits an approval: "+w.st.Advice)
-			w.startReminder(ctx)
+		w.st.Phase, w.st.Outcome, w.st.Advice = PhaseEnded, fmt.Sprintf("job %s is gone: missing from its service principal's jobs since %s", w.in.JobID, s.MissingSince.Format(time.RFC3339)), ""
+	case s.Unreachable != "":
+		if w.st.Phase != PhaseUnreachable {
+			w.st.Phase = PhaseUnreachable
+			w.st.Advice = "Graph refuses to show job " + w.in.JobID + ": " + s.Unreachable + ". Check the app's consent and the worker's credential for this tenant; watching resumes by itself"
+			w.notify(ctx, "unreachable", w.st.Advice)
 		}
+	case s.Missing:
+		w.st.Advice = fmt.Sprintf("job %s is not in its service principal's job list since %s (a new job can take a while to show; it counts as gone after the poller's gone-after)",
+			w.in.JobID, s.MissingSince.Format(time.RFC3339))
+	case inEpisode:
+		w.onEpisode(ctx, ep)
 	case s.QuarantineReason != "":
 		w.leaveAwaiting(ctx)
 		if w.st.Phase != PhaseQuarantined || prev.QuarantineReason != s.QuarantineReason {
@@ -204,13 +189,64 @@ func (w *watcher) observe(ctx workflow.Context, s JobStatus) {
 			w.notify(ctx, "quarantined", "job "+w.in.JobID+" is quarantined ("+s.QuarantineReason+"): "+w.st.Advice)
 		}
 	default:
-		if w.st.Phase != PhaseWatching {
-			w.leaveAwaiting(ctx)
-			w.st.Phase, w.st.Advice = PhaseWatching, ""
-			w.notify(ctx, "recovered", "job "+w.in.JobID+" is healthy again ("+s.StatusCode+")")
+		w.leaveAwaiting(ctx)
+		was := w.st.Phase
+		w.st.Phase, w.st.Advice = PhaseWatching, ""
+		if s.Paused() {
+			w.st.Advice = "job " + w.in.JobID + " is paused (an admin paused it; cloudsync never resumes it)"
+		}
+		if was != PhaseWatching {
+			w.notify(ctx, "recovered", "job "+w.in.JobID+" is out of "+was+" ("+s.ScheduleState+"/"+s.StatusCode+")")
 		}
 	}
 	w.details(ctx)
+}
+
+// onEpisode presents a TooManyDeletes episode, unless it was decided already
+// (Graph re-evaluates the same quarantine about daily: never ask twice).
+func (w *watcher) onEpisode(ctx workflow.Context, ep Episode) {
+	if d, ok := w.st.decided(ep.ID()); ok {
+		w.leaveAwaiting(ctx)
+		if d.Approve {
+			// Graph shows the old quarantine until the job's next cycle.
+			w.st.Phase = PhaseRestarting
+		} else {
+			w.st.Phase = PhaseRejected
+		}
+		return
+	}
+	if p := w.st.Presented; p != nil && p.ID() == ep.ID() {
+		if w.st.Phase != PhaseAwaitingApproval {
+			w.st.Phase = PhaseAwaitingApproval
+			w.setAwaiting(ctx, true)
+		}
+		return
+	}
+	w.leaveAwaiting(ctx)
+	superseded := ""
+	if w.st.Presented != nil {
+		superseded = " (it replaces episode " + w.st.Presented.ID() + ", which ended undecided)"
+	}
+	w.st.Presented = &ep
+	w.st.Phase, w.st.AwaitingSince, w.st.Reminders = PhaseAwaitingApproval, workflow.Now(ctx), 0
+	w.st.Advice = fmt.Sprintf("the accidental-delete threshold held deletions back on job %s (episode %s)%s. If they are intended, approve "+
+		"(starter approve, or update %q with {\"approver\",\"reason\",\"episode\"}); if not, fix the cause on-premises and reject",
+		w.in.JobID, ep.ID(), superseded, ApproveUpdate)
+	w.setAwaiting(ctx, true)
+	w.notify(ctx, "awaiting-approval", "job "+w.in.JobID+" is quarantined for too many deletes and awaits an approval: "+w.st.Advice)
+	w.startReminder(ctx)
+}
+
+func jobState(s JobStatus) string {
+	switch {
+	case s.Gone:
+		return "Deleted"
+	case s.Missing:
+		return "Missing"
+	case s.Unreachable != "":
+		return "Unreachable"
+	}
+	return s.StatusCode
 }
 
 // adviceFor explains a quarantine that no approval can answer.
@@ -229,28 +265,20 @@ func adviceFor(s JobStatus) string {
 	return advice
 }
 
-// canDecide is the validator shared by updates (refused before history) and
-// signals (ignored with a log line).
-func (w *watcher) canDecide(approve bool, req DecisionRequest) error {
-	if strings.TrimSpace(req.Approver) == "" {
-		return errors.New("approver is required: who is deciding")
-	}
-	if strings.TrimSpace(req.Reason) == "" {
-		return errors.New("reason is required: why the deletions are (or are not) intended")
-	}
-	if w.st.Phase != PhaseAwaitingApproval || w.deciding {
-		return fmt.Errorf("nothing awaits a decision on job %s (phase %s)", w.in.JobID, w.st.Phase)
+// validDecision refuses malformed decisions (updates: before the history;
+// signals: recorded as not acted upon). Whether anything awaits is not its
+// business: a well-formed decision is recorded either way.
+func (w *watcher) validDecision(req DecisionRequest) error {
+	if err := req.Validate(); err != nil {
+		return err
 	}
 	if len(w.opts.Approvers) > 0 {
-		ok := false
 		for _, a := range w.opts.Approvers {
 			if strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(req.Approver)) {
-				ok = true
+				return nil
 			}
 		}
-		if !ok {
-			return fmt.Errorf("%s is not an allowed approver for this tenant", req.Approver)
-		}
+		return fmt.Errorf("%s is not an allowed approver for this tenant", req.Approver)
 	}
 	return nil
 }
@@ -258,59 +286,107 @@ func (w *watcher) canDecide(approve bool, req DecisionRequest) error {
 func (w *watcher) signal(ctx workflow.Context, c workflow.ReceiveChannel, approve bool) {
 	var req DecisionRequest
 	c.Receive(ctx, &req)
-	if err := w.canDecide(approve, req); err != nil {
-		workflow.GetLogger(ctx).Warn("decision ignored", "approve", approve, "approver", req.Approver, "why", err.Error())
-		w.record(Decision{Approve: approve, Approver: req.Approver, Reason: req.Reason, At: workflow.Now(ctx), Outcome: "ignored: " + err.Error()})
+	if err := w.validDecision(req); err != nil {
+		w.record(Decision{Approve: approve, Approver: clipText(req.Approver), Reason: clipText(req.Reason), Episode: clipText(req.Episode),
+			At: workflow.Now(ctx), Outcome: OutcomeNotActedUpon + err.Error()})
+		w.details(ctx)
 		return
 	}
 	w.decide(ctx, approve, req)
 }
 
-// decide acts on a valid decision: an approval restarts the job with
-// ForceDeletes; a rejection leaves it quarantined.
+// decide binds a decision to the episode presented now and acts on it: an
+// approval restarts the job with ForceDeletes if it is still in that episode;
+// a rejection leaves it quarantined. A decision for no episode, or for another
+// one, is recorded as not acted upon and makes the watcher look at the job.
 func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest) Decision {
-	d := Decision{Approve: approve, Approver: strings.TrimSpace(req.Approver), Reason: strings.TrimSpace(req.Reason), At: workflow.Now(ctx)}
-	w.deciding = true
-	defer func() { w.deciding = false }()
+	d := Decision{Approve: approve, Approver: strings.TrimSpace(req.Approver), Reason: strings.TrimSpace(req.Reason), Episode: req.Episode, At: workflow.Now(ctx)}
+	if req.Episode != "" {
+		if prev, ok := w.st.decided(req.Episode); ok && prev.Approve == approve {
+			return prev // the same decision again: a no-op
+		}
+	}
+	p := w.st.Presented
+	if p == nil || (req.Episode != "" && req.Episode != p.ID()) {
+		why := fmt.Sprintf("nothing awaits a decision on job %s (phase %s)", w.in.JobID, w.st.Phase)
+		if p != nil {
+			why = fmt.Sprintf("episode %s is not the one awaiting a decision (%s)", req.Episode, p.ID())
+		}
+		d.Outcome = OutcomeNotActedUpon + why + ": approve the presented episode (starter status shows it)"
+		w.record(d)
+		w.details(ctx)
+		w.look.SendAsync(true)
+		return d
+	}
+	ep := *p
+	d.Episode = ep.ID()
 	w.leaveAwaiting(ctx)
+	w.st.Presented = nil
+	metrics := workflow.GetMetricsHandler(ctx)
 	if !approve {
 		w.st.Phase = PhaseRejected
-		w.st.Advice = "deletions rejected by " + d.Approver + ": the job stays quarantined until its state changes (fix the cause on-premises, then restart it)"
-		d.Outcome = "rejected"
+		w.st.Advice = "deletions rejected by " + d.Approver + ": the job stays quarantined (fix the cause on-premises, then restart it); " +
+			"re-evaluations of this quarantine are not asked again"
+		d.Outcome = OutcomeRejected
 		w.record(d)
-		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"decision": "reject"}).Counter("cloudsync_delete_decisions_total").Inc(1)
-		w.notify(ctx, "decision", "deletions on job "+w.in.JobID+" rejected by "+d.Approver+": "+d.Reason)
+		metrics.WithTags(map[string]string{"decision": "reject"}).Counter("cloudsync_delete_decisions_total").Inc(1)
+		w.notify(ctx, "decision", "deletions on job "+w.in.JobID+" (episode "+ep.ID()+") rejected by "+d.Approver+": "+d.Reason)
 		w.details(ctx)
 		return d
 	}
 	w.st.Phase = PhaseRestarting
-	w.st.Advice = "approved by " + d.Approver + ": restarting with ForceDeletes; the next polls confirm the job is healthy"
+	w.st.Advice = "approved by " + d.Approver + ": restarting with ForceDeletes if the job is still in episode " + ep.ID()
 	w.details(ctx)
 	ao := workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
-		Summary:     "ForceDeletes restart approved by " + d.Approver,
+		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+		Summary:     "ForceDeletes restart of episode " + ep.ID() + " approved by " + d.Approver,
 	}
 	var res RestartResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), RestartJobActivity,
-		RestartInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, Decision: d}).Get(ctx, &res)
+		RestartInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, Episode: ep, Decision: d}).Get(ctx, &res)
 	switch {
 	case err != nil:
+		// Present the same episode again: the human may retry.
 		d.Outcome = "restart failed: " + rootMessage(err)
-		w.st.Phase, w.st.AwaitingSince = PhaseAwaitingApproval, workflow.Now(ctx)
+		w.record(d)
+		w.st.Presented, w.st.Phase, w.st.AwaitingSince = &ep, PhaseAwaitingApproval, workflow.Now(ctx)
 		w.setAwaiting(ctx, true)
 		w.startReminder(ctx)
 	case res.Restarted:
-		d.Outcome = "restart-issued"
+		d.Outcome = OutcomeRestartIssued
+		w.record(d)
+		w.st.Advice = "approved by " + d.Approver + ": restarted with ForceDeletes; the job returns to healthy at its next cycle"
 	default:
-		d.Outcome = "not needed: " + res.Detail
-		w.st.Phase, w.st.Advice = PhaseWatching, ""
+		// The job is no longer in that episode: whatever it shows now (a new
+		// series, a paused job) is presented afresh.
+		d.Outcome = OutcomeRefused + res.Detail
+		w.record(d)
+		w.st.Phase = PhaseWatching
+		w.observe(ctx, res.Job)
 	}
-	w.record(d)
-	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"decision": "approve"}).Counter("cloudsync_delete_decisions_total").Inc(1)
-	w.notify(ctx, "decision", "deletions on job "+w.in.JobID+" approved by "+d.Approver+" ("+d.Reason+"): "+d.Outcome)
+	metrics.WithTags(map[string]string{"decision": "approve"}).Counter("cloudsync_delete_decisions_total").Inc(1)
+	w.notify(ctx, "decision", "deletions on job "+w.in.JobID+" (episode "+ep.ID()+") approved by "+d.Approver+" ("+d.Reason+"): "+d.Outcome)
 	w.details(ctx)
 	return d
+}
+
+// lookNow reads the job at once (a decision arrived when nothing was
+// presented: an admin reacting to Microsoft's own mail before the next poll).
+func (w *watcher) lookNow(ctx workflow.Context) {
+	ao := workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: 5 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		Summary:     "look at " + w.in.JobID,
+	}
+	var s JobStatus
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), LookAtJobActivity, w.in.Target()).Get(ctx, &s); err != nil {
+		workflow.GetLogger(ctx).Warn("look at job failed; the poller reports the next change", "error", err)
+		return
+	}
+	if s.Fingerprint() != w.st.Job.Fingerprint() || w.st.Observations == 0 {
+		w.observe(ctx, s)
+	}
 }
 
 func (w *watcher) record(d Decision) {
@@ -351,16 +427,25 @@ func (w *watcher) setAwaiting(ctx workflow.Context, v bool) {
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"tenant": w.in.TenantID, "job": w.in.JobID}).Gauge("cloudsync_watch_awaiting_approval").Update(g)
 }
 
+// notify sends a notification without holding the watcher up; end and
+// continue-as-new wait for every one in flight, so none is dropped.
 func (w *watcher) notify(ctx workflow.Context, kind, msg string) {
 	ao := workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, MaximumAttempts: 5},
-		Summary:     "notify " + kind,
+		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 30 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			NonRetryableErrorTypes: []string{ErrUnknownWebhook}},
+		Summary: "notify " + kind,
 	}
 	n := Notification{TenantID: w.in.TenantID, Domain: w.in.Domain, JobID: w.in.JobID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
-		Kind: kind, Message: msg, Job: w.st.Job, WebhookURL: w.opts.WebhookURL}
-	// Best effort and not awaited in order: a failing webhook must not stop watching.
-	workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), NotifyActivity, n)
+		Kind: kind, Message: msg, Job: w.st.Job, Webhook: w.opts.Webhook}
+	f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), NotifyActivity, n)
+	w.notifying++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { w.notifying-- }()
+		if err := f.Get(ctx, nil); err != nil {
+			workflow.GetLogger(ctx).Warn("notification not delivered", "kind", kind, "error", rootMessage(err))
+		}
+	})
 }
 
 func (w *watcher) details(ctx workflow.Context) {
@@ -369,24 +454,51 @@ func (w *watcher) details(ctx workflow.Context) {
 	if j.QuarantineReason != "" {
 		d += fmt.Sprintf(" · **quarantine** %s (%s)", j.QuarantineReason, j.QuarantineError)
 	}
+	if p := w.st.Presented; p != nil {
+		d += "\n\n**Awaiting a decision:** episode `" + p.ID() + "`"
+	}
 	if j.LastExecutionState != "" {
 		d += fmt.Sprintf("\n\nLast run %s, ended %s, exported %d", j.LastExecutionState, j.LastExecutionEnded.Format(time.RFC3339), j.CountExported)
 	}
 	if w.st.Advice != "" {
 		d += "\n\n**Action:** " + w.st.Advice
 	}
-	if n := len(w.st.Decisions); n > 0 {
-		last := w.st.Decisions[n-1]
-		d += fmt.Sprintf("\n\nLast decision: approve=%t by %s (%s): %s", last.Approve, last.Approver, last.Reason, last.Outcome)
+	if last, ok := w.st.LastDecision(); ok {
+		verb := "rejection"
+		if last.Approve {
+			verb = "approval"
+		}
+		d += fmt.Sprintf("\n\nLast decision: %s by %s (%s): %s", verb, last.Approver, last.Reason, last.Outcome)
 	}
 	workflow.SetCurrentDetails(ctx, d)
 }
 
-// continueAsNew hands the state to a fresh run once pending signals and
-// update handlers are done, so no decision is lost.
-func (w *watcher) continueAsNew(ctx workflow.Context, approveCh, rejectCh workflow.ReceiveChannel) error {
+// end closes the watcher once its notifications are out.
+func (w *watcher) end(ctx workflow.Context, outcome string, err error) (WatchState, error) {
+	if err != nil {
+		// Cancelled: what is left to do runs on a context that is not.
+		ctx, _ = workflow.NewDisconnectedContext(ctx)
+	}
+	w.leaveAwaiting(ctx)
+	w.st.Presented = nil
+	w.st.Phase, w.st.Outcome, w.st.Advice = PhaseEnded, outcome, ""
+	w.notify(ctx, "ended", "no longer watching job "+w.in.JobID+": "+outcome)
+	w.details(ctx)
+	_ = workflow.Await(ctx, func() bool { return w.notifying == 0 && workflow.AllHandlersFinished(ctx) })
+	return w.st, err
+}
+
+// continueAsNew hands the state to a fresh run once pending signals, update
+// handlers and notifications are done, so no decision or message is lost.
+func (w *watcher) continueAsNew(ctx workflow.Context, observed, approveCh, rejectCh workflow.ReceiveChannel) error {
 	for drained := false; !drained; {
 		drained = true
+		if observed.Len() > 0 {
+			var s JobStatus
+			observed.Receive(ctx, &s)
+			w.observe(ctx, s)
+			drained = false
+		}
 		if approveCh.Len() > 0 {
 			w.signal(ctx, approveCh, true)
 			drained = false
@@ -395,8 +507,13 @@ func (w *watcher) continueAsNew(ctx workflow.Context, approveCh, rejectCh workfl
 			w.signal(ctx, rejectCh, false)
 			drained = false
 		}
+		if w.look.Len() > 0 {
+			w.look.Receive(ctx, nil)
+			w.lookNow(ctx)
+			drained = false
+		}
 	}
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return w.notifying == 0 && workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}
 	if w.cancelReminder != nil {

@@ -11,45 +11,45 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 )
 
-// fakeJob is a sync job the test drives; the fake activities read and restart it.
+// fakeJob is a sync job the test drives. Observations reach the watcher as the
+// poller's signals; the fake restart checks the episode like the real one.
 type fakeJob struct {
-	mu        sync.Mutex
-	status    JobStatus
-	polls     int // attempts, including "unchanged"
-	restarts  []RestartInput
-	notified  []string // kinds
-	lastInput PollJobInput
+	mu       sync.Mutex
+	status   JobStatus
+	restarts []RestartInput
+	forced   []string // episodes actually restarted with ForceDeletes
+	looks    int
+	notified []string // kinds
 }
 
 func (f *fakeJob) set(s JobStatus) { f.mu.Lock(); f.status = s; f.mu.Unlock() }
-
-func (f *fakeJob) poll(_ context.Context, in PollJobInput) (JobStatus, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.polls++
-	f.lastInput = in
-	s := f.status
-	if in.Last != nil && s.SameState(*in.Last) {
-		return JobStatus{}, temporal.NewApplicationError("unchanged", ErrJobUnchanged)
-	}
-	s.ObservedAt = time.Now()
-	return s, nil
-}
 
 func (f *fakeJob) restart(_ context.Context, in RestartInput) (RestartResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.restarts = append(f.restarts, in)
-	if f.status.QuarantineReason != "TooManyDeletes" {
-		return RestartResult{Detail: "not quarantined"}, nil
+	ep, ok := f.status.Episode(in.JobID)
+	switch {
+	case !ok:
+		return RestartResult{Detail: "no longer quarantined for too many deletes", Job: f.status}, nil
+	case ep.ID() != in.Episode.ID():
+		return RestartResult{Detail: "a new series", Job: f.status}, nil
+	case f.status.Paused():
+		return RestartResult{Detail: "paused", Job: f.status}, nil
 	}
-	f.status = active
-	return RestartResult{Restarted: true}, nil
+	f.forced = append(f.forced, in.Episode.ID())
+	return RestartResult{Restarted: true, Job: f.status}, nil
+}
+
+func (f *fakeJob) look(_ context.Context, _ WatchTarget) (JobStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.looks++
+	return f.status, nil
 }
 
 func (f *fakeJob) notify(_ context.Context, n Notification) error {
@@ -72,20 +72,32 @@ func (f *fakeJob) count(kind string) int {
 }
 
 var (
-	active       = JobStatus{ScheduleState: "Active", StatusCode: "Active", LastExecutionState: "Succeeded"}
-	tooMany      = JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "TooManyDeletes", QuarantineError: "DeleteThresholdExceeded", TenantActionable: true}
-	badCreds     = JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "EncounteredQuarantineException", QuarantineError: "AzureActiveDirectoryInvalidCredential", TenantActionable: true}
-	gone         = JobStatus{Gone: true}
-	watchJobID   = "AD2AADProvisioning.aa.bb"
-	defaultWatch = WatchInput{TenantID: tTenant, Domain: "contoso.com", ServicePrincipalID: tSP, JobID: watchJobID}
+	seriesA    = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	seriesB    = seriesA.Add(3 * time.Hour)
+	active     = JobStatus{ScheduleState: "Active", StatusCode: "Active", LastExecutionState: "Succeeded"}
+	tooManyA   = quarantined(seriesA, seriesA)
+	tooManyB   = quarantined(seriesB, seriesB)
+	badCreds   = JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "EncounteredQuarantineException", QuarantineError: "AzureActiveDirectoryInvalidCredential", TenantActionable: true}
+	gone       = JobStatus{Missing: true, Gone: true, MissingSince: seriesA}
+	watchJobID = "AD2AADProvisioning.aa.bb"
+	episodeA   = Episode{JobID: watchJobID, SeriesBegan: seriesA}.ID()
+	episodeB   = Episode{JobID: watchJobID, SeriesBegan: seriesB}.ID()
+	defaultIn  = WatchInput{TenantID: tTenant, Domain: "contoso.com", ServicePrincipalID: tSP, JobID: watchJobID}
 )
+
+// quarantined is a TooManyDeletes quarantine of the series that began at
+// series, last evaluated at current.
+func quarantined(series, current time.Time) JobStatus {
+	return JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "TooManyDeletes", QuarantineError: "DeleteThresholdExceeded",
+		TenantActionable: true, SeriesBegan: series, QuarantineSince: current}
+}
 
 func newWatchEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakeJob) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	f := &fakeJob{status: active}
-	env.RegisterActivityWithOptions(f.poll, activity.RegisterOptions{Name: PollJobActivity})
 	env.RegisterActivityWithOptions(f.restart, activity.RegisterOptions{Name: RestartJobActivity})
+	env.RegisterActivityWithOptions(f.look, activity.RegisterOptions{Name: LookAtJobActivity})
 	env.RegisterActivityWithOptions(f.notify, activity.RegisterOptions{Name: NotifyActivity})
 	env.RegisterWorkflowWithOptions(WatchSyncJob, workflow.RegisterOptions{Name: WatchSyncJobWorkflow})
 	return env, f
@@ -94,6 +106,18 @@ func newWatchEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakeJob) {
 // at runs fn at simulated time d after the start.
 func at(env *testsuite.TestWorkflowEnvironment, d time.Duration, fn func()) {
 	env.RegisterDelayedCallback(fn, d)
+}
+
+// observe is the job changing and the poller reporting it.
+func observe(env *testsuite.TestWorkflowEnvironment, f *fakeJob, d time.Duration, s JobStatus) {
+	at(env, d, func() {
+		f.set(s)
+		env.SignalWorkflow(ObservedSignal, s)
+	})
+}
+
+func decide(env *testsuite.TestWorkflowEnvironment, d time.Duration, name string, req DecisionRequest) {
+	at(env, d, func() { env.SignalWorkflow(name, req) })
 }
 
 func queryState(t *testing.T, env *testsuite.TestWorkflowEnvironment) WatchState {
@@ -114,211 +138,306 @@ func finalState(t *testing.T, env *testsuite.TestWorkflowEnvironment) WatchState
 	return st
 }
 
-func TestWatchPollsCheaplyAndEndsWhenJobIsDeleted(t *testing.T) {
-	env, f := newWatchEnv(t)
-	var mid WatchState
-	at(env, 3*time.Hour, func() { mid = queryState(t, env) })
-	at(env, 10*time.Hour, func() { f.set(gone) })
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultWatch)
-	st := finalState(t, env)
-	require.Equal(t, PhaseEnded, st.Phase)
-	require.Contains(t, st.Outcome, "deleted")
-	require.Equal(t, PhaseWatching, mid.Phase)
-	require.Equal(t, "Active", mid.Job.StatusCode)
-	// 10 h at a 2 min interval: ~300 attempts, but only 2 observed changes.
-	require.Greater(t, f.polls, 250)
-	require.Equal(t, int64(2), st.Polls)
-	require.Equal(t, DefaultRefreshInterval, f.lastInput.RefreshAfter)
+func outcomes(ds []Decision) []string {
+	var out []string
+	for _, d := range ds {
+		o := d.Outcome
+		if i := strings.Index(o, ": "); i > 0 {
+			o = o[:i]
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
-func TestWatchQuarantineApprovalRestartsWithForceDeletes(t *testing.T) {
+func TestWatchIsIdleUntilTheJobChangesAndEndsOnlyWhenGone(t *testing.T) {
 	env, f := newWatchEnv(t)
+	observe(env, f, time.Minute, active)
+	missing := JobStatus{Missing: true, MissingSince: seriesA}
+	observe(env, f, time.Hour, missing)
+	var whileMissing WatchState
+	at(env, 2*time.Hour, func() { whileMissing = queryState(t, env) })
+	observe(env, f, 3*time.Hour, active) // a lagging list shows it again
+	observe(env, f, 10*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	st := finalState(t, env)
+	require.Equal(t, PhaseWatching, whileMissing.Phase, "a missing job does not end the watcher")
+	require.Contains(t, whileMissing.Advice, "not in its service principal's job list")
+	require.Equal(t, PhaseEnded, st.Phase)
+	require.Contains(t, st.Outcome, "gone")
+	require.Equal(t, int64(4), st.Observations)
+	require.Equal(t, 1, f.count("ended"), "the ended notice is sent before the watcher closes")
+	require.Zero(t, f.looks)
+}
+
+func TestWatchApprovalForcesOnlyThePresentedEpisode(t *testing.T) {
+	env, f := newWatchEnv(t)
+	observe(env, f, time.Minute, active)
+	observe(env, f, time.Hour, tooManyA)
 	var awaiting WatchState
-	at(env, time.Hour, func() { f.set(tooMany) })
 	at(env, 2*time.Hour, func() { awaiting = queryState(t, env) })
-	at(env, 3*time.Hour, func() {
-		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "HR offboarding batch"})
-	})
-	var after WatchState
-	at(env, 4*time.Hour, func() { after = queryState(t, env) })
-	at(env, 5*time.Hour, func() { f.set(gone) })
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultWatch)
+	decide(env, 3*time.Hour, ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "HR offboarding batch"})
+	observe(env, f, 4*time.Hour, active)
+	observe(env, f, 5*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
 	st := finalState(t, env)
 
 	require.Equal(t, PhaseAwaitingApproval, awaiting.Phase)
-	require.Contains(t, awaiting.Advice, "approve")
-	require.Len(t, f.restarts, 1, "exactly one ForceDeletes restart")
+	require.Equal(t, episodeA, awaiting.Presented.ID())
+	require.Equal(t, []string{episodeA}, f.forced, "exactly one ForceDeletes restart, for episode A")
 	require.Equal(t, "alice@contoso.com", f.restarts[0].Decision.Approver)
-	require.Equal(t, "HR offboarding batch", f.restarts[0].Decision.Reason)
-	require.Equal(t, PhaseWatching, after.Phase, "healthy again after the restart")
-	require.Equal(t, "restart-issued", st.Decisions[0].Outcome)
+	require.Equal(t, []string{OutcomeRestartIssued}, outcomes(st.Decisions))
+	require.Equal(t, episodeA, st.Decisions[0].Episode)
 	require.Equal(t, 1, f.count("awaiting-approval"))
-	require.Equal(t, 1, f.count("recovered"))
 }
 
-func TestWatchRejectionLeavesJobQuarantined(t *testing.T) {
+// The approval was sent for episode A while no worker ran; meanwhile A was
+// lifted and B imposed. It binds to A at receipt, the restart finds B, refuses,
+// and B is presented for its own decision.
+func TestWatchApprovalOfAnEarlierEpisodeNeverForcesALaterOne(t *testing.T) {
 	env, f := newWatchEnv(t)
-	at(env, time.Hour, func() { f.set(tooMany) })
-	at(env, 2*time.Hour, func() { env.SignalWorkflow(RejectSignal, DecisionRequest{Approver: "bob", Reason: "a bad OU move"}) })
-	var rejected WatchState
-	at(env, 3*time.Hour, func() { rejected = queryState(t, env) })
-	// A later approval is ignored: nothing awaits one after a rejection.
-	at(env, 4*time.Hour, func() { env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "mallory", Reason: "oops"}) })
-	at(env, 6*time.Hour, func() { f.set(active) }) // fixed on-premises and restarted by the admin
-	var recovered WatchState
-	at(env, 7*time.Hour, func() { recovered = queryState(t, env) })
-	at(env, 8*time.Hour, func() { f.set(gone) })
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultWatch)
-	st := finalState(t, env)
+	observe(env, f, time.Minute, tooManyA)
+	at(env, time.Hour, func() {
+		f.set(tooManyB) // Graph moved on; the poller has not reported it yet
+		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "batch A"})
+	})
+	var after WatchState
+	at(env, 2*time.Hour, func() { after = queryState(t, env) })
+	observe(env, f, 3*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env)
+
+	require.Empty(t, f.forced, "no ForceDeletes: the job is in episode B")
+	require.Len(t, f.restarts, 1)
+	require.Equal(t, episodeA, f.restarts[0].Episode.ID(), "the approval bound to the episode presented at receipt")
+	require.Equal(t, PhaseAwaitingApproval, after.Phase)
+	require.Equal(t, episodeB, after.Presented.ID(), "B is presented and asked again")
+	require.Equal(t, []string{"refused"}, outcomes(after.Decisions))
+	require.Equal(t, 2, f.count("awaiting-approval"))
+}
+
+func TestWatchRejectedEpisodeIsNotAskedAgainOnReevaluation(t *testing.T) {
+	env, f := newWatchEnv(t)
+	observe(env, f, time.Minute, tooManyA)
+	decide(env, time.Hour, RejectSignal, DecisionRequest{Approver: "bob@contoso.com", Reason: "a bad OU move"})
+	// Graph re-evaluates the same series daily: currentBegan moves.
+	observe(env, f, 25*time.Hour, quarantined(seriesA, seriesA.Add(24*time.Hour)))
+	var reevaluated WatchState
+	at(env, 26*time.Hour, func() { reevaluated = queryState(t, env) })
+	// The admin fixes the cause and lifts it; a later batch is a new series.
+	observe(env, f, 30*time.Hour, active)
+	observe(env, f, 31*time.Hour, tooManyB)
+	var second WatchState
+	at(env, 32*time.Hour, func() { second = queryState(t, env) })
+	observe(env, f, 33*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env)
 
 	require.Empty(t, f.restarts, "a rejection never restarts")
-	require.Equal(t, PhaseRejected, rejected.Phase)
-	require.Equal(t, "rejected", rejected.Decisions[0].Outcome)
-	require.Equal(t, "bob", rejected.Decisions[0].Approver)
-	require.Equal(t, PhaseWatching, recovered.Phase)
-	require.Len(t, st.Decisions, 2)
-	require.True(t, strings.HasPrefix(st.Decisions[1].Outcome, "ignored"), st.Decisions[1].Outcome)
+	require.Equal(t, PhaseRejected, reevaluated.Phase)
+	require.Nil(t, reevaluated.Presented)
+	require.Equal(t, PhaseAwaitingApproval, second.Phase)
+	require.Equal(t, episodeB, second.Presented.ID())
+	require.Equal(t, 2, f.count("awaiting-approval"), "A once, B once; never A again")
 }
 
-func TestWatchRemindsWhileAwaiting(t *testing.T) {
+func TestWatchEarlyDecisionIsRecordedAndLooksAtTheJob(t *testing.T) {
 	env, f := newWatchEnv(t)
-	in := defaultWatch
-	in.Options.ReminderInterval = time.Hour
-	at(env, time.Minute, func() { f.set(tooMany) })
-	at(env, 3*time.Hour+30*time.Minute, func() {
+	observe(env, f, time.Minute, active)
+	// Microsoft's mail arrived before the poller's next look.
+	at(env, time.Hour, func() {
+		f.set(tooManyA)
+		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "saw the mail"})
+	})
+	var st WatchState
+	at(env, 2*time.Hour, func() { st = queryState(t, env) })
+	observe(env, f, 3*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env)
+
+	require.Empty(t, f.restarts, "an early decision is never acted upon")
+	require.Equal(t, 1, f.looks, "it made the watcher look at once")
+	require.Equal(t, []string{"not acted upon"}, outcomes(st.Decisions))
+	require.Contains(t, st.Decisions[0].Outcome, "approve the presented episode")
+	require.Equal(t, PhaseAwaitingApproval, st.Phase, "the look found the episode and presents it")
+	require.Equal(t, episodeA, st.Presented.ID())
+}
+
+func TestWatchUpdateBindsToTheEpisodeItWasShown(t *testing.T) {
+	env, f := newWatchEnv(t)
+	in := defaultIn
+	in.Options.Approvers = []string{"alice@contoso.com"}
+	observe(env, f, time.Minute, tooManyA)
+	var refused error
+	var stale, approved, again Decision
+	update := func(d time.Duration, id string, req DecisionRequest, out *Decision) {
+		at(env, d, func() {
+			env.UpdateWorkflow(ApproveUpdate, id, &testsuite.TestUpdateCallback{
+				OnReject: func(err error) { refused = err }, OnAccept: func() {},
+				OnComplete: func(v any, err error) {
+					require.NoError(t, err)
+					*out = v.(Decision)
+				},
+			}, req)
+		})
+	}
+	update(time.Hour, "u0", DecisionRequest{Approver: "mallory@contoso.com", Reason: "trust me"}, &stale)
+	update(2*time.Hour, "u1", DecisionRequest{Approver: "alice@contoso.com", Reason: "old", Episode: episodeB}, &stale)
+	update(3*time.Hour, DecisionUpdateID(episodeA, true), DecisionRequest{Approver: "Alice@Contoso.com", Reason: "planned", Episode: episodeA}, &approved)
+	update(4*time.Hour, "u3", DecisionRequest{Approver: "alice@contoso.com", Reason: "planned", Episode: episodeA}, &again)
+	observe(env, f, 5*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
+	st := finalState(t, env)
+
+	require.ErrorContains(t, refused, "not an allowed approver")
+	require.True(t, strings.HasPrefix(stale.Outcome, OutcomeNotActedUpon), stale.Outcome)
+	require.Contains(t, stale.Outcome, "is not the one awaiting a decision")
+	require.Equal(t, OutcomeRestartIssued, approved.Outcome)
+	require.Equal(t, approved, again, "the same decision again is a no-op")
+	require.Equal(t, []string{episodeA}, f.forced)
+	require.Equal(t, []string{"not acted upon", OutcomeRestartIssued}, outcomes(st.Decisions))
+}
+
+func TestWatchPausedJobIsNotForcedAndIsAskedAgain(t *testing.T) {
+	env, f := newWatchEnv(t)
+	observe(env, f, time.Minute, tooManyA)
+	paused := tooManyA
+	paused.ScheduleState = "Paused"
+	at(env, time.Hour, func() {
+		f.set(paused) // paused in the portal; the poller has not reported it yet
 		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice", Reason: "ok"})
 	})
-	at(env, 8*time.Hour, func() { f.set(gone) })
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
-	st := finalState(t, env)
-	require.Equal(t, 3, f.count("reminder"), "reminders at 1h, 2h, 3h; none after the approval")
-	require.Equal(t, 3, st.Reminders)
-}
-
-func TestWatchApprovalWithNothingPendingIsNeverActedUpon(t *testing.T) {
-	env, f := newWatchEnv(t)
-	at(env, time.Hour, func() { env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice", Reason: "why not"}) })
-	var rejectedErr error
-	at(env, 2*time.Hour, func() {
-		env.UpdateWorkflow(ApproveUpdate, "u1", &testsuite.TestUpdateCallback{
-			OnReject: func(err error) { rejectedErr = err },
-			OnAccept: func() { t.Error("update accepted with nothing pending") },
-		}, DecisionRequest{Approver: "alice", Reason: "why not"})
-	})
-	at(env, 3*time.Hour, func() { f.set(gone) })
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultWatch)
-	st := finalState(t, env)
-	require.Empty(t, f.restarts)
-	require.Error(t, rejectedErr)
-	require.Contains(t, rejectedErr.Error(), "nothing awaits a decision")
-	require.Len(t, st.Decisions, 1)
-	require.Contains(t, st.Decisions[0].Outcome, "ignored")
-}
-
-func TestWatchUpdateApprovalAnswersSynchronously(t *testing.T) {
-	env, f := newWatchEnv(t)
-	in := defaultWatch
-	in.Options.Approvers = []string{"alice@contoso.com"}
-	at(env, time.Hour, func() { f.set(tooMany) })
-	var refused error
-	var decision Decision
-	at(env, 2*time.Hour, func() {
-		env.UpdateWorkflow(ApproveUpdate, "u1", &testsuite.TestUpdateCallback{
-			OnReject: func(err error) { refused = err }, OnAccept: func() {}, OnComplete: func(any, error) {},
-		}, DecisionRequest{Approver: "mallory@contoso.com", Reason: "trust me"})
-	})
-	at(env, 3*time.Hour, func() {
-		env.UpdateWorkflow(ApproveUpdate, "u2", &testsuite.TestUpdateCallback{
-			OnReject: func(err error) { t.Errorf("refused: %v", err) }, OnAccept: func() {},
-			OnComplete: func(v any, err error) {
-				require.NoError(t, err)
-				decision = v.(Decision)
-			},
-		}, DecisionRequest{Approver: "Alice@Contoso.com", Reason: "planned cleanup"})
-	})
-	at(env, 5*time.Hour, func() { f.set(gone) })
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
+	var st WatchState
+	at(env, 2*time.Hour, func() { st = queryState(t, env) })
+	observe(env, f, 3*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
 	finalState(t, env)
-	require.ErrorContains(t, refused, "not an allowed approver")
-	require.Equal(t, "restart-issued", decision.Outcome)
-	require.Len(t, f.restarts, 1)
-	require.Equal(t, "Alice@Contoso.com", f.restarts[0].Decision.Approver)
+	require.Empty(t, f.forced)
+	require.Equal(t, []string{"refused"}, outcomes(st.Decisions))
+	require.Equal(t, PhaseAwaitingApproval, st.Phase, "the same episode is presented again")
 }
 
 func TestWatchOtherQuarantineIsExplainedNeverForced(t *testing.T) {
 	env, f := newWatchEnv(t)
-	at(env, time.Hour, func() { f.set(badCreds) })
+	observe(env, f, time.Minute, badCreds)
 	var q WatchState
-	at(env, 2*time.Hour, func() { q = queryState(t, env) })
-	at(env, 3*time.Hour, func() { env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice", Reason: "force it"}) })
-	at(env, 4*time.Hour, func() { f.set(gone) })
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultWatch)
+	at(env, time.Hour, func() { q = queryState(t, env) })
+	decide(env, 2*time.Hour, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "force it"})
+	observe(env, f, 3*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
 	finalState(t, env)
 	require.Equal(t, PhaseQuarantined, q.Phase)
-	require.Contains(t, q.Advice, "AzureActiveDirectoryInvalidCredential")
 	require.Contains(t, q.Advice, "never answers this with ForceDeletes")
 	require.Empty(t, f.restarts)
 	require.Equal(t, 1, f.count("quarantined"))
 }
 
+func TestWatchUnreachableNotifiesOnceAndRecovers(t *testing.T) {
+	env, f := newWatchEnv(t)
+	observe(env, f, time.Minute, active)
+	observe(env, f, time.Hour, JobStatus{Unreachable: "GraphForbidden (HTTP 403 Authorization_RequestDenied)"})
+	var down WatchState
+	at(env, 2*time.Hour, func() { down = queryState(t, env) })
+	observe(env, f, 3*time.Hour, active)
+	var up WatchState
+	at(env, 4*time.Hour, func() { up = queryState(t, env) })
+	observe(env, f, 5*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env)
+	require.Equal(t, PhaseUnreachable, down.Phase)
+	require.Contains(t, down.Advice, "consent")
+	require.Equal(t, 1, f.count("unreachable"))
+	require.Equal(t, PhaseWatching, up.Phase)
+	require.Equal(t, 1, f.count("recovered"))
+}
+
+func TestWatchRemindsWhileAwaitingAndSaysWhenThePollerIsSilent(t *testing.T) {
+	env, f := newWatchEnv(t)
+	in := defaultIn
+	in.Options.ReminderInterval = time.Hour
+	in.Options.SilentAfter = 10 * time.Hour
+	observe(env, f, time.Minute, tooManyA)
+	decide(env, 3*time.Hour+30*time.Minute, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "ok"})
+	var silent WatchState
+	at(env, 21*time.Hour, func() { silent = queryState(t, env) })
+	observe(env, f, 22*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
+	finalState(t, env)
+	require.Equal(t, 3, f.count("reminder"), "reminders at 1h, 2h, 3h; none after the approval")
+	require.True(t, silent.Silent)
+	require.Equal(t, 1, f.count("silent"), "said once, not at every check")
+}
+
+func TestWatchUnwatchAndCancelEndCleanly(t *testing.T) {
+	t.Run("unwatch", func(t *testing.T) {
+		env, f := newWatchEnv(t)
+		observe(env, f, time.Minute, tooManyA)
+		at(env, time.Hour, func() {
+			env.UpdateWorkflow(UnwatchUpdate, "x", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {}, OnComplete: func(any, error) {}},
+				UnwatchRequest{By: "alice@contoso.com", Reason: "tenant handed over"})
+		})
+		env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+		st := finalState(t, env)
+		require.Equal(t, PhaseEnded, st.Phase)
+		require.Equal(t, "unwatched by alice@contoso.com: tenant handed over", st.Outcome)
+		require.Nil(t, st.Presented)
+		require.Equal(t, 1, f.count("ended"))
+	})
+	t.Run("cancel", func(t *testing.T) {
+		env, f := newWatchEnv(t)
+		observe(env, f, time.Minute, active)
+		at(env, time.Hour, func() { env.CancelWorkflow() })
+		env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+		require.True(t, env.IsWorkflowCompleted())
+		require.ErrorIs(t, env.GetWorkflowError(), workflow.ErrCanceled)
+		require.Equal(t, 1, f.count("ended"), "the ended notice still goes out")
+	})
+}
+
 func TestWatchContinuesAsNewCarryingState(t *testing.T) {
 	env, f := newWatchEnv(t)
-	at(env, time.Hour, func() { f.set(tooMany) })
+	observe(env, f, time.Minute, tooManyA)
+	decide(env, time.Hour, RejectSignal, DecisionRequest{Approver: "bob", Reason: "no"})
 	at(env, 2*time.Hour, func() { env.SetContinueAsNewSuggested(true) })
-	at(env, 2*time.Hour+time.Minute, func() { // a change, so a poll completes
-		s := tooMany
-		s.LastExecutionState = "Failed"
-		f.set(s)
-	})
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultWatch)
+	observe(env, f, 2*time.Hour+time.Minute, quarantined(seriesA, seriesA.Add(time.Hour)))
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
 	require.True(t, env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
 	var next WatchInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.NotNil(t, next.State)
-	require.Equal(t, PhaseAwaitingApproval, next.State.Phase, "a pending decision survives continue-as-new")
-	require.False(t, next.State.AwaitingSince.IsZero())
-	require.GreaterOrEqual(t, next.State.Polls, int64(2), "%+v", next.State)
+	require.Equal(t, PhaseRejected, next.State.Phase, "a decided episode stays decided across continue-as-new")
+	require.Equal(t, []string{OutcomeRejected}, outcomes(next.State.Decisions))
 	require.Equal(t, 1, next.State.Runs)
 	require.Equal(t, watchJobID, next.JobID)
-	require.Equal(t, "TooManyDeletes", next.State.Job.QuarantineReason, "the last status travels, so the next run does not re-notify")
-	require.False(t, next.State.Job.ObservedAt.IsZero())
+	require.Equal(t, 2, f.count("awaiting-approval")+f.count("decision"), "notifications were out before continuing")
 }
 
-func TestWatchResumedRunKeepsAwaitingAndAcceptsApproval(t *testing.T) {
+func TestWatchResumedRunKeepsThePresentedEpisode(t *testing.T) {
 	env, f := newWatchEnv(t)
-	f.set(tooMany)
-	in := defaultWatch
-	in.State = &WatchState{Phase: PhaseAwaitingApproval, Job: tooMany, AwaitingSince: time.Now(), Polls: 7, Runs: 3}
-	in.State.Job.ObservedAt = time.Now()
-	at(env, time.Hour, func() { env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice", Reason: "planned"}) })
-	at(env, 2*time.Hour, func() { f.set(gone) })
+	f.set(tooManyA)
+	in := defaultIn
+	ep := Episode{JobID: watchJobID, SeriesBegan: seriesA}
+	in.State = &WatchState{Phase: PhaseAwaitingApproval, Job: tooManyA, Presented: &ep, AwaitingSince: time.Now(), Observations: 7, Runs: 3}
+	decide(env, time.Hour, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "planned"})
+	observe(env, f, 2*time.Hour, gone)
 	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
 	st := finalState(t, env)
 	require.Equal(t, 0, f.count("awaiting-approval"), "no second notification for the same episode")
-	require.Len(t, f.restarts, 1)
+	require.Equal(t, []string{episodeA}, f.forced)
 	require.Equal(t, 4, st.Runs)
 }
 
-func TestWatchNewQuarantineRightAfterRestartIsANewEpisode(t *testing.T) {
-	env, f := newWatchEnv(t)
-	first := tooMany
-	first.QuarantineSince = time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
-	second := tooMany
-	second.QuarantineSince = first.QuarantineSince.Add(5 * time.Minute)
-	at(env, time.Hour, func() { f.set(first) })
-	at(env, 2*time.Hour, func() {
-		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice", Reason: "batch 1"})
-	})
-	// Before the watcher sees the job healthy, a second batch quarantines it again.
-	at(env, 2*time.Hour+time.Second, func() { f.set(second) })
-	var again WatchState
-	at(env, 3*time.Hour, func() { again = queryState(t, env) })
-	at(env, 4*time.Hour, func() { f.set(gone) })
-	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultWatch)
-	finalState(t, env)
-	require.Equal(t, PhaseAwaitingApproval, again.Phase, "the second batch needs its own approval")
-	require.Equal(t, 2, f.count("awaiting-approval"))
-	require.Len(t, f.restarts, 1, "one approval, one ForceDeletes")
+func TestDecisionAndOptionsValidation(t *testing.T) {
+	require.NoError(t, DecisionRequest{Approver: "a@b.c", Reason: "x"}.Validate())
+	require.ErrorContains(t, DecisionRequest{Approver: " ", Reason: "x"}.Validate(), "approver is required")
+	require.ErrorContains(t, DecisionRequest{Approver: "a", Reason: strings.Repeat("x", MaxReasonLength+1)}.Validate(), "at most")
+	require.NoError(t, WatchOptions{Webhook: "teams-ops"}.Validate())
+	require.ErrorContains(t, WatchOptions{Webhook: "https://hooks.example/x"}.Validate(), "not a webhook name")
+	require.ErrorContains(t, WatchOptions{ReminderInterval: time.Second}.Validate(), "too short")
+	// Re-evaluations (currentBegan) do not change what the poller reports.
+	require.Equal(t, tooManyA.Fingerprint(), quarantined(seriesA, seriesA.Add(48*time.Hour)).Fingerprint())
+	require.NotEqual(t, tooManyA.Fingerprint(), tooManyB.Fingerprint())
+	require.Equal(t, ShardOf("x", 4), ShardOf("x", 4))
 }
