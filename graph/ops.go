@@ -339,8 +339,9 @@ type Quarantine struct {
 	ErrorCode        string
 	ErrorMessage     string
 	TenantActionable bool
-	CurrentBegan     time.Time
+	CurrentBegan     time.Time // when it was last evaluated and imposed
 	NextAttempt      time.Time
+	SeriesBegan      time.Time // when this series began: (job id, SeriesBegan) names an episode
 	SeriesCount      int64
 }
 
@@ -374,7 +375,8 @@ func jobFromModel(j models.SynchronizationJobable) Job {
 		out.StatusCode = code.String()
 	}
 	if q := st.GetQuarantine(); q != nil {
-		out.Quarantine = &Quarantine{Reason: "Unknown", CurrentBegan: derefTime(q.GetCurrentBegan()), NextAttempt: derefTime(q.GetNextAttempt()), SeriesCount: deref(q.GetSeriesCount())}
+		out.Quarantine = &Quarantine{Reason: "Unknown", CurrentBegan: derefTime(q.GetCurrentBegan()), NextAttempt: derefTime(q.GetNextAttempt()),
+			SeriesBegan: derefTime(q.GetSeriesBegan()), SeriesCount: deref(q.GetSeriesCount())}
 		if r := q.GetReason(); r != nil {
 			out.Quarantine.Reason = r.String()
 		}
