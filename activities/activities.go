@@ -200,7 +200,7 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 		}
 		res.Jobs[t] = j.ID
 		created = append(created, t)
-		jobs = append(jobs, wf.SeenJob{ID: j.ID, TemplateID: j.TemplateID, Running: j.Running()})
+		jobs = append(jobs, seenJob(j))
 	}
 	res.Seen = newSeen(ctx, jobs)
 	res.Report.Outcome = wf.OutcomeUnchanged
@@ -223,9 +223,22 @@ func (a *Activities) jobs(ctx context.Context, c *graph.Client, spID string, see
 	}
 	out := make([]wf.SeenJob, 0, len(list))
 	for _, j := range list {
-		out = append(out, wf.SeenJob{ID: j.ID, TemplateID: j.TemplateID, Running: j.Running()})
+		out = append(out, seenJob(j))
 	}
 	return out, nil
+}
+
+// seenJob keeps what the next steps decide on.
+func seenJob(j graph.Job) wf.SeenJob {
+	s := wf.SeenJob{ID: j.ID, TemplateID: j.TemplateID, Running: j.Running(), ScheduleState: j.ScheduleState,
+		StatusCode: j.StatusCode, NeverRun: j.LastExecution == nil}
+	switch {
+	case j.Quarantine != nil:
+		s.QuarantineReason = j.Quarantine.Reason
+	case j.StatusCode == "Quarantine":
+		s.QuarantineReason = "Unknown"
+	}
+	return s
 }
 
 // seenUsable says whether a listing handed on by the previous step may stand
@@ -235,6 +248,11 @@ func (a *Activities) jobs(ctx context.Context, c *graph.Client, spID string, see
 func seenUsable(ctx context.Context, s *wf.JobsSeen) bool {
 	if s == nil {
 		return false
+	}
+	for _, j := range s.Jobs {
+		if j.ScheduleState == "" {
+			return false // made by an older worker: it lacks the jobs' status
+		}
 	}
 	runID, attempt := runAndAttempt(ctx)
 	age := time.Since(s.At)

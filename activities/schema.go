@@ -79,9 +79,13 @@ func (a *Activities) CheckExchangeSchema(ctx context.Context, in wf.ExchangeChec
 	return res, nil
 }
 
-// StartJobs starts the listed jobs that are not running. Graph asks not to
-// start a running job, so it reads their status first (on its first attempt,
-// from the listing the jobs step handed on: see JobsSeen).
+// StartJobs starts the listed jobs that were never started (disabled, never
+// run, not quarantined: as Graph creates them). Everything else is left alone:
+// Graph's start clears a quarantine, so starting a job quarantined for too many
+// deletes would let the deletions through without the human decision the
+// watcher asks for; starting a paused job would undo an admin's pause; and
+// Graph asks not to start a running job. It reads the jobs' status first (on
+// its first attempt, from the listing the jobs step handed on: see JobsSeen).
 func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.StartJobsResult, error) {
 	res := wf.StartJobsResult{Report: wf.StepReport{Step: wf.StepStartJobs}}
 	c, err := a.client(in.TenantID)
@@ -96,6 +100,7 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 	for _, j := range jobs {
 		byID[j.ID] = j
 	}
+	var notes []string
 	for _, id := range in.JobIDs {
 		j, ok := byID[id]
 		if !ok {
@@ -103,6 +108,14 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 		}
 		if j.Running {
 			res.AlreadyRunning = append(res.AlreadyRunning, id)
+			continue
+		}
+		if why := leaveAlone(j); why != "" {
+			if res.LeftAlone == nil {
+				res.LeftAlone = map[string]string{}
+			}
+			res.LeftAlone[id] = why
+			notes = append(notes, id+" "+why)
 			continue
 		}
 		if err := c.StartJob(ctx, in.ServicePrincipalID, id); err != nil {
@@ -114,6 +127,30 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 	if len(res.Started) > 0 {
 		res.Report.Outcome = wf.OutcomeChanged
 	}
-	res.Report.Detail = wf.JoinDetail(wf.JoinDetail("", "started", res.Started), "already running", res.AlreadyRunning)
+	d := wf.JoinDetail(wf.JoinDetail("", "started", res.Started), "already running", res.AlreadyRunning)
+	for _, n := range notes {
+		if d != "" {
+			d += "; "
+		}
+		d += n
+	}
+	res.Report.Detail = d
 	return res, nil
+}
+
+// leaveAlone says why a job that is not running must not be started, or ""
+// when it was never started.
+func leaveAlone(j wf.SeenJob) string {
+	switch {
+	case j.QuarantineReason == "TooManyDeletes":
+		return "quarantined (TooManyDeletes): left alone; approve or reject it with starter approve/reject"
+	case j.QuarantineReason != "":
+		return "quarantined (" + j.QuarantineReason + "): left alone"
+	case j.ScheduleState == "Paused":
+		return "paused by an admin: left alone"
+	case j.NeverStarted():
+		return ""
+	default:
+		return "started before (schedule " + j.ScheduleState + ", status " + j.StatusCode + "): left alone"
+	}
 }

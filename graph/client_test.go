@@ -385,7 +385,7 @@ func TestSimReplicationLag(t *testing.T) {
 var jobIDRE = regexp.MustCompile(`^AD2AADProvisioning\.[0-9a-f]{32}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func TestSimJobsCreateListGetStartPause(t *testing.T) {
-	s := newSim(t, graphsim.Options{SyncInterval: 50 * time.Millisecond}, "")
+	s := newSim(t, graphsim.Options{SyncInterval: 50 * time.Millisecond, JobReadLag: 300 * time.Millisecond}, "")
 	ctx := testCtx(t)
 	c := s.client(t, tenantA)
 	sp := instantiate(t, ctx, c, "Jobs sync").ServicePrincipalID
@@ -411,13 +411,21 @@ func TestSimJobsCreateListGetStartPause(t *testing.T) {
 	require.Equal(t, []string{prov.ID, phs.ID}, []string{jobs[0].ID, jobs[1].ID})
 	require.Equal(t, []string{TemplateProvisioning, TemplatePasswordHash}, []string{jobs[0].TemplateID, jobs[1].TemplateID})
 
-	got, err := c.GetJob(ctx, sp, prov.ID)
-	require.NoError(t, err)
+	// A new job is listed at once, but read by id it answers 404 for a while
+	// (Terraform waits for 5 readable answers in a row).
+	_, err = c.GetJob(ctx, sp, prov.ID)
+	ge := requireGraphError(t, err, KindNotFound)
+	require.Equal(t, "SynchronizationJobNotFound", ge.InnerCode)
+	var got Job
+	eventually(t, 3*time.Second, "the new job readable by id", func() bool {
+		got, err = c.GetJob(ctx, sp, prov.ID)
+		return err == nil
+	})
 	require.Equal(t, prov.ID, got.ID)
 	require.Equal(t, "Disabled", got.ScheduleState)
 
 	_, err = c.GetJob(ctx, sp, "AD2AADProvisioning.nope")
-	ge := requireGraphError(t, err, KindNotFound)
+	ge = requireGraphError(t, err, KindNotFound)
 	require.Equal(t, "UnknownError", ge.Code)
 	require.Equal(t, "SynchronizationJobNotFound", ge.InnerCode, "the sync back end's code, unwrapped from the message")
 
@@ -453,7 +461,7 @@ func TestSimJobsCreateListGetStartPause(t *testing.T) {
 // without ForceDeletes leaves it there, a restart with ForceDeletes lets the
 // deletions through. The simulator's log shows the resetScope we sent.
 func TestSimQuarantineTooManyDeletesAndForceDeletes(t *testing.T) {
-	s := newSim(t, graphsim.Options{SyncInterval: 50 * time.Millisecond}, "")
+	s := newSim(t, graphsim.Options{SyncInterval: 50 * time.Millisecond, JobReadLag: -1}, "")
 	ctx := testCtx(t)
 	c := s.client(t, tenantA)
 	sp := instantiate(t, ctx, c, "Deletes sync").ServicePrincipalID
@@ -479,6 +487,7 @@ func TestSimQuarantineTooManyDeletesAndForceDeletes(t *testing.T) {
 	require.Contains(t, got.Quarantine.ErrorMessage, "ForceDeletes")
 	require.True(t, got.Quarantine.TenantActionable)
 	require.False(t, got.Quarantine.CurrentBegan.IsZero())
+	require.True(t, got.Quarantine.SeriesBegan.Equal(got.Quarantine.CurrentBegan), "a new series")
 	require.True(t, got.Quarantine.NextAttempt.After(got.Quarantine.CurrentBegan))
 	require.Equal(t, int64(1), got.Quarantine.SeriesCount)
 	require.Equal(t, "Quarantine", got.StatusCode)

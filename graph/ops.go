@@ -339,9 +339,9 @@ type Quarantine struct {
 	ErrorCode        string
 	ErrorMessage     string
 	TenantActionable bool
-	CurrentBegan     time.Time // moves at each re-evaluation
-	SeriesBegan      time.Time // stays until the quarantine is lifted: the episode's key
+	CurrentBegan     time.Time // when it was last evaluated and imposed
 	NextAttempt      time.Time
+	SeriesBegan      time.Time // when this series began: (job id, SeriesBegan) names an episode
 	SeriesCount      int64
 }
 
@@ -375,7 +375,8 @@ func jobFromModel(j models.SynchronizationJobable) Job {
 		out.StatusCode = code.String()
 	}
 	if q := st.GetQuarantine(); q != nil {
-		out.Quarantine = &Quarantine{Reason: "Unknown", CurrentBegan: derefTime(q.GetCurrentBegan()), SeriesBegan: derefTime(q.GetSeriesBegan()), NextAttempt: derefTime(q.GetNextAttempt()), SeriesCount: deref(q.GetSeriesCount())}
+		out.Quarantine = &Quarantine{Reason: "Unknown", CurrentBegan: derefTime(q.GetCurrentBegan()), NextAttempt: derefTime(q.GetNextAttempt()),
+			SeriesBegan: derefTime(q.GetSeriesBegan()), SeriesCount: deref(q.GetSeriesCount())}
 		if r := q.GetReason(); r != nil {
 			out.Quarantine.Reason = r.String()
 		}

@@ -18,6 +18,7 @@ import (
 //	POST /_sim/tenants/{t}/options                 body: TenantOptions JSON
 //	POST /_sim/tenants/{t}/jobs/{jobId}/deletions  body: {"count":N}
 //	POST /_sim/tenants/{t}/jobs/{jobId}/quarantine body: {"reason":..,"errorCode":..}
+//	POST /_sim/tenants/{t}/jobs/{jobId}/pause      (an admin pauses the job)
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/_sim"), "/"), "/")
 	bad := func(status int, msg string) { writeJSON(w, status, map[string]string{"error": msg}) }
@@ -87,6 +88,12 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := s.Quarantine(parts[1], parts[3], b.Reason, b.ErrorCode); err != nil {
+			bad(404, err.Error())
+			return
+		}
+		w.WriteHeader(204)
+	case r.Method == http.MethodPost && len(parts) == 5 && parts[0] == "tenants" && parts[2] == "jobs" && parts[4] == "pause":
+		if err := s.PauseJob(parts[1], parts[3]); err != nil {
 			bad(404, err.Error())
 			return
 		}

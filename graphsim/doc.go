@@ -16,7 +16,12 @@
 // Misuse is not refused more strictly than Graph would: it is answered like
 // Graph and recorded as a Violation (duplicate applications, duplicate jobs,
 // duplicate CredentialData mappings, "*" written back as a secret, start on a
-// running job, cross-tenant access).
+// running job, start lifting a TooManyDeletes quarantine, cross-tenant access).
+//
+// Graph's quarantine life cycle is modelled: a quarantine is re-evaluated
+// periodically (Options.QuarantineReevaluation, about daily) in the same series,
+// start clears any quarantine, and a lifted quarantine ends its series. A new
+// job answers GET by id with 404 for Options.JobReadLag while already listed.
 //
 // Known leniencies (places where the simulator is friendlier than Graph):
 //   - a newly created service principal is listed by GET /servicePrincipals

@@ -415,8 +415,13 @@ func (g *gctx) job() (*servicePrincipal, *job) {
 	id := g.params["jobId"]
 	j := sp.findJob(id)
 	if j == nil {
-		g.syncErr(404, "SynchronizationJobNotFound", fmt.Sprintf("The synchronization job '%s' was not found for service principal '%s'.", id, sp.id))
+		g.jobNotFound(sp, id)
 		return nil, nil
 	}
 	return sp, j
+}
+
+// jobNotFound is the sync back end's 404 for a job id.
+func (g *gctx) jobNotFound(sp *servicePrincipal, id string) {
+	g.syncErr(404, "SynchronizationJobNotFound", fmt.Sprintf("The synchronization job '%s' was not found for service principal '%s'.", id, sp.id))
 }

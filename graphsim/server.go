@@ -50,7 +50,24 @@ type Options struct {
 	ListLag          time.Duration
 	DiscoverFailures int           // first N discover calls per tenant fail with 500
 	SyncInterval     time.Duration // sync engine tick (default 1s)
+	// JobReadLag: a new job answers GET …/jobs/{jobId} with 404 for this long
+	// after its creation, while the jobs list already shows it (Terraform's
+	// azuread provider waits for 5 readable answers in a row). 0 means
+	// DefaultJobReadLag; negative, none.
+	JobReadLag time.Duration
+	// QuarantineReevaluation is how often Graph re-evaluates a quarantined job
+	// (about daily): at each re-evaluation the quarantine is imposed again
+	// (currentBegan and nextAttempt move, seriesCount grows, seriesBegan stays)
+	// or lifted when its cause is gone. 0 or negative means
+	// DefaultQuarantineReevaluation.
+	QuarantineReevaluation time.Duration
 }
+
+// Defaults of the Graph-like behaviours that Options turns on by default.
+const (
+	DefaultJobReadLag             = 2 * time.Second
+	DefaultQuarantineReevaluation = 24 * time.Hour
+)
 
 // Faults are the runtime-adjustable fault knobs. SetFaults replaces all of
 // them at once. In JSON, durations may be given as Go duration strings
@@ -63,23 +80,38 @@ type Faults struct {
 	ReplicationLag    time.Duration `json:"replicationLag"`
 	DiscoverFailures  int           `json:"discoverFailures"`
 	TokenEndpointDown bool          `json:"tokenEndpointDown"`
+	// JobReadLag: a job younger than this answers GET by id with 404 (0: none).
+	JobReadLag time.Duration `json:"jobReadLag"`
+	// QuarantineReevaluation: a quarantined job is re-evaluated this long
+	// after the last evaluation (0 or negative: DefaultQuarantineReevaluation).
+	QuarantineReevaluation time.Duration `json:"quarantineReevaluation"`
 }
 
 type faultsJSON struct {
-	ThrottleRate      float64         `json:"throttleRate"`
-	UnavailableRate   float64         `json:"unavailableRate"`
-	RetryAfterSeconds float64         `json:"retryAfterSeconds"`
-	Latency           json.RawMessage `json:"latency"`
-	ReplicationLag    json.RawMessage `json:"replicationLag"`
-	DiscoverFailures  int             `json:"discoverFailures"`
-	TokenEndpointDown bool            `json:"tokenEndpointDown"`
+	ThrottleRate           float64         `json:"throttleRate"`
+	UnavailableRate        float64         `json:"unavailableRate"`
+	RetryAfterSeconds      float64         `json:"retryAfterSeconds"`
+	Latency                json.RawMessage `json:"latency"`
+	ReplicationLag         json.RawMessage `json:"replicationLag"`
+	DiscoverFailures       int             `json:"discoverFailures"`
+	TokenEndpointDown      bool            `json:"tokenEndpointDown"`
+	JobReadLag             json.RawMessage `json:"jobReadLag"`
+	QuarantineReevaluation json.RawMessage `json:"quarantineReevaluation"`
 }
 
 // MarshalJSON writes durations as Go duration strings.
 func (f Faults) MarshalJSON() ([]byte, error) {
-	l, _ := json.Marshal(f.Latency.String())
-	r, _ := json.Marshal(f.ReplicationLag.String())
-	return json.Marshal(faultsJSON{f.ThrottleRate, f.UnavailableRate, f.RetryAfterSeconds, l, r, f.DiscoverFailures, f.TokenEndpointDown})
+	d := func(v time.Duration) json.RawMessage { b, _ := json.Marshal(v.String()); return b }
+	return json.Marshal(faultsJSON{f.ThrottleRate, f.UnavailableRate, f.RetryAfterSeconds, d(f.Latency), d(f.ReplicationLag),
+		f.DiscoverFailures, f.TokenEndpointDown, d(f.JobReadLag), d(f.quarantineReevaluation())})
+}
+
+// quarantineReevaluation is the re-evaluation period in force.
+func (f Faults) quarantineReevaluation() time.Duration {
+	if f.QuarantineReevaluation <= 0 {
+		return DefaultQuarantineReevaluation
+	}
+	return f.QuarantineReevaluation
 }
 
 // UnmarshalJSON accepts durations as strings ("3s") or integer nanoseconds.
@@ -96,7 +128,15 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("replicationLag: %w", err)
 	}
-	*f = Faults{j.ThrottleRate, j.UnavailableRate, j.RetryAfterSeconds, lat, lag, j.DiscoverFailures, j.TokenEndpointDown}
+	readLag, err := parseJSONDuration(j.JobReadLag)
+	if err != nil {
+		return fmt.Errorf("jobReadLag: %w", err)
+	}
+	reeval, err := parseJSONDuration(j.QuarantineReevaluation)
+	if err != nil {
+		return fmt.Errorf("quarantineReevaluation: %w", err)
+	}
+	*f = Faults{j.ThrottleRate, j.UnavailableRate, j.RetryAfterSeconds, lat, lag, j.DiscoverFailures, j.TokenEndpointDown, readLag, reeval}
 	return nil
 }
 
@@ -148,7 +188,11 @@ const (
 	ViolationDuplicateCredentialData = "duplicate-credentialdata"
 	ViolationMaskedSecretWritten     = "masked-secret-written"
 	ViolationStartOnRunningJob       = "start-on-running-job"
-	ViolationCrossTenantToken        = "cross-tenant-token"
+	// ViolationStartLiftedQuarantine: start on a job quarantined for
+	// TooManyDeletes. Start clears any quarantine, so it lets the held
+	// deletions through without the human decision the threshold asks for.
+	ViolationStartLiftedQuarantine = "start-lifted-quarantine"
+	ViolationCrossTenantToken      = "cross-tenant-token"
 )
 
 // Stats counts requests.
@@ -217,15 +261,26 @@ func New(opts Options) (*Server, error) {
 	if opts.SyncInterval <= 0 {
 		opts.SyncInterval = time.Second
 	}
+	switch {
+	case opts.JobReadLag == 0:
+		opts.JobReadLag = DefaultJobReadLag
+	case opts.JobReadLag < 0:
+		opts.JobReadLag = 0
+	}
+	if opts.QuarantineReevaluation <= 0 {
+		opts.QuarantineReevaluation = DefaultQuarantineReevaluation
+	}
 	s := &Server{
 		opts: opts,
 		faults: Faults{
-			ThrottleRate:      opts.ThrottleRate,
-			UnavailableRate:   opts.UnavailableRate,
-			RetryAfterSeconds: opts.RetryAfterSeconds,
-			Latency:           opts.Latency,
-			ReplicationLag:    opts.ReplicationLag,
-			DiscoverFailures:  opts.DiscoverFailures,
+			ThrottleRate:           opts.ThrottleRate,
+			UnavailableRate:        opts.UnavailableRate,
+			RetryAfterSeconds:      opts.RetryAfterSeconds,
+			Latency:                opts.Latency,
+			ReplicationLag:         opts.ReplicationLag,
+			DiscoverFailures:       opts.DiscoverFailures,
+			JobReadLag:             opts.JobReadLag,
+			QuarantineReevaluation: opts.QuarantineReevaluation,
 		},
 		idRNG:    rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15)),
 		faultRNG: rand.New(rand.NewPCG(uint64(opts.Seed), 0xd1b54a32d192ed03)),

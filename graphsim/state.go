@@ -193,6 +193,12 @@ type JobState struct {
 	Cycles              int       `json:"cycles"`
 	DeleteThreshold     int       `json:"deleteThreshold"` // 0 when disabled
 	Created             time.Time `json:"created"`
+	// The quarantine's times (zero when there is none): an episode is (job
+	// id, SeriesBegan); CurrentBegan moves at each re-evaluation.
+	QuarantineSeriesBegan  time.Time `json:"quarantineSeriesBegan,omitzero"`
+	QuarantineCurrentBegan time.Time `json:"quarantineCurrentBegan,omitzero"`
+	QuarantineNextAttempt  time.Time `json:"quarantineNextAttempt,omitzero"`
+	QuarantineSeriesCount  int       `json:"quarantineSeriesCount,omitempty"`
 }
 
 // Snapshot returns a deep copy of a tenant's state (empty if unknown).
@@ -235,8 +241,10 @@ func (s *Server) Snapshot(tenantID string) TenantState {
 			js := JobState{ID: j.id, TemplateID: j.templateID, ServicePrincipalID: sp.id, ScheduleState: j.scheduleState,
 				StatusCode: j.code, PendingDeletions: j.pendingDeletions, AppliedDeletions: j.appliedDeletions,
 				Cycles: j.cycles, DeleteThreshold: thr, Created: j.created}
-			if j.quarantine != nil {
-				js.QuarantineReason, js.QuarantineErrorCode = j.quarantine.Reason, j.quarantine.ErrorCode
+			if q := j.quarantine; q != nil {
+				js.QuarantineReason, js.QuarantineErrorCode = q.Reason, q.ErrorCode
+				js.QuarantineSeriesBegan, js.QuarantineCurrentBegan, js.QuarantineNextAttempt = q.SeriesBegan, q.CurrentBegan, q.NextAttempt
+				js.QuarantineSeriesCount = q.SeriesCount
 			}
 			st.Jobs = append(st.Jobs, js)
 			st.Schemas[j.id] = append(json.RawMessage(nil), j.schema...)
@@ -327,7 +335,20 @@ func (s *Server) Quarantine(tenantID, jobID, reason, errorCode string) error {
 		return err
 	}
 	msg := quarantineMessage(errorCode)
-	j.quarantineLocked(time.Now().UTC(), reason, errorCode, msg)
+	j.quarantineLocked(time.Now().UTC(), s.faults.quarantineReevaluation(), reason, errorCode, msg)
+	return nil
+}
+
+// PauseJob pauses a job as an admin does in the portal (the same effect as
+// POST …/jobs/{jobId}/pause): schedule and status Paused; a quarantine stays.
+func (s *Server) PauseJob(tenantID, jobID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, err := s.jobLocked(tenantID, jobID)
+	if err != nil {
+		return err
+	}
+	j.pauseLocked()
 	return nil
 }
 
@@ -359,7 +380,10 @@ func quarantineMessage(code string) string {
 	}
 }
 
-func (j *job) quarantineLocked(now time.Time, reason, code, msg string) {
+// quarantineLocked imposes a quarantine, or imposes the current one again (a
+// re-evaluation: same series, seriesCount+1) when the reason is the same. The
+// next evaluation is due after reevaluation.
+func (j *job) quarantineLocked(now time.Time, reevaluation time.Duration, reason, code, msg string) {
 	if j.quarantine != nil && j.quarantine.Reason == reason {
 		j.quarantine.SeriesCount++
 		j.quarantine.CurrentBegan = now
@@ -367,7 +391,7 @@ func (j *job) quarantineLocked(now time.Time, reason, code, msg string) {
 		j.quarantine = &quarantine{Reason: reason, SeriesBegan: now, CurrentBegan: now, SeriesCount: 1}
 	}
 	j.quarantine.ErrorCode, j.quarantine.ErrorMessage = code, msg
-	j.quarantine.NextAttempt = now.Add(24 * time.Hour)
+	j.quarantine.NextAttempt = now.Add(reevaluation)
 	j.code = "Quarantine"
 }
 

@@ -191,6 +191,11 @@ func (g *gctx) jobGet() {
 	if j == nil {
 		return
 	}
+	if g.now.Before(j.created.Add(g.s.faults.JobReadLag)) {
+		// A new job is listed at once but not yet readable by id everywhere.
+		g.jobNotFound(sp, j.id)
+		return
+	}
 	o := g.jobJSON(sp, j)
 	o["@odata.context"] = jobsContext(sp.id) + "/$entity"
 	g.json(200, o)
@@ -218,15 +223,17 @@ func (g *gctx) jobStart() {
 	if j.scheduleState == "Active" && j.code == "Active" {
 		g.s.violationLocked(ViolationStartOnRunningJob, g.tenant, "start on running job %s", j.id)
 	}
-	j.scheduleState = "Active"
-	if j.quarantine != nil && j.quarantine.Reason == "QuarantinedOnDemand" {
+	// "If the job is in quarantine, the quarantine status is cleared." A
+	// TooManyDeletes cause still pending quarantines the job again at its next
+	// cycle, in a new series.
+	if q := j.quarantine; q != nil {
+		if q.Reason == "TooManyDeletes" {
+			g.s.violationLocked(ViolationStartLiftedQuarantine, g.tenant, "start on quarantined job %s (reason %s): the quarantine was lifted", j.id, q.Reason)
+		}
 		j.quarantine = nil
 	}
-	if j.quarantine != nil {
-		j.code = "Quarantine"
-	} else {
-		j.code = "Active"
-	}
+	j.scheduleState = "Active"
+	j.code = "Active"
 	g.noContent()
 }
 
@@ -235,9 +242,14 @@ func (g *gctx) jobPause() {
 	if j == nil {
 		return
 	}
+	j.pauseLocked()
+	g.noContent()
+}
+
+// pauseLocked pauses a job's schedule; a quarantine stays on record.
+func (j *job) pauseLocked() {
 	j.scheduleState = "Paused"
 	j.code = "Paused"
-	g.noContent()
 }
 
 var restartScopes = map[string]string{
@@ -566,7 +578,8 @@ func (s *Server) runEngine() {
 }
 
 // tick runs one sync cycle for every running (schedule Active, status
-// Active) job.
+// Active) job, and re-evaluates every quarantined job (schedule Active) whose
+// next attempt is due.
 func (s *Server) tick() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -575,12 +588,33 @@ func (s *Server) tick() {
 		t := s.tenants[tk]
 		for _, sp := range t.sps {
 			for _, j := range sp.jobs {
-				if j.scheduleState != "Active" || j.code != "Active" {
-					continue
+				switch {
+				case j.scheduleState != "Active":
+				case j.code == "Active":
+					s.cycleLocked(now, sp, j)
+				case j.code == "Quarantine" && j.quarantine != nil && !now.Before(j.quarantine.NextAttempt):
+					s.reevaluateLocked(now, sp, j)
 				}
-				s.cycleLocked(now, sp, j)
 			}
 		}
+	}
+}
+
+// reevaluateLocked is Graph's periodic look at a quarantined job. A
+// TooManyDeletes quarantine is checked by a cycle: deletions still at the
+// threshold impose it again (same series), otherwise the cycle runs and the
+// quarantine is lifted. Other causes (credentials, agents, escrows) are outside
+// the simulator, so they persist: the quarantine is imposed again.
+func (s *Server) reevaluateLocked(now time.Time, sp *servicePrincipal, j *job) {
+	q := j.quarantine
+	if q.Reason != "TooManyDeletes" {
+		j.quarantineLocked(now, s.faults.quarantineReevaluation(), q.Reason, q.ErrorCode, q.ErrorMessage)
+		return
+	}
+	s.cycleLocked(now, sp, j)
+	if j.lastExecution != nil && j.lastExecution.State == "Succeeded" {
+		j.quarantine = nil
+		j.code = "Active"
 	}
 }
 
@@ -592,7 +626,7 @@ func (s *Server) cycleLocked(now time.Time, sp *servicePrincipal, j *job) {
 		msg := fmt.Sprintf("The number of pending deletions (%d) meets or exceeds the accidental-deletion threshold (%d). Review the deletions, then restart the job with ForceDeletes to allow them.", j.pendingDeletions, thr)
 		exec.State, exec.ErrorCode, exec.ErrorMsg = "Failed", "DeleteThresholdExceeded", msg
 		j.lastExecution = exec
-		j.quarantineLocked(now, "TooManyDeletes", "DeleteThresholdExceeded", msg)
+		j.quarantineLocked(now, s.faults.quarantineReevaluation(), "TooManyDeletes", "DeleteThresholdExceeded", msg)
 		return
 	}
 	exec.State = "Succeeded"

@@ -13,7 +13,7 @@ import (
 var jobIDRE = regexp.MustCompile(`^(AD2AADProvisioning|AD2AADPasswordHash|AAD2ADExchangeHybridWriteback)\.[0-9a-f]{32}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func TestJobsLifecycle(t *testing.T) {
-	s := newSim(t, Options{SyncInterval: time.Hour})
+	s := newSim(t, Options{SyncInterval: time.Hour, JobReadLag: -1})
 	c := newCaller(t, s, tenantA)
 	sp := c.instantiate("jobs")
 	base := "/servicePrincipals/" + sp + "/synchronization/jobs"
@@ -72,19 +72,24 @@ func TestJobsLifecycle(t *testing.T) {
 	require.Equal(t, 204, c.do("POST", base+"/"+prov+"/start", nil).Status)
 	require.Len(t, violationsOf(s, ViolationStartOnRunningJob), 1)
 
-	// Start on a quarantined job keeps it quarantined (except QuarantinedOnDemand).
+	// Start on a quarantined job clears the quarantine, whatever its reason
+	// (only TooManyDeletes is recorded: see TestStartLiftsAnyQuarantine).
 	require.NoError(t, s.Quarantine(tenantA, phs, "EncounteredQuarantineException", "AzureActiveDirectoryInvalidCredential"))
-	require.Equal(t, 204, c.do("POST", base+"/"+phs+"/start", nil).Status)
 	j = c.job(sp, phs)
 	require.Equal(t, "Quarantine", jobCode(j))
 	q := j["status"].(map[string]any)["quarantine"].(map[string]any)
 	require.Equal(t, "EncounteredQuarantineException", q["reason"])
 	require.Equal(t, "AzureActiveDirectoryInvalidCredential", q["error"].(map[string]any)["code"])
 	require.Equal(t, true, q["error"].(map[string]any)["tenantActionable"])
+	require.Equal(t, 204, c.do("POST", base+"/"+phs+"/start", nil).Status)
+	j = c.job(sp, phs)
+	require.Equal(t, "Active", jobCode(j))
+	require.Nil(t, j["status"].(map[string]any)["quarantine"])
 	require.Len(t, violationsOf(s, ViolationStartOnRunningJob), 1)
 	require.NoError(t, s.Quarantine(tenantA, exch, "QuarantinedOnDemand", ""))
 	require.Equal(t, 204, c.do("POST", base+"/"+exch+"/start", nil).Status)
 	require.Equal(t, "Active", jobCode(c.job(sp, exch)))
+	require.Empty(t, violationsOf(s, ViolationStartLiftedQuarantine))
 
 	// Start and restart bodies are logged with their route.
 	var starts int
@@ -229,7 +234,7 @@ func TestDiscover(t *testing.T) {
 }
 
 func TestSyncEngineDeleteThreshold(t *testing.T) {
-	s := newSim(t, Options{SyncInterval: 20 * time.Millisecond})
+	s := newSim(t, Options{SyncInterval: 20 * time.Millisecond, JobReadLag: -1})
 	c := newCaller(t, s, tenantA)
 	sp := c.instantiate("engine")
 	prov := c.createJob(sp, "AD2AADProvisioning")

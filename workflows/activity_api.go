@@ -105,7 +105,7 @@ type ExchangeCheckResult struct {
 	ADDirectoryID       string `json:"adDirectoryId"`
 }
 
-// StartJobsInput lists jobs to start when they are not running.
+// StartJobsInput lists jobs to start when they were never started.
 type StartJobsInput struct {
 	TenantID           string   `json:"tenantId"`
 	ServicePrincipalID string   `json:"servicePrincipalId"`
@@ -114,11 +114,15 @@ type StartJobsInput struct {
 	Seen *JobsSeen `json:"seen,omitempty"`
 }
 
-// StartJobsResult says what was started.
+// StartJobsResult says what was started, and what was left alone and why.
 type StartJobsResult struct {
-	Started        []string   `json:"started"`
-	AlreadyRunning []string   `json:"alreadyRunning"`
-	Report         StepReport `json:"report"`
+	Started        []string `json:"started"`
+	AlreadyRunning []string `json:"alreadyRunning"`
+	// LeftAlone maps the jobs not started (quarantined, paused by an admin,
+	// started before) to the reason. Starting them would lift a quarantine
+	// (Graph's start clears it) or undo an admin's pause.
+	LeftAlone map[string]string `json:"leftAlone,omitempty"`
+	Report    StepReport        `json:"report"`
 }
 
 // JobsSeen is a job listing made by an activity of this workflow run, handed
@@ -132,11 +136,25 @@ type JobsSeen struct {
 	Jobs  []SeenJob `json:"jobs"`
 }
 
-// SeenJob is one job of a JobsSeen listing.
+// SeenJob is one job of a JobsSeen listing, with what start-jobs decides on.
 type SeenJob struct {
 	ID         string `json:"id"`
 	TemplateID string `json:"templateId"`
 	Running    bool   `json:"running,omitempty"`
+	// ScheduleState is Active, Disabled or Paused. A listing made by a worker
+	// from before these fields has none: it is not trusted (listed again).
+	ScheduleState string `json:"scheduleState,omitempty"`
+	StatusCode    string `json:"statusCode,omitempty"`
+	// QuarantineReason is set while the job is quarantined.
+	QuarantineReason string `json:"quarantineReason,omitempty"`
+	// NeverRun: the job has no execution on record.
+	NeverRun bool `json:"neverRun,omitempty"`
+}
+
+// NeverStarted reports a job as Graph creates it: disabled, never run, not
+// quarantined. Only such a job may be started by an onboarding.
+func (j SeenJob) NeverStarted() bool {
+	return j.ScheduleState == "Disabled" && j.NeverRun && j.QuarantineReason == ""
 }
 
 // MaxJobsSeenAge bounds how old a JobsSeen listing may be to be trusted.

@@ -144,6 +144,9 @@ type OnboardResult struct {
 	Steps               []StepReport      `json:"steps"`
 	Watchers            []string          `json:"watchers,omitempty"` // workflow ids
 	Changed             bool              `json:"changed"`
+	// JobsLeftAlone: jobs start-jobs did not start (quarantined, paused by an
+	// admin, started before), job id -> why.
+	JobsLeftAlone map[string]string `json:"jobsLeftAlone,omitempty"`
 }
 
 // Summary is one line for humans.

@@ -149,11 +149,16 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 		o.report(StepReport{Step: StepExchange, Outcome: OutcomeSkipped, Detail: "Exchange hybrid writeback not requested"})
 	}
 
-	// 7. Start what is not running.
+	// 7. Start the jobs that were never started. Quarantined and paused jobs
+	// are left alone (start would lift a quarantine or undo an admin's pause);
+	// every job is watched.
 	if *s.StartJobs {
 		var started StartJobsResult
 		if err := o.step(ctx, StepStartJobs, graphStep, StartJobsActivity, StartJobsInput{s.TenantID, sp.ServicePrincipalID, o.jobIDs(), o.seen}, &started); err != nil {
 			return o.fail(ctx, err)
+		}
+		if len(started.LeftAlone) > 0 {
+			res.JobsLeftAlone = started.LeftAlone
 		}
 		o.report(started.Report)
 		if o.in.Watch == nil || *o.in.Watch {

@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	lag := fs.Duration("replication-lag", 3*time.Second, "how long a fresh service principal answers 404")
 	discoverFailures := fs.Int("discover-failures", 2, "first N discover calls per tenant fail with 500")
 	syncInterval := fs.Duration("sync-interval", time.Second, "sync engine tick")
+	jobReadLag := fs.Duration("job-read-lag", graphsim.DefaultJobReadLag, "how long a new job answers GET by id with 404 (0: none)")
+	reevaluation := fs.Duration("quarantine-reevaluation", graphsim.DefaultQuarantineReevaluation, "how often a quarantined job is re-evaluated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,11 +61,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *jobReadLag == 0 {
+		*jobReadLag = -1 // Options: negative is none, 0 the default
+	}
 	srv, err := graphsim.New(graphsim.Options{
 		Addr: *addr, Dir: absDir, Clients: map[string]string{*clientID: *clientSecret}, KnownTenants: known,
 		Hosts: extraHosts, Seed: *seed, Latency: *latency, ThrottleRate: *throttle, UnavailableRate: *unavailable,
 		RetryAfterSeconds: *retryAfter, ReplicationLag: *lag, DiscoverFailures: *discoverFailures,
-		SyncInterval: *syncInterval,
+		SyncInterval: *syncInterval, JobReadLag: *jobReadLag, QuarantineReevaluation: *reevaluation,
 	})
 	if err != nil {
 		return err
