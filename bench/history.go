@@ -48,7 +48,8 @@ func (a *actionCount) add(kind string, n int) {
 //   - ActivityTaskScheduled: 1, plus one per retry: the attempt number of the
 //     activity's last ActivityTaskStarted minus 1 (the server writes one
 //     Started event per activity, for its last attempt);
-//   - StartChildWorkflowExecutionInitiated, TimerStarted,
+//   - StartChildWorkflowExecutionInitiated: 2 (the command and the child's start);
+//   - WorkflowPropertiesModified (a memo upsert), TimerStarted,
 //     WorkflowExecutionSignaled, WorkflowExecutionUpdateAccepted: 1 each;
 //   - UpsertWorkflowSearchAttributes: 1, except one that sets only
 //     TemporalChangeVersion (GetVersion's own upsert, exempt);
@@ -75,7 +76,11 @@ func countActions(events []*historypb.HistoryEvent, pendingAttempts map[int64]in
 			at := ev.GetActivityTaskStartedEventAttributes()
 			lastAttempt[at.GetScheduledEventId()] = at.GetAttempt()
 		case enums.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
-			a.add("child workflow started", 1)
+			// Temporal Cloud bills the parent's command and the child's start
+			// (the dev server's counter: StartChildWorkflowExecution + _Extra).
+			a.add("child workflow started", 2)
+		case enums.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+			a.add("memo upsert", 1)
 		case enums.EVENT_TYPE_TIMER_STARTED:
 			a.add("timer started", 1)
 		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:

@@ -33,11 +33,10 @@ import (
 type config struct {
 	ns             []int
 	latency        time.Duration
-	watchers       int
-	watcherPoll    time.Duration
-	scaleWindow    time.Duration
+	watchTenants   int
+	watchInterval  time.Duration
+	watchIntervals int
 	scaleSettleMax time.Duration
-	perPollWindow  time.Duration
 	serialBudget   time.Duration
 	startParallel  int
 	builds         bool
@@ -81,11 +80,10 @@ func run() int {
 	var cfg config
 	ns := flag.String("n", "1,10,100,1000", "tenants onboarded at once, per throughput phase")
 	flag.DurationVar(&cfg.latency, "latency", 50*time.Millisecond, "graphsim's latency per Graph request")
-	flag.IntVar(&cfg.watchers, "watchers", 10000, "watchers on one worker (scale phase; 0 skips it)")
-	flag.DurationVar(&cfg.watcherPoll, "watcher-poll", workflows.DefaultPollInterval, "the scale phase's poll interval")
-	flag.DurationVar(&cfg.scaleWindow, "scale-window", 0, "the scale phase's measuring window (default: poll interval + 30s)")
-	flag.DurationVar(&cfg.scaleSettleMax, "scale-settle-max", 15*time.Minute, "how long the scale phase waits for every watcher's first polls")
-	flag.DurationVar(&cfg.perPollWindow, "per-poll-window", 60*time.Second, "how long the 1-second-poll watchers run")
+	flag.IntVar(&cfg.watchTenants, "watch-tenants", 1000, "tenants (3 jobs each) watched in the watch phase (0 skips it)")
+	flag.DurationVar(&cfg.watchInterval, "watch-interval", 5*time.Second, "the watch phase's poll interval (the worker's --watch-interval)")
+	flag.IntVar(&cfg.watchIntervals, "watch-intervals", 36, "poll intervals the watch phase measures")
+	flag.DurationVar(&cfg.scaleSettleMax, "watch-settle-max", 15*time.Minute, "how long the watch phase waits for every watcher's first report")
 	flag.DurationVar(&cfg.serialBudget, "serial-budget", 20*time.Minute, "the serial script stops after this long and the rest is extrapolated")
 	flag.IntVar(&cfg.startParallel, "start-parallel", 32, "start requests in flight")
 	flag.BoolVar(&cfg.builds, "builds", true, "measure cold and warm build times")
@@ -93,8 +91,8 @@ func run() int {
 	flag.StringVar(&cfg.outMD, "md", "BENCHMARKS.md", "the report")
 	flag.StringVar(&cfg.outJSON, "json", "bench/results.json", "the results")
 	flag.Var(&cfg.workerEnv, "worker-env", "KEY=VALUE for the worker (tuning experiments; repeatable)")
-	flag.BoolVar(&cfg.quick, "quick", false, "small N for development: -n 1,10 -watchers 200 -watcher-poll 30s -per-poll-window 20s -builds=false")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,perpoll,month,throughput,serial,scale (default all)")
+	flag.BoolVar(&cfg.quick, "quick", false, "small N for development: -n 1,10 -watch-tenants 100 -builds=false")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,watch,throughput,serial (default all)")
 	render := flag.Bool("render", false, "measure nothing: write the report again from the -json results")
 	flag.Parse()
 	if *render {
@@ -106,14 +104,8 @@ func run() int {
 		if !set["n"] {
 			*ns = "1,10"
 		}
-		if !set["watchers"] {
-			cfg.watchers = 200
-		}
-		if !set["watcher-poll"] {
-			cfg.watcherPoll = 30 * time.Second
-		}
-		if !set["per-poll-window"] {
-			cfg.perPollWindow = 20 * time.Second
+		if !set["watch-tenants"] {
+			cfg.watchTenants = 100
 		}
 		if !set["builds"] {
 			cfg.builds = false
@@ -128,9 +120,6 @@ func run() int {
 		cfg.ns = append(cfg.ns, n)
 	}
 	sort.Ints(cfg.ns)
-	if cfg.scaleWindow == 0 {
-		cfg.scaleWindow = cfg.watcherPoll + 30*time.Second
-	}
 	if cfg.temporalCLI == "" {
 		cfg.temporalCLI = os.Getenv("TEMPORAL_CLI")
 	}
@@ -239,24 +228,13 @@ func (b *bench) runAll(ctx context.Context) error {
 	if _, err := buildBinary(b.root, "worker", b.workerBin, ""); err != nil {
 		return err
 	}
-	var pp perPollResult
-	if b.want("perpoll") || b.want("month") {
-		var err error
-		if pp, err = measurePerPoll(ctx, b); err != nil {
-			return fmt.Errorf("watcher per poll: %w", err)
-		}
-		r.PerPoll = &pp
-		b.logf("  stable watcher: %d polls, %d actions (%.3f per poll; %.3f after the start), %d events; refreshing one: %.1f events per refresh",
-			pp.Stable.Polls, pp.Stable.Actions, pp.ActionsPerPoll, pp.SteadyPerPoll, pp.Stable.Events, pp.EventsPerRefresh)
-	}
-	if b.want("month") {
-		m, err := simulateMonth(pp)
+	if b.want("watch") && b.cfg.watchTenants > 0 {
+		fw, err := measureFleetWatch(ctx, b)
 		if err != nil {
-			return fmt.Errorf("month in the test environment: %w", err)
+			return fmt.Errorf("fleet watch: %w", err)
 		}
-		r.Month = &m
-		b.logf("  30 days in the test environment (%.1fs): %d poll attempts, %d completions, %d upserts, continued as new: %t; model %0.f events",
-			m.RealSeconds, m.PollAttempts, m.Completions, m.Upserts, m.ContinuedAsNew, m.ModelEvents)
+		r.Watch = &fw
+		b.logf("  %s", fw)
 	}
 	if b.want("throughput") {
 		for _, n := range b.cfg.ns {
@@ -271,14 +249,6 @@ func (b *bench) runAll(ctx context.Context) error {
 		if err := b.serial(ctx); err != nil {
 			return err
 		}
-	}
-	if b.want("scale") && b.cfg.watchers > 0 {
-		sc, err := measureScale(ctx, b)
-		if err != nil {
-			return fmt.Errorf("watcher scale: %w", err)
-		}
-		r.Scale = &sc
-		b.logf("  %s", sc)
 	}
 	return ctx.Err()
 }

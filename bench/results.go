@@ -22,9 +22,8 @@ type machineInfo struct {
 type configJSON struct {
 	Ns            []int         `json:"ns"`
 	Latency       time.Duration `json:"graphLatencyNs"`
-	Watchers      int           `json:"watchers"`
-	WatcherPoll   time.Duration `json:"watcherPollNs"`
-	PerPollWindow time.Duration `json:"perPollWindowNs"`
+	WatchTenants  int           `json:"watchTenants"`
+	WatchInterval time.Duration `json:"watchIntervalNs"`
 	SerialBudget  time.Duration `json:"serialBudgetNs"`
 	StartParallel int           `json:"startParallel"`
 	WorkerEnv     []string      `json:"workerEnv"`
@@ -89,8 +88,7 @@ type Results struct {
 	Machine              machineInfo        `json:"machine"`
 	Config               configJSON         `json:"config"`
 	Builds               []buildResult      `json:"builds"`
-	PerPoll              *perPollResult     `json:"watcherPerPoll,omitempty"`
-	Month                *monthResult       `json:"watcherMonth,omitempty"`
+	Watch                *fleetWatchResult  `json:"fleetWatch,omitempty"`
 	Throughput           []throughputResult `json:"throughput"`
 	CriticalPath         time.Duration      `json:"criticalPathNs"`
 	CriticalPathRuns     []time.Duration    `json:"criticalPathRunsNs"`
@@ -101,7 +99,6 @@ type Results struct {
 	Serial               []serialResult     `json:"serial"`
 	SerialPerTenant      time.Duration      `json:"serialPerTenantNs"`
 	SerialGraphPerTenant float64            `json:"serialGraphRequestsPerTenant"`
-	Scale                *scaleResult       `json:"watcherScale,omitempty"`
 	Goals                []goal             `json:"goals"`
 	Errors               []string           `json:"errors,omitempty"`
 }
@@ -111,8 +108,8 @@ func newResults(cfg config) *Results {
 	if out, err := exec.Command(cfg.temporalCLI, "--version").Output(); err == nil {
 		m.TemporalCLI = strings.TrimSpace(string(out))
 	}
-	return &Results{Started: time.Now(), Machine: m, Config: configJSON{Ns: cfg.ns, Latency: cfg.latency, Watchers: cfg.watchers,
-		WatcherPoll: cfg.watcherPoll, PerPollWindow: cfg.perPollWindow, SerialBudget: cfg.serialBudget, StartParallel: cfg.startParallel,
+	return &Results{Started: time.Now(), Machine: m, Config: configJSON{Ns: cfg.ns, Latency: cfg.latency, WatchTenants: cfg.watchTenants,
+		WatchInterval: cfg.watchInterval, SerialBudget: cfg.serialBudget, StartParallel: cfg.startParallel,
 		WorkerEnv: cfg.workerEnv, Quick: cfg.quick}}
 }
 
@@ -202,9 +199,17 @@ func (r *Results) evaluate() {
 		total := float64(r.Actions.Actions) + r.Actions.Heartbeats
 		add("Temporal actions per onboarding", "≤ 20", fmt.Sprintf("%.0f", total), total <= 20)
 	}
-	if r.PerPoll != nil && r.PerPoll.Stable.Polls > 0 {
-		add("Watcher actions per poll", "≤ 1.05", fmt.Sprintf("%.3f over %s (%.3f after the start)", r.PerPoll.ActionsPerPoll, r.PerPoll.Window, r.PerPoll.SteadyPerPoll),
-			r.PerPoll.ActionsPerPoll <= 1.05)
+	if w := r.Watch; w != nil && w.Intervals > 0 {
+		full := w.Tenants >= 1000 && w.Intervals >= 30 && w.Settled
+		add(fmt.Sprintf("Watching: actions per job per poll interval (%d tenants × %d jobs)", w.Tenants, w.JobsPerTenant), "≤ 0.01 at 1,000 × 3 over ≥ 30 intervals",
+			fmt.Sprintf("%.4f over %.0f intervals", w.ActionsPerJob, w.Intervals), w.ActionsPerJob <= 0.01 && full)
+		add("Watching: Graph GETs per tenant per poll", "1", fmt.Sprintf("%.2f (%d lists, %d GETs by id)", w.ListsPerTenant, w.Lists, w.ByIDGets),
+			w.ListsPerTenant <= 1.05 && w.ByIDGets == 0 && full)
+		if len(w.ToAwaiting) > 0 {
+			add("Quarantine in Graph → awaiting approval in `list`", fmt.Sprintf("≤ interval + 5 s = %s", secs(w.Interval+5*time.Second)),
+				"max "+secs(maxDuration(w.ToAwaiting)), maxDuration(w.ToAwaiting) <= w.Interval+5*time.Second)
+			add("Approval → ForceDeletes restart", "≤ 5 s", "max "+secs(maxDuration(w.ToRestart)), maxDuration(w.ToRestart) <= 5*time.Second)
+		}
 	}
 	largest := 0
 	for _, t := range r.Throughput {
@@ -217,10 +222,6 @@ func (r *Results) evaluate() {
 			add(fmt.Sprintf("Speed-up over the serial script at N = %d", largest), "≥ 100 × at N = 1000",
 				fmt.Sprintf("%.1f ×", t.SpeedupVsSerial), t.SpeedupVsSerial >= 100 && largest >= 1000)
 		}
-	}
-	if r.Scale != nil {
-		add(fmt.Sprintf("Worker peak RSS with %d watchers", r.Scale.Watchers), "< 1 GiB at 10,000",
-			mib(r.Scale.Worker.PeakRSS), r.Scale.Worker.PeakRSS < 1<<30 && r.Scale.Watchers >= 10000 && r.Scale.Settled)
 	}
 }
 
@@ -378,37 +379,35 @@ func (r *Results) markdown() string {
 		"came before the instantiate (proposed, not made here).")
 	p("")
 
-	// 3. Watcher.
-	p("## 3. Watcher: actions per poll, history after a month")
+	// 3. Watching.
+	p("## 3. Watching a fleet: what steady watching costs")
 	p("")
-	if pp := r.PerPoll; pp != nil {
-		p("Two WatchSyncJob workflows on stable (running, healthy) graphsim jobs, polling every **1 s** for %s on the dev server:", pp.Window)
+	if w := r.Watch; w != nil {
+		p("%d tenants × %d running jobs seeded in graphsim, one WatchSyncJob per job started directly (as `starter watch` does), polled by the worker's "+
+			"sharded poller (%d shards, interval **%s**, poller heartbeat timeout %s: the ratio of the production defaults, 5 min for 2 min). "+
+			"All %d watchers started in %s; every one had its job's state from the poller after %s (settled: %t). Then, over %s (**%.0f intervals**):",
+			w.Tenants, w.JobsPerTenant, w.Shards, w.Interval, w.HeartbeatTimeout, w.Tenants*w.JobsPerTenant, secs(w.StartWall), secs(w.SettleWall), w.Settled,
+			w.Window, w.Intervals)
 		p("")
-		p("| watcher | polls (PollJob attempts) | Graph GETs of the job | actions | actions per poll | history events |")
-		p("|---|---|---|---|---|---|")
-		p("| refresh 6 h (default): nothing to report | %d | %d | %d (%s) | **%.3f** | %d |", pp.Stable.Polls, pp.Stable.GraphGets, pp.Stable.Actions, sortedKinds(pp.Stable.Kinds), pp.ActionsPerPoll, pp.Stable.Events)
-		p("| refresh every %s | %d | %d | %d | %.3f | %d |", pp.RefreshEvery, pp.Refreshing.Polls, pp.Refreshing.GraphGets, pp.Refreshing.Actions,
-			float64(pp.Refreshing.Actions)/float64(max(pp.Refreshing.Polls, 1)), pp.Refreshing.Events)
+		p("| | value |")
+		p("|---|---|")
+		p("| Temporal actions (the dev server's own `action` counter) | %.0f: %s |", w.Actions, sortedFloatKinds(w.ActionKinds, 1))
+		p("| **actions per job per poll interval** | **%.4f** (before: 1.0, one activity attempt per job per poll) |", w.ActionsPerJob)
+		p("| Graph requests | %d `GET …/synchronization/jobs` lists, %d GETs of a job by id |", w.Lists, w.ByIDGets)
+		p("| **Graph GETs per tenant per poll** | **%.2f** (before: one GET per job, 3 per tenant) |", w.ListsPerTenant)
+		p("| worker CPU, peak RSS | %.1f %% of a core, %s |", w.Worker.CPUPct, mib(w.Worker.PeakRSS))
+		p("| dev server CPU, peak RSS | %.1f %% of a core, %s |", w.Server.CPUPct, mib(w.ServerPeakRSS))
+		p("| quarantine in graphsim → `CloudSyncAwaitingApproval = 'true'` in visibility (what `list --awaiting-approval` reads) | %s (max %s) |",
+			joinDurations(w.ToAwaiting), secs(maxDuration(w.ToAwaiting)))
+		p("| approval (update accepted) → ForceDeletes restart reaches graphsim | %s (max %s) |", joinDurations(w.ToRestart), secs(maxDuration(w.ToRestart)))
+		if w.StartErrors > 0 {
+			p("| start errors | %d |", w.StartErrors)
+		}
 		p("")
-		p("Polls = the attempts of every PollJob activity: attempts of completed ones from their ActivityTaskStarted events, plus the pending "+
-			"one's attempt count from DescribeWorkflowExecution (minus one while it waits for its next attempt); graphsim's count of GETs of the "+
-			"job agrees. Actions as in section 2. Each poll that finds nothing new is one activity attempt and **no history event**; "+
-			"after the start (1 workflow start + 1 upsert of CloudSyncJobState) a poll costs %.3f actions. A poll that reports a status "+
-			"(the first one, a refresh, a state change) adds **%.1f events** (measured with the refreshing watcher: its extra events over its extra completions).",
-			pp.SteadyPerPoll, pp.EventsPerRefresh)
-		p("")
-	}
-	if m := r.Month; m != nil {
-		p("**After a simulated month** (30 days, 2-min polls, 6-h refresh, a job that never changes): the state changes 0 times, so the history grows only "+
-			"by the refreshes: %d startup events + (%d reported statuses − 1) × %.1f events = **≈ %.0f events** (far from the 10,000 that trigger "+
-			"continue-as-new), and %d actions for %d polls (%.3f per poll).",
-			m.StartupEvents, m.Completions, m.EventsPerRefresh, m.ModelEvents, m.ModelActions, m.PollAttempts, m.ActionsPerPollAvg)
-		p("")
-		p("The month was also run in Temporal's test environment with skipped time (%.1f s of real time): %d PollJob attempts (30 days × 720 two-minute polls, plus the immediate first poll of each new PollJob after a reported status), "+
-			"%d reported statuses (the first + one per 6 h), %d search attribute upserts, continued as new: %t. The test environment keeps no event "+
-			"history: `GetCurrentHistoryLength()` answers **%d** there, so it cannot report the history length itself; the event count above is the "+
-			"dev server's measured events per reported status times the reported statuses the test environment counted.",
-			m.RealSeconds, m.PollAttempts, m.Completions, m.Upserts, m.ContinuedAsNew, m.ReportedHistory)
+		p("A job whose state does not change costs nothing per poll: the poller's long activity lists each service principal's jobs once per interval " +
+			"and signals a watcher only when something it acts on changed; what remains is the poller's heartbeats (about one per 2 intervals per shard). " +
+			"Each watcher also hears once per poller refresh (default 12 h) and checks the poller's liveness daily: at a 2-min interval that adds " +
+			"(2 + 2 signals + 1 timer) / 720 polls ≈ 0.007 actions per job per interval at most.")
 		p("")
 	}
 
@@ -469,35 +468,8 @@ func (r *Results) markdown() string {
 	}
 	p("")
 
-	// 6. Scale.
-	p("## 5. Many watchers on one worker")
-	p("")
-	if s := r.Scale; s != nil {
-		p("%d WatchSyncJob workflows started directly (as `starter watch` does) on %d seeded, running graphsim jobs, polling every %s. "+
-			"All were started in %s; every watcher had made its first two polls (a status, then \"unchanged\") after %s (settled: %t). "+
-			"Then, over a %s window:", s.Watchers, s.Watchers, s.PollInterval, secs(s.StartWall), secs(s.SettleWall), s.Settled, s.Window)
-		p("")
-		p("| | value |")
-		p("|---|---|")
-		p("| worker peak RSS (VmHWM, whole run) | **%s** |", mib(s.Worker.PeakRSS))
-		p("| worker RSS at the end | %s |", mib(s.Worker.EndRSS))
-		p("| worker CPU | %.1f %% of a core |", s.Worker.CPUPct)
-		p("| dev server CPU (sustained) | **%.1f %% of a core** |", s.Server.CPUPct)
-		p("| dev server peak RSS | %s |", mib(s.ServerPeakRSS))
-		p("| polls (Graph GETs) per second | %.1f (expected %d / %s = %.1f) |", s.PollsPerSecond, s.Watchers, s.PollInterval, s.ExpectedPerSec)
-		p("| dev server actions in the window | %.0f (%.2f per poll) |", s.ActionsInWindow, s.ActionsInWindow/max(s.PollsPerSecond*s.Window.Seconds(), 1))
-		p("| dev server action kinds in the window | %s |", sortedFloatKinds(s.ActionKinds, 1))
-		if s.StartErrors > 0 {
-			p("| start errors | %d |", s.StartErrors)
-		}
-		p("")
-		p("Between polls a watcher is an idle workflow in the worker's sticky cache (its retrying activity needs no workflow task), so its cost is memory, " +
-			"and the dev server's cost is one activity task dispatch and one retry timer per poll.")
-		p("")
-	}
-
 	// 7. Builds.
-	p("## 6. Build times")
+	p("## 5. Build times")
 	p("")
 	if len(r.Builds) > 0 {
 		p("| binary | cold | warm |")

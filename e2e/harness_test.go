@@ -124,11 +124,10 @@ func setup(t *testing.T) *env {
 			ReplicationLag:   2 * time.Second,
 			DiscoverFailures: 2,
 			SyncInterval:     200 * time.Millisecond,
-			// No read lag on new jobs here: a watcher that polls a job created
-			// a moment ago meets Graph's 404 and ends as if the job were
-			// deleted (a known watcher bug, being fixed apart). Turn the lag
-			// back on (0: graphsim's default) once the watcher rides it out.
-			JobReadLag: -1,
+			// New jobs answer 404 by id for a while (graphsim's default lag, on
+			// here too): watchers read them from their service principal's list.
+			// Quarantines are re-evaluated every 2 s instead of daily.
+			QuarantineReevaluation: 2 * time.Second,
 		}})
 	})
 	if sharedErr != nil {

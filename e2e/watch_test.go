@@ -154,8 +154,11 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	require.Equal(t, workflows.PhaseRejected, st.Phase)
 	// Graph re-evaluates the quarantine (graphsim every 2 s here): the same
 	// series is not asked again.
-	before := e.job(tenant, prov).Cycles
-	eventually(t, 30*time.Second, "two re-evaluations of the rejected quarantine", func() bool { return e.job(tenant, prov).Cycles >= before+2 })
+	before := e.job(tenant, prov)
+	eventually(t, 30*time.Second, "two re-evaluations of the rejected quarantine", func() bool {
+		j := e.job(tenant, prov)
+		return j.QuarantineSeriesCount >= before.QuarantineSeriesCount+2 && j.QuarantineSeriesBegan.Equal(before.QuarantineSeriesBegan)
+	})
 	st = e.watchState(t, tenant, prov)
 	require.Equal(t, workflows.PhaseRejected, st.Phase, "a re-evaluation does not re-open a decided episode")
 	j := e.job(tenant, prov)
