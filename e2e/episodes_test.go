@@ -66,6 +66,7 @@ func TestApprovalForOneEpisodeNeverForcesTheNext(t *testing.T) {
 	eventually(t, 30*time.Second, "B's deletions applied", func() bool { return e.job(tenant, prov).AppliedDeletions == 10 })
 	require.Equal(t, 1, e.forceDeletes(tenant))
 	e.recordHistories(t, workflows.WatchWorkflowID(tenant, prov), "watch-episodes")
+	e.recordHistories(t, workflows.PollerWorkflowID(e.taskQueue, 0), "poller")
 	e.requireNoViolations(t, tenant)
 }
 
@@ -103,6 +104,8 @@ func TestEarlyDecisionUnwatchAndCancel(t *testing.T) {
 		return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_CANCELED
 	})
 	eventually(t, 10*time.Second, "both ended notices", func() bool { return len(e.hook.notified(tenant, "ended")) == 2 })
+	e.recordHistories(t, workflows.WatchWorkflowID(tenant, prov), "watch-cancelled")
+	e.recordHistories(t, workflows.WatchWorkflowID(tenant, phs), "watch-unwatched")
 }
 
 // A revoked consent makes Graph refuse the poller; after a few refusals the

@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 )
 
 // TestReplayRecordedHistories replays histories recorded on a real dev server
@@ -20,8 +19,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(OnboardTenant, workflow.RegisterOptions{Name: OnboardTenantWorkflow})
-			r.RegisterWorkflowWithOptions(WatchSyncJob, workflow.RegisterOptions{Name: WatchSyncJobWorkflow})
+			RegisterWorkflows(r)
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}
