@@ -16,7 +16,7 @@
 // Misuse is not refused more strictly than Graph would: it is answered like
 // Graph and recorded as a Violation (duplicate applications, duplicate jobs,
 // duplicate CredentialData mappings, "*" written back as a secret, start on a
-// running job, cross-tenant access).
+// running job, cross-tenant access, two configurations of one domain).
 //
 // Known leniencies (places where the simulator is friendlier than Graph):
 //   - a newly created service principal is listed by GET /servicePrincipals

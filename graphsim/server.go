@@ -146,6 +146,10 @@ const (
 	ViolationMaskedSecretWritten     = "masked-secret-written"
 	ViolationStartOnRunningJob       = "start-on-running-job"
 	ViolationCrossTenantToken        = "cross-tenant-token"
+	// ViolationDuplicateDomain: a Domain secret written on a service principal
+	// while another of the tenant already has that domain (two cloud sync
+	// configurations syncing one AD domain).
+	ViolationDuplicateDomain = "duplicate-domain"
 )
 
 // Stats counts requests.
