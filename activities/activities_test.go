@@ -48,7 +48,7 @@ func activityEnv(a *Activities) *testsuite.TestActivityEnvironment {
 func TestEnsureApplicationLooksBeforeInstantiating(t *testing.T) {
 	a, srv := newActivities(t, graphsim.Options{})
 	env := activityEnv(a)
-	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "contoso.com"}
+	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "contoso.com", Domain: "contoso.com"}
 
 	v, err := env.ExecuteActivity(a.EnsureApplication, in)
 	require.NoError(t, err)
@@ -69,7 +69,7 @@ func TestEnsureApplicationLooksBeforeInstantiating(t *testing.T) {
 // answer waits for Graph's list rather than create a second app.
 func TestEnsureApplicationRetryWaitsForTheListBeforeInstantiatingAgain(t *testing.T) {
 	a, srv := newActivities(t, graphsim.Options{ListLag: time.Hour})
-	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "fabrikam.com"}
+	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "fabrikam.com", Domain: "fabrikam.com"}
 
 	env := activityEnv(a)
 	_, err := env.ExecuteActivity(a.EnsureApplication, in) // the "lost" attempt
@@ -105,7 +105,7 @@ func TestEnsureApplicationRefusedInstantiateClearsTheMarker(t *testing.T) {
 		beats++
 		require.NoError(t, d.Get(&last))
 	})
-	_, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "refused.com"})
+	_, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "refused.com", Domain: "refused.com"})
 	require.Error(t, err)
 	require.Equal(t, 2, beats, "marked before instantiating, cleared after the refusal")
 	require.True(t, last.IsZero())
