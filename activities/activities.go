@@ -108,13 +108,19 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 	if err != nil {
 		return res, err
 	}
+	// A previous attempt that got as far as instantiating (its heartbeat says
+	// when) may have created an app whose answer was lost (crash, timeout).
+	var sentAt time.Time
+	instantiated := activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &sentAt) == nil && !sentAt.IsZero()
 	var found lookup
 	if in.Domain == "" {
 		// An input scheduled before the domain was passed (a workflow started
 		// by an older version): the display name is all there is to go by.
 		found, err = lookupByName(ctx, c, in.DisplayName)
 	} else {
-		found, err = lookupByDomain(ctx, c, graph.NormalizeDomain(in.Domain), in.DisplayName)
+		// After an attempt that instantiated, that attempt's lookup by name
+		// found nothing, and what it made is listed by template: one list.
+		found, err = lookupByDomain(ctx, c, graph.NormalizeDomain(in.Domain), in.DisplayName, !instantiated)
 	}
 	if err != nil {
 		return res, toTemporal(err, false)
@@ -153,12 +159,9 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 		}
 		return res, nil
 	}
-	// A previous attempt that got as far as instantiating (its heartbeat says
-	// when) may have created an app whose answer was lost (crash, timeout).
-	// Graph's list catches up later than the create: give it time before
-	// creating another.
-	var sentAt time.Time
-	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &sentAt) == nil && time.Since(sentAt) < ListGrace {
+	// Graph's list catches up later than the create: give a lost instantiate
+	// time to be listed before creating another.
+	if instantiated && time.Since(sentAt) < ListGrace {
 		return res, temporal.NewApplicationError("no service principal named "+in.DisplayName+" is listed yet, but a previous attempt instantiated the template at "+
 			sentAt.Format(time.RFC3339)+": waiting for Graph to list it before instantiating again", ErrWaitingForList)
 	}
@@ -194,8 +197,9 @@ type lookup struct {
 // then one secrets read per candidate, the ones named as asked first, until
 // the domain is found), then, if it is not among them, those named as asked
 // whose applicationTemplateId is null (the Entra portal may make them so),
-// each confirmed by its jobs before its secrets are read.
-func lookupByDomain(ctx context.Context, c *graph.Client, domain, name string) (lookup, error) {
+// each confirmed by its jobs before its secrets are read (unless byName is
+// false).
+func lookupByDomain(ctx context.Context, c *graph.Client, domain, name string, byName bool) (lookup, error) {
 	var l lookup
 	seen := map[string]bool{}
 	check := func(sps []graph.ServicePrincipal, confirm bool) error {
@@ -241,7 +245,7 @@ func lookupByDomain(ctx context.Context, c *graph.Client, domain, name string) (
 	if err != nil {
 		return l, err
 	}
-	if err := check(sps, false); err != nil || l.match != nil {
+	if err := check(sps, false); err != nil || l.match != nil || !byName {
 		return l, err
 	}
 	named, err := c.ServicePrincipalsNamed(ctx, name)

@@ -78,12 +78,14 @@ func TestEnsureApplicationRetryWaitsForTheListBeforeInstantiatingAgain(t *testin
 
 	retry := activityEnv(a)
 	retry.SetHeartbeatDetails(time.Now().Add(-10 * time.Second))
+	before := len(srv.RequestLog())
 	_, err = retry.ExecuteActivity(a.EnsureApplication, in)
 	var ae *temporal.ApplicationError
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, ErrWaitingForList, ae.Type())
 	require.False(t, ae.NonRetryable())
 	require.Len(t, srv.Snapshot(tenant).Applications, 1, "no second app while the list may lag")
+	require.Len(t, srv.RequestLog()[before:], 1, "while it waits, one list (by template) per attempt")
 
 	late := activityEnv(a)
 	late.SetHeartbeatDetails(time.Now().Add(-2 * ListGrace))
