@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -103,35 +104,72 @@ func (a *Activities) EnableTenantSync(ctx context.Context, in wf.TenantInput) (w
 	return rep, nil
 }
 
-// EnsureApplication finds the AD2AAD service principal with this display name,
-// or instantiates the template. Instantiate always creates a new app, so a
-// retry must find the first one rather than make a second.
+// EnsureApplication finds the tenant's cloud sync configuration of the domain
+// (the AD2AAD service principal whose Domain secret names it), whatever it is
+// called and whoever made it, and renames it when the spec names it otherwise;
+// or it instantiates the template. The domain is the identity, as in the
+// workflow id: instantiate always creates a new app, so a re-run under
+// another name, and a retry, must find the first one rather than make a second.
 func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicationInput) (wf.ApplicationResult, error) {
 	res := wf.ApplicationResult{Report: wf.StepReport{Step: wf.StepApplication}}
 	c, err := a.client(in.TenantID)
 	if err != nil {
 		return res, err
 	}
-	sps, err := c.FindServicePrincipals(ctx, graph.AD2AADTemplateID, in.DisplayName)
+	// A previous attempt that got as far as instantiating (its heartbeat says
+	// when) may have created an app whose answer was lost (crash, timeout).
+	var sentAt time.Time
+	instantiated := activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &sentAt) == nil && !sentAt.IsZero()
+	var found lookup
+	if in.Domain == "" {
+		// An input scheduled before the domain was passed (a workflow started
+		// by an older version): the display name is all there is to go by.
+		found, err = lookupByName(ctx, c, in.DisplayName)
+	} else {
+		// After an attempt that instantiated, that attempt's lookup by name
+		// found nothing, and what it made is listed by template: one list.
+		found, err = lookupByDomain(ctx, c, graph.NormalizeDomain(in.Domain), in.DisplayName, !instantiated)
+	}
 	if err != nil {
 		return res, toTemporal(err, false)
 	}
-	if len(sps) > 0 {
-		sort.Slice(sps, func(i, j int) bool { return sps[i].ID < sps[j].ID })
-		res.ServicePrincipalID, res.AppID = sps[0].ID, sps[0].AppID
+	if sp := found.match; sp != nil {
+		res.ServicePrincipalID, res.AppID = sp.ID, sp.AppID
 		res.Report.Outcome = wf.OutcomeUnchanged
-		res.Report.Detail = "found service principal " + sps[0].ID
-		if len(sps) > 1 {
-			res.Report.Detail += fmt.Sprintf(" (%d with this name exist: using the first; delete the others)", len(sps))
+		res.Report.Detail = "found service principal " + sp.ID
+		if !strings.EqualFold(sp.DisplayName, in.DisplayName) {
+			// The application first, the service principal last: a retry after a
+			// failure in between still sees the old name and renames both.
+			note := ""
+			if err := c.RenameApplication(ctx, sp.AppID, in.DisplayName); graph.IsNotFound(err) {
+				note = " (its application was not found: not renamed)"
+			} else if err != nil {
+				return res, toTemporal(err, true)
+			}
+			if err := c.RenameServicePrincipal(ctx, sp.ID, in.DisplayName); err != nil {
+				return res, toTemporal(err, true)
+			}
+			res.Report.Outcome = wf.OutcomeChanged
+			res.Report.Detail = fmt.Sprintf("renamed %s → %s: service principal %s%s", sp.DisplayName, in.DisplayName, sp.ID, note)
 		}
 		return res, nil
 	}
-	// A previous attempt that got as far as instantiating (its heartbeat says
-	// when) may have created an app whose answer was lost (crash, timeout).
-	// Graph's list catches up later than the create: give it time before
-	// creating another.
-	var sentAt time.Time
-	if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &sentAt) == nil && time.Since(sentAt) < ListGrace {
+	if len(found.adopt) > 0 {
+		sp := found.adopt[0]
+		res.ServicePrincipalID, res.AppID = sp.ID, sp.AppID
+		res.Report.Outcome = wf.OutcomeUnchanged
+		res.Report.Detail = "found service principal " + sp.ID
+		if in.Domain != "" {
+			res.Report.Detail += " (no domain configured yet)"
+		}
+		if len(found.adopt) > 1 {
+			res.Report.Detail += fmt.Sprintf(" (%d with this name exist: using the first; delete the others)", len(found.adopt))
+		}
+		return res, nil
+	}
+	// Graph's list catches up later than the create: give a lost instantiate
+	// time to be listed before creating another.
+	if instantiated && time.Since(sentAt) < ListGrace {
 		return res, temporal.NewApplicationError("no service principal named "+in.DisplayName+" is listed yet, but a previous attempt instantiated the template at "+
 			sentAt.Format(time.RFC3339)+": waiting for Graph to list it before instantiating again", ErrWaitingForList)
 	}
@@ -149,7 +187,130 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 	}
 	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = inst.ApplicationObjectID, inst.AppID, inst.ServicePrincipalID
 	res.Report.Outcome, res.Report.Detail = wf.OutcomeCreated, "instantiated the AD2AAD template: service principal "+inst.ServicePrincipalID
+	if found.otherDomain != "" {
+		res.Report.Detail += " (the one named " + in.DisplayName + " syncs " + found.otherDomain + ")"
+	}
 	return res, nil
+}
+
+// lookup is what EnsureApplication found of the tenant's configurations.
+type lookup struct {
+	match       *graph.ServicePrincipal  // the configuration of the domain
+	adopt       []graph.ServicePrincipal // named as asked, no domain yet: a lost attempt of ours
+	otherDomain string                   // a domain configured under the asked name
+}
+
+// lookupByDomain looks for the configuration of domain among the tenant's
+// AD2AAD service principals: first those made from the template (one list,
+// then one secrets read per candidate, the ones named as asked first, until
+// the domain is found), then, if it is not among them, those named as asked
+// whose applicationTemplateId is null (the Entra portal may make them so),
+// each confirmed by its jobs before its secrets are read (unless byName is
+// false).
+func lookupByDomain(ctx context.Context, c *graph.Client, domain, name string, byName bool) (lookup, error) {
+	var l lookup
+	seen := map[string]bool{}
+	check := func(sps []graph.ServicePrincipal, confirm bool) error {
+		sort.SliceStable(sps, func(i, j int) bool {
+			ni, nj := strings.EqualFold(sps[i].DisplayName, name), strings.EqualFold(sps[j].DisplayName, name)
+			if ni != nj {
+				return ni
+			}
+			return sps[i].ID < sps[j].ID
+		})
+		for _, sp := range sps {
+			if seen[sp.ID] {
+				continue
+			}
+			seen[sp.ID] = true
+			if confirm && !strings.EqualFold(sp.ApplicationTemplateID, graph.AD2AADTemplateID) {
+				ok, err := isCloudSync(ctx, c, sp.ID)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+			}
+			d, err := configuredDomain(ctx, c, sp.ID)
+			if err != nil {
+				return err
+			}
+			switch {
+			case d == domain:
+				sp := sp
+				l.match = &sp
+				return nil // one secrets read per candidate, and none once found
+			case d == "" && strings.EqualFold(sp.DisplayName, name):
+				l.adopt = append(l.adopt, sp)
+			case d != "" && strings.EqualFold(sp.DisplayName, name) && l.otherDomain == "":
+				l.otherDomain = d
+			}
+		}
+		return nil
+	}
+	sps, err := c.ServicePrincipalsOfTemplate(ctx, graph.AD2AADTemplateID)
+	if err != nil {
+		return l, err
+	}
+	if err := check(sps, false); err != nil || l.match != nil || !byName {
+		return l, err
+	}
+	named, err := c.ServicePrincipalsNamed(ctx, name)
+	if err != nil {
+		return l, err
+	}
+	return l, check(named, true)
+}
+
+// lookupByName is the lookup by display name alone (inputs without a domain).
+func lookupByName(ctx context.Context, c *graph.Client, name string) (lookup, error) {
+	sps, err := c.FindServicePrincipals(ctx, graph.AD2AADTemplateID, name)
+	if err != nil {
+		return lookup{}, err
+	}
+	sort.Slice(sps, func(i, j int) bool { return sps[i].ID < sps[j].ID })
+	return lookup{adopt: sps}, nil
+}
+
+// configuredDomain reads the domain a service principal's Domain secret names
+// ("" when it has none). A service principal not readable yet (replication)
+// is a fresh one: nothing configured yet.
+func configuredDomain(ctx context.Context, c *graph.Client, spID string) (string, error) {
+	secrets, err := c.GetSecrets(ctx, spID)
+	if graph.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	d, _ := graph.SecretDomain(secrets)
+	return d, nil
+}
+
+// isCloudSync confirms that a service principal not made from the AD2AAD
+// template (as far as Graph says) is a cloud sync configuration: it has a
+// provisioning job, recognised by its template or by its id (the seed's own
+// answers show another templateId for an AD2AADProvisioning.… job).
+func isCloudSync(ctx context.Context, c *graph.Client, spID string) (bool, error) {
+	jobs, err := c.ListJobs(ctx, spID)
+	if graph.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, j := range jobs {
+		if isProvisioningJob(j.TemplateID, j.ID) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func isProvisioningJob(templateID, id string) bool {
+	p := graph.TemplateProvisioning + "."
+	return strings.EqualFold(templateID, graph.TemplateProvisioning) || (len(id) > len(p) && strings.EqualFold(id[:len(p)], p))
 }
 
 // WaitForServicePrincipal succeeds once the service principal is readable. Its

@@ -48,7 +48,7 @@ func activityEnv(a *Activities) *testsuite.TestActivityEnvironment {
 func TestEnsureApplicationLooksBeforeInstantiating(t *testing.T) {
 	a, srv := newActivities(t, graphsim.Options{})
 	env := activityEnv(a)
-	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "contoso.com"}
+	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "contoso.com", Domain: "contoso.com"}
 
 	v, err := env.ExecuteActivity(a.EnsureApplication, in)
 	require.NoError(t, err)
@@ -69,7 +69,7 @@ func TestEnsureApplicationLooksBeforeInstantiating(t *testing.T) {
 // answer waits for Graph's list rather than create a second app.
 func TestEnsureApplicationRetryWaitsForTheListBeforeInstantiatingAgain(t *testing.T) {
 	a, srv := newActivities(t, graphsim.Options{ListLag: time.Hour})
-	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "fabrikam.com"}
+	in := wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "fabrikam.com", Domain: "fabrikam.com"}
 
 	env := activityEnv(a)
 	_, err := env.ExecuteActivity(a.EnsureApplication, in) // the "lost" attempt
@@ -78,12 +78,14 @@ func TestEnsureApplicationRetryWaitsForTheListBeforeInstantiatingAgain(t *testin
 
 	retry := activityEnv(a)
 	retry.SetHeartbeatDetails(time.Now().Add(-10 * time.Second))
+	before := len(srv.RequestLog())
 	_, err = retry.ExecuteActivity(a.EnsureApplication, in)
 	var ae *temporal.ApplicationError
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, ErrWaitingForList, ae.Type())
 	require.False(t, ae.NonRetryable())
 	require.Len(t, srv.Snapshot(tenant).Applications, 1, "no second app while the list may lag")
+	require.Len(t, srv.RequestLog()[before:], 1, "while it waits, one list (by template) per attempt")
 
 	late := activityEnv(a)
 	late.SetHeartbeatDetails(time.Now().Add(-2 * ListGrace))
@@ -105,7 +107,7 @@ func TestEnsureApplicationRefusedInstantiateClearsTheMarker(t *testing.T) {
 		beats++
 		require.NoError(t, d.Get(&last))
 	})
-	_, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "refused.com"})
+	_, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "refused.com", Domain: "refused.com"})
 	require.Error(t, err)
 	require.Equal(t, 2, beats, "marked before instantiating, cleared after the refusal")
 	require.True(t, last.IsZero())

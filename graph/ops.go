@@ -70,10 +70,28 @@ func (c *Client) OnPremisesSyncEnabled(ctx context.Context, tenantID string) (bo
 }
 
 // FindServicePrincipals lists the service principals made from templateID with
-// exactly displayName: the look-before-instantiate that prevents duplicate apps.
+// exactly displayName.
 func (c *Client) FindServicePrincipals(ctx context.Context, templateID, displayName string) ([]ServicePrincipal, error) {
-	o := op{"find service principals", permApplication}
 	filter := fmt.Sprintf("applicationTemplateId eq '%s' and displayName eq '%s'", odataQuote(templateID), odataQuote(displayName))
+	return c.listServicePrincipals(ctx, "find service principals", filter)
+}
+
+// ServicePrincipalsOfTemplate lists every service principal made from
+// templateID, whatever its name: a tenant's cloud sync configurations (one per
+// AD domain), except those whose applicationTemplateId is null (the Entra
+// portal may make them so: find those by name).
+func (c *Client) ServicePrincipalsOfTemplate(ctx context.Context, templateID string) ([]ServicePrincipal, error) {
+	return c.listServicePrincipals(ctx, "list service principals of template", fmt.Sprintf("applicationTemplateId eq '%s'", odataQuote(templateID)))
+}
+
+// ServicePrincipalsNamed lists the service principals with exactly
+// displayName, whatever they were made from.
+func (c *Client) ServicePrincipalsNamed(ctx context.Context, displayName string) ([]ServicePrincipal, error) {
+	return c.listServicePrincipals(ctx, "find service principals by name", fmt.Sprintf("displayName eq '%s'", odataQuote(displayName)))
+}
+
+func (c *Client) listServicePrincipals(ctx context.Context, what, filter string) ([]ServicePrincipal, error) {
+	o := op{what, permApplication}
 	res, err := c.sps.Get(ctx, &serviceprincipals.ServicePrincipalsRequestBuilderGetRequestConfiguration{
 		QueryParameters: &serviceprincipals.ServicePrincipalsRequestBuilderGetQueryParameters{
 			Filter: &filter,
@@ -91,6 +109,25 @@ func (c *Client) FindServicePrincipals(ctx context.Context, templateID, displayN
 		})
 	}
 	return out, nil
+}
+
+// RenameServicePrincipal sets a service principal's displayName (204).
+func (c *Client) RenameServicePrincipal(ctx context.Context, spID, displayName string) error {
+	o := op{"rename service principal", permApplication}
+	ri := c.raw(abs.PATCH, "{+baseurl}/servicePrincipals/{servicePrincipal%2Did}", map[string]string{"servicePrincipal%2Did": spID})
+	body, _ := json.Marshal(map[string]string{"displayName": displayName})
+	ri.SetStreamContentAndContentType(body, "application/json")
+	return o.wrap(c.sendNoContent(ctx, ri))
+}
+
+// RenameApplication sets the displayName of the application with this appId
+// (addressed by its alternate key, so no lookup of its object id is needed).
+func (c *Client) RenameApplication(ctx context.Context, appID, displayName string) error {
+	o := op{"rename application", permApplication}
+	ri := c.raw(abs.PATCH, "{+baseurl}/applications(appId='{appId}')", map[string]string{"appId": odataQuote(appID)})
+	body, _ := json.Marshal(map[string]string{"displayName": displayName})
+	ri.SetStreamContentAndContentType(body, "application/json")
+	return o.wrap(c.sendNoContent(ctx, ri))
 }
 
 // GetServicePrincipal reads one service principal; a 404 right after creation is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 )
@@ -54,4 +55,33 @@ func (c *Client) PutSecrets(ctx context.Context, spID string, secrets []Secret) 
 	ri := c.raw(abs.PUT, secretsTemplate, map[string]string{"servicePrincipal%2Did": spID})
 	ri.SetStreamContentAndContentType(body, "application/json")
 	return o.wrap(c.sendNoContent(ctx, ri))
+}
+
+// DomainKey is the secret naming the AD domain a cloud sync configuration
+// syncs: its value is {"domain":"contoso.com"}. Graph does not mask it.
+const DomainKey = "Domain"
+
+// SecretDomain returns the domain of a Domain secret in the set, and whether
+// there is one (with a non-empty domain).
+func SecretDomain(secrets []Secret) (string, bool) {
+	for _, s := range secrets {
+		if !strings.EqualFold(s.Key, DomainKey) || s.Value == Masked {
+			continue
+		}
+		var v struct {
+			Domain string `json:"domain"`
+		}
+		if json.Unmarshal([]byte(s.Value), &v) != nil {
+			continue
+		}
+		if d := NormalizeDomain(v.Domain); d != "" {
+			return d, true
+		}
+	}
+	return "", false
+}
+
+// NormalizeDomain is how domains compare: case-insensitive, trailing dot ignored.
+func NormalizeDomain(d string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
 }

@@ -16,6 +16,7 @@ import (
 //	GET  /_sim/faults
 //	POST /_sim/faults                              body: Faults JSON (replaces all knobs)
 //	POST /_sim/tenants/{t}/options                 body: TenantOptions JSON
+//	POST /_sim/tenants/{t}/configurations          body: ConfigurationSeed JSON
 //	POST /_sim/tenants/{t}/jobs/{jobId}/deletions  body: {"count":N}
 //	POST /_sim/tenants/{t}/jobs/{jobId}/quarantine body: {"reason":..,"errorCode":..}
 //	POST /_sim/tenants/{t}/jobs/{jobId}/pause      (an admin pauses the job)
@@ -63,6 +64,17 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		}
 		s.SetTenantOptions(parts[1], o)
 		writeJSON(w, 200, o)
+	case r.Method == http.MethodPost && len(parts) == 3 && parts[0] == "tenants" && parts[2] == "configurations":
+		var c ConfigurationSeed
+		if !decode(&c) {
+			return
+		}
+		out, err := s.SeedConfiguration(parts[1], c)
+		if err != nil {
+			bad(400, err.Error())
+			return
+		}
+		writeJSON(w, 201, out)
 	case r.Method == http.MethodPost && len(parts) == 5 && parts[0] == "tenants" && parts[2] == "jobs" && parts[4] == "deletions":
 		var b struct {
 			Count int `json:"count"`

@@ -97,7 +97,12 @@ func (g *gctx) instantiate() {
 	}
 	s := g.s
 	for _, a := range g.t.apps {
-		if strings.EqualFold(a.displayName, name) {
+		// Another configuration may share the name: one that syncs a domain
+		// already (it has a Domain secret) is not a retry's duplicate, nor is
+		// an app that is no cloud sync configuration. (A second configuration
+		// of one domain is flagged when its Domain secret is written:
+		// ViolationDuplicateDomain.)
+		if strings.EqualFold(a.displayName, name) && g.t.isUnconfiguredCloudSync(a) {
 			s.violationLocked(ViolationDuplicateApplication, g.tenant, "application %q instantiated again (existing app %s)", name, a.objectID)
 			break
 		}
@@ -157,13 +162,17 @@ func (g *gctx) instantiate() {
 // ---- service principals ----
 
 func (g *gctx) spJSON(sp *servicePrincipal) map[string]any {
+	var template any // null for one made without a template (e.g. by the Entra portal)
+	if sp.templateID != "" {
+		template = sp.templateID
+	}
 	return map[string]any{
 		"id":                        sp.id,
 		"deletedDateTime":           nil,
 		"accountEnabled":            true,
 		"appDisplayName":            sp.displayName,
 		"appId":                     sp.appID,
-		"applicationTemplateId":     sp.templateID,
+		"applicationTemplateId":     template,
 		"appOwnerOrganizationId":    g.t.id,
 		"appRoleAssignmentRequired": false,
 		"displayName":               sp.displayName,
@@ -218,6 +227,87 @@ func (g *gctx) spGet() {
 	o := g.spJSON(sp)
 	o["@odata.context"] = graphMeta + "#servicePrincipals/$entity"
 	g.json(200, o)
+}
+
+// spPatch implements PATCH /servicePrincipals/{id}; only displayName is
+// modelled (other properties are refused rather than silently ignored).
+func (g *gctx) spPatch() {
+	sp := g.sp()
+	if sp == nil {
+		return
+	}
+	name, ok := g.patchDisplayName("servicePrincipal")
+	if !ok {
+		return
+	}
+	if name != nil {
+		sp.displayName = *name
+	}
+	g.noContent()
+}
+
+// appPatch implements PATCH /applications/{id} (object id) and PATCH
+// /applications(appId='{appId}') (alternate key); only displayName is modelled.
+func (g *gctx) appPatch() {
+	var app *application
+	key := g.params["id"]
+	byAppID := key == ""
+	if byAppID {
+		key = g.params["appId"]
+	}
+	for _, a := range g.t.apps {
+		if (byAppID && strings.EqualFold(a.appID, key)) || (!byAppID && strings.EqualFold(a.objectID, key)) {
+			app = a
+			break
+		}
+	}
+	if app == nil {
+		for id, t := range g.s.tenants {
+			if id == g.tenant {
+				continue
+			}
+			for _, a := range t.apps {
+				if strings.EqualFold(a.appID, key) || strings.EqualFold(a.objectID, key) {
+					g.s.violationLocked(ViolationCrossTenantToken, g.tenant, "%s: application %s belongs to tenant %s, token is for tenant %s", g.route, key, id, g.tenant)
+				}
+			}
+		}
+		g.notFoundResource(key)
+		return
+	}
+	name, ok := g.patchDisplayName("application")
+	if !ok {
+		return
+	}
+	if name != nil {
+		app.displayName = *name
+	}
+	g.noContent()
+}
+
+// patchDisplayName reads a PATCH body that may set displayName and nothing else.
+func (g *gctx) patchDisplayName(entity string) (*string, bool) {
+	m, ok := g.decodeObject()
+	if !ok {
+		return nil, false
+	}
+	var name *string
+	for k, v := range m {
+		if strings.HasPrefix(k, "@odata") {
+			continue
+		}
+		if !strings.EqualFold(k, "displayName") {
+			g.err(400, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set, or is not modelled by graphsim on type 'microsoft.graph.%s'.", k, entity))
+			return nil, false
+		}
+		var n string
+		if json.Unmarshal(v, &n) != nil || strings.TrimSpace(n) == "" {
+			g.err(400, "Request_BadRequest", fmt.Sprintf("Invalid value specified for property 'displayName' of resource '%s'.", entity))
+			return nil, false
+		}
+		name = &n
+	}
+	return name, true
 }
 
 func (g *gctx) spDelete() {

@@ -16,7 +16,8 @@
 // Misuse is not refused more strictly than Graph would: it is answered like
 // Graph and recorded as a Violation (duplicate applications, duplicate jobs,
 // duplicate CredentialData mappings, "*" written back as a secret, start on a
-// running job, start lifting a TooManyDeletes quarantine, cross-tenant access).
+// running job, start lifting a TooManyDeletes quarantine, cross-tenant access,
+// two configurations of one domain).
 //
 // Graph's quarantine life cycle is modelled: a quarantine is re-evaluated
 // periodically (Options.QuarantineReevaluation, about daily) in the same series,

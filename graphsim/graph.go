@@ -56,7 +56,10 @@ func init() {
 	add("POST", "/applicationTemplates/{id}/instantiate", (*gctx).instantiate)
 	add("GET", "/servicePrincipals", (*gctx).spList)
 	add("GET", sp, (*gctx).spGet)
+	add("PATCH", sp, (*gctx).spPatch)
 	add("DELETE", sp, (*gctx).spDelete)
+	add("PATCH", "/applications/{id}", (*gctx).appPatch)
+	add("PATCH", "/applications(appId='{appId}')", (*gctx).appPatch)
 	add("GET", sp+"/synchronization/jobs", (*gctx).jobList)
 	add("POST", sp+"/synchronization/jobs", (*gctx).jobCreate)
 	add("GET", jb, (*gctx).jobGet)
@@ -83,12 +86,12 @@ func matchRoute(method string, segs []string) (*routeDef, map[string]string, str
 		params := map[string]string{}
 		ok := true
 		for i, ps := range rd.segs {
-			if strings.HasPrefix(ps, "{") {
-				if segs[i] == "" {
+			if name, v, isParam := matchSegment(ps, segs[i]); isParam {
+				if v == "" {
 					ok = false
 					break
 				}
-				params[strings.Trim(ps, "{}")] = segs[i]
+				params[name] = v
 			} else if !strings.EqualFold(ps, segs[i]) {
 				ok = false
 				break
@@ -103,6 +106,23 @@ func matchRoute(method string, segs []string) (*routeDef, map[string]string, str
 		pathMatch, pathParams = rd.pattern, params
 	}
 	return nil, pathParams, pathMatch
+}
+
+// matchSegment matches one path segment against a pattern segment holding a
+// parameter: "{id}" takes the whole segment, "applications(appId='{appId}')"
+// (an alternate key) the part between a literal prefix and suffix, compared
+// case-insensitively. isParam is false for a literal pattern segment.
+func matchSegment(pattern, seg string) (name, value string, isParam bool) {
+	i, j := strings.Index(pattern, "{"), strings.Index(pattern, "}")
+	if i < 0 || j < i {
+		return "", "", false
+	}
+	name = pattern[i+1 : j]
+	prefix, suffix := pattern[:i], pattern[j+1:]
+	if len(seg) <= len(prefix)+len(suffix) || !strings.EqualFold(seg[:len(prefix)], prefix) || !strings.EqualFold(seg[len(seg)-len(suffix):], suffix) {
+		return name, "", true
+	}
+	return name, seg[len(prefix) : len(seg)-len(suffix)], true
 }
 
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {

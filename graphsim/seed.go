@@ -1,7 +1,9 @@
 package graphsim
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -50,4 +52,65 @@ func (s *Server) SeedRunningJobs(tenantID string, sps, jobsPerSP int) []SeededJo
 		t.sps = append(t.sps, sp)
 	}
 	return out
+}
+
+// ConfigurationSeed describes a cloud sync configuration made outside
+// cloudsync (the Entra portal, a script), for SeedConfiguration.
+type ConfigurationSeed struct {
+	DisplayName string `json:"displayName"`
+	// NoTemplateID leaves applicationTemplateId null on the application and
+	// service principal, as the Entra portal may: a lookup by template id
+	// alone does not find it.
+	NoTemplateID bool `json:"noTemplateId"`
+	// Domain, when set, is written as the Domain secret ({"domain": …}).
+	Domain string `json:"domain"`
+	// Jobs are the templates of the (disabled) jobs to create, e.g.
+	// "AD2AADProvisioning".
+	Jobs []string `json:"jobs"`
+}
+
+// SeededConfiguration names what SeedConfiguration made.
+type SeededConfiguration struct {
+	ApplicationObjectID string            `json:"applicationObjectId"`
+	AppID               string            `json:"appId"`
+	ServicePrincipalID  string            `json:"servicePrincipalId"`
+	Jobs                map[string]string `json:"jobs"` // template -> job id
+}
+
+// SeedConfiguration makes an application and service principal (visible and
+// listed at once) with jobs and a Domain secret, without any Graph request and
+// without recording violations.
+func (s *Server) SeedConfiguration(tenantID string, c ConfigurationSeed) (SeededConfiguration, error) {
+	if strings.TrimSpace(c.DisplayName) == "" {
+		return SeededConfiguration{}, fmt.Errorf("displayName required")
+	}
+	for _, tid := range c.Jobs {
+		if !jobTemplates[tid] {
+			return SeededConfiguration{}, fmt.Errorf("unknown job template %q", tid)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tenantLocked(tenantID)
+	now := time.Now().UTC()
+	template := AD2AADTemplateID
+	if c.NoTemplateID {
+		template = ""
+	}
+	app := &application{objectID: s.newIDLocked(), appID: s.newIDLocked(), displayName: c.DisplayName, templateID: template, created: now}
+	sp := &servicePrincipal{id: s.newIDLocked(), appID: app.appID, displayName: c.DisplayName, templateID: template, created: now, visibleAt: now, listedAt: now}
+	out := SeededConfiguration{ApplicationObjectID: app.objectID, AppID: app.appID, ServicePrincipalID: sp.id, Jobs: map[string]string{}}
+	for _, tid := range c.Jobs {
+		j := &job{id: fmt.Sprintf("%s.%s.%s", tid, s.newHexLocked(), s.newIDLocked()), templateID: tid, spID: sp.id, created: now, scheduleState: "Disabled", code: "Paused"}
+		j.schema = s.initialSchema(tid, sp.id, j.id)
+		sp.jobs = append(sp.jobs, j)
+		out.Jobs[tid] = j.id
+	}
+	if c.Domain != "" {
+		b, _ := json.Marshal(map[string]string{"domain": c.Domain})
+		sp.secrets = []secret{{Key: "Domain", Value: string(b)}}
+	}
+	t.apps = append(t.apps, app)
+	t.sps = append(t.sps, sp)
+	return out, nil
 }

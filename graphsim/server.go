@@ -193,6 +193,10 @@ const (
 	// deletions through without the human decision the threshold asks for.
 	ViolationStartLiftedQuarantine = "start-lifted-quarantine"
 	ViolationCrossTenantToken      = "cross-tenant-token"
+	// ViolationDuplicateDomain: a Domain secret written on a service principal
+	// while another of the tenant already has that domain (two cloud sync
+	// configurations syncing one AD domain).
+	ViolationDuplicateDomain = "duplicate-domain"
 )
 
 // Stats counts requests.

@@ -107,6 +107,45 @@ func (sp *servicePrincipal) findJob(id string) *job {
 	return nil
 }
 
+// domainOf returns the normalised domain of the SP's Domain secret ("" if none).
+func (sp *servicePrincipal) domainOf() string {
+	for _, sec := range sp.secrets {
+		if !strings.EqualFold(sec.Key, "Domain") {
+			continue
+		}
+		var v struct {
+			Domain string `json:"domain"`
+		}
+		if json.Unmarshal([]byte(sec.Value), &v) == nil {
+			return normalizeDomain(v.Domain)
+		}
+	}
+	return ""
+}
+
+func normalizeDomain(d string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+}
+
+// isUnconfiguredCloudSync reports whether an app is a cloud sync
+// configuration (made from the AD2AAD template, or holding a provisioning
+// job) that syncs no domain yet (no Domain secret).
+func (t *tenant) isUnconfiguredCloudSync(app *application) bool {
+	cloudSync := app.templateID == AD2AADTemplateID
+	for _, sp := range t.sps {
+		if !strings.EqualFold(sp.appID, app.appID) {
+			continue
+		}
+		if sp.domainOf() != "" {
+			return false
+		}
+		for _, j := range sp.jobs {
+			cloudSync = cloudSync || j.templateID == "AD2AADProvisioning"
+		}
+	}
+	return cloudSync
+}
+
 // otherTenantHoldingSP reports which other tenant (if any) holds an SP with this id. Caller holds s.mu.
 func (s *Server) otherTenantHoldingSP(caller, spID string) string {
 	for id, t := range s.tenants {

@@ -493,6 +493,14 @@ func (g *gctx) secretsPut() {
 		g.s.violationLocked(ViolationMaskedSecretWritten, g.tenant, "service principal %s: secret %s written as \"*\" (a masked value read back)", sp.id, k)
 	}
 	sp.secrets = next
+	if d := sp.domainOf(); d != "" {
+		for _, other := range g.t.sps {
+			if other != sp && other.domainOf() == d {
+				g.s.violationLocked(ViolationDuplicateDomain, g.tenant, "service principal %s: Domain %s is already synced by service principal %s (%q): a second configuration for one domain", sp.id, d, other.id, other.displayName)
+				break
+			}
+		}
+	}
 	g.noContent()
 }
 

@@ -293,10 +293,16 @@ func csvSpec(cell func(string) string) (workflows.TenantSpec, []string) {
 }
 
 // validateFleet checks every spec and refuses two entries for the same tenant
-// and domain (they would be one onboarding). It lists every problem.
+// and domain (they would be one onboarding), and two domains of one tenant
+// under one display name (the display name defaults to the domain): a
+// configuration is found by its domain and renamed to the spec's name, so
+// the two would rename each other's configuration at every run. Two tenants
+// may use the same name. It lists every problem.
 func validateFleet(f *fleetFile) error {
 	var problems []string
 	first := map[string]string{}
+	type named struct{ domain, where string }
+	names := map[string]named{} // tenant and lower-case display name
 	for _, e := range f.entries {
 		if err := e.spec.Validate(); err != nil {
 			var ve *workflows.ValidationError
@@ -316,6 +322,12 @@ func validateFleet(f *fleetFile) error {
 			continue
 		}
 		first[id] = e.where
+		key := n.TenantID + "\x00" + strings.ToLower(n.DisplayName)
+		if prev, dup := names[key]; dup {
+			problems = append(problems, fmt.Sprintf("%s: tenant %s domain %s: display name %q is already used by domain %s in %s: one display name per domain; set another displayName", e.where, n.TenantID, n.Domain, n.DisplayName, prev.domain, prev.where))
+			continue
+		}
+		names[key] = named{n.Domain, e.where}
 	}
 	if len(problems) > 0 {
 		return &fleetError{what: fmt.Sprintf("invalid fleet of %d tenants", len(f.entries)), problems: problems}

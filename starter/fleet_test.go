@@ -174,6 +174,42 @@ func TestValidateFleetListsEveryProblem(t *testing.T) {
 	assert.Contains(t, msg, `row 5 (line 6): notifications.recipients[1]: "bad-address" is not an email address`)
 }
 
+// A configuration is identified by its domain and renamed to the spec's
+// display name, so two domains of one tenant under one display name (which
+// defaults to the domain) would rename each other's: refused, row by row,
+// before anything starts. Two tenants may share a name.
+func TestFleetRefusesTwoDomainsUnderOneDisplayName(t *testing.T) {
+	f, err := fleetFrom(t, "f.csv", strings.Join([]string{
+		"tenantId,domain,displayName",
+		tenant1 + ",contoso.com,Contoso sync",
+		tenant1 + ",corp.contoso.com,contoso SYNC",
+		tenant2 + ",fabrikam.com,Contoso sync", // another tenant: fine
+		tenant2 + ",corp.fabrikam.com,",
+		tenant2 + ",eu.fabrikam.com,corp.fabrikam.com", // the other row's default name
+		tenant3 + ",tailspin.com,tailspin",
+		tenant3 + ",eu.tailspin.com,eu tailspin",
+	}, "\n"))
+	require.NoError(t, err)
+	err = validateFleet(f)
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, "invalid fleet of 7 tenants (2 problems)")
+	assert.Contains(t, msg, `row 2 (line 3): tenant `+tenant1+` domain corp.contoso.com: display name "contoso SYNC" is already used by domain contoso.com in row 1 (line 2)`)
+	assert.Contains(t, msg, `row 5 (line 6): tenant `+tenant2+` domain eu.fabrikam.com: display name "corp.fabrikam.com" is already used by domain corp.fabrikam.com in row 4 (line 5)`)
+	assert.NotContains(t, msg, "row 3")
+	assert.NotContains(t, msg, "tailspin")
+
+	// Through the CLI: exit 2, nothing started.
+	isolateEnv(t)
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+	code, stdout, stderr := runCLI(t, "onboard", "--file", writeFile(t, "fleet.yaml",
+		"- {tenantId: "+tenant1+", domain: contoso.com, displayName: Contoso}\n- {tenantId: "+tenant1+", domain: corp.contoso.com, displayName: Contoso}\n"))
+	assert.Equal(t, exitUsage, code, stderr)
+	assert.Contains(t, stderr, `[1] (line 2): tenant `+tenant1+` domain corp.contoso.com: display name "Contoso" is already used by domain contoso.com in [0] (line 1)`)
+	assert.NotContains(t, stderr, "cannot reach Temporal")
+	assert.Empty(t, stdout)
+}
+
 // A bad fleet exits 2 and never contacts Temporal, whatever its size.
 func TestBadFleetExitsTwoBeforeStartingAnything(t *testing.T) {
 	isolateEnv(t)

@@ -30,10 +30,14 @@ type TenantInput struct {
 	TenantID string `json:"tenantId"`
 }
 
-// EnsureApplicationInput finds or instantiates the AD2AAD app.
+// EnsureApplicationInput finds or instantiates the AD2AAD app. The domain
+// identifies the configuration (its Domain secret); the display name is what
+// it is called (an existing one named otherwise is renamed). Without a domain
+// (inputs of workflows started by older versions) it is found by name.
 type EnsureApplicationInput struct {
 	TenantID    string `json:"tenantId"`
 	DisplayName string `json:"displayName"`
+	Domain      string `json:"domain,omitempty"`
 }
 
 // ApplicationResult names the app and its service principal.

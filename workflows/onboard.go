@@ -99,7 +99,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 
 	// 2. Find or instantiate the app, then wait until its service principal is readable.
 	var app ApplicationResult
-	if err := o.step(ctx, StepApplication, graphStep, EnsureApplicationActivity, EnsureApplicationInput{s.TenantID, s.DisplayName}, &app); err != nil {
+	if err := o.step(ctx, StepApplication, graphStep, EnsureApplicationActivity, EnsureApplicationInput{TenantID: s.TenantID, DisplayName: s.DisplayName, Domain: s.Domain}, &app); err != nil {
 		return o.fail(ctx, err)
 	}
 	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = app.ApplicationObjectID, app.AppID, app.ServicePrincipalID

@@ -69,7 +69,7 @@ func happy(env *testsuite.TestWorkflowEnvironment, changed bool, skip ...string)
 		env.OnActivity(EnableTenantSyncActivity, mock.Anything, TenantInput{tTenant}).Return(StepReport{Step: StepTenantSyncFlag, Outcome: oc(OutcomeChanged)}, nil)
 	}
 	if on(EnsureApplicationActivity) {
-		env.OnActivity(EnsureApplicationActivity, mock.Anything, EnsureApplicationInput{tTenant, "contoso.com"}).
+		env.OnActivity(EnsureApplicationActivity, mock.Anything, EnsureApplicationInput{TenantID: tTenant, DisplayName: "contoso.com", Domain: "contoso.com"}).
 			Return(ApplicationResult{AppID: "app-1", ServicePrincipalID: tSP, Report: StepReport{Step: StepApplication, Outcome: oc(OutcomeCreated)}}, nil)
 	}
 	if on(WaitForServicePrincipalActivity) {
