@@ -172,4 +172,3 @@ type Progress struct {
 // FailureType is the application error type of a failed onboarding; its
 // details hold the OnboardResult so far.
 const FailureType = "OnboardingFailed"
-

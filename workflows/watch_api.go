@@ -236,7 +236,9 @@ const (
 )
 
 // Acted reports a decision that settled its episode.
-func (d Decision) Acted() bool { return d.Outcome == OutcomeRestartIssued || d.Outcome == OutcomeRejected }
+func (d Decision) Acted() bool {
+	return d.Outcome == OutcomeRestartIssued || d.Outcome == OutcomeRejected
+}
 
 // DecisionRequest is the payload of the approve/reject signals and updates,
 // e.g. temporal workflow signal --name approve-deletes --input
