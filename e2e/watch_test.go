@@ -107,7 +107,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	})
 	require.Equal(t, 0, e.forceDeletes(tenant), "ForceDeletes before any approval")
 	require.Equal(t, 10, e.job(tenant, prov).PendingDeletions)
-	require.NotEmpty(t, e.hook.notified(tenant, "awaiting-approval"), "the webhook named in the options was told")
+	eventually(t, 30*time.Second, "the webhook named in the options told", func() bool { return len(e.hook.notified(tenant, "awaiting-approval")) > 0 })
 
 	// Approve with the starter.
 	out, errOut, code := e.starter(t, "approve", "--tenant-id", tenant, "--domain", domain,

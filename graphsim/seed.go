@@ -24,6 +24,8 @@ func (s *Server) SeedRunningJobs(tenantID string, sps, jobsPerSP int) []SeededJo
 	t := s.tenantLocked(tenantID)
 	t.onPremSync = true
 	now := time.Now().UTC()
+	// Onboarded a while ago: past every replication and read lag.
+	created := now.Add(-time.Hour)
 	out := make([]SeededJob, 0, sps*jobsPerSP)
 	for i := 0; i < sps; i++ {
 		name := fmt.Sprintf("seeded-%d.%s", len(t.sps), "example.com")
@@ -34,7 +36,7 @@ func (s *Server) SeedRunningJobs(tenantID string, sps, jobsPerSP int) []SeededJo
 				id:            fmt.Sprintf("AD2AADProvisioning.%s.%s", s.newHexLocked(), s.newIDLocked()),
 				templateID:    "AD2AADProvisioning",
 				spID:          sp.id,
-				created:       now,
+				created:       created,
 				scheduleState: "Active",
 				code:          "Active",
 				cycles:        1,
