@@ -157,7 +157,7 @@ func (a *Activities) pollShardOnce(ctx context.Context, shard int, cfg WatchConf
 	bySP := map[string][]watched{}
 	live := map[string]bool{}
 	for _, w := range ws {
-		k := w.target.TenantID + "/" + w.target.ServicePrincipalID
+		k := w.target.ServicePrincipalKey()
 		bySP[k] = append(bySP[k], w)
 		live[w.id] = true
 	}
@@ -303,16 +303,16 @@ func (a *Activities) watchers(ctx context.Context, taskQueue string, shard, shar
 			return nil, fmt.Errorf("list watchers: %w", err)
 		}
 		for _, e := range resp.GetExecutions() {
-			id := e.GetExecution().GetWorkflowId()
-			if wf.ShardOf(id, shards) != shard {
-				continue
-			}
 			p := e.GetMemo().GetFields()[wf.WatchMemoKey]
 			var t wf.WatchTarget
 			if p == nil || dc.FromPayload(p, &t) != nil || t.ServicePrincipalID == "" || t.JobID == "" {
 				continue // not registered yet: its first workflow task adds the memo
 			}
-			out = append(out, watched{id: id, target: t})
+			// A service principal's jobs share a shard: one list serves them all.
+			if wf.ShardOf(t.ServicePrincipalKey(), shards) != shard {
+				continue
+			}
+			out = append(out, watched{id: e.GetExecution().GetWorkflowId(), target: t})
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -268,4 +269,25 @@ func TestRestartForceDeletesOnlyInTheApprovedEpisode(t *testing.T) {
 	require.False(t, res.Restarted)
 	require.Contains(t, res.Detail, "no longer quarantined")
 	require.Equal(t, 1, forced())
+}
+
+// A service principal's jobs share a shard: across all shards, one list per
+// service principal per interval.
+func TestPollShardsListEachServicePrincipalOnce(t *testing.T) {
+	a, sim := newActivities(t, graphsim.Options{})
+	reg := newRegistry()
+	a.Registry = reg
+	for i := range 5 {
+		tn := fmt.Sprintf("0b7f4c3e-1d2a-4e5f-8a9b-0c1d2e3f4c%02d", i)
+		for _, j := range sim.SeedRunningJobs(tn, 1, 3) {
+			reg.watch(wf.WatchTarget{TenantID: tn, ServicePrincipalID: j.ServicePrincipalID, JobID: j.JobID})
+		}
+	}
+	cfg := WatchConfig{Shards: 4}.WithDefaults()
+	for shard := range cfg.Shards {
+		st := shardState{}
+		st.init()
+		require.NoError(t, a.pollShardOnce(context.Background(), shard, cfg, &st))
+	}
+	require.Equal(t, 5, listsOf(sim), "one list per service principal, whichever shard polls it")
 }

@@ -123,6 +123,12 @@ type WatchTarget struct {
 	JobID              string `json:"jobId"`
 }
 
+// ServicePrincipalKey groups a tenant's watchers by service principal: the
+// poller lists each service principal's jobs once, in one shard.
+func (t WatchTarget) ServicePrincipalKey() string {
+	return strings.ToLower(t.TenantID) + "/" + strings.ToLower(t.ServicePrincipalID)
+}
+
 // Target is what the poller needs of a watcher.
 func (in WatchInput) Target() WatchTarget {
 	return WatchTarget{TenantID: in.TenantID, ServicePrincipalID: in.ServicePrincipalID, JobID: in.JobID}
@@ -205,13 +211,13 @@ func (s JobStatus) Fingerprint() string {
 		s.QuarantineReason, s.QuarantineError, s.SeriesBegan.UTC().Format(time.RFC3339Nano), s.LastExecutionState)
 }
 
-// ShardOf assigns a watcher to a poller shard.
-func ShardOf(workflowID string, shards int) int {
+// ShardOf assigns a key (a service principal's, see WatchTarget) to a poller shard.
+func ShardOf(key string, shards int) int {
 	if shards <= 1 {
 		return 0
 	}
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(workflowID))
+	_, _ = h.Write([]byte(key))
 	return int(h.Sum32() % uint32(shards))
 }
 
