@@ -82,6 +82,21 @@ func toTemporal(err error, f fresh) error {
 	return temporal.NewApplicationErrorWithOptions(ge.Error(), string(ge.Kind), opts)
 }
 
+// syncErr classifies the error of a synchronization call on a service
+// principal: Graph answers 403 and 409 for a few minutes after one is created,
+// so within SyncSettleWindow of spCreated those are retried; after it (or on
+// one we found), a 403 is the missing permission it says.
+func syncErr(err error, spCreated time.Time) error {
+	ge, ok := graph.AsError(err)
+	if ok && (ge.Kind == graph.KindForbidden || ge.Kind == graph.KindConflict) && !spCreated.IsZero() &&
+		time.Since(spCreated) < wf.SyncSettleWindow {
+		return temporal.NewApplicationErrorWithOptions(ge.Error()+": the service principal was created at "+spCreated.Format(time.RFC3339)+
+			" and Graph refuses its synchronization calls for a few minutes; retrying until "+spCreated.Add(wf.SyncSettleWindow).Format(time.RFC3339),
+			string(ge.Kind), temporal.ApplicationErrorOptions{NextRetryDelay: ge.RetryAfter})
+	}
+	return toTemporal(err, true)
+}
+
 // EnableTenantSync turns on the tenant's onPremisesSyncEnabled flag.
 func (a *Activities) EnableTenantSync(ctx context.Context, in wf.TenantInput) (wf.StepReport, error) {
 	rep := wf.StepReport{Step: wf.StepTenantSyncFlag}
@@ -186,6 +201,7 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 		return res, toTemporal(err, false)
 	}
 	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = inst.ApplicationObjectID, inst.AppID, inst.ServicePrincipalID
+	res.CreatedAt = time.Now().UTC()
 	res.Report.Outcome, res.Report.Detail = wf.OutcomeCreated, "instantiated the AD2AAD template: service principal "+inst.ServicePrincipalID
 	if found.otherDomain != "" {
 		res.Report.Detail += " (the one named " + in.DisplayName + " syncs " + found.otherDomain + ")"
@@ -341,7 +357,7 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 	}
 	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
 	if err != nil {
-		return res, toTemporal(err, true)
+		return res, syncErr(err, in.SPCreated)
 	}
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
 	for _, j := range jobs {
@@ -357,7 +373,7 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 		}
 		j, err := c.CreateJob(ctx, in.ServicePrincipalID, t)
 		if err != nil {
-			return res, toTemporal(err, true)
+			return res, syncErr(err, in.SPCreated)
 		}
 		res.Jobs[t] = j.ID
 		created = append(created, t)

@@ -25,6 +25,11 @@ const (
 func newActivities(t *testing.T, opts graphsim.Options) (*Activities, *graphsim.Server) {
 	t.Helper()
 	opts.Clients = map[string]string{simClient: simSecret}
+	if opts.SyncSettle == 0 {
+		// The test environment does not retry: a fresh service principal's
+		// settling 403/409 are covered by TestSyncCallsRetryWhileTheServicePrincipalSettles.
+		opts.SyncSettle = -1
+	}
 	srv, err := graphsim.New(opts)
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
@@ -112,4 +117,81 @@ func TestEnsureApplicationRefusedInstantiateClearsTheMarker(t *testing.T) {
 	require.Equal(t, 2, beats, "marked before instantiating, cleared after the refusal")
 	require.True(t, last.IsZero())
 	require.Empty(t, srv.Snapshot(tenant).Applications)
+}
+
+// Graph answers 403 and 409 to a new service principal's synchronization
+// calls for a while: within SyncSettleWindow of its creation they are
+// retryable; on a service principal we found, a 403 is the missing permission.
+func TestSyncCallsRetryWhileTheServicePrincipalSettles(t *testing.T) {
+	a, _ := newActivities(t, graphsim.Options{SyncSettle: time.Hour})
+	env := activityEnv(a)
+	v, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "settle.contoso.com", Domain: "settle.contoso.com"})
+	require.NoError(t, err)
+	var app wf.ApplicationResult
+	require.NoError(t, v.Get(&app))
+	require.False(t, app.CreatedAt.IsZero(), "the step says when it created the service principal")
+	in := wf.EnsureJobsInput{TenantID: tenant, ServicePrincipalID: app.ServicePrincipalID, Templates: []string{wf.TemplateProvisioning}, SPCreated: app.CreatedAt}
+	for range 2 { // 403, then 409
+		_, err = env.ExecuteActivity(a.EnsureJobs, in)
+		var ae *temporal.ApplicationError
+		require.ErrorAs(t, err, &ae)
+		require.False(t, ae.NonRetryable(), "settling: retry (%v)", err)
+		require.Contains(t, ae.Error(), "refuses its synchronization calls for a few minutes")
+	}
+	in.SPCreated = time.Time{} // found, not created: a 403 is the missing permission
+	_, err = env.ExecuteActivity(a.EnsureJobs, in)
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.True(t, ae.NonRetryable(), "%v", err)
+	require.Contains(t, ae.Error(), "Synchronization.ReadWrite.All")
+}
+
+// The documented create answer labels a provisioning job "ADDCInPassthrough":
+// jobs are recognised by their id too, so a second run finds the job instead
+// of creating another.
+func TestJobsRecognisedByIDPrefix(t *testing.T) {
+	a, sim := newActivities(t, graphsim.Options{})
+	env := activityEnv(a)
+	v, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "prefix.contoso.com", Domain: "prefix.contoso.com"})
+	require.NoError(t, err)
+	var app wf.ApplicationResult
+	require.NoError(t, v.Get(&app))
+	in := wf.EnsureJobsInput{TenantID: tenant, ServicePrincipalID: app.ServicePrincipalID, Templates: []string{wf.TemplateProvisioning}}
+	v, err = env.ExecuteActivity(a.EnsureJobs, in)
+	require.NoError(t, err)
+	var first wf.EnsureJobsResult
+	require.NoError(t, v.Get(&first))
+	require.Equal(t, wf.TemplateProvisioning, first.Seen.Jobs[0].TemplateID, "the listing handed on names the template, not Graph's label")
+	in.Templates = []string{wf.TemplateProvisioning, wf.TemplatePasswordHash}
+	in.Seen = first.Seen
+	v, err = env.ExecuteActivity(a.EnsureJobs, in)
+	require.NoError(t, err)
+	var second wf.EnsureJobsResult
+	require.NoError(t, v.Get(&second))
+	require.Equal(t, first.Jobs[wf.TemplateProvisioning], second.Jobs[wf.TemplateProvisioning])
+	for _, v := range sim.Violations() {
+		require.NotEqual(t, graphsim.ViolationDuplicateJob, v.Kind, v.Detail)
+	}
+}
+
+// After writing the secrets, the step reads the provisioning job back and
+// says which delete threshold Graph applies.
+func TestSecretsConfirmTheEffectiveDeleteThreshold(t *testing.T) {
+	a, _ := newActivities(t, graphsim.Options{})
+	env := activityEnv(a)
+	v, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "threshold.contoso.com", Domain: "threshold.contoso.com"})
+	require.NoError(t, err)
+	var app wf.ApplicationResult
+	require.NoError(t, v.Get(&app))
+	v, err = env.ExecuteActivity(a.EnsureJobs, wf.EnsureJobsInput{TenantID: tenant, ServicePrincipalID: app.ServicePrincipalID, Templates: []string{wf.TemplateProvisioning}})
+	require.NoError(t, err)
+	var jobs wf.EnsureJobsResult
+	require.NoError(t, v.Get(&jobs))
+	fifty := 50
+	v, err = env.ExecuteActivity(a.ApplySecrets, wf.SecretsInput{TenantID: tenant, ServicePrincipalID: app.ServicePrincipalID, Domain: "threshold.contoso.com",
+		DeleteThreshold: wf.DeleteThreshold{Value: &fifty}, ProvisioningJobID: jobs.Jobs[wf.TemplateProvisioning]})
+	require.NoError(t, err)
+	var rep wf.StepReport
+	require.NoError(t, v.Get(&rep))
+	require.Contains(t, rep.Detail, "effective delete threshold 50 confirmed on the provisioning job")
 }

@@ -3,9 +3,12 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"go.uber.org/zap"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -62,7 +65,7 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 	}
 	current, err := c.GetSecrets(ctx, in.ServicePrincipalID)
 	if err != nil {
-		return rep, toTemporal(err, true)
+		return rep, syncErr(err, in.SPCreated)
 	}
 	desired := DesiredSecrets(in)
 	owned := map[string]string{}
@@ -102,7 +105,7 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 		}
 	}
 	if err := c.PutSecrets(ctx, in.ServicePrincipalID, append(desired, foreign...)); err != nil {
-		return rep, toTemporal(err, true)
+		return rep, syncErr(err, in.SPCreated)
 	}
 	rep.Outcome = wf.OutcomeUnchanged
 	rep.Detail = "Domain, AppKey and SyncNotificationSettings already as desired (AppKey re-asserted: Graph masks it)"
@@ -113,7 +116,57 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 	if len(foreign) > 0 {
 		rep.Detail += "; kept " + itoa(len(foreign)) + " other secret(s)"
 	}
+	if in.ProvisioningJobID != "" {
+		rep.Detail += "; " + a.confirmThreshold(ctx, c, in)
+	}
 	return rep, nil
+}
+
+// thresholdSetting is the job setting Graph derives from the delete threshold
+// of SyncNotificationSettings (and the successor of the secrets for it).
+const thresholdSetting = "QuarantineTooManyDeletesThreshold"
+
+// confirmThreshold reads the provisioning job back (from the jobs list: a new
+// job may not be readable by id yet) and says which delete threshold Graph
+// applies. It never fails the step: Graph may not report the setting, or may
+// take a moment to derive it.
+func (a *Activities) confirmThreshold(ctx context.Context, c *graph.Client, in wf.SecretsInput) string {
+	enabled := in.DeleteThreshold.Enabled == nil || *in.DeleteThreshold.Enabled
+	want := wf.DefaultDeleteThreshold
+	if in.DeleteThreshold.Value != nil {
+		want = *in.DeleteThreshold.Value
+	}
+	got := ""
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return "delete threshold not confirmed: " + ctx.Err().Error()
+			case <-time.After(time.Second):
+			}
+		}
+		jobs, err := c.ListJobs(ctx, in.ServicePrincipalID)
+		if err != nil {
+			return "delete threshold not confirmed (" + err.Error() + ")"
+		}
+		got = ""
+		for _, j := range jobs {
+			if j.ID == in.ProvisioningJobID {
+				got = j.Settings[thresholdSetting]
+			}
+		}
+		switch {
+		case got == "":
+			return "Graph does not report the job's effective delete threshold (" + thresholdSetting + ")"
+		case !enabled:
+			return "delete threshold off; the job reports " + thresholdSetting + " " + got
+		case got == strconv.Itoa(want):
+			return "effective delete threshold " + got + " confirmed on the provisioning job"
+		}
+	}
+	a.log().Warn("delete threshold not applied", zap.String("tenant", in.TenantID), zap.String("job", in.ProvisioningJobID),
+		zap.Int("want", want), zap.String("graph", got))
+	return "WARNING: Graph still reports delete threshold " + got + " on the provisioning job, not " + strconv.Itoa(want) + ": check it in the portal"
 }
 
 func sameJSON(a, b string) bool {

@@ -15,9 +15,9 @@ import (
 
 // cleanOnboardingRequests is what a full onboarding (PHS, Exchange, notify)
 // costs when no fault fires: README, "The steps" (the procedure's 12 writes
-// and reads + 6 look-before-write reads: the application step also looks the
-// configuration up by display name, for one the portal made).
-const cleanOnboardingRequests = 18
+// and reads + 6 look-before-write reads, the application step's lookup by
+// display name among them, + 1 read-back of the effective delete threshold).
+const cleanOnboardingRequests = 19
 
 // requestsPerFault bounds what one faulted answer costs: it ends one activity
 // attempt, which made at most 4 requests (the largest step, start-jobs, lists

@@ -364,6 +364,30 @@ type Job struct {
 	LastSuccessful          *Execution
 	EntryCounts             map[string]int64
 	SteadyStateLastAchieved time.Time
+	// Settings are the job's synchronizationJobSettings (name -> value), e.g.
+	// QuarantineTooManyDeletesThreshold, derived by Graph from the secrets.
+	Settings map[string]string
+}
+
+// knownTemplates are the templates cloudsync creates jobs from.
+var knownTemplates = []string{TemplateProvisioning, TemplatePasswordHash, TemplateExchangeWriteback}
+
+// templateOf recognises a job's template by its templateId or, when Graph
+// labels it otherwise (the documented create answer shows "ADDCInPassthrough"
+// for an AD2AADProvisioning.… job), by its id's prefix.
+func templateOf(templateID, id string) string {
+	for _, t := range knownTemplates {
+		if strings.EqualFold(templateID, t) {
+			return t
+		}
+	}
+	prefix, _, _ := strings.Cut(id, ".")
+	for _, t := range knownTemplates {
+		if strings.EqualFold(prefix, t) {
+			return t
+		}
+	}
+	return templateID
 }
 
 // Running reports a job the service is running: starting it again is what the
@@ -395,7 +419,14 @@ type Execution struct {
 }
 
 func jobFromModel(j models.SynchronizationJobable) Job {
-	out := Job{ID: deref(j.GetId()), TemplateID: deref(j.GetTemplateId())}
+	out := Job{ID: deref(j.GetId())}
+	out.TemplateID = templateOf(deref(j.GetTemplateId()), out.ID)
+	for _, kv := range j.GetSynchronizationJobSettings() {
+		if out.Settings == nil {
+			out.Settings = map[string]string{}
+		}
+		out.Settings[deref(kv.GetName())] = deref(kv.GetValue())
+	}
 	if s := j.GetSchedule(); s != nil {
 		if st := s.GetState(); st != nil {
 			out.ScheduleState = st.String()

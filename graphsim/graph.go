@@ -224,11 +224,33 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		g.err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return
 	}
+	if g.settling(rd) {
+		return
+	}
 	if rd.write && g.t.opts.MissingPermission != "" {
 		g.err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return
 	}
 	rd.h(g)
+}
+
+// settling answers a synchronization call on a service principal created
+// less than SyncSettle ago with 403 or 409, in turn. Caller holds s.mu.
+func (g *gctx) settling(rd *routeDef) bool {
+	if g.s.opts.SyncSettle <= 0 || !strings.Contains(rd.pattern, "/synchronization/") {
+		return false
+	}
+	sp := g.t.findSP(g.params["id"])
+	if sp == nil || !g.now.Before(sp.created.Add(g.s.opts.SyncSettle)) {
+		return false
+	}
+	sp.settleAnswers++
+	if sp.settleAnswers%2 == 1 {
+		g.err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+	} else {
+		g.err(409, "Conflict", "The service principal is being provisioned. Try again later.")
+	}
+	return true
 }
 
 func (g *gctx) countWrite() {

@@ -31,6 +31,11 @@ func newSim(t *testing.T, opts Options) *Server {
 	if opts.Clients == nil {
 		opts.Clients = map[string]string{testClient: testSecret}
 	}
+	if opts.SyncSettle == 0 {
+		// Most tests call the sync API on a service principal made a moment
+		// ago; TestSyncSettle covers the settling itself.
+		opts.SyncSettle = -1
+	}
 	s, err := New(opts)
 	require.NoError(t, err)
 	t.Cleanup(s.Close)

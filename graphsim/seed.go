@@ -30,7 +30,7 @@ func (s *Server) SeedRunningJobs(tenantID string, sps, jobsPerSP int) []SeededJo
 	for i := 0; i < sps; i++ {
 		name := fmt.Sprintf("seeded-%d.%s", len(t.sps), "example.com")
 		app := &application{objectID: s.newIDLocked(), appID: s.newIDLocked(), displayName: name, templateID: AD2AADTemplateID, created: now}
-		sp := &servicePrincipal{id: s.newIDLocked(), appID: app.appID, displayName: name, templateID: AD2AADTemplateID, created: now, visibleAt: now, listedAt: now}
+		sp := &servicePrincipal{id: s.newIDLocked(), appID: app.appID, displayName: name, templateID: AD2AADTemplateID, created: created, visibleAt: now, listedAt: now}
 		for j := 0; j < jobsPerSP; j++ {
 			jb := &job{
 				id:            fmt.Sprintf("AD2AADProvisioning.%s.%s", s.newHexLocked(), s.newIDLocked()),
@@ -94,7 +94,8 @@ func (s *Server) SeedConfiguration(tenantID string, c ConfigurationSeed) (Seeded
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenantLocked(tenantID)
-	now := time.Now().UTC()
+	// Made elsewhere, a while ago: past every replication and settling lag.
+	now := time.Now().UTC().Add(-time.Hour)
 	template := AD2AADTemplateID
 	if c.NoTemplateID {
 		template = ""

@@ -61,12 +61,22 @@ type Options struct {
 	// or lifted when its cause is gone. 0 or negative means
 	// DefaultQuarantineReevaluation.
 	QuarantineReevaluation time.Duration
+	// SyncSettle: synchronization calls on a service principal younger than
+	// this answer 403 Authorization_RequestDenied and 409 Conflict in turn, as
+	// Graph does for a few minutes after one is created (Terraform's azuread
+	// provider retries exactly these). 0 means DefaultSyncSettle; negative, none.
+	SyncSettle time.Duration
+	// ExactJobCreateAnswer: the answer to creating an AD2AADProvisioning job
+	// names its template. By default it shows "ADDCInPassthrough", as the
+	// documented answer does: clients must recognise jobs by their id too.
+	ExactJobCreateAnswer bool
 }
 
 // Defaults of the Graph-like behaviours that Options turns on by default.
 const (
 	DefaultJobReadLag             = 2 * time.Second
 	DefaultQuarantineReevaluation = 24 * time.Hour
+	DefaultSyncSettle             = 3 * time.Second
 )
 
 // Faults are the runtime-adjustable fault knobs. SetFaults replaces all of
@@ -273,6 +283,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.QuarantineReevaluation <= 0 {
 		opts.QuarantineReevaluation = DefaultQuarantineReevaluation
+	}
+	switch {
+	case opts.SyncSettle == 0:
+		opts.SyncSettle = DefaultSyncSettle
+	case opts.SyncSettle < 0:
+		opts.SyncSettle = 0
 	}
 	s := &Server{
 		opts: opts,

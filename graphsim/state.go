@@ -28,6 +28,7 @@ type servicePrincipal struct {
 	id, appID, displayName, templateID string
 	created, visibleAt                 time.Time
 	listedAt                           time.Time // hidden from $filter lists until then
+	settleAnswers                      int       // 403/409 answers given while it settles (SyncSettle)
 	secrets                            []secret
 	jobs                               []*job
 }

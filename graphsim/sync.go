@@ -183,6 +183,9 @@ func (g *gctx) jobCreate() {
 	sp.jobs = append(sp.jobs, j)
 	o := g.jobJSON(sp, j)
 	o["@odata.context"] = jobsContext(sp.id) + "/$entity"
+	if tid == "AD2AADProvisioning" && !s.opts.ExactJobCreateAnswer {
+		o["templateId"] = "ADDCInPassthrough" // as the documented create answer shows
+	}
 	g.json(201, o)
 }
 

@@ -24,7 +24,7 @@ func TestJobsLifecycle(t *testing.T) {
 	prov := j["id"].(string)
 	require.Regexp(t, jobIDRE, prov)
 	require.Len(t, strings.Split(prov, "."), 3)
-	require.Equal(t, "AD2AADProvisioning", j["templateId"])
+	require.Equal(t, "ADDCInPassthrough", j["templateId"], "the documented create answer's label (reads name it right)")
 	require.Equal(t, map[string]any{"expiration": nil, "interval": "PT2M", "state": "Disabled"}, j["schedule"])
 	st := j["status"].(map[string]any)
 	require.Equal(t, "Paused", st["code"])
@@ -346,4 +346,27 @@ func TestDefaultDeleteThreshold(t *testing.T) {
 	require.NoError(t, s.StageDeletions(tenantA, prov, 500))
 	require.Eventually(t, func() bool { return s.Snapshot(tenantA).Jobs[0].QuarantineReason == "TooManyDeletes" }, 3*time.Second, 10*time.Millisecond)
 	require.Equal(t, 500, s.Snapshot(tenantA).Jobs[0].DeleteThreshold)
+}
+
+// A fresh service principal's synchronization calls answer 403 and 409 in
+// turn until it has settled; then they work. The create answer of a
+// provisioning job shows the documented "ADDCInPassthrough" template.
+func TestSyncSettleAndCreateAnswer(t *testing.T) {
+	s := newSim(t, Options{SyncSettle: 400 * time.Millisecond, JobReadLag: -1})
+	c := newCaller(t, s, "0b7f4c3e-1d2a-4e5f-8a9b-0c1d2e3f4a77")
+	sp := c.instantiate("settle.contoso.com")
+	jobs := "/servicePrincipals/" + sp + "/synchronization/jobs"
+	var codes []int
+	for range 2 {
+		codes = append(codes, c.do("GET", jobs, nil).Status)
+	}
+	require.Equal(t, []int{403, 409}, codes)
+	time.Sleep(450 * time.Millisecond)
+	require.Equal(t, 200, c.do("GET", jobs, nil).Status)
+	r := c.do("POST", jobs, map[string]any{"templateId": "AD2AADProvisioning"})
+	require.Equal(t, 201, r.Status, "%s", r.Body)
+	created := r.json(t)
+	require.Equal(t, "ADDCInPassthrough", created["templateId"])
+	require.True(t, strings.HasPrefix(created["id"].(string), "AD2AADProvisioning."))
+	require.Equal(t, "AD2AADProvisioning", c.job(sp, created["id"].(string))["templateId"], "a read names it right")
 }

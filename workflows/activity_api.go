@@ -42,6 +42,10 @@ type EnsureApplicationInput struct {
 
 // ApplicationResult names the app and its service principal.
 type ApplicationResult struct {
+	// CreatedAt is set when this step instantiated the application: Graph
+	// refuses synchronization calls on a new service principal with 403/409
+	// for a few minutes, which the next steps retry (SyncSettleWindow).
+	CreatedAt time.Time `json:"createdAt,omitempty"`
 	ApplicationObjectID string     `json:"applicationObjectId,omitempty"`
 	AppID               string     `json:"appId"`
 	ServicePrincipalID  string     `json:"servicePrincipalId"`
@@ -56,6 +60,9 @@ type ServicePrincipalInput struct {
 
 // EnsureJobsInput lists the job templates that must exist.
 type EnsureJobsInput struct {
+	// SPCreated: when the onboarding created the service principal (zero
+	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	SPCreated time.Time `json:"spCreated,omitempty"`
 	TenantID           string   `json:"tenantId"`
 	ServicePrincipalID string   `json:"servicePrincipalId"`
 	Templates          []string `json:"templates"`
@@ -74,16 +81,25 @@ type EnsureJobsResult struct {
 
 // SecretsInput is the desired secret state, as flags (no secret values).
 type SecretsInput struct {
+	// SPCreated: when the onboarding created the service principal (zero
+	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	SPCreated time.Time `json:"spCreated,omitempty"`
 	TenantID           string          `json:"tenantId"`
 	ServicePrincipalID string          `json:"servicePrincipalId"`
 	Domain             string          `json:"domain"`
 	PasswordHashSync   bool            `json:"passwordHashSync"`
 	Notifications      Notifications   `json:"notifications"`
 	DeleteThreshold    DeleteThreshold `json:"deleteThreshold"`
+	// ProvisioningJobID, when set, is read back after the write to confirm
+	// the delete threshold Graph derived from the secrets.
+	ProvisioningJobID string `json:"provisioningJobId,omitempty"`
 }
 
 // JobInput names one job.
 type JobInput struct {
+	// SPCreated: when the onboarding created the service principal (zero
+	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	SPCreated time.Time `json:"spCreated,omitempty"`
 	TenantID           string `json:"tenantId"`
 	ServicePrincipalID string `json:"servicePrincipalId"`
 	JobID              string `json:"jobId"`
@@ -97,6 +113,9 @@ type SchemaResult struct {
 
 // ExchangeCheckInput asks whether the AD schema supports Exchange writeback.
 type ExchangeCheckInput struct {
+	// SPCreated: when the onboarding created the service principal (zero
+	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	SPCreated time.Time `json:"spCreated,omitempty"`
 	TenantID           string `json:"tenantId"`
 	ServicePrincipalID string `json:"servicePrincipalId"`
 	JobID              string `json:"jobId"`         // the provisioning job
@@ -111,6 +130,9 @@ type ExchangeCheckResult struct {
 
 // StartJobsInput lists jobs to start when they were never started.
 type StartJobsInput struct {
+	// SPCreated: when the onboarding created the service principal (zero
+	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	SPCreated time.Time `json:"spCreated,omitempty"`
 	TenantID           string   `json:"tenantId"`
 	ServicePrincipalID string   `json:"servicePrincipalId"`
 	JobIDs             []string `json:"jobIds"`
@@ -160,6 +182,12 @@ type SeenJob struct {
 func (j SeenJob) NeverStarted() bool {
 	return j.ScheduleState == "Disabled" && j.NeverRun && j.QuarantineReason == ""
 }
+
+// SyncSettleWindow is how long after creating a service principal its
+// synchronization calls' 403 and 409 are retried (Graph answers them for a
+// few minutes; Terraform's azuread provider retries exactly these). After it,
+// a 403 is the missing permission it says.
+const SyncSettleWindow = 10 * time.Minute
 
 // MaxJobsSeenAge bounds how old a JobsSeen listing may be to be trusted.
 const MaxJobsSeenAge = 10 * time.Minute

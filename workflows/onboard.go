@@ -56,6 +56,9 @@ type onboarding struct {
 	in       OnboardInput
 	spec     TenantSpec
 	progress Progress
+	// spCreated: when this run created the service principal (zero when it
+	// found one); its synchronization calls may meet 403/409 for a while.
+	spCreated time.Time
 	// lean: this run takes the cheaper path (changeLean); runs recorded
 	// before it replay the old one.
 	lean bool
@@ -103,6 +106,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 		return o.fail(ctx, err)
 	}
 	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = app.ApplicationObjectID, app.AppID, app.ServicePrincipalID
+	o.spCreated = app.CreatedAt
 	o.report(app.Report)
 	sp := ServicePrincipalInput{s.TenantID, app.ServicePrincipalID}
 	if err := o.step(ctx, StepSPVisible, replicationPoll, WaitForServicePrincipalActivity, sp, nil); err != nil {
@@ -122,8 +126,9 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	// 4. Secrets: the full desired set (PUT replaces).
 	var secrets StepReport
 	if err := o.step(ctx, StepSecrets, graphStep, ApplySecretsActivity, SecretsInput{
-		TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, Domain: s.Domain,
+		TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, SPCreated: o.spCreated, Domain: s.Domain,
 		PasswordHashSync: s.PasswordHashSync, Notifications: s.Notifications, DeleteThreshold: s.DeleteThreshold,
+		ProvisioningJobID: prov,
 	}, &secrets); err != nil {
 		return o.fail(ctx, err)
 	}
@@ -132,7 +137,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	// 5. Password hash: the CredentialData mapping in the provisioning schema.
 	var schema SchemaResult
 	if s.PasswordHashSync {
-		if err := o.step(ctx, StepSchema, graphStep, PatchSchemaActivity, JobInput{s.TenantID, sp.ServicePrincipalID, prov}, &schema); err != nil {
+		if err := o.step(ctx, StepSchema, graphStep, PatchSchemaActivity, JobInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobID: prov, SPCreated: o.spCreated}, &schema); err != nil {
 			return o.fail(ctx, err)
 		}
 		o.report(schema.Report)
@@ -154,7 +159,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	// every job is watched.
 	if *s.StartJobs {
 		var started StartJobsResult
-		if err := o.step(ctx, StepStartJobs, graphStep, StartJobsActivity, StartJobsInput{s.TenantID, sp.ServicePrincipalID, o.jobIDs(), o.seen}, &started); err != nil {
+		if err := o.step(ctx, StepStartJobs, graphStep, StartJobsActivity, StartJobsInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobIDs: o.jobIDs(), Seen: o.seen, SPCreated: o.spCreated}, &started); err != nil {
 			return o.fail(ctx, err)
 		}
 		if len(started.LeftAlone) > 0 {
@@ -234,7 +239,7 @@ func (o *onboarding) ensureJobs(ctx workflow.Context, step string, templates []s
 	if !o.lean {
 		step = StepJobs
 	}
-	if err := o.step(ctx, step, graphStep, EnsureJobsActivity, EnsureJobsInput{o.spec.TenantID, o.progress.Result.ServicePrincipalID, templates, o.seen}, &jobs); err != nil {
+	if err := o.step(ctx, step, graphStep, EnsureJobsActivity, EnsureJobsInput{TenantID: o.spec.TenantID, ServicePrincipalID: o.progress.Result.ServicePrincipalID, Templates: templates, Seen: o.seen, SPCreated: o.spCreated}, &jobs); err != nil {
 		return err
 	}
 	if o.lean {
@@ -251,7 +256,7 @@ func (o *onboarding) exchange(ctx workflow.Context, prov, adDirectoryID string) 
 	res := &o.progress.Result
 	var check ExchangeCheckResult
 	err := o.step(ctx, StepExchange, discoverStep, CheckExchangeSchemaActivity,
-		ExchangeCheckInput{o.spec.TenantID, res.ServicePrincipalID, prov, adDirectoryID}, &check)
+		ExchangeCheckInput{TenantID: o.spec.TenantID, ServicePrincipalID: res.ServicePrincipalID, JobID: prov, ADDirectoryID: adDirectoryID, SPCreated: o.spCreated}, &check)
 	if err != nil {
 		return err
 	}

@@ -76,24 +76,24 @@ func happy(env *testsuite.TestWorkflowEnvironment, changed bool, skip ...string)
 		env.OnActivity(WaitForServicePrincipalActivity, mock.Anything, ServicePrincipalInput{tTenant, tSP}).Return(nil)
 	}
 	if on(EnsureJobsActivity) {
-		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateProvisioning, TemplatePasswordHash}, nil}).
+		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, Templates: []string{TemplateProvisioning, TemplatePasswordHash}, Seen: nil}).
 			Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS}, Report: StepReport{Step: StepJobs, Outcome: oc(OutcomeCreated)}}, nil)
 	}
 	if on(ApplySecretsActivity) {
 		env.OnActivity(ApplySecretsActivity, mock.Anything, mock.Anything).Return(StepReport{Step: StepSecrets, Outcome: oc(OutcomeChanged)}, nil)
 	}
 	if on(PatchSchemaActivity) {
-		env.OnActivity(PatchSchemaActivity, mock.Anything, JobInput{tTenant, tSP, tProv}).Return(SchemaResult{ADDirectoryID: "ad-dir", Report: StepReport{Step: StepSchema, Outcome: oc(OutcomeChanged)}}, nil)
+		env.OnActivity(PatchSchemaActivity, mock.Anything, JobInput{TenantID: tTenant, ServicePrincipalID: tSP, JobID: tProv}).Return(SchemaResult{ADDirectoryID: "ad-dir", Report: StepReport{Step: StepSchema, Outcome: oc(OutcomeChanged)}}, nil)
 	}
 	if on(CheckExchangeSchemaActivity) {
-		env.OnActivity(CheckExchangeSchemaActivity, mock.Anything, ExchangeCheckInput{tTenant, tSP, tProv, "ad-dir"}).Return(ExchangeCheckResult{MailNicknamePresent: true, ADDirectoryID: "ad-dir"}, nil)
+		env.OnActivity(CheckExchangeSchemaActivity, mock.Anything, ExchangeCheckInput{TenantID: tTenant, ServicePrincipalID: tSP, JobID: tProv, ADDirectoryID: "ad-dir"}).Return(ExchangeCheckResult{MailNicknamePresent: true, ADDirectoryID: "ad-dir"}, nil)
 	}
 	if on("exchange-jobs") {
-		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateExchangeWriteback}, nil}).
+		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, Templates: []string{TemplateExchangeWriteback}, Seen: nil}).
 			Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS, TemplateExchangeWriteback: tExch}, Report: StepReport{Step: StepJobs, Outcome: oc(OutcomeCreated)}}, nil)
 	}
 	if on(StartJobsActivity) {
-		env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{tTenant, tSP, []string{tProv, tPHS, tExch}, nil}).
+		env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, JobIDs: []string{tProv, tPHS, tExch}, Seen: nil}).
 			Return(StartJobsResult{Started: []string{tProv, tPHS, tExch}, Report: StepReport{Step: StepStartJobs, Outcome: oc(OutcomeChanged)}}, nil)
 	}
 }
@@ -156,7 +156,7 @@ func TestOnboardTenantExchangeSchemaMissingIsAnOutcome(t *testing.T) {
 	env := newEnv(t)
 	happy(env, true, CheckExchangeSchemaActivity, "exchange-jobs", StartJobsActivity)
 	env.OnActivity(CheckExchangeSchemaActivity, mock.Anything, mock.Anything).Return(ExchangeCheckResult{MailNicknamePresent: false}, nil)
-	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{tTenant, tSP, []string{tProv, tPHS}, nil}).Return(StartJobsResult{Report: StepReport{Step: StepStartJobs, Outcome: OutcomeChanged}}, nil)
+	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, JobIDs: []string{tProv, tPHS}, Seen: nil}).Return(StartJobsResult{Report: StepReport{Step: StepStartJobs, Outcome: OutcomeChanged}}, nil)
 
 	env.ExecuteWorkflow(OnboardTenantWorkflow, OnboardInput{Spec: fullSpec()})
 	require.NoError(t, env.GetWorkflowError())
@@ -276,11 +276,11 @@ func TestOnboardTenantHandsJobListingsOn(t *testing.T) {
 	happy(env, true, EnsureJobsActivity, "exchange-jobs", StartJobsActivity)
 	first := &JobsSeen{RunID: "run", Jobs: []SeenJob{{ID: tProv, TemplateID: TemplateProvisioning}, {ID: tPHS, TemplateID: TemplatePasswordHash}}}
 	second := &JobsSeen{RunID: "run", Jobs: append(append([]SeenJob(nil), first.Jobs...), SeenJob{ID: tExch, TemplateID: TemplateExchangeWriteback})}
-	env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateProvisioning, TemplatePasswordHash}, nil}).
+	env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, Templates: []string{TemplateProvisioning, TemplatePasswordHash}, Seen: nil}).
 		Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS}, Seen: first, Report: StepReport{Step: StepJobs, Outcome: OutcomeCreated}}, nil)
-	env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{tTenant, tSP, []string{TemplateExchangeWriteback}, first}).
+	env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, Templates: []string{TemplateExchangeWriteback}, Seen: first}).
 		Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS, TemplateExchangeWriteback: tExch}, Seen: second, Report: StepReport{Step: StepJobs, Outcome: OutcomeCreated}}, nil)
-	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{tTenant, tSP, []string{tProv, tPHS, tExch}, second}).
+	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, JobIDs: []string{tProv, tPHS, tExch}, Seen: second}).
 		Return(StartJobsResult{Started: []string{tProv, tPHS, tExch}, Report: StepReport{Step: StepStartJobs, Outcome: OutcomeChanged}}, nil)
 	env.ExecuteWorkflow(OnboardTenantWorkflow, OnboardInput{Spec: fullSpec()})
 	require.NoError(t, env.GetWorkflowError())
