@@ -45,7 +45,7 @@ type ApplicationResult struct {
 	// CreatedAt is set when this step instantiated the application: Graph
 	// refuses synchronization calls on a new service principal with 403/409
 	// for a few minutes, which the next steps retry (SyncSettleWindow).
-	CreatedAt time.Time `json:"createdAt,omitempty"`
+	CreatedAt           time.Time  `json:"createdAt,omitempty"`
 	ApplicationObjectID string     `json:"applicationObjectId,omitempty"`
 	AppID               string     `json:"appId"`
 	ServicePrincipalID  string     `json:"servicePrincipalId"`
@@ -62,10 +62,10 @@ type ServicePrincipalInput struct {
 type EnsureJobsInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
 	// when it found one): 403/409 within SyncSettleWindow of it are retried.
-	SPCreated time.Time `json:"spCreated,omitempty"`
-	TenantID           string   `json:"tenantId"`
-	ServicePrincipalID string   `json:"servicePrincipalId"`
-	Templates          []string `json:"templates"`
+	SPCreated          time.Time `json:"spCreated,omitempty"`
+	TenantID           string    `json:"tenantId"`
+	ServicePrincipalID string    `json:"servicePrincipalId"`
+	Templates          []string  `json:"templates"`
 	// Seen, when usable, replaces the activity's own listing (see JobsSeen).
 	Seen *JobsSeen `json:"seen,omitempty"`
 }
@@ -83,7 +83,7 @@ type EnsureJobsResult struct {
 type SecretsInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
 	// when it found one): 403/409 within SyncSettleWindow of it are retried.
-	SPCreated time.Time `json:"spCreated,omitempty"`
+	SPCreated          time.Time       `json:"spCreated,omitempty"`
 	TenantID           string          `json:"tenantId"`
 	ServicePrincipalID string          `json:"servicePrincipalId"`
 	Domain             string          `json:"domain"`
@@ -99,10 +99,10 @@ type SecretsInput struct {
 type JobInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
 	// when it found one): 403/409 within SyncSettleWindow of it are retried.
-	SPCreated time.Time `json:"spCreated,omitempty"`
-	TenantID           string `json:"tenantId"`
-	ServicePrincipalID string `json:"servicePrincipalId"`
-	JobID              string `json:"jobId"`
+	SPCreated          time.Time `json:"spCreated,omitempty"`
+	TenantID           string    `json:"tenantId"`
+	ServicePrincipalID string    `json:"servicePrincipalId"`
+	JobID              string    `json:"jobId"`
 }
 
 // SchemaResult reports the CredentialData patch.
@@ -115,11 +115,11 @@ type SchemaResult struct {
 type ExchangeCheckInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
 	// when it found one): 403/409 within SyncSettleWindow of it are retried.
-	SPCreated time.Time `json:"spCreated,omitempty"`
-	TenantID           string `json:"tenantId"`
-	ServicePrincipalID string `json:"servicePrincipalId"`
-	JobID              string `json:"jobId"`         // the provisioning job
-	ADDirectoryID      string `json:"adDirectoryId"` // empty: read it from the schema
+	SPCreated          time.Time `json:"spCreated,omitempty"`
+	TenantID           string    `json:"tenantId"`
+	ServicePrincipalID string    `json:"servicePrincipalId"`
+	JobID              string    `json:"jobId"`         // the provisioning job
+	ADDirectoryID      string    `json:"adDirectoryId"` // empty: read it from the schema
 }
 
 // ExchangeCheckResult says whether mailNickname exists on AD users.
@@ -132,10 +132,10 @@ type ExchangeCheckResult struct {
 type StartJobsInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
 	// when it found one): 403/409 within SyncSettleWindow of it are retried.
-	SPCreated time.Time `json:"spCreated,omitempty"`
-	TenantID           string   `json:"tenantId"`
-	ServicePrincipalID string   `json:"servicePrincipalId"`
-	JobIDs             []string `json:"jobIds"`
+	SPCreated          time.Time `json:"spCreated,omitempty"`
+	TenantID           string    `json:"tenantId"`
+	ServicePrincipalID string    `json:"servicePrincipalId"`
+	JobIDs             []string  `json:"jobIds"`
 	// Seen, when usable, replaces the activity's own listing (see JobsSeen).
 	Seen *JobsSeen `json:"seen,omitempty"`
 }
