@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -116,7 +117,15 @@ func (a *Activities) PollShard(ctx context.Context, in wf.PollShardInput) (wf.Po
 	ends := time.Now().Add(cfg.Refresh)
 	for {
 		began := time.Now()
-		if err := a.pollShardOnce(ctx, in.Shard, cfg, &st); err != nil && ctx.Err() == nil {
+		// A pass over many service principals can outlast the heartbeat
+		// timeout: beat during it too, with the state of the last whole pass
+		// (a retry resumes from there; watchers ignore a repeated report).
+		last, err := json.Marshal(st)
+		if err != nil {
+			return wf.PollShardResult{}, err
+		}
+		beat := func() { activity.RecordHeartbeat(ctx, json.RawMessage(last)) }
+		if err := a.pollShardOnce(ctx, in.Shard, cfg, &st, beat); err != nil && ctx.Err() == nil {
 			a.log().Warn("watch poll incomplete", zap.Int("shard", in.Shard), zap.Error(err))
 		}
 		activity.RecordHeartbeat(ctx, st)
@@ -149,7 +158,7 @@ func (st *shardState) init() {
 }
 
 // pollShardOnce is one interval's pass.
-func (a *Activities) pollShardOnce(ctx context.Context, shard int, cfg WatchConfig, st *shardState) error {
+func (a *Activities) pollShardOnce(ctx context.Context, shard int, cfg WatchConfig, st *shardState, beat func()) error {
 	ws, err := a.watchers(ctx, taskQueue(ctx), shard, cfg.Shards)
 	if err != nil {
 		return err
@@ -188,6 +197,9 @@ func (a *Activities) pollShardOnce(ctx context.Context, shard int, cfg WatchConf
 				}
 				a.report(gctx, w, s, st, &mu)
 			}
+			mu.Lock()
+			beat()
+			mu.Unlock()
 			return nil
 		})
 	}

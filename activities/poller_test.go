@@ -101,7 +101,7 @@ func TestPollShardListsOncePerServicePrincipalAndSignalsOnlyChanges(t *testing.T
 	st.init()
 	ctx := context.Background()
 
-	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st, func() {}))
 	require.Equal(t, 2, listsOf(sim), "one list per service principal, not one GET per job")
 	for _, id := range ids {
 		s, n := reg.last(id)
@@ -109,7 +109,7 @@ func TestPollShardListsOncePerServicePrincipalAndSignalsOnlyChanges(t *testing.T
 		require.Equal(t, "Active", s.StatusCode)
 	}
 	for range 3 {
-		require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st))
+		require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st, func() {}))
 	}
 	require.Equal(t, 8, listsOf(sim))
 	require.Equal(t, int64(6), st.Signals, "unchanged polls signal nobody")
@@ -117,7 +117,7 @@ func TestPollShardListsOncePerServicePrincipalAndSignalsOnlyChanges(t *testing.T
 	// A quarantine for too many deletes reaches that job's watcher only.
 	prov := jobs[0].JobID
 	require.NoError(t, sim.Quarantine(tenant, prov, "TooManyDeletes", "DeleteThresholdExceeded"))
-	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st, func() {}))
 	s, n := reg.last(ids[prov])
 	require.Equal(t, 2, n)
 	require.Equal(t, "TooManyDeletes", s.QuarantineReason)
@@ -136,16 +136,16 @@ func TestPollShardReportsGoneOnlyAfterGoneAfter(t *testing.T) {
 	cfg := WatchConfig{Shards: 1, GoneAfter: time.Hour}.WithDefaults()
 	st := shardState{}
 	st.init()
-	require.NoError(t, a.pollShardOnce(context.Background(), 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(context.Background(), 0, cfg, &st, func() {}))
 	s, n := reg.last(id)
 	require.Equal(t, 1, n)
 	require.True(t, s.Missing)
 	require.False(t, s.Gone, "missing once is not gone")
-	require.NoError(t, a.pollShardOnce(context.Background(), 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(context.Background(), 0, cfg, &st, func() {}))
 	_, n = reg.last(id)
 	require.Equal(t, 1, n, "still missing: nothing new to say")
 	st.Missing[id] = time.Now().Add(-61 * time.Minute) // as if an hour passed
-	require.NoError(t, a.pollShardOnce(context.Background(), 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(context.Background(), 0, cfg, &st, func() {}))
 	s, n = reg.last(id)
 	require.Equal(t, 2, n)
 	require.True(t, s.Gone)
@@ -163,24 +163,24 @@ func TestPollShardRevokedConsentBecomesUnreachable(t *testing.T) {
 	st := shardState{}
 	st.init()
 	ctx := context.Background()
-	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st, func() {}))
 	sim.SetTenantOptions(tenant, graphsim.TenantOptions{ConsentRevoked: true})
 	for range 2 {
-		require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st))
+		require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st, func() {}))
 	}
 	_, n := reg.last(id)
 	require.Equal(t, 1, n, "two refusals are not yet unreachable")
-	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st, func() {}))
 	s, n := reg.last(id)
 	require.Equal(t, 2, n)
 	require.Contains(t, s.Unreachable, "403")
 	before := listsOf(sim)
-	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st, func() {}))
 	require.Equal(t, before, listsOf(sim), "backing off: no request this interval")
 
 	sim.SetTenantOptions(tenant, graphsim.TenantOptions{})
 	st.NextTry = map[string]time.Time{} // the backoff has passed
-	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st))
+	require.NoError(t, a.pollShardOnce(ctx, 0, cfg, &st, func() {}))
 	s, n = reg.last(id)
 	require.Equal(t, 3, n)
 	require.Empty(t, s.Unreachable)
@@ -287,7 +287,7 @@ func TestPollShardsListEachServicePrincipalOnce(t *testing.T) {
 	for shard := range cfg.Shards {
 		st := shardState{}
 		st.init()
-		require.NoError(t, a.pollShardOnce(context.Background(), shard, cfg, &st))
+		require.NoError(t, a.pollShardOnce(context.Background(), shard, cfg, &st, func() {}))
 	}
 	require.Equal(t, 5, listsOf(sim), "one list per service principal, whichever shard polls it")
 }

@@ -81,7 +81,7 @@ func run() int {
 	ns := flag.String("n", "1,10,100,1000", "tenants onboarded at once, per throughput phase")
 	flag.DurationVar(&cfg.latency, "latency", 50*time.Millisecond, "graphsim's latency per Graph request")
 	flag.IntVar(&cfg.watchTenants, "watch-tenants", 1000, "tenants (3 jobs each) watched in the watch phase (0 skips it)")
-	flag.DurationVar(&cfg.watchInterval, "watch-interval", 5*time.Second, "the watch phase's poll interval (the worker's --watch-interval)")
+	flag.DurationVar(&cfg.watchInterval, "watch-interval", 10*time.Second, "the watch phase's poll interval (the worker's --watch-interval)")
 	flag.IntVar(&cfg.watchIntervals, "watch-intervals", 36, "poll intervals the watch phase measures")
 	flag.DurationVar(&cfg.scaleSettleMax, "watch-settle-max", 15*time.Minute, "how long the watch phase waits for every watcher's first report")
 	flag.DurationVar(&cfg.serialBudget, "serial-budget", 20*time.Minute, "the serial script stops after this long and the rest is extrapolated")
@@ -230,10 +230,10 @@ func (b *bench) runAll(ctx context.Context) error {
 	}
 	if b.want("watch") && b.cfg.watchTenants > 0 {
 		fw, err := measureFleetWatch(ctx, b)
+		r.Watch = &fw // what was measured before a failure is kept
 		if err != nil {
 			return fmt.Errorf("fleet watch: %w", err)
 		}
-		r.Watch = &fw
 		b.logf("  %s", fw)
 	}
 	if b.want("throughput") {
