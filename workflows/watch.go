@@ -40,6 +40,7 @@ type watcher struct {
 	reminder       workflow.Future
 	notifying      int // notifications in flight: waited for before closing
 	unwatch        *UnwatchRequest
+	restarting     *Episode // an approval of this episode is being acted on
 }
 
 func (w *watcher) setup(ctx workflow.Context) error {
@@ -205,6 +206,10 @@ func (w *watcher) observe(ctx workflow.Context, s JobStatus) {
 // onEpisode presents a TooManyDeletes episode, unless it was decided already
 // (Graph re-evaluates the same quarantine about daily: never ask twice).
 func (w *watcher) onEpisode(ctx workflow.Context, ep Episode) {
+	if r := w.restarting; r != nil && r.ID() == ep.ID() {
+		w.st.Phase = PhaseRestarting // its approval is being acted on
+		return
+	}
 	if d, ok := w.st.decided(ep.ID()); ok {
 		w.leaveAwaiting(ctx)
 		if d.Approve {
@@ -337,6 +342,7 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 	w.st.Phase = PhaseRestarting
 	w.st.Advice = "approved by " + d.Approver + ": restarting with ForceDeletes if the job is still in episode " + ep.ID()
 	w.details(ctx)
+	w.restarting = &ep
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: 10 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
@@ -345,6 +351,7 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 	var res RestartResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), RestartJobActivity,
 		RestartInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, Episode: ep, Decision: d}).Get(ctx, &res)
+	w.restarting = nil
 	switch {
 	case err != nil:
 		// Present the same episode again: the human may retry.
@@ -356,6 +363,7 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 	case res.Restarted:
 		d.Outcome = OutcomeRestartIssued
 		w.record(d)
+		w.st.Phase = PhaseRestarting
 		w.st.Advice = "approved by " + d.Approver + ": restarted with ForceDeletes; the job returns to healthy at its next cycle"
 	default:
 		// The job is no longer in that episode: whatever it shows now (a new

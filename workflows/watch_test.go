@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -440,4 +441,26 @@ func TestDecisionAndOptionsValidation(t *testing.T) {
 	require.Equal(t, tooManyA.Fingerprint(), quarantined(seriesA, seriesA.Add(48*time.Hour)).Fingerprint())
 	require.NotEqual(t, tooManyA.Fingerprint(), tooManyB.Fingerprint())
 	require.Equal(t, ShardOf("x", 4), ShardOf("x", 4))
+}
+
+// While an approval of episode A is being acted on, a report of A (a change
+// of its last run, say) does not present A again.
+func TestWatchEpisodeBeingRestartedIsNotPresentedAgain(t *testing.T) {
+	env, f := newWatchEnv(t)
+	env.OnActivity(RestartJobActivity, mock.Anything, mock.Anything).After(time.Hour).Return(
+		func(_ context.Context, in RestartInput) (RestartResult, error) { return f.restart(context.Background(), in) })
+	observe(env, f, time.Minute, tooManyA)
+	decide(env, time.Hour, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "ok"})
+	later := tooManyA
+	later.LastExecutionState = "Failed"
+	observe(env, f, time.Hour+10*time.Minute, later)
+	var mid WatchState
+	at(env, time.Hour+20*time.Minute, func() { mid = queryState(t, env) })
+	observe(env, f, 4*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env)
+	require.Equal(t, PhaseRestarting, mid.Phase)
+	require.Nil(t, mid.Presented)
+	require.Equal(t, 1, f.count("awaiting-approval"))
+	require.Equal(t, []string{episodeA}, f.forced)
 }
