@@ -450,7 +450,10 @@ func TestWatchEpisodeBeingRestartedIsNotPresentedAgain(t *testing.T) {
 	env.OnActivity(RestartJobActivity, mock.Anything, mock.Anything).After(time.Hour).Return(
 		func(_ context.Context, in RestartInput) (RestartResult, error) { return f.restart(context.Background(), in) })
 	observe(env, f, time.Minute, tooManyA)
-	decide(env, time.Hour, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "ok"})
+	at(env, time.Hour, func() { // an update runs beside the main loop
+		env.UpdateWorkflow(ApproveUpdate, "u", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {}, OnComplete: func(any, error) {}},
+			DecisionRequest{Approver: "alice", Reason: "ok"})
+	})
 	later := tooManyA
 	later.LastExecutionState = "Failed"
 	observe(env, f, time.Hour+10*time.Minute, later)
