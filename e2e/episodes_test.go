@@ -54,6 +54,11 @@ func TestApprovalForOneEpisodeNeverForcesTheNext(t *testing.T) {
 		return b.Presented != nil && b.Presented.ID() != a.Presented.ID() && len(b.Decisions) > 0
 	})
 	require.Equal(t, 0, e.forceDeletes(tenant), "the approval of A forced nothing")
+	// The worker's gauge counts it from visibility (this env's task queue only).
+	eventually(t, 40*time.Second, "the awaiting-approval gauge", func() bool {
+		_, body := scrape(t, "http://"+e.metricsAddr+"/metrics")
+		return strings.Contains(body, "\ncloudsync_watch_awaiting_approval 1\n")
+	})
 	require.Equal(t, a.Presented.ID(), b.Decisions[0].Episode)
 	require.True(t, strings.HasPrefix(b.Decisions[0].Outcome, workflows.OutcomeRefused), b.Decisions[0].Outcome)
 	require.Equal(t, 10, e.job(tenant, prov).PendingDeletions)

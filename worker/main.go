@@ -12,6 +12,7 @@ import (
 	"time"
 
 	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/worker"
@@ -101,6 +102,9 @@ func run(args []string) int {
 	if err := ensurePollers(context.Background(), c, cfg); err != nil {
 		logger.Error("could not start the watch pollers; watchers will say they hear nothing", zap.Error(err))
 	}
+	stopGauges := make(chan struct{})
+	defer close(stopGauges)
+	go watchGauges(c, cfg.TaskQueue, reg, 15*time.Second, stopGauges)
 	<-worker.InterruptCh()
 	if health != nil {
 		health.SetReady(false)
@@ -143,6 +147,33 @@ func workerOptions(cfg config) worker.Options {
 func register(w worker.Registry, acts *activities.Activities) {
 	workflows.RegisterWorkflows(w)
 	w.RegisterActivity(acts)
+}
+
+// watchGauges publishes, from visibility, how many watchers await a human
+// and how many cannot reach Graph: every worker reports the same namespace-
+// wide figure, which survives worker restarts and does not depend on which
+// worker runs which watcher (alert on max()).
+func watchGauges(c client.Client, taskQueue string, reg *metrics.Registry, every time.Duration, stop <-chan struct{}) {
+	base := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", workflows.WatchSyncJobWorkflow, taskQueue)
+	gauges := map[string]string{
+		"cloudsync_watch_awaiting_approval": base + " AND " + workflows.SearchAwaitingApproval.GetName() + " = 'true'",
+		"cloudsync_watch_unreachable":       base + " AND " + workflows.SearchJobState.GetName() + " = 'Unreachable'",
+	}
+	for {
+		for name, q := range gauges {
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			resp, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: q})
+			cancel()
+			if err == nil {
+				reg.Set(name, nil, float64(resp.GetCount()))
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(every):
+		}
+	}
 }
 
 // ensurePollers starts the poller shards that are not running (every worker

@@ -424,15 +424,11 @@ func (w *watcher) leaveAwaiting(ctx workflow.Context) {
 	}
 }
 
-// setAwaiting publishes "needs approval" to the Web UI (search attribute) and
-// to metrics (a 0/1 gauge per job, so alerts can sum pending approvals).
+// setAwaiting publishes "needs approval" to visibility: the Web UI, `starter
+// list --awaiting-approval` and the workers' cloudsync_watch_awaiting_approval
+// gauge read it from there.
 func (w *watcher) setAwaiting(ctx workflow.Context, v bool) {
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAwaitingApproval.ValueSet(fmt.Sprint(v)))
-	g := 0.0
-	if v {
-		g = 1
-	}
-	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"tenant": w.in.TenantID, "job": w.in.JobID}).Gauge("cloudsync_watch_awaiting_approval").Update(g)
 }
 
 // notify sends a notification without holding the watcher up; end and
