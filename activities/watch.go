@@ -92,6 +92,39 @@ func (a *Activities) RestartForceDeletes(ctx context.Context, in wf.RestartInput
 	return wf.RestartResult{Restarted: true, Detail: "restarted with ForceDeletes", Job: s}, nil
 }
 
+// ResumeJob starts a job again on an operator's explicit request (through its
+// watcher, which records who and why). A running job is left as it is.
+func (a *Activities) ResumeJob(ctx context.Context, in wf.ResumeInput) (wf.ResumeResult, error) {
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return wf.ResumeResult{}, err
+	}
+	if in.By == "" {
+		return wf.ResumeResult{}, temporal.NewNonRetryableApplicationError("starting a job again needs who asks", "NotApproved", nil)
+	}
+	jobs, err := c.ListJobs(ctx, in.ServicePrincipalID)
+	if err != nil {
+		return wf.ResumeResult{}, toTemporal(err, true)
+	}
+	for _, j := range jobs {
+		if j.ID != in.JobID {
+			continue
+		}
+		s := statusOf(j)
+		s.ObservedAt = time.Now().UTC()
+		if j.Running() {
+			return wf.ResumeResult{Detail: "the job is running", Job: s}, nil
+		}
+		if err := c.StartJob(ctx, in.ServicePrincipalID, in.JobID); err != nil {
+			return wf.ResumeResult{}, toTemporal(err, false)
+		}
+		a.log().Info("job started again on request", zap.String("tenant", in.TenantID), zap.String("job", in.JobID),
+			zap.String("by", in.By), zap.String("reason", in.Reason))
+		return wf.ResumeResult{Started: true, Detail: "started", Job: s}, nil
+	}
+	return wf.ResumeResult{}, temporal.NewNonRetryableApplicationError("job "+in.JobID+" is not among its service principal's jobs", string(graph.KindNotFound), nil)
+}
+
 // Notify tells the humans in charge: always a log line, and a JSON POST to the
 // named webhook when one is set. The URL comes from the worker's
 // configuration and is never logged.

@@ -147,6 +147,6 @@ func (a *app) rootCmd() *cobra.Command {
 		return exitf(exitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	a.conn.register(root)
-	root.AddCommand(a.onboardCmd(), a.statusCmd(), a.listCmd(), a.approveCmd(), a.rejectCmd(), a.watchCmd(), a.unwatchCmd())
+	root.AddCommand(a.onboardCmd(), a.statusCmd(), a.listCmd(), a.approveCmd(), a.rejectCmd(), a.watchCmd(), a.unwatchCmd(), a.resumeCmd())
 	return root
 }

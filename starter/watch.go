@@ -178,3 +178,75 @@ unreachable or no worker to answer.`,
 	f.SortFlags = false
 	return cmd
 }
+
+func (a *app) resumeCmd() *cobra.Command {
+	var tenant, job, by, reason string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "resume",
+		Short: "Start a rejected, quarantined or paused sync job again (recorded with who and why)",
+		Long: `Start a sync job again through its watcher, e.g. after a rejection once the cause was fixed
+on-premises, or to undo a pause. Onboarding never does this by itself: Graph's start clears any
+quarantine. It never forces deletions: deletions still at or above the threshold quarantine the job
+again at its next run, as a new episode that awaits its own decision. Refused while an episode awaits
+a decision (approve or reject it first).
+
+Exit codes: 0 started (or already running), 1 refused or failed, 2 bad input, 4 no such running
+watcher, 5 Temporal unreachable.`,
+		Example: `  starter resume --tenant-id 11111111-2222-3333-4444-555555555555 \
+      --job-id AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef \
+      --by alice@contoso.com --reason "the OU move was reverted on-premises"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var p problems
+			t := checkTenant(&p, tenant)
+			j := checkJobID(&p, job)
+			req := workflows.ResumeRequest{
+				By:     checkText(&p, "--by", by, maxApproverLength, "who asks, e.g. alice@contoso.com"),
+				Reason: checkText(&p, "--reason", reason, maxReasonLength, "why the job may run again"),
+			}
+			if err := p.err("invalid resume"); err != nil {
+				return err
+			}
+			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			id := workflows.WatchWorkflowID(t, j)
+			uctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+				WorkflowID: id, UpdateName: workflows.ResumeUpdate, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+			})
+			var d workflows.Decision
+			if err == nil {
+				err = h.Get(uctx, &d)
+			}
+			var ae *temporal.ApplicationError
+			switch {
+			case err == nil:
+			case isNotFound(err):
+				return exitf(exitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.namespace, t)
+			case errors.As(err, &ae):
+				return exitf(exitFailed, "resume refused: %s", ae.Message())
+			default:
+				return c.temporalError("cannot ask watcher "+id+" to start the job", err)
+			}
+			fmt.Fprintf(a.stdout, "job %s: %s (asked by %s: %s)\n", j, d.Outcome, d.Approver, d.Reason)
+			fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
+			if d.Outcome != "started" && !strings.HasPrefix(d.Outcome, "not needed") {
+				return exitf(exitFailed, "the job was not started: %s", d.Outcome)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id (required)")
+	f.StringVar(&job, "job-id", "", "sync job id (required)")
+	f.StringVar(&by, "by", "", "who asks (required; recorded)")
+	f.StringVar(&reason, "reason", "", "why (required; recorded)")
+	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the watcher's answer")
+	f.SortFlags = false
+	return cmd
+}

@@ -318,7 +318,10 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 
 func decisionLine(d workflows.Decision) string {
 	verb := "rejected"
-	if d.Approve {
+	switch {
+	case d.Resume:
+		verb = "start asked"
+	case d.Approve:
 		verb = "approved"
 	}
 	s := fmt.Sprintf("%s by %s (%s)", verb, orDash(d.Approver), oneLine(d.Reason))

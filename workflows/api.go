@@ -35,6 +35,10 @@ const (
 	RejectUpdate  = "reject-deletes-update"
 	// UnwatchUpdate ends a watcher, recorded with who and why.
 	UnwatchUpdate = "unwatch"
+	// ResumeUpdate starts a quarantined (e.g. rejected) or paused job again,
+	// on an operator's explicit request (Graph's start clears a quarantine;
+	// deletions still over the threshold quarantine it again, as a new episode).
+	ResumeUpdate = "resume-job"
 	// ObservedSignal carries a JobStatus from the poller to a watcher, sent
 	// only when something a watcher acts on changed.
 	ObservedSignal = "job-observed"

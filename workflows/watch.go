@@ -65,6 +65,16 @@ func (w *watcher) setup(ctx workflow.Context) error {
 			return err
 		}
 	}
+	err := workflow.SetUpdateHandlerWithOptions(ctx, ResumeUpdate, w.resume,
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ResumeRequest) error {
+			if err := req.Validate(); err != nil {
+				return err
+			}
+			return w.validDecision(DecisionRequest{Approver: req.By, Reason: req.Reason})
+		}})
+	if err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UnwatchUpdate,
 		func(ctx workflow.Context, req UnwatchRequest) (WatchState, error) {
 			if w.unwatch == nil {
@@ -379,6 +389,43 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 	return d
 }
 
+// resume starts the job again on an operator's explicit request, recorded
+// with who and why. It never forces deletions: Graph's start clears a
+// quarantine, and deletions still over the threshold quarantine the job again
+// at its next run, as a new episode for a new decision.
+func (w *watcher) resume(ctx workflow.Context, req ResumeRequest) (Decision, error) {
+	d := Decision{Resume: true, Approver: strings.TrimSpace(req.By), Reason: strings.TrimSpace(req.Reason), At: workflow.Now(ctx)}
+	if p := w.st.Presented; p != nil {
+		d.Outcome = OutcomeNotActedUpon + "episode " + p.ID() + " awaits a decision: approve or reject it first"
+		w.record(d)
+		w.details(ctx)
+		return d, nil
+	}
+	ao := workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute, ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+		Summary:     "start " + w.in.JobID + " again, asked by " + d.Approver,
+	}
+	var res ResumeResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ResumeJobActivity,
+		ResumeInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, By: d.Approver, Reason: d.Reason}).Get(ctx, &res)
+	switch {
+	case err != nil:
+		d.Outcome = "start failed: " + rootMessage(err)
+	case res.Started:
+		d.Outcome = "started"
+		if w.st.Phase == PhaseRejected || w.st.Phase == PhaseQuarantined {
+			w.st.Phase, w.st.Advice = PhaseWatching, "started again by "+d.Approver+": the poller reports what the job does next"
+		}
+	default:
+		d.Outcome = "not needed: " + res.Detail
+	}
+	w.record(d)
+	w.notify(ctx, "decision", "job "+w.in.JobID+" started again by "+d.Approver+" ("+d.Reason+"): "+d.Outcome)
+	w.details(ctx)
+	return d, nil
+}
+
 // lookNow reads the job at once (a decision arrived when nothing was
 // presented: an admin reacting to Microsoft's own mail before the next poll).
 func (w *watcher) lookNow(ctx workflow.Context) {
@@ -469,7 +516,10 @@ func (w *watcher) details(ctx workflow.Context) {
 	}
 	if last, ok := w.st.LastDecision(); ok {
 		verb := "rejection"
-		if last.Approve {
+		switch {
+		case last.Resume:
+			verb = "start"
+		case last.Approve:
 			verb = "approval"
 		}
 		d += fmt.Sprintf("\n\nLast decision: %s by %s (%s): %s", verb, last.Approver, last.Reason, last.Outcome)

@@ -223,7 +223,10 @@ func ShardOf(key string, shards int) int {
 
 // Decision is an approval or rejection, as recorded in the history.
 type Decision struct {
-	Approve  bool      `json:"approve"`
+	Approve bool `json:"approve"`
+	// Resume: an operator started the job again (ResumeUpdate), not a
+	// decision on deletions.
+	Resume   bool      `json:"resume,omitempty"`
 	Approver string    `json:"approver"`
 	Reason   string    `json:"reason"`
 	Episode  string    `json:"episode,omitempty"` // the episode it applied to (or was sent for)
@@ -271,6 +274,27 @@ type UnwatchRequest struct {
 // Validate checks the request's shape.
 func (r UnwatchRequest) Validate() error {
 	return errors.Join(checkField("by", r.By, MaxApproverLength), checkField("reason", r.Reason, MaxReasonLength))
+}
+
+// ResumeRequest asks a watcher to start its job again (after the cause of a
+// rejected quarantine was fixed on-premises, or to undo a pause). Same shape
+// as UnwatchRequest: who and why, recorded.
+type ResumeRequest = UnwatchRequest
+
+// ResumeInput asks the ResumeJob activity to start a job.
+type ResumeInput struct {
+	TenantID           string `json:"tenantId"`
+	ServicePrincipalID string `json:"servicePrincipalId"`
+	JobID              string `json:"jobId"`
+	By                 string `json:"by"`
+	Reason             string `json:"reason"`
+}
+
+// ResumeResult says what the start did; Job is the job's status before it.
+type ResumeResult struct {
+	Started bool      `json:"started"`
+	Detail  string    `json:"detail"`
+	Job     JobStatus `json:"job"`
 }
 
 func checkField(name, v string, max int) error {
@@ -335,6 +359,7 @@ const (
 	PollShardActivity  = "PollShard"
 	LookAtJobActivity  = "LookAtJob"
 	RestartJobActivity = "RestartForceDeletes"
+	ResumeJobActivity  = "ResumeJob"
 	NotifyActivity     = "Notify"
 )
 

@@ -467,3 +467,35 @@ func TestWatchEpisodeBeingRestartedIsNotPresentedAgain(t *testing.T) {
 	require.Equal(t, 1, f.count("awaiting-approval"))
 	require.Equal(t, []string{episodeA}, f.forced)
 }
+
+// An operator starts a rejected job again explicitly; it is refused while an
+// episode awaits a decision.
+func TestWatchResumeIsExplicitAndNeverWhileAnEpisodeAwaits(t *testing.T) {
+	env, f := newWatchEnv(t)
+	var resumed []ResumeInput
+	env.RegisterActivityWithOptions(func(_ context.Context, in ResumeInput) (ResumeResult, error) {
+		resumed = append(resumed, in)
+		return ResumeResult{Started: true}, nil
+	}, activity.RegisterOptions{Name: ResumeJobActivity})
+	var early, later Decision
+	update := func(d time.Duration, id string, out *Decision) {
+		at(env, d, func() {
+			env.UpdateWorkflow(ResumeUpdate, id, &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {},
+				OnComplete: func(v any, err error) { require.NoError(t, err); *out = v.(Decision) }},
+				ResumeRequest{By: "alice@contoso.com", Reason: "OU move reverted"})
+		})
+	}
+	observe(env, f, time.Minute, tooManyA)
+	update(time.Hour, "r1", &early)
+	decide(env, 2*time.Hour, RejectSignal, DecisionRequest{Approver: "bob", Reason: "bad OU move"})
+	update(3*time.Hour, "r2", &later)
+	observe(env, f, 4*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	st := finalState(t, env)
+	require.True(t, strings.HasPrefix(early.Outcome, OutcomeNotActedUpon), early.Outcome)
+	require.Equal(t, "started", later.Outcome)
+	require.Len(t, resumed, 1)
+	require.Equal(t, "alice@contoso.com", resumed[0].By)
+	require.Empty(t, f.forced, "a resume never forces deletions")
+	require.Equal(t, []string{"not acted upon", OutcomeRejected, "started"}, outcomes(st.Decisions))
+}
