@@ -448,7 +448,9 @@ func TestDecisionAndOptionsValidation(t *testing.T) {
 func TestWatchEpisodeBeingRestartedIsNotPresentedAgain(t *testing.T) {
 	env, f := newWatchEnv(t)
 	env.OnActivity(RestartJobActivity, mock.Anything, mock.Anything).After(time.Hour).Return(
-		func(_ context.Context, in RestartInput) (RestartResult, error) { return f.restart(context.Background(), in) })
+		func(_ context.Context, in RestartInput) (RestartResult, error) {
+			return f.restart(context.Background(), in)
+		})
 	observe(env, f, time.Minute, tooManyA)
 	at(env, time.Hour, func() { // an update runs beside the main loop
 		env.UpdateWorkflow(ApproveUpdate, "u", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {}, OnComplete: func(any, error) {}},
