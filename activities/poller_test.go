@@ -204,7 +204,7 @@ func TestPollShardRunsUntilRefreshAndRetires(t *testing.T) {
 		require.NoError(t, err)
 		var res wf.PollShardResult
 		require.NoError(t, v.Get(&res))
-		require.GreaterOrEqual(t, res.Polls, int64(5))
+		require.GreaterOrEqual(t, res.Polls, int64(1), "it polled, then ended at the refresh interval")
 		all.Signals += res.Signals
 	}
 	require.Equal(t, int64(2), all.Signals, "each watcher, in whichever shard, heard once per run")
