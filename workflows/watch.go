@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -40,6 +41,9 @@ type watcher struct {
 	reminder       workflow.Future
 	notifying      int // notifications in flight: waited for before closing
 	unwatch        *UnwatchRequest
+
+	publishOn bool   // the state memo (publish) is on for this run
+	published string // what the memo holds now
 }
 
 func (w *watcher) setup(ctx workflow.Context) error {
@@ -82,6 +86,10 @@ func (w *watcher) run(ctx workflow.Context) (WatchState, error) {
 	rejectCh := workflow.GetSignalChannel(ctx, RejectSignal)
 	if w.st.Phase == PhaseAwaitingApproval {
 		w.startReminder(ctx)
+	}
+	w.publishOn = workflow.GetVersion(ctx, publishStateChange, workflow.DefaultVersion, 1) >= 1
+	if w.in.State == nil && w.in.LookFirst {
+		w.firstLook(ctx)
 	}
 	w.details(ctx)
 	silence := workflow.NewTimer(ctx, w.opts.SilentAfter)
@@ -471,6 +479,42 @@ func (w *watcher) details(ctx workflow.Context) {
 		d += fmt.Sprintf("\n\nLast decision: %s by %s (%s): %s", verb, last.Approver, last.Reason, last.Outcome)
 	}
 	workflow.SetCurrentDetails(ctx, d)
+	w.publish(ctx)
+}
+
+// publishStateChange versions the state memo: runs recorded before it publish none.
+const publishStateChange = "publish-state-memo"
+
+// publish puts the state in the memo (WatchStateMemoKey) when it changed, so
+// the starter reads it from Describe and listings without a query.
+func (w *watcher) publish(ctx workflow.Context) {
+	if !w.publishOn {
+		return
+	}
+	p := w.st.Published()
+	b, err := json.Marshal(p)
+	if err != nil || string(b) == w.published {
+		return
+	}
+	if workflow.UpsertMemo(ctx, map[string]any{WatchStateMemoKey: p}) == nil {
+		w.published = string(b)
+	}
+}
+
+// firstLook reads the job once before waiting for the poller (LookFirst), so
+// whoever started the watcher learns at once whether the job is there.
+func (w *watcher) firstLook(ctx workflow.Context) {
+	ao := workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second, ScheduleToCloseTimeout: 20 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Second},
+		Summary:     "first look at " + w.in.JobID,
+	}
+	var s JobStatus
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), LookAtJobActivity, w.in.Target()).Get(ctx, &s); err != nil {
+		w.st.FirstLook = rootMessage(err)
+		return
+	}
+	w.observe(ctx, s)
 }
 
 // end closes the watcher once its notifications are out.

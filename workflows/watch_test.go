@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -305,7 +306,7 @@ func TestWatchPausedJobIsNotForcedAndIsAskedAgain(t *testing.T) {
 	paused.ScheduleState = "Paused"
 	at(env, time.Hour, func() {
 		f.set(paused) // paused in the portal; the poller has not reported it yet
-		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice", Reason: "ok"})
+		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "ok"})
 	})
 	var st WatchState
 	at(env, 2*time.Hour, func() { st = queryState(t, env) })
@@ -322,7 +323,7 @@ func TestWatchOtherQuarantineIsExplainedNeverForced(t *testing.T) {
 	observe(env, f, time.Minute, badCreds)
 	var q WatchState
 	at(env, time.Hour, func() { q = queryState(t, env) })
-	decide(env, 2*time.Hour, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "force it"})
+	decide(env, 2*time.Hour, ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "force it"})
 	observe(env, f, 3*time.Hour, gone)
 	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
 	finalState(t, env)
@@ -357,7 +358,7 @@ func TestWatchRemindsWhileAwaitingAndSaysWhenThePollerIsSilent(t *testing.T) {
 	in.Options.ReminderInterval = time.Hour
 	in.Options.SilentAfter = 10 * time.Hour
 	observe(env, f, time.Minute, tooManyA)
-	decide(env, 3*time.Hour+30*time.Minute, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "ok"})
+	decide(env, 3*time.Hour+30*time.Minute, ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "ok"})
 	var silent WatchState
 	at(env, 21*time.Hour, func() { silent = queryState(t, env) })
 	observe(env, f, 22*time.Hour, gone)
@@ -397,7 +398,7 @@ func TestWatchUnwatchAndCancelEndCleanly(t *testing.T) {
 func TestWatchContinuesAsNewCarryingState(t *testing.T) {
 	env, f := newWatchEnv(t)
 	observe(env, f, time.Minute, tooManyA)
-	decide(env, time.Hour, RejectSignal, DecisionRequest{Approver: "bob", Reason: "no"})
+	decide(env, time.Hour, RejectSignal, DecisionRequest{Approver: "bob@contoso.com", Reason: "no"})
 	at(env, 2*time.Hour, func() { env.SetContinueAsNewSuggested(true) })
 	observe(env, f, 2*time.Hour+time.Minute, quarantined(seriesA, seriesA.Add(time.Hour)))
 	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
@@ -420,7 +421,7 @@ func TestWatchResumedRunKeepsThePresentedEpisode(t *testing.T) {
 	in := defaultIn
 	ep := Episode{JobID: watchJobID, SeriesBegan: seriesA}
 	in.State = &WatchState{Phase: PhaseAwaitingApproval, Job: tooManyA, Presented: &ep, AwaitingSince: time.Now(), Observations: 7, Runs: 3}
-	decide(env, time.Hour, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "planned"})
+	decide(env, time.Hour, ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "planned"})
 	observe(env, f, 2*time.Hour, gone)
 	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
 	st := finalState(t, env)
@@ -433,6 +434,10 @@ func TestDecisionAndOptionsValidation(t *testing.T) {
 	require.NoError(t, DecisionRequest{Approver: "a@b.c", Reason: "x"}.Validate())
 	require.ErrorContains(t, DecisionRequest{Approver: " ", Reason: "x"}.Validate(), "approver is required")
 	require.ErrorContains(t, DecisionRequest{Approver: "a", Reason: strings.Repeat("x", MaxReasonLength+1)}.Validate(), "at most")
+	// An approver is an e-mail address, in decisions and in watch options alike.
+	require.ErrorContains(t, DecisionRequest{Approver: "alice", Reason: "x"}.Validate(), "not an e-mail address")
+	require.ErrorContains(t, WatchOptions{Approvers: []string{"alice@contoso.com", "bob"}}.Validate(), `approver "bob" is not an e-mail address`)
+	require.NoError(t, WatchOptions{Approvers: []string{"alice@contoso.com", "Bob.Smith+ops@sub.contoso.co.uk"}}.Validate())
 	require.NoError(t, WatchOptions{Webhook: "teams-ops"}.Validate())
 	require.ErrorContains(t, WatchOptions{Webhook: "https://hooks.example/x"}.Validate(), "not a webhook name")
 	require.ErrorContains(t, WatchOptions{ReminderInterval: time.Second}.Validate(), "too short")
@@ -440,4 +445,61 @@ func TestDecisionAndOptionsValidation(t *testing.T) {
 	require.Equal(t, tooManyA.Fingerprint(), quarantined(seriesA, seriesA.Add(48*time.Hour)).Fingerprint())
 	require.NotEqual(t, tooManyA.Fingerprint(), tooManyB.Fingerprint())
 	require.Equal(t, ShardOf("x", 4), ShardOf("x", 4))
+}
+
+// The watcher publishes its state in its memo whenever it changes, so the
+// starter reads it from Describe and listings instead of the billed status
+// query; the memo carries the presented episode and the last decisions.
+func TestWatchPublishesItsStateInTheMemo(t *testing.T) {
+	env, f := newWatchEnv(t)
+	var memos []WatchState
+	env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
+		if v, ok := args.Get(0).(map[string]any)[WatchStateMemoKey]; ok {
+			memos = append(memos, v.(WatchState))
+		}
+	}).Return(nil)
+	observe(env, f, time.Minute, tooManyA)
+	decide(env, time.Hour, RejectSignal, DecisionRequest{Approver: "bob@contoso.com", Reason: "no"})
+	observe(env, f, 2*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env)
+	require.NotEmpty(t, memos)
+	var sawPresented bool
+	for i, m := range memos {
+		if m.Presented != nil && m.Presented.ID() == episodeA && m.Phase == PhaseAwaitingApproval {
+			sawPresented = true
+		}
+		if i > 0 {
+			require.NotEqual(t, memos[i-1], m, "published only when the state changed")
+		}
+	}
+	require.True(t, sawPresented, "the presented episode is in the memo")
+	last := memos[len(memos)-1]
+	require.Equal(t, PhaseEnded, last.Phase)
+	require.Equal(t, []string{OutcomeRejected}, outcomes(last.Decisions))
+}
+
+// LookFirst (starter watch): the watcher looks at the job before waiting for
+// the poller, so a job that is not there shows as missing at once.
+func TestWatchLookFirstShowsAMissingJobAtOnce(t *testing.T) {
+	env, f := newWatchEnv(t)
+	f.set(JobStatus{Missing: true, MissingSince: seriesA, ObservedAt: seriesA})
+	in := defaultIn
+	in.LookFirst = true
+	var st WatchState
+	at(env, time.Minute, func() { st = queryState(t, env) })
+	observe(env, f, time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
+	finalState(t, env)
+	require.Equal(t, 1, f.looks)
+	require.EqualValues(t, 1, st.Observations)
+	require.True(t, st.Job.Missing)
+	require.Contains(t, st.Advice, "not in its service principal's job list")
+
+	// Without LookFirst (onboarding's watchers), no look: the poller reports.
+	env2, f2 := newWatchEnv(t)
+	observe(env2, f2, time.Hour, gone)
+	env2.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env2)
+	require.Equal(t, 0, f2.looks)
 }
