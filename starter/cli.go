@@ -96,7 +96,8 @@ func exitf(code int, format string, a ...any) error {
 type app struct {
 	stdout, stderr io.Writer
 	conn           connFlags
-	// pollInterval is how often --wait asks for progress.
+	// pollInterval is how often --wait reads where the onboarding is
+	// (DescribeWorkflowExecution: not a billed action, still modest).
 	pollInterval time.Duration
 	// fleetEvery is how often a fleet prints a progress line when stderr is
 	// not a terminal (default 5 s).
@@ -107,7 +108,7 @@ type app struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{stdout: stdout, stderr: stderr, pollInterval: 500 * time.Millisecond}
+	a := &app{stdout: stdout, stderr: stderr, pollInterval: 2 * time.Second}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)

@@ -210,12 +210,13 @@ func TestStepPrinter(t *testing.T) {
 	p.progress(running(workflows.StepSPVisible, 1, "", flag, app))
 	p.steps([]workflows.StepReport{flag, app, {Step: workflows.StepJobs, Outcome: workflows.OutcomeFailed, Detail: "boom"}})
 	assert.Equal(t, strings.Join([]string{
-		"… waiting on tenant-sync-flag (attempt 1)",
+		// "(attempt 1)" would read as a retry: the attempt shows from the second.
+		"… waiting on tenant-sync-flag",
 		"  tenant-sync-flag          changed   enabled sync",
-		"… waiting on application (attempt 1)",
+		"… waiting on application",
 		"… waiting on application (attempt 2): last error: throttled",
 		"  application               created   app",
-		"… waiting on service-principal-visible (attempt 1)",
+		"… waiting on service-principal-visible",
 		"  jobs                      failed    boom",
 		"",
 	}, "\n"), b.String())
