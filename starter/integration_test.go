@@ -27,6 +27,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -610,6 +611,23 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.NotContains(t, stdout, "job status:")
 	})
 
+	t.Run("a namespace without the search attributes: list exits 5 either way", func(t *testing.T) {
+		_, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace: "no-attrs", WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+		require.NoError(t, err)
+		var code int
+		var stderr string
+		require.Eventually(t, func() bool {
+			code, _, stderr = runCLI(t, "list", "--namespace", "no-attrs")
+			return !strings.Contains(stderr, "does not exist")
+		}, 30*time.Second, 500*time.Millisecond, stderr)
+		assert.Equal(t, exitUnreachable, code, stderr)
+		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
+		code, _, stderr = runCLI(t, "list", "--awaiting-approval", "--namespace", "no-attrs")
+		assert.Equal(t, exitUnreachable, code, stderr)
+		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
+	})
+
 	t.Run("an unknown namespace exits 5", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--namespace", "no-such-ns")
 		assert.Equal(t, exitUnreachable, code, stderr)
@@ -625,7 +643,11 @@ type queryCounter struct {
 	q  []string
 }
 
-func (q *queryCounter) names() []string { q.mu.Lock(); defer q.mu.Unlock(); return append([]string(nil), q.q...) }
+func (q *queryCounter) names() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.q...)
+}
 
 func (q *queryCounter) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
 	return &queryCounterInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, c: q}
