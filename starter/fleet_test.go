@@ -107,9 +107,14 @@ func TestFleetYAMLProblemsNameTheEntry(t *testing.T) {
 `)
 	require.Error(t, err)
 	msg := err.Error()
-	assert.Contains(t, msg, "invalid fleet file (2 problems)")
+	// The type errors and unknown fields, and every entry's other problems
+	// (here the missing domains), all at once.
+	assert.Contains(t, msg, "invalid fleet file (4 problems)")
 	assert.Contains(t, msg, "tenants[1].domian: unknown field (line 5); known fields in tenants[1]: deleteThreshold, displayName, domain,")
 	assert.Contains(t, msg, `tenants[2].deleteThreshold.value: must be a whole number, got "lots" (line 7)`)
+	assert.Contains(t, msg, "tenants[1] (line 4): domain: is required")
+	assert.Contains(t, msg, "tenants[2] (line 6): domain: is required")
+	assert.NotContains(t, msg, "deleteThreshold.value: is", "a field with a type error is not reported twice")
 
 	_, err = fleetFrom(t, "f.yaml", "tenants:\n  - tenantId: "+tenant1+"\n    domain: contoso.com\nrate: 5\n")
 	require.Error(t, err)
@@ -149,6 +154,23 @@ func TestFleetCSVProblemsNameRowAndField(t *testing.T) {
 	_, err = fleetFrom(t, "f.csv", "tenantId,domain\n")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "a header but no tenant row")
+
+	// Errors in several rows, of both kinds: every one at once.
+	_, err = fleetFrom(t, "f.csv", strings.Join([]string{
+		"tenantId,domain,passwordHashSync,deleteThreshold",
+		tenant1 + ",contoso.com,maybe,10",
+		tenant2 + ",fabrikam.com,true,abc",
+		"nope,x,true,5",
+		tenant3 + ",tailspin.com,true,0",
+	}, "\n")+"\n")
+	require.Error(t, err)
+	msg = err.Error()
+	assert.Contains(t, msg, "invalid CSV fleet file (5 problems)", msg)
+	assert.Contains(t, msg, `row 1 (line 2): passwordHashSync: must be true or false, got "maybe"`)
+	assert.Contains(t, msg, `row 2 (line 3): deleteThreshold: must be a whole number or off, got "abc"`)
+	assert.Contains(t, msg, `row 3 (line 4): tenantId: "nope" is not a GUID`)
+	assert.Contains(t, msg, `row 3 (line 4): domain: "x" is not a fully qualified domain name`)
+	assert.Contains(t, msg, `row 4 (line 5): deleteThreshold.value:`)
 }
 
 // Every spec is validated before anything starts; each problem names its row
