@@ -278,4 +278,15 @@ func TestProgressLine(t *testing.T) {
 	assert.True(t, strings.HasPrefix(line, "[###############...............] 3/6 done: 2 completed, 1 failed; 2 running, 1 to start"), line)
 	line = progressLine(run, fleetOptions{}, false)
 	assert.True(t, strings.HasPrefix(line, "4/6 started, 1 could not start"), line)
+
+	// Interrupted: what was not followed is not "done".
+	lost := &fleetRun{rows: []*fleetRow{{state: rowLost}, {state: rowLost}}}
+	line = progressLine(lost, fleetOptions{wait: true}, false)
+	assert.True(t, strings.HasPrefix(line, "0/2 done: 0 completed, 0 failed; 0 running, 0 to start, 2 not followed (they go on: starter list)"), line)
+
+	// No worker: the hint a single onboard gives.
+	idle := &fleetRun{rows: []*fleetRow{{state: rowRunning}}, hint: `no worker is polling task queue "cloudsync"`}
+	line = progressLine(idle, fleetOptions{wait: true}, false)
+	assert.Contains(t, line, `1 running, 0 to start`)
+	assert.True(t, strings.HasSuffix(line, `; no worker is polling task queue "cloudsync"`), line)
 }
