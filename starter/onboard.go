@@ -55,17 +55,21 @@ waits on the workflows' results.
 
 Once the jobs are started, the onboarding starts one watcher (WatchSyncJob)
 per job, which outlives it: it asks for an approval when the accidental-delete
-threshold quarantines a job (see 'starter approve'). --approver,
---poll-interval, --reminder-interval and --webhook-url configure the watchers
-(they combine with --file); --no-watch starts none. A watcher already running
-is kept as it is.`,
+threshold quarantines a job (see 'starter approve'). --approver (an e-mail
+address), --reminder-interval and --webhook (a name configured on the worker)
+configure the watchers (they combine with --file); --no-watch starts none. A
+watcher already running is kept as it is.
+
+--wait follows the onboarding by waiting on its result and reading where it
+is with DescribeWorkflowExecution every 2 s (never a query: each is a billed
+Temporal action); each step's outcome is printed when it ends.`,
 		Example: `  starter onboard --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
       --password-hash-sync --notify --recipient admin@contoso.com --wait
   starter onboard --file examples/tenant.yaml --wait
   starter onboard --file examples/fleet.yaml
-  starter onboard --file fleet.csv --rate 10 --concurrency 100 --approver alice@contoso.com
+  starter onboard --file examples/fleet.csv --rate 10 --concurrency 100 --approver alice@contoso.com
   starter onboard --file examples/tenant.yaml --approver alice@contoso.com --approver bob@contoso.com \
-      --reminder-interval 2h --webhook-url https://hooks.contoso.com/cloudsync`,
+      --reminder-interval 2h --webhook teams-ops`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
