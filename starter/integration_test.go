@@ -490,7 +490,7 @@ func TestAgainstDevServer(t *testing.T) {
 		// Nothing presented: recorded as not acted upon, exit 4.
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com", "--reason", "again")
 		assert.Equal(t, exitNotFound, code, stderr)
-		assert.Contains(t, stderr, "nothing was decided: nothing awaits a decision on job "+jobA)
+		assert.Contains(t, stderr, "nothing was decided: nothing awaited a decision on job "+jobA)
 		assert.Len(t, jobs.restartsOf(tenant, jobA), 1)
 
 		// Only B awaits now (once visibility has caught up): reject it by tenant and domain.
@@ -512,9 +512,11 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stdout, "records it as not acted upon")
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "status", "--workflow-id", idB)
-			return code == exitOK && strings.Contains(stdout, field("decision", "approved by alice@contoso.com (late)"))
+			return code == exitOK && strings.Contains(stdout, field("decision", "approval by alice@contoso.com (late)"))
 		}, 10*time.Second, 200*time.Millisecond, stdout)
-		assert.Contains(t, stdout, ": not acted upon: nothing awaits a decision on job "+jobB)
+		// It reads as what it was: an approval not acted upon, not "approved".
+		assert.Contains(t, stdout, ": not acted upon: nothing awaited a decision on job "+jobB+" (phase deletes-rejected)")
+		assert.NotContains(t, stdout, "approved by alice@contoso.com (late)")
 		assert.Contains(t, stdout, field("phase", "deletes-rejected"))
 		assert.Contains(t, stdout, field("summary", "Watch "+jobB+" (contoso.com)"))
 		assert.Empty(t, jobs.restartsOf(tenant, jobB))
@@ -534,7 +536,7 @@ func TestAgainstDevServer(t *testing.T) {
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, field("decision", "approved by alice@contoso.com (HR offboarding batch) for episode "+episodeA))
 		assert.Contains(t, stdout, "restart-issued")
-		assert.Contains(t, stdout, field("decision", "approved by alice@contoso.com (late)"))
+		assert.Contains(t, stdout, field("decision", "approval by alice@contoso.com (late)"))
 
 		code, stdout, stderr = runCLI(t, "list")
 		require.Equal(t, exitOK, code, stderr)
@@ -565,6 +567,49 @@ func TestAgainstDevServer(t *testing.T) {
 		code, _, stderr = runCLI(t, "status", "--workflow-id", "cloudsync-watch/nope/nope")
 		assert.Equal(t, exitNotFound, code, stderr)
 		assert.Contains(t, stderr, "no onboarding or watcher with workflow id cloudsync-watch/nope/nope found")
+	})
+
+	t.Run("exit codes: nothing awaits approval is 4 everywhere", func(t *testing.T) {
+		const (
+			tenant = "aaaaaaaa-0000-0000-0000-000000000006"
+			sp     = "bbbbbbbb-0000-0000-0000-000000000006"
+			job    = "AD2AADProvisioning.calm"
+		)
+		code, stdout, stderr := runCLI(t, "watch", "--tenant-id", tenant, "--service-principal-id", sp, "--job-id", job, "--domain", goodDomain,
+			"--approver", "alice@contoso.com")
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Eventually(t, func() bool {
+			_, stdout, _ := runCLI(t, "list", "--tenant-id", tenant)
+			return strings.Contains(stdout, job)
+		}, 10*time.Second, 200*time.Millisecond)
+		decide := func(verb string, extra ...string) []string {
+			return append([]string{verb, "--tenant-id", tenant, "--approver", "alice@contoso.com", "--reason", "r"}, extra...)
+		}
+		for _, tc := range []struct {
+			name string
+			args []string
+			code int
+			want string
+		}{
+			{"approve --domain", decide("approve", "--domain", goodDomain), exitNotFound, "nothing awaits approval for tenant " + tenant + " domain contoso.com"},
+			{"reject --domain", decide("reject", "--domain", goodDomain), exitNotFound, "nothing awaits approval"},
+			{"approve --job-id (update)", decide("approve", "--job-id", job), exitNotFound, "nothing was decided: nothing awaited a decision on job " + job},
+			{"reject --job-id (update)", decide("reject", "--job-id", job), exitNotFound, "nothing was decided"},
+			{"approve --job-id --async (signal)", decide("approve", "--job-id", job, "--async"), exitNotFound, "nothing awaited a decision on job " + job + " when the signal was sent"},
+			{"reject --job-id --async (signal)", decide("reject", "--job-id", job, "--async"), exitNotFound, "recorded as not acted upon"},
+			{"approve an unwatched job", decide("approve", "--job-id", "AD2AADProvisioning.none"), exitNotFound, "no running watcher"},
+			{"approve an unwatched job --async", decide("approve", "--job-id", "AD2AADProvisioning.none", "--async"), exitNotFound, "no running watcher"},
+			{"approve as a name, not an address", []string{"approve", "--tenant-id", tenant, "--job-id", job, "--approver", "alice", "--reason", "r"}, exitUsage, "not an e-mail address"},
+			{"approve as someone not allowed", []string{"approve", "--tenant-id", tenant, "--job-id", job, "--approver", "mallory@contoso.com", "--reason", "r"}, exitFailed, "not an allowed approver"},
+			{"status of another domain", []string{"status", "--tenant-id", tenant, "--domain", "nope.com"}, exitNotFound, "no onboarding of tenant " + tenant + " domain nope.com"},
+			{"status of the watched domain (no onboarding)", []string{"status", "--tenant-id", tenant, "--domain", goodDomain}, exitOK, ""},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				code, stdout, stderr := runCLI(t, tc.args...)
+				assert.Equal(t, tc.code, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+				assert.Contains(t, stderr, tc.want)
+			})
+		}
 	})
 
 	t.Run("watch says at once whether the job is there", func(t *testing.T) {

@@ -327,9 +327,17 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 }
 
 func decisionLine(d workflows.Decision) string {
+	// "approved by" only for a decision that settled its episode; one that
+	// was not acted upon, refused or failed reads "approval by …: <outcome>".
 	verb := "rejected"
 	if d.Approve {
 		verb = "approved"
+	}
+	if d.Outcome != "" && !d.Acted() {
+		verb = "rejection"
+		if d.Approve {
+			verb = "approval"
+		}
 	}
 	s := fmt.Sprintf("%s by %s (%s)", verb, orDash(d.Approver), oneLine(d.Reason))
 	if d.Episode != "" {

@@ -316,11 +316,11 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 	}
 	p := w.st.Presented
 	if p == nil || (req.Episode != "" && req.Episode != p.ID()) {
-		why := fmt.Sprintf("nothing awaits a decision on job %s (phase %s)", w.in.JobID, w.st.Phase)
+		why := fmt.Sprintf("nothing awaited a decision on job %s (phase %s)", w.in.JobID, w.st.Phase)
 		if p != nil {
-			why = fmt.Sprintf("episode %s is not the one awaiting a decision (%s)", req.Episode, p.ID())
+			why = fmt.Sprintf("episode %s is not the one awaiting a decision: decide on episode %s (starter status shows it)", req.Episode, p.ID())
 		}
-		d.Outcome = OutcomeNotActedUpon + why + ": approve the presented episode (starter status shows it)"
+		d.Outcome = OutcomeNotActedUpon + why
 		w.record(d)
 		w.details(ctx)
 		w.look.SendAsync(true)

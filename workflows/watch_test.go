@@ -259,7 +259,7 @@ func TestWatchEarlyDecisionIsRecordedAndLooksAtTheJob(t *testing.T) {
 	require.Empty(t, f.restarts, "an early decision is never acted upon")
 	require.Equal(t, 1, f.looks, "it made the watcher look at once")
 	require.Equal(t, []string{"not acted upon"}, outcomes(st.Decisions))
-	require.Contains(t, st.Decisions[0].Outcome, "approve the presented episode")
+	require.Contains(t, st.Decisions[0].Outcome, "nothing awaited a decision")
 	require.Equal(t, PhaseAwaitingApproval, st.Phase, "the look found the episode and presents it")
 	require.Equal(t, episodeA, st.Presented.ID())
 }
