@@ -41,11 +41,14 @@ is asked for (exit 2); if none does, exit 4. Or name the job with --tenant-id
 and --job-id.
 
 By default the decision is sent as the Temporal update `+workflows.ApproveUpdate+`,
-which answers synchronously: the outcome is printed (e.g. restart-issued), and
-a refusal (nothing awaits a decision, approver not allowed for this tenant)
-exits 1 without touching the history. --async sends the signal
-`+workflows.ApproveSignal+` instead: fire and forget; a watcher with nothing
-awaiting logs it, records it as ignored, and does nothing.
+which answers synchronously: the outcome is printed (e.g. restart-issued); an
+approver the watcher does not allow is refused (exit 1) without touching the
+history. --async sends the signal `+workflows.ApproveSignal+` instead: fire and
+forget. Either way a decision with nothing to decide is recorded as "not
+acted upon" and makes the watcher look at the job; the starter exits 4 (for
+--async, when the watcher's published state showed nothing awaiting).
+The episode the watcher presents is read with Describe (its memo), not a
+query. The approver is an e-mail address (exit 2 otherwise).
 
 Exit codes: 0 decided (or signal sent), 1 refused or failed, 2 bad input or
 several jobs await (give --job-id), 4 no such watcher or nothing awaits,
