@@ -172,11 +172,15 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 		return "", c.temporalError("cannot list the watchers of "+where, err)
 	}
 	running := latestRuns(all)
-	// Visibility lists the watchers with the state they publish in their
-	// memo (no query: each is a billed action); the search attribute stands in
-	// for a watcher that publishes none.
+	// Visibility lists the watchers; Describe reads the state each publishes
+	// in its memo (no query: each is a billed action); the search attribute
+	// stands in for a watcher that publishes none.
 	var awaiting []execution
 	for _, e := range running {
+		// Describe (not a billed action) reads the memo without visibility's lag.
+		if fresh, err := c.describeWatcher(ctx, e.id); err == nil && fresh.running() {
+			e = fresh
+		}
 		if e.awaitingNow() {
 			awaiting = append(awaiting, e)
 		}
