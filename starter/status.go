@@ -86,6 +86,7 @@ failed or was terminated.`,
 				return werr
 			case !found && shown > 0:
 				// Watchers adopted for this domain without an onboarding.
+				fmt.Fprintln(a.stderr, ee.msg)
 				return nil
 			}
 			return err
