@@ -74,8 +74,14 @@ func toTemporal(err error, f fresh) error {
 		}
 		return temporal.NewApplicationError(err.Error(), "Internal")
 	}
-	retry := ge.Retryable() || (bool(f) && ge.Kind == graph.KindNotFound)
+	lag := bool(f) && ge.Kind == graph.KindNotFound
+	retry := ge.Retryable() || lag
 	opts := temporal.ApplicationErrorOptions{NonRetryable: !retry}
+	if lag || ge.Kind == graph.KindThrottled {
+		// Expected: Graph's replication lag, and a 429 it asks us to wait
+		// out. The SDK logs a benign error at debug, not as a failed activity.
+		opts.Category = temporal.ApplicationErrorCategoryBenign
+	}
 	if ge.RetryAfter > 0 {
 		opts.NextRetryDelay = ge.RetryAfter
 	}
@@ -92,9 +98,16 @@ func syncErr(err error, spCreated time.Time) error {
 		time.Since(spCreated) < wf.SyncSettleWindow {
 		return temporal.NewApplicationErrorWithOptions(ge.Error()+": the service principal was created at "+spCreated.Format(time.RFC3339)+
 			" and Graph refuses its synchronization calls for a few minutes; retrying until "+spCreated.Add(wf.SyncSettleWindow).Format(time.RFC3339),
-			string(ge.Kind), temporal.ApplicationErrorOptions{NextRetryDelay: ge.RetryAfter})
+			string(ge.Kind), temporal.ApplicationErrorOptions{NextRetryDelay: ge.RetryAfter, Category: temporal.ApplicationErrorCategoryBenign})
 	}
 	return toTemporal(err, true)
+}
+
+// benign is a retryable error for an expected condition (Graph's replication
+// lag): the SDK logs it at debug and does not count it as a failure, so real
+// failures are not buried (a retry is still visible in the pending activity).
+func benign(msg, errType string) error {
+	return temporal.NewApplicationErrorWithOptions(msg, errType, temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
 }
 
 // EnableTenantSync turns on the tenant's onPremisesSyncEnabled flag.
@@ -185,7 +198,7 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 	// Graph's list catches up later than the create: give a lost instantiate
 	// time to be listed before creating another.
 	if instantiated && time.Since(sentAt) < ListGrace {
-		return res, temporal.NewApplicationError("no service principal named "+in.DisplayName+" is listed yet, but a previous attempt instantiated the template at "+
+		return res, benign("no service principal named "+in.DisplayName+" is listed yet, but a previous attempt instantiated the template at "+
 			sentAt.Format(time.RFC3339)+": waiting for Graph to list it before instantiating again", ErrWaitingForList)
 	}
 	// Synchronous for the first heartbeat: once it returns, a retry knows.
@@ -338,7 +351,7 @@ func (a *Activities) WaitForServicePrincipal(ctx context.Context, in wf.ServiceP
 	}
 	if _, err := c.GetServicePrincipal(ctx, in.ServicePrincipalID); err != nil {
 		if graph.IsNotFound(err) {
-			return temporal.NewApplicationError("service principal "+in.ServicePrincipalID+" is not visible yet (Graph replication)", wf.ErrServicePrincipalNotVisible)
+			return benign("service principal "+in.ServicePrincipalID+" is not visible yet (Graph replication)", wf.ErrServicePrincipalNotVisible)
 		}
 		return toTemporal(err, false)
 	}

@@ -89,6 +89,7 @@ func TestEnsureApplicationRetryWaitsForTheListBeforeInstantiatingAgain(t *testin
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, ErrWaitingForList, ae.Type())
 	require.False(t, ae.NonRetryable())
+	require.Equal(t, temporal.ApplicationErrorCategoryBenign, ae.Category(), "waiting for the list is expected: no ERROR log")
 	require.Len(t, srv.Snapshot(tenant).Applications, 1, "no second app while the list may lag")
 	require.Len(t, srv.RequestLog()[before:], 1, "while it waits, one list (by template) per attempt")
 
@@ -194,4 +195,34 @@ func TestSecretsConfirmTheEffectiveDeleteThreshold(t *testing.T) {
 	var rep wf.StepReport
 	require.NoError(t, v.Get(&rep))
 	require.Contains(t, rep.Detail, "effective delete threshold 50 confirmed on the provisioning job")
+}
+
+// Expected conditions (Graph's replication lag, a 429 to wait out) are benign
+// application errors: the SDK logs them at debug and does not count them as
+// failed activities, so real failures are not buried. The others are not.
+func TestExpectedConditionsAreBenign(t *testing.T) {
+	cat := func(err error) temporal.ApplicationErrorCategory {
+		var ae *temporal.ApplicationError
+		require.ErrorAs(t, err, &ae)
+		return ae.Category()
+	}
+	benignCat := temporal.ApplicationErrorCategoryBenign
+	require.Equal(t, benignCat, cat(toTemporal(&graph.Error{Op: "get job", Kind: graph.KindNotFound, Status: 404}, true)), "a fresh object's 404 is the lag")
+	require.Equal(t, benignCat, cat(toTemporal(&graph.Error{Op: "list jobs", Kind: graph.KindThrottled, Status: 429, RetryAfter: time.Second}, false)))
+	require.NotEqual(t, benignCat, cat(toTemporal(&graph.Error{Op: "get job", Kind: graph.KindNotFound, Status: 404}, false)))
+	require.NotEqual(t, benignCat, cat(toTemporal(&graph.Error{Op: "create job", Kind: graph.KindForbidden, Status: 403}, false)))
+	require.NotEqual(t, benignCat, cat(toTemporal(&graph.Error{Op: "discover", Kind: graph.KindUnavailable, Status: 500}, false)))
+
+	// The service principal not visible yet (replication lag) is benign too.
+	a, _ := newActivities(t, graphsim.Options{ReplicationLag: time.Hour})
+	env := activityEnv(a)
+	v, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "lag.contoso.com", Domain: "lag.contoso.com"})
+	require.NoError(t, err)
+	var app wf.ApplicationResult
+	require.NoError(t, v.Get(&app))
+	_, err = activityEnv(a).ExecuteActivity(a.WaitForServicePrincipal, wf.ServicePrincipalInput{TenantID: tenant, ServicePrincipalID: app.ServicePrincipalID})
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, wf.ErrServicePrincipalNotVisible, ae.Type())
+	require.Equal(t, benignCat, ae.Category())
 }

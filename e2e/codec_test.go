@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -432,6 +433,41 @@ func TestPayloadsAreEncryptedInTemporal(t *testing.T) {
 	var unreadable workflows.OnboardResult
 	err = e.raw.GetWorkflow(ctx, id, run.GetRunID()).Get(ctx, &unreadable)
 	require.Error(t, err, "the default converter decoded an encrypted result")
+
+	// The starter without the keys says to set them (exit 2), instead of
+	// "completed" and a decoding error; with them it shows the result.
+	bin, err := binaries()
+	require.NoError(t, err)
+	starter := func(withKeys bool) (string, string, int) {
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, "starter"), "status", "--tenant-id", tenant, "--domain", domain)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "CLOUDSYNC_CODEC_") && !strings.HasPrefix(kv, "TEMPORAL_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "TEMPORAL_ADDRESS="+e.server.FrontendHostPort())
+		if withKeys {
+			cmd.Env = append(cmd.Env, codec.EnvKeys+"="+keys, codec.EnvKeyID+"=kid1")
+		}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return out.String(), errb.String(), code
+	}
+	stdout, stderr, code := starter(false)
+	require.Equal(t, 2, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stderr, "set CLOUDSYNC_CODEC_KEYS")
+	require.NotContains(t, stderr, "payload encoding is not supported")
+	stdout, stderr, code = starter(true)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Contains(t, stdout, "result:")
 
 	// The codec server (the real command) decodes them for an authorised operator.
 	srv, _ := codecServerProc(t, []string{codec.EnvKeys + "=" + keys, codec.EnvKeyID + "=kid1", codec.EnvAuthToken + "=" + token},

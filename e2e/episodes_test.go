@@ -94,7 +94,7 @@ func TestEarlyDecisionUnwatchAndCancel(t *testing.T) {
 	require.Contains(t, errOut, "nothing was decided")
 	out, _, code = e.starter(t, "status", "--workflow-id", workflows.WatchWorkflowID(tenant, prov))
 	require.Equal(t, 0, code, out)
-	require.Contains(t, out, "not acted upon: nothing awaits a decision")
+	require.Contains(t, out, "not acted upon: nothing awaited a decision")
 	require.Equal(t, 0, e.forceDeletes(tenant))
 
 	out, errOut, code = e.starter(t, "unwatch", "--tenant-id", tenant, "--job-id", phs, "--by", "alice@contoso.com", "--reason", "handed over")

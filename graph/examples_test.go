@@ -199,7 +199,8 @@ func docExamples() []docExample {
 			check: func(t *testing.T, p absser.Parsable, _ docResponse) {
 				j := jobFromModel(p.(models.SynchronizationJobable))
 				require.Equal(t, Job{
-					ID: "AD2AADProvisioning.fc96887f36da47508c935c28a0c0b6da", TemplateID: "ADDCInPassthrough",
+					// Recognised by its id's prefix: the answer's label is not ours.
+					ID: "AD2AADProvisioning.fc96887f36da47508c935c28a0c0b6da", TemplateID: "AD2AADProvisioning",
 					ScheduleState: "Disabled", Interval: "PT40M", StatusCode: "Paused",
 					SteadyStateLastAchieved: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
 				}, j)

@@ -42,9 +42,21 @@ type series struct {
 	n      uint64
 }
 
-// NewRegistry returns an empty registry.
+// GraphThrottleWaitSeconds is the time Graph asked the worker to wait
+// (Retry-After), in seconds.
+const GraphThrottleWaitSeconds = "cloudsync_graph_throttle_wait_seconds_total"
+
+// zeroAtStart are the label-less counters exported at 0 before their first
+// increment: an alert on rate() or increase() needs the series to exist.
+var zeroAtStart = []string{GraphThrottleWaitSeconds}
+
+// NewRegistry returns a registry holding only the zeroAtStart counters.
 func NewRegistry() *Registry {
-	return &Registry{series: map[string]*series{}, kinds: map[string]kind{}}
+	r := &Registry{series: map[string]*series{}, kinds: map[string]kind{}}
+	for _, name := range zeroAtStart {
+		r.Add(name, nil, 0)
+	}
+	return r
 }
 
 func sanitize(name string) string {

@@ -43,6 +43,8 @@ func TestServeMetricsAndHealth(t *testing.T) {
 	require.Contains(t, body, `temporal_latency_bucket{le="0.025"} 1`)
 	require.Contains(t, body, `cloudsync_watch_awaiting_approval{job="j1",tenant="t1"} 1`)
 	require.True(t, strings.Contains(body, "go_goroutines"))
+	// Exported at 0 before the first throttle, so rate() alerts work from the start.
+	require.Contains(t, body, "\ncloudsync_graph_throttle_wait_seconds_total 0\n")
 
 	code, _ = get(t, base+"/healthz")
 	require.Equal(t, 200, code)

@@ -61,21 +61,28 @@ http://localhost:8233).
 Payload encryption: when the worker encrypts payloads, give the starter the
 same keys: CLOUDSYNC_CODEC_KEYS ("kid1=<base64 32 bytes>,kid2=...") or
 CLOUDSYNC_CODEC_KEYS_FILE, and CLOUDSYNC_CODEC_KEY_ID (the active key). Without
-them, inputs go in clear (the worker still reads them) but results and query
-answers cannot be read.
+them, inputs go in clear (the worker still reads them) but results and the
+watchers' state cannot be read: status says so and exits 2.
+
+No command asks a workflow a query (each is a billed Temporal action): status,
+list, approve and onboard --wait read visibility listings, Describe and the
+state each watcher publishes in its memo.
 
 Exit codes:
   0  ok
   1  the onboarding failed (status: the onboarding is failed, terminated,
      timed out or canceled); approve/reject: the watcher refused the decision
-     (nothing awaits one, approver not allowed) or the restart failed; or
-     another error
+     (approver not allowed, the job left the episode) or the restart failed;
+     watch: Graph refuses to show the job (the watcher is kept); or another
+     error
   2  bad input or usage: nothing was sent to Temporal (approve/reject: also
-     when several jobs await a decision and --job-id is needed)
+     when several jobs await a decision and --job-id is needed; an approver
+     is an e-mail address); payloads encrypted and no CLOUDSYNC_CODEC_KEYS
   3  an onboarding of the same tenant and domain is already running (onboard),
      or the job is already watched (watch)
-  4  no such onboarding (status), no such watcher, or nothing awaits approval
-     (approve/reject)
+  4  no such onboarding (status), no such watcher, nothing awaits approval
+     (approve/reject, with --domain, --job-id or --async alike), or the job
+     to watch is not there (watch)
   5  Temporal unreachable or not set up (namespace, search attributes; for
      approve/reject without --async: no worker to answer)
   130 interrupted while waiting (the onboarding itself goes on)`
@@ -96,7 +103,8 @@ func exitf(code int, format string, a ...any) error {
 type app struct {
 	stdout, stderr io.Writer
 	conn           connFlags
-	// pollInterval is how often --wait asks for progress.
+	// pollInterval is how often --wait reads where the onboarding is
+	// (DescribeWorkflowExecution: not a billed action, still modest).
 	pollInterval time.Duration
 	// fleetEvery is how often a fleet prints a progress line when stderr is
 	// not a terminal (default 5 s).
@@ -107,7 +115,7 @@ type app struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{stdout: stdout, stderr: stderr, pollInterval: 500 * time.Millisecond}
+	a := &app{stdout: stdout, stderr: stderr, pollInterval: 2 * time.Second}
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)

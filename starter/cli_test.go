@@ -189,7 +189,7 @@ func watchBadInputs() []badInput {
 		{"watch with an empty approver", watch("--approver", "alice@contoso.com", "--approver", ""),
 			[]string{"--approver[1]:", "is required"}},
 		{"watch with approvers in one flag", watch("--approver", "alice@contoso.com,bob@contoso.com"),
-			[]string{"--approver[0]:", "several names"}},
+			[]string{"--approver:", "several names"}},
 		{"watch with a bad domain", watch("--domain", "-x.contoso.com"),
 			[]string{"--domain:"}},
 		{"onboard with a poll interval", onboard("--poll-interval", "1s"),
@@ -199,13 +199,25 @@ func watchBadInputs() []badInput {
 		{"onboard with a webhook with capitals", onboard("--webhook", "Teams Ops"),
 			[]string{"--webhook:", "not a webhook name"}},
 		{"onboard with a blank approver", onboard("--approver", " "),
-			[]string{"--approver[0]:", "is required"}},
+			[]string{"--approver:", "is required"}},
 		{"onboard --no-watch with watch options", onboard("--no-watch", "--approver", "alice@contoso.com", "--reminder-interval", "1h"),
 			[]string{"--no-watch:", "--approver, --reminder-interval"}},
 		{"onboard with a bad spec and a bad watch option", []string{"onboard", "--tenant-id", "x", "--domain", goodDomain, "--reminder-interval", "1s"},
 			[]string{"tenantId:", "--reminder-interval:"}},
 		{"list with a bad tenant", []string{"list", "--awaiting-approval", "--tenant-id", "nope"},
 			[]string{"--tenant-id:", "is not a GUID"}},
+		// An approver is an e-mail address: the workflow's rule
+		// (workflows.CheckApprover), checked before anything is sent.
+		{"onboard with an approver that is not an address", onboard("--approver", "alice"),
+			[]string{"--approver:", `"alice" is not an e-mail address`}},
+		{"watch with an approver that is not an address", watch("--approver", "alice@contoso.com", "--approver", "bob"),
+			[]string{"--approver[1]:", `"bob" is not an e-mail address`}},
+		{"approve as someone who is not an address", decide("approve", "--approver", "alice", "--reason", "r"),
+			[]string{"--approver:", `"alice" is not an e-mail address`}},
+		{"reject as someone who is not an address, async", decide("reject", "--approver", "alice", "--reason", "r", "--async"),
+			[]string{"--approver:", "not an e-mail address"}},
+		{"watch with a negative check timeout", watch("--check-timeout", "-1s"),
+			[]string{"--check-timeout:", "must not be negative"}},
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -42,11 +41,14 @@ is asked for (exit 2); if none does, exit 4. Or name the job with --tenant-id
 and --job-id.
 
 By default the decision is sent as the Temporal update `+workflows.ApproveUpdate+`,
-which answers synchronously: the outcome is printed (e.g. restart-issued), and
-a refusal (nothing awaits a decision, approver not allowed for this tenant)
-exits 1 without touching the history. --async sends the signal
-`+workflows.ApproveSignal+` instead: fire and forget; a watcher with nothing
-awaiting logs it, records it as ignored, and does nothing.
+which answers synchronously: the outcome is printed (e.g. restart-issued); an
+approver the watcher does not allow is refused (exit 1) without touching the
+history. --async sends the signal `+workflows.ApproveSignal+` instead: fire and
+forget. Either way a decision with nothing to decide is recorded as "not
+acted upon" and makes the watcher look at the job; the starter exits 4 (for
+--async, when the watcher's published state showed nothing awaiting).
+The episode the watcher presents is read with Describe (its memo), not a
+query. The approver is an e-mail address (exit 2 otherwise).
 
 Exit codes: 0 decided (or signal sent), 1 refused or failed, 2 bad input or
 several jobs await (give --job-id), 4 no such watcher or nothing awaits,
@@ -104,7 +106,7 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 				j = checkJobID(&p, job)
 			}
 			req := workflows.DecisionRequest{
-				Approver: checkText(&p, "--approver", approver, maxApproverLength, "who is deciding, e.g. alice@contoso.com"),
+				Approver: checkApprover(&p, "--approver", approver, "who is deciding, e.g. alice@contoso.com"),
 				Reason:   checkText(&p, "--reason", reason, maxReasonLength, "why the deletions are (or are not) intended"),
 				Episode:  strings.TrimSpace(episode),
 			}
@@ -126,13 +128,18 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 			if err != nil {
 				return err
 			}
+			nothingAwaits := false
 			if req.Episode == "" {
 				// Bind the decision to the episode this command saw, so it can
 				// never apply to a later batch nobody looked at.
-				req.Episode = presentedEpisode(cmd.Context(), c, id)
+				ep, known, err := presentedEpisode(cmd.Context(), c, id, t)
+				if err != nil {
+					return err
+				}
+				req.Episode, nothingAwaits = ep, known && ep == ""
 			}
 			if async {
-				return a.signalDecision(cmd.Context(), c, d, id, t, req)
+				return a.signalDecision(cmd.Context(), c, d, id, t, req, nothingAwaits)
 			}
 			return a.updateDecision(cmd.Context(), c, d, id, t, req, timeout)
 		},
@@ -165,17 +172,16 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 		return "", c.temporalError("cannot list the watchers of "+where, err)
 	}
 	running := latestRuns(all)
-	// Visibility lists the watchers; their status query says, without
-	// visibility's lag, which one awaits. The search attribute stands in for a
-	// watcher that does not answer.
-	answers, _ := queryWatchers(ctx, c, running)
+	// Visibility lists the watchers; Describe reads the state each publishes
+	// in its memo (no query: each is a billed action); the search attribute
+	// stands in for a watcher that publishes none.
 	var awaiting []execution
 	for _, e := range running {
-		if ans, ok := answers[e.id]; ok && ans.err == nil {
-			if ans.state.Phase == workflows.PhaseAwaitingApproval {
-				awaiting = append(awaiting, e)
-			}
-		} else if e.awaiting {
+		// Describe (not a billed action) reads the memo without visibility's lag.
+		if fresh, err := c.describeWatcher(ctx, e.id); err == nil && fresh.running() {
+			e = fresh
+		}
+		if e.awaitingNow() {
 			awaiting = append(awaiting, e)
 		}
 	}
@@ -198,17 +204,34 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 	return "", exitf(exitUsage, "%s", b.String())
 }
 
-// presentedEpisode is the episode a watcher presents now ("" when none or it
-// does not answer: the watcher then binds the decision at receipt).
-func presentedEpisode(ctx context.Context, c *conn, id string) string {
-	answers, _ := queryWatchers(ctx, c, []execution{{id: id, status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING}})
-	if ans, ok := answers[id]; ok && ans.err == nil && ans.state.Presented != nil {
-		return ans.state.Presented.ID()
+// presentedEpisode reads, with Describe (no query), the episode a watcher
+// presents now: known says whether the watcher publishes its state (a watcher
+// of an older worker does not; the decision then binds at receipt).
+func presentedEpisode(ctx context.Context, c *conn, id, tenant string) (episode string, known bool, err error) {
+	e, err := c.describeWatcher(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			return "", false, exitf(exitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.namespace, tenant)
+		}
+		return "", false, c.temporalError("cannot read the watcher "+id, err)
 	}
-	return ""
+	if !e.running() {
+		return "", false, exitf(exitNotFound, "no running watcher %s in namespace %s (it is %s): nothing awaits a decision (starter status --workflow-id %s)", id, c.namespace, statusWord(e.status), id)
+	}
+	if e.stateErr != nil {
+		if errors.Is(e.stateErr, errNeedKeys) {
+			return "", false, exitf(exitUsage, "cannot read the watcher %s: %v", id, e.stateErr)
+		}
+		return "", false, nil
+	}
+	p, known := e.presented()
+	if p == nil {
+		return "", known, nil
+	}
+	return p.ID(), true, nil
 }
 
-func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest) error {
+func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, nothingAwaits bool) error {
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := c.SignalWorkflow(sctx, id, "", d.signal, req); err != nil {
@@ -224,6 +247,11 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 	fmt.Fprintln(a.stdout, "fire and forget: the watcher acts on it if that episode still awaits a decision; otherwise it records it as not acted upon")
 	fmt.Fprintf(a.stdout, "check the outcome with: starter status --workflow-id %s\n", id)
 	fmt.Fprintf(a.stdout, "web ui: %s\n", c.link(id))
+	if nothingAwaits {
+		// The same answer as the update's: the signal is recorded as not
+		// acted upon (and makes the watcher look at the job).
+		return exitf(exitNotFound, "nothing awaited a decision on job %s when the signal was sent: it is recorded as not acted upon, and the watcher looks at the job now", watcherJobID(id))
+	}
 	return nil
 }
 

@@ -117,19 +117,44 @@ func parseFleetYAML(data []byte) (*fleetFile, error) {
 		err = strict.Decode(&d)
 		specs = d.Tenants
 	}
-	if err != nil {
-		var sfe *specFileError
-		if errors.As(explainYAMLError(data, err), &sfe) {
-			return nil, &fleetError{what: "invalid fleet file", problems: sfe.problems}
-		}
-		return nil, err
-	}
 	f := &fleetFile{}
 	for i, spec := range specs {
 		where := fmt.Sprintf("%s[%d] (line %d)", prefix, i, items.Content[i].Line)
 		f.entries = append(f.entries, fleetEntry{spec: spec, where: where})
 	}
+	if err != nil {
+		var sfe *specFileError
+		if !errors.As(explainYAMLError(data, err), &sfe) {
+			return nil, err
+		}
+		// yaml.v3 decodes what it can: every entry's other problems are
+		// reported with the type errors, all at once.
+		problems := sfe.problems
+		if len(specs) == len(items.Content) {
+			typed := map[string]bool{} // "<index>/<field>" with a type error
+			for _, p := range problems {
+				if m := fleetProblemRe.FindStringSubmatch(p); m != nil {
+					typed[m[2]+"/"+m[3]] = true
+				}
+			}
+			problems = append(problems, fleetProblems(f, func(i int, field string) bool {
+				return typed[strconv.Itoa(i)+"/"+fieldRoot(field)]
+			})...)
+		}
+		return nil, &fleetError{what: "invalid fleet file", problems: problems}
+	}
 	return f, nil
+}
+
+// fleetProblemRe finds the entry and field of a type error in a YAML fleet.
+var fleetProblemRe = regexp.MustCompile(`^(tenants)?\[(\d+)\]\.([A-Za-z]+)`)
+
+// fieldRoot is the top-level field of a validation field ("notifications.recipients[0]").
+func fieldRoot(field string) string {
+	if i := strings.IndexAny(field, ".["); i >= 0 {
+		return field[:i]
+	}
+	return field
 }
 
 // fleetDoc is the "tenants:" form of a YAML fleet.
@@ -185,6 +210,7 @@ func parseFleetCSV(data []byte) (*fleetFile, error) {
 		return nil, &fleetError{what: "invalid CSV fleet file", problems: problems}
 	}
 	f := &fleetFile{}
+	var badCells []map[string]bool // per entry: the spec fields whose cell could not be read
 	for row := 1; ; row++ {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -211,18 +237,33 @@ func parseFleetCSV(data []byte) (*fleetFile, error) {
 			return ""
 		}
 		spec, cellProblems := csvSpec(cell)
+		bad := map[string]bool{}
 		for _, p := range cellProblems {
 			problems = append(problems, where+": "+p)
+			col, _, _ := strings.Cut(p, ":")
+			bad[csvFieldRoot(col)] = true
 		}
+		badCells = append(badCells, bad)
 		f.entries = append(f.entries, fleetEntry{spec: spec, where: where})
 	}
 	if len(problems) > 0 {
+		// Every row's other problems too, all at once.
+		problems = append(problems, fleetProblems(f, func(i int, field string) bool { return badCells[i][fieldRoot(field)] })...)
 		return nil, &fleetError{what: "invalid CSV fleet file", problems: problems}
 	}
 	if len(f.entries) == 0 {
 		return nil, errors.New("--file: the CSV file has a header but no tenant row")
 	}
 	return f, nil
+}
+
+// csvFieldRoot is the spec field a CSV column fills.
+func csvFieldRoot(col string) string {
+	switch col {
+	case "notify", "recipients":
+		return "notifications"
+	}
+	return col
 }
 
 func csvColumn(h string) (string, bool) {
@@ -299,15 +340,27 @@ func csvSpec(cell func(string) string) (workflows.TenantSpec, []string) {
 // the two would rename each other's configuration at every run. Two tenants
 // may use the same name. It lists every problem.
 func validateFleet(f *fleetFile) error {
+	if problems := fleetProblems(f, nil); len(problems) > 0 {
+		return &fleetError{what: fmt.Sprintf("invalid fleet of %d tenants", len(f.entries)), problems: problems}
+	}
+	return nil
+}
+
+// fleetProblems is validateFleet's list; skip leaves out a field of an entry
+// (by index) already reported as unreadable.
+func fleetProblems(f *fleetFile, skip func(i int, field string) bool) []string {
 	var problems []string
 	first := map[string]string{}
 	type named struct{ domain, where string }
 	names := map[string]named{} // tenant and lower-case display name
-	for _, e := range f.entries {
+	for i, e := range f.entries {
 		if err := e.spec.Validate(); err != nil {
 			var ve *workflows.ValidationError
 			if errors.As(err, &ve) {
 				for _, fe := range ve.Errors {
+					if skip != nil && skip(i, fe.Field) {
+						continue
+					}
 					problems = append(problems, fmt.Sprintf("%s: %s: %s", e.where, fe.Field, fe.Problem))
 				}
 			} else {
@@ -329,8 +382,5 @@ func validateFleet(f *fleetFile) error {
 		}
 		names[key] = named{n.Domain, e.where}
 	}
-	if len(problems) > 0 {
-		return &fleetError{what: fmt.Sprintf("invalid fleet of %d tenants", len(f.entries)), problems: problems}
-	}
-	return nil
+	return problems
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,3 +99,51 @@ func TestFleetAgainstDevServer(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, resp.GetCount())
 }
+
+// Without a worker the fleet's progress says so (as a single onboard does);
+// interrupted, its last line does not call the unfinished onboardings done.
+func TestFleetWithoutWorkerAndInterrupted(t *testing.T) {
+	srv, _ := startDevServer(t)
+	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
+	tenant := func(i int) string { return fmt.Sprintf("dddddddd-0000-0000-0000-%012d", i) }
+	fleet := writeFile(t, "fleet.yaml", "- {tenantId: "+tenant(1)+", domain: a.contoso.com}\n- {tenantId: "+tenant(2)+", domain: b.contoso.com}\n")
+	var stdout, stderr lockedBuf
+	a := &app{stdout: &stdout, stderr: &stderr, pollInterval: 100 * time.Millisecond, fleetEvery: 200 * time.Millisecond,
+		conn: connFlags{connectTimeout: 5 * time.Second, uiURL: defaultUIURL}}
+	root := a.rootCmd()
+	root.SetArgs([]string{"onboard", "--file", fleet, "--rate", "50"})
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		// Interrupt once the hint showed (or after 15 s).
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) && !strings.Contains(stderr.String(), "no worker is polling") {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+	}()
+	err := root.ExecuteContext(ctx)
+	var ee *exitError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, exitInterrupted, ee.code)
+	out := stderr.String()
+	assert.Contains(t, out, `no worker is polling task queue "cloudsync"`)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	assert.NotContains(t, last, "2/2 done", "the last progress line: %s", out)
+	assert.Contains(t, last, "0/2 done: 0 completed, 0 failed; 0 running, 0 to start, 2 not followed")
+}
+
+// lockedBuf is a buffer written by the fleet's goroutines and read by the test.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -107,9 +107,14 @@ func TestFleetYAMLProblemsNameTheEntry(t *testing.T) {
 `)
 	require.Error(t, err)
 	msg := err.Error()
-	assert.Contains(t, msg, "invalid fleet file (2 problems)")
+	// The type errors and unknown fields, and every entry's other problems
+	// (here the missing domains), all at once.
+	assert.Contains(t, msg, "invalid fleet file (4 problems)")
 	assert.Contains(t, msg, "tenants[1].domian: unknown field (line 5); known fields in tenants[1]: deleteThreshold, displayName, domain,")
 	assert.Contains(t, msg, `tenants[2].deleteThreshold.value: must be a whole number, got "lots" (line 7)`)
+	assert.Contains(t, msg, "tenants[1] (line 4): domain: is required")
+	assert.Contains(t, msg, "tenants[2] (line 6): domain: is required")
+	assert.NotContains(t, msg, "deleteThreshold.value: is", "a field with a type error is not reported twice")
 
 	_, err = fleetFrom(t, "f.yaml", "tenants:\n  - tenantId: "+tenant1+"\n    domain: contoso.com\nrate: 5\n")
 	require.Error(t, err)
@@ -149,6 +154,23 @@ func TestFleetCSVProblemsNameRowAndField(t *testing.T) {
 	_, err = fleetFrom(t, "f.csv", "tenantId,domain\n")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "a header but no tenant row")
+
+	// Errors in several rows, of both kinds: every one at once.
+	_, err = fleetFrom(t, "f.csv", strings.Join([]string{
+		"tenantId,domain,passwordHashSync,deleteThreshold",
+		tenant1 + ",contoso.com,maybe,10",
+		tenant2 + ",fabrikam.com,true,abc",
+		"nope,x,true,5",
+		tenant3 + ",tailspin.com,true,0",
+	}, "\n")+"\n")
+	require.Error(t, err)
+	msg = err.Error()
+	assert.Contains(t, msg, "invalid CSV fleet file (5 problems)", msg)
+	assert.Contains(t, msg, `row 1 (line 2): passwordHashSync: must be true or false, got "maybe"`)
+	assert.Contains(t, msg, `row 2 (line 3): deleteThreshold: must be a whole number or off, got "abc"`)
+	assert.Contains(t, msg, `row 3 (line 4): tenantId: "nope" is not a GUID`)
+	assert.Contains(t, msg, `row 3 (line 4): domain: "x" is not a fully qualified domain name`)
+	assert.Contains(t, msg, `row 4 (line 5): deleteThreshold.value:`)
 }
 
 // Every spec is validated before anything starts; each problem names its row
@@ -256,4 +278,15 @@ func TestProgressLine(t *testing.T) {
 	assert.True(t, strings.HasPrefix(line, "[###############...............] 3/6 done: 2 completed, 1 failed; 2 running, 1 to start"), line)
 	line = progressLine(run, fleetOptions{}, false)
 	assert.True(t, strings.HasPrefix(line, "4/6 started, 1 could not start"), line)
+
+	// Interrupted: what was not followed is not "done".
+	lost := &fleetRun{rows: []*fleetRow{{state: rowLost}, {state: rowLost}}}
+	line = progressLine(lost, fleetOptions{wait: true}, false)
+	assert.True(t, strings.HasPrefix(line, "0/2 done: 0 completed, 0 failed; 0 running, 0 to start, 2 not followed (they go on: starter list)"), line)
+
+	// No worker: the hint a single onboard gives.
+	idle := &fleetRun{rows: []*fleetRow{{state: rowRunning}}, hint: `no worker is polling task queue "cloudsync"`}
+	line = progressLine(idle, fleetOptions{wait: true}, false)
+	assert.Contains(t, line, `1 running, 0 to start`)
+	assert.True(t, strings.HasSuffix(line, `; no worker is polling task queue "cloudsync"`), line)
 }

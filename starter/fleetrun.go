@@ -61,6 +61,19 @@ type fleetRun struct {
 	mu      sync.Mutex
 	rows    []*fleetRow
 	started time.Time
+	hint    string // e.g. no worker polls the task queue (under mu)
+}
+
+func (f *fleetRun) setHint(h string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hint = h
+}
+
+func (f *fleetRun) getHint() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hint
 }
 
 func (f *fleetRun) set(r *fleetRow, state, detail string) {
@@ -104,6 +117,10 @@ func (a *app) onboardFleet(ctx context.Context, fleet *fleetFile, base workflows
 	fmt.Fprintln(a.stdout)
 
 	stopProgress := a.fleetProgress(run, opts)
+	if opts.wait {
+		stopHint := a.fleetWorkerHint(ctx, c, run)
+		defer stopHint()
+	}
 	slots := make(chan struct{}, max(opts.concurrency, 1))
 	interval := time.Duration(float64(time.Second) / opts.rate)
 	var next time.Time
@@ -348,12 +365,44 @@ func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
 	}
 }
 
+// fleetWorkerHint checks, while onboardings run, that a worker polls the
+// task queue (DescribeTaskQueue: not a billed action) and puts the hint a
+// single onboard gives in the progress line when none does.
+func (a *app) fleetWorkerHint(ctx context.Context, c *conn, run *fleetRun) (stop func()) {
+	every := a.fleetEvery
+	if every <= 0 || every > 5*time.Second {
+		every = 5 * time.Second
+	}
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if run.counts()[rowRunning] > 0 {
+				qctx, qcancel := context.WithTimeout(hctx, 3*time.Second)
+				h, err := noWorkerHint(qctx, c)
+				qcancel()
+				if err == nil {
+					run.setHint(strings.TrimSuffix(h, "; the onboarding waits for it"))
+				}
+			}
+			select {
+			case <-hctx.Done():
+				return
+			case <-time.After(every):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // progressLine is e.g. "[#######.............] 35/100 done: 33 completed,
 // 2 failed; 50 running, 15 to start; 4.2/min, 1m10s".
 func progressLine(run *fleetRun, opts fleetOptions, bar bool) string {
 	c := run.counts()
 	total := len(run.rows)
-	done := c[rowCompleted] + c[rowNoChange] + c[rowFailed] + c[rowLost]
+	// Not followed (interrupted) is not done: those onboardings go on.
+	done := c[rowCompleted] + c[rowNoChange] + c[rowFailed]
 	if !opts.wait {
 		done = total - c[rowPending]
 	}
@@ -369,6 +418,9 @@ func progressLine(run *fleetRun, opts fleetOptions, bar bool) string {
 	}
 	if opts.wait {
 		fmt.Fprintf(&b, "%d/%d done: %d completed, %d failed; %d running, %d to start", done, total, c[rowCompleted]+c[rowNoChange], c[rowFailed], c[rowRunning], c[rowPending])
+		if n := c[rowLost]; n > 0 {
+			fmt.Fprintf(&b, ", %d not followed (they go on: starter list)", n)
+		}
 	} else {
 		fmt.Fprintf(&b, "%d/%d started, %d could not start", total-c[rowPending]-c[rowFailed], total, c[rowFailed])
 	}
@@ -376,6 +428,9 @@ func progressLine(run *fleetRun, opts fleetOptions, bar bool) string {
 		fmt.Fprintf(&b, "; %.1f/min", float64(done)/m)
 	}
 	fmt.Fprintf(&b, ", %s", elapsed.Round(time.Second))
+	if h := run.getHint(); h != "" && opts.wait && c[rowRunning] > 0 {
+		b.WriteString("; " + h)
+	}
 	return b.String()
 }
 

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,10 +21,13 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -116,6 +120,9 @@ func (f *fakeJobs) status(tenant, job string) workflows.JobStatus {
 	defer f.mu.Unlock()
 	key := tenant + "/" + job
 	now := time.Now()
+	if strings.Contains(job, "missing") {
+		return workflows.JobStatus{Missing: true, MissingSince: now, ObservedAt: now}
+	}
 	if f.quarantined[key] && len(f.restarts[key]) == 0 {
 		return workflows.JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "TooManyDeletes",
 			QuarantineError: "TooManyDeletes", QuarantineMessage: "1200 deletions exceed the threshold of 500", TenantActionable: true,
@@ -179,6 +186,9 @@ func (f *fakeJobs) notified(tenant, job, kind string) []workflows.Notification {
 func (f *fakeJobs) register(w worker.Worker) {
 	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg(func(_ context.Context, in workflows.WatchTarget) (workflows.JobStatus, error) {
+		if strings.Contains(in.JobID, "denied") {
+			return workflows.JobStatus{}, temporal.NewNonRetryableApplicationError("Graph answered 403 Forbidden: Authorization_RequestDenied", "GraphForbidden", nil)
+		}
 		return f.status(in.TenantID, in.JobID), nil
 	}, workflows.LookAtJobActivity)
 	reg(func(_ context.Context, in workflows.RestartInput) (workflows.RestartResult, error) {
@@ -213,7 +223,13 @@ func TestAgainstDevServer(t *testing.T) {
 	)
 	gate := make(chan struct{})
 	fake := &fakeGraph{gates: map[string]chan struct{}{tenantGate: gate}, failJobs: map[string]bool{tenantFail: true}, apps: map[string]bool{}}
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	// Every query a worker answers is a billed action: the starter asks none
+	// (status, list, approve and onboard --wait read Describe and listings).
+	queries := &queryCounter{}
+	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: []interceptor.WorkerInterceptor{queries}})
+	defer func() {
+		assert.Zero(t, queries.n.Load(), "queries answered: %v", queries.names())
+	}()
 	workflows.RegisterWorkflows(w)
 	fake.register(w)
 	jobs := &fakeJobs{quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{}}
@@ -295,7 +311,8 @@ func TestAgainstDevServer(t *testing.T) {
 			return code == exitOK && strings.Contains(stdout, "current step:  tenant-sync-flag")
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Contains(t, stdout, "status:        running")
-		assert.Contains(t, stdout, "steps:         none yet")
+		// No progress query (a billed action): the steps come with the result.
+		assert.Contains(t, stdout, "steps:         listed when it ends")
 
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "list", "--tenant-id", tenantGate)
@@ -356,7 +373,14 @@ func TestAgainstDevServer(t *testing.T) {
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
 		require.Equal(t, exitOK, code, stderr)
 		assert.True(t, strings.HasPrefix(stdout, fmt.Sprintf("%-14s %s", "workflow id:", workflows.OnboardWorkflowID(tenantOK, goodDomain))), stdout)
-		assert.Contains(t, stdout, "watchers of tenant "+tenantOK+" (3):")
+		assert.Contains(t, stdout, "watchers of tenant "+tenantOK+" domain contoso.com (3):")
+
+		// Another domain: neither its onboarding nor the tenant's other watchers.
+		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", "nope.com")
+		assert.Equal(t, exitNotFound, code, stderr)
+		assert.NotContains(t, stdout, "watchers of tenant", "the watchers of other domains are not listed")
+		assert.NotContains(t, stdout, "job id:")
+		assert.Contains(t, stderr, "no onboarding of tenant "+tenantOK+" domain nope.com")
 
 		// A failed onboarding without watchers still exits 1.
 		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantFail)
@@ -399,7 +423,7 @@ func TestAgainstDevServer(t *testing.T) {
 		}
 		var win workflows.WatchInput
 		require.NoError(t, firstInput(ctx, c, idA, &win))
-		assert.Equal(t, workflows.WatchInput{TenantID: tenant, Domain: goodDomain, ServicePrincipalID: sp, JobID: jobA, Options: workflows.WatchOptions{
+		assert.Equal(t, workflows.WatchInput{TenantID: tenant, Domain: goodDomain, ServicePrincipalID: sp, JobID: jobA, LookFirst: true, Options: workflows.WatchOptions{
 			ReminderInterval: time.Hour, Approvers: []string{"alice@contoso.com", "bob@contoso.com"}, Webhook: "teams-ops"}}, win)
 
 		code, _, stderr = watch(jobA)
@@ -466,7 +490,7 @@ func TestAgainstDevServer(t *testing.T) {
 		// Nothing presented: recorded as not acted upon, exit 4.
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com", "--reason", "again")
 		assert.Equal(t, exitNotFound, code, stderr)
-		assert.Contains(t, stderr, "nothing was decided: nothing awaits a decision on job "+jobA)
+		assert.Contains(t, stderr, "nothing was decided: nothing awaited a decision on job "+jobA)
 		assert.Len(t, jobs.restartsOf(tenant, jobA), 1)
 
 		// Only B awaits now (once visibility has caught up): reject it by tenant and domain.
@@ -479,16 +503,20 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stdout, "workflow id: "+idB)
 		assert.Empty(t, jobs.restartsOf(tenant, jobB))
 
-		// A signal is fire and forget: B's watcher records it as not acted upon.
+		// A signal is fire and forget: B's watcher records it as not acted upon;
+		// nothing awaited a decision, so the exit is 4 as with the update.
 		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobB, "--approver", "alice@contoso.com", "--reason", "late", "--async")
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, exitNotFound, code, stderr)
+		assert.Contains(t, stderr, "nothing awaited a decision on job "+jobB)
 		assert.Contains(t, stdout, "sent signal approve-deletes to watcher "+idB)
 		assert.Contains(t, stdout, "records it as not acted upon")
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "status", "--workflow-id", idB)
-			return code == exitOK && strings.Contains(stdout, field("decision", "approved by alice@contoso.com (late)"))
+			return code == exitOK && strings.Contains(stdout, field("decision", "approval by alice@contoso.com (late)"))
 		}, 10*time.Second, 200*time.Millisecond, stdout)
-		assert.Contains(t, stdout, ": not acted upon: nothing awaits a decision on job "+jobB)
+		// It reads as what it was: an approval not acted upon, not "approved".
+		assert.Contains(t, stdout, ": not acted upon: nothing awaited a decision on job "+jobB+" (phase deletes-rejected)")
+		assert.NotContains(t, stdout, "approved by alice@contoso.com (late)")
 		assert.Contains(t, stdout, field("phase", "deletes-rejected"))
 		assert.Contains(t, stdout, field("summary", "Watch "+jobB+" (contoso.com)"))
 		assert.Empty(t, jobs.restartsOf(tenant, jobB))
@@ -508,7 +536,7 @@ func TestAgainstDevServer(t *testing.T) {
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, field("decision", "approved by alice@contoso.com (HR offboarding batch) for episode "+episodeA))
 		assert.Contains(t, stdout, "restart-issued")
-		assert.Contains(t, stdout, field("decision", "approved by alice@contoso.com (late)"))
+		assert.Contains(t, stdout, field("decision", "approval by alice@contoso.com (late)"))
 
 		code, stdout, stderr = runCLI(t, "list")
 		require.Equal(t, exitOK, code, stderr)
@@ -541,11 +569,146 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stderr, "no onboarding or watcher with workflow id cloudsync-watch/nope/nope found")
 	})
 
+	t.Run("exit codes: nothing awaits approval is 4 everywhere", func(t *testing.T) {
+		const (
+			tenant = "aaaaaaaa-0000-0000-0000-000000000006"
+			sp     = "bbbbbbbb-0000-0000-0000-000000000006"
+			job    = "AD2AADProvisioning.calm"
+		)
+		code, stdout, stderr := runCLI(t, "watch", "--tenant-id", tenant, "--service-principal-id", sp, "--job-id", job, "--domain", goodDomain,
+			"--approver", "alice@contoso.com")
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Eventually(t, func() bool {
+			_, stdout, _ := runCLI(t, "list", "--tenant-id", tenant)
+			return strings.Contains(stdout, job)
+		}, 10*time.Second, 200*time.Millisecond)
+		decide := func(verb string, extra ...string) []string {
+			return append([]string{verb, "--tenant-id", tenant, "--approver", "alice@contoso.com", "--reason", "r"}, extra...)
+		}
+		for _, tc := range []struct {
+			name string
+			args []string
+			code int
+			want string
+		}{
+			{"approve --domain", decide("approve", "--domain", goodDomain), exitNotFound, "nothing awaits approval for tenant " + tenant + " domain contoso.com"},
+			{"reject --domain", decide("reject", "--domain", goodDomain), exitNotFound, "nothing awaits approval"},
+			{"approve --job-id (update)", decide("approve", "--job-id", job), exitNotFound, "nothing was decided: nothing awaited a decision on job " + job},
+			{"reject --job-id (update)", decide("reject", "--job-id", job), exitNotFound, "nothing was decided"},
+			{"approve --job-id --async (signal)", decide("approve", "--job-id", job, "--async"), exitNotFound, "nothing awaited a decision on job " + job + " when the signal was sent"},
+			{"reject --job-id --async (signal)", decide("reject", "--job-id", job, "--async"), exitNotFound, "recorded as not acted upon"},
+			{"approve an unwatched job", decide("approve", "--job-id", "AD2AADProvisioning.none"), exitNotFound, "no running watcher"},
+			{"approve an unwatched job --async", decide("approve", "--job-id", "AD2AADProvisioning.none", "--async"), exitNotFound, "no running watcher"},
+			{"approve as a name, not an address", []string{"approve", "--tenant-id", tenant, "--job-id", job, "--approver", "alice", "--reason", "r"}, exitUsage, "not an e-mail address"},
+			{"approve as someone not allowed", []string{"approve", "--tenant-id", tenant, "--job-id", job, "--approver", "mallory@contoso.com", "--reason", "r"}, exitFailed, "not an allowed approver"},
+			{"status of another domain", []string{"status", "--tenant-id", tenant, "--domain", "nope.com"}, exitNotFound, "no onboarding of tenant " + tenant + " domain nope.com"},
+			{"status of the watched domain (no onboarding)", []string{"status", "--tenant-id", tenant, "--domain", goodDomain}, exitOK, "no onboarding of tenant " + tenant + " domain contoso.com"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				code, stdout, stderr := runCLI(t, tc.args...)
+				assert.Equal(t, tc.code, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+				assert.Contains(t, stderr, tc.want)
+			})
+		}
+	})
+
+	t.Run("watch says at once whether the job is there", func(t *testing.T) {
+		const (
+			tenant = "aaaaaaaa-0000-0000-0000-000000000005"
+			sp     = "bbbbbbbb-0000-0000-0000-000000000005"
+		)
+		watch := func(job string, extra ...string) (int, string, string) {
+			return runCLI(t, append([]string{"watch", "--tenant-id", tenant, "--service-principal-id", sp, "--job-id", job, "--domain", goodDomain}, extra...)...)
+		}
+		// The job is there: exit 0 with its status.
+		code, stdout, stderr := watch("AD2AADProvisioning.here")
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		assert.Contains(t, stdout, "job status:  schedule Active, status Active (phase watching)")
+
+		// Not there (a mistyped id): exit 4 and the watcher is stopped.
+		missing := "AD2AADProvisioning.missing"
+		code, _, stderr = watch(missing)
+		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Contains(t, stderr, "job "+missing+" is not among the sync jobs of service principal "+sp)
+		assert.Contains(t, stderr, "The watcher was stopped")
+		desc, err := c.DescribeWorkflow(ctx, workflows.WatchWorkflowID(tenant, missing), "")
+		require.NoError(t, err)
+		assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_TERMINATED, desc.Status)
+
+		// --keep-if-missing keeps it (a job created moments ago), still exit 4.
+		code, _, stderr = watch(missing, "--keep-if-missing")
+		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Contains(t, stderr, "The watcher is kept (--keep-if-missing)")
+		desc, err = c.DescribeWorkflow(ctx, workflows.WatchWorkflowID(tenant, missing), "")
+		require.NoError(t, err)
+		assert.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.Status)
+
+		// Graph refuses: exit 1, the watcher is kept (it recovers by itself).
+		denied := "AD2AADProvisioning.denied"
+		code, _, stderr = watch(denied)
+		assert.Equal(t, exitFailed, code, stderr)
+		assert.Contains(t, stderr, "could not be looked at: Graph answered 403 Forbidden")
+		assert.Contains(t, stderr, "The watcher is kept")
+
+		// --check-timeout 0: no waiting (nor a first look).
+		code, stdout, stderr = watch("AD2AADProvisioning.nocheck", "--check-timeout", "0")
+		require.Equal(t, exitOK, code, stderr)
+		assert.NotContains(t, stdout, "job status:")
+	})
+
+	t.Run("a namespace without the search attributes: list exits 5 either way", func(t *testing.T) {
+		_, err := c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace: "no-attrs", WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+		require.NoError(t, err)
+		var code int
+		var stderr string
+		require.Eventually(t, func() bool {
+			code, _, stderr = runCLI(t, "list", "--namespace", "no-attrs")
+			return !strings.Contains(stderr, "does not exist")
+		}, 30*time.Second, 500*time.Millisecond, stderr)
+		assert.Equal(t, exitUnreachable, code, stderr)
+		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
+		code, _, stderr = runCLI(t, "list", "--awaiting-approval", "--namespace", "no-attrs")
+		assert.Equal(t, exitUnreachable, code, stderr)
+		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
+	})
+
 	t.Run("an unknown namespace exits 5", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--namespace", "no-such-ns")
 		assert.Equal(t, exitUnreachable, code, stderr)
 		assert.Contains(t, stderr, `namespace "no-such-ns" does not exist`)
 	})
+}
+
+// queryCounter counts the queries the worker answers.
+type queryCounter struct {
+	interceptor.WorkerInterceptorBase
+	n  atomic.Int64
+	mu sync.Mutex
+	q  []string
+}
+
+func (q *queryCounter) names() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.q...)
+}
+
+func (q *queryCounter) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	return &queryCounterInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, c: q}
+}
+
+type queryCounterInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	c *queryCounter
+}
+
+func (i *queryCounterInbound) HandleQuery(ctx workflow.Context, in *interceptor.HandleQueryInput) (any, error) {
+	i.c.n.Add(1)
+	i.c.mu.Lock()
+	i.c.q = append(i.c.q, in.QueryType)
+	i.c.mu.Unlock()
+	return i.Next.HandleQuery(ctx, in)
 }
 
 // field is one "key: value" row of a watcher's status.

@@ -77,13 +77,13 @@ func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) error {
 		fmt.Fprintln(a.stdout, "nothing awaits approval")
 		return nil
 	}
-	answers, hint := queryWatchers(ctx, c, list)
+	hint := stateHint(list)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tDOMAIN\tJOB ID\tAWAITING SINCE\tWEB UI")
 	for _, e := range list {
 		since := e.start.Local().Format(time.RFC3339) + " (started)"
-		if ans, ok := answers[e.id]; ok && ans.err == nil && !ans.state.AwaitingSince.IsZero() {
-			since = ans.state.AwaitingSince.Local().Format(time.RFC3339)
+		if e.state != nil && !e.state.AwaitingSince.IsZero() {
+			since = e.state.AwaitingSince.Local().Format(time.RFC3339)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), e.jobID(), since, c.link(e.id))
 	}
@@ -94,8 +94,15 @@ func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) error {
 }
 
 func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
+	// The tenant attribute is in the query even without --tenant-id, so a
+	// namespace without the cloudsync search attributes is refused (exit 5)
+	// here as with --awaiting-approval, rather than listed as empty.
+	tf := tenantFilter(tenant)
+	if tf == "" {
+		tf = " AND CloudSyncTenant != ''"
+	}
 	q := "(WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " OR WorkflowType = " + quoted(workflows.WatchSyncJobWorkflow) +
-		") AND ExecutionStatus = 'Running'" + tenantFilter(tenant)
+		") AND ExecutionStatus = 'Running'" + tf
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
 		return c.temporalError("cannot list the running workflows", err)
@@ -105,13 +112,7 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
 		fmt.Fprintln(a.stdout, "no onboarding or watcher is running")
 		return nil
 	}
-	var watchers []execution
-	for _, e := range list {
-		if e.typ == workflows.WatchSyncJobWorkflow {
-			watchers = append(watchers, e)
-		}
-	}
-	answers, hint := queryWatchers(ctx, c, watchers)
+	hint := stateHint(list)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tTENANT\tDOMAIN\tJOB ID\tSTATE\tSINCE\tWEB UI")
 	for _, e := range list {
@@ -124,10 +125,10 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
 			if e.awaiting {
 				state = workflows.PhaseAwaitingApproval
 			}
-			if ans, ok := answers[e.id]; ok && ans.err == nil {
-				state = ans.state.Phase
-				if state == workflows.PhaseAwaitingApproval && !ans.state.AwaitingSince.IsZero() {
-					since = ans.state.AwaitingSince.Local().Format(time.RFC3339)
+			if st := e.state; st != nil {
+				state = st.Phase
+				if state == workflows.PhaseAwaitingApproval && !st.AwaitingSince.IsZero() {
+					since = st.AwaitingSince.Local().Format(time.RFC3339)
 				}
 			}
 			if e.jobState != "" {
@@ -139,6 +140,17 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
 	tw.Flush()
 	a.listFooter(len(list), truncated, hint)
 	return nil
+}
+
+// stateHint says why some watchers' state could not be read (encrypted
+// memos without the keys).
+func stateHint(list []execution) string {
+	for _, e := range list {
+		if e.stateErr != nil {
+			return "some watchers' state cannot be read: " + e.stateErr.Error()
+		}
+	}
+	return ""
 }
 
 func (a *app) listFooter(n int, truncated bool, hint string) {

@@ -55,17 +55,21 @@ waits on the workflows' results.
 
 Once the jobs are started, the onboarding starts one watcher (WatchSyncJob)
 per job, which outlives it: it asks for an approval when the accidental-delete
-threshold quarantines a job (see 'starter approve'). --approver,
---poll-interval, --reminder-interval and --webhook-url configure the watchers
-(they combine with --file); --no-watch starts none. A watcher already running
-is kept as it is.`,
+threshold quarantines a job (see 'starter approve'). --approver (an e-mail
+address), --reminder-interval and --webhook (a name configured on the worker)
+configure the watchers (they combine with --file); --no-watch starts none. A
+watcher already running is kept as it is.
+
+--wait follows the onboarding by waiting on its result and reading where it
+is with DescribeWorkflowExecution every 2 s (never a query: each is a billed
+Temporal action); each step's outcome is printed when it ends.`,
 		Example: `  starter onboard --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
       --password-hash-sync --notify --recipient admin@contoso.com --wait
   starter onboard --file examples/tenant.yaml --wait
   starter onboard --file examples/fleet.yaml
-  starter onboard --file fleet.csv --rate 10 --concurrency 100 --approver alice@contoso.com
+  starter onboard --file examples/fleet.csv --rate 10 --concurrency 100 --approver alice@contoso.com
   starter onboard --file examples/tenant.yaml --approver alice@contoso.com --approver bob@contoso.com \
-      --reminder-interval 2h --webhook-url https://hooks.contoso.com/cloudsync`,
+      --reminder-interval 2h --webhook teams-ops`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
@@ -197,7 +201,11 @@ func (a *app) statusCommand(n workflows.TenantSpec) string {
 	return cmd
 }
 
-// follow polls the progress query until the run ends, printing each step once.
+// follow waits on the run's result and, meanwhile, reads where it is with
+// DescribeWorkflowExecution at a modest rate (a.pollInterval): the step
+// search attribute, the pending activity's attempt and last failure. No
+// query: each is a billed Temporal action. Each step's outcome is printed
+// from the result when the run ends.
 func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n workflows.TenantSpec) error {
 	type outcome struct {
 		res workflows.OnboardResult
@@ -210,9 +218,7 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 		done <- o
 	}()
 	p := &stepPrinter{w: a.stdout}
-	started := time.Now()
 	warned := ""
-	checkWorker := true
 	warn := func(msg string) {
 		if msg != warned && ctx.Err() == nil {
 			warned = msg
@@ -222,33 +228,31 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 	poll := func() {
 		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		// Without a worker a query only times out: say so at once instead.
-		if checkWorker {
-			hint, err := noWorkerHint(qctx, c)
-			if err != nil {
-				warn(fmt.Sprintf("Temporal at %s does not answer (%v); still trying (Ctrl-C stops following, not the onboarding)", c.address, rootCause(err)))
-				return
+		d, err := c.DescribeWorkflowExecution(qctx, run.GetID(), run.GetRunID())
+		if err != nil {
+			warn(fmt.Sprintf("Temporal at %s does not answer (%v); still trying (Ctrl-C stops following, not the onboarding)", c.address, rootCause(err)))
+			return
+		}
+		if d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return // the result is on its way
+		}
+		prog := workflows.Progress{Status: workflows.OnboardingRunning, CurrentStep: c.executionOf(d.GetWorkflowExecutionInfo()).step}
+		for _, pa := range d.GetPendingActivities() {
+			prog.Attempt = pa.GetAttempt()
+			if lf := pa.GetLastFailure(); lf != nil {
+				prog.LastError = lf.GetMessage()
 			}
-			if hint != "" {
+		}
+		// Without a worker nothing moves: say so (DescribeTaskQueue is free).
+		if len(d.GetPendingActivities()) == 0 || prog.Attempt <= 1 {
+			if hint, err := noWorkerHint(qctx, c); err == nil && hint != "" {
 				warn(hint)
 				return
 			}
 		}
-		prog, err := queryProgress(qctx, c, run.GetID(), run.GetRunID())
-		if err != nil {
-			checkWorker = true
-			if time.Since(started) >= 3*time.Second {
-				warn(fmt.Sprintf("no progress yet (%v)", rootCause(err)))
-			}
-			return
-		}
-		checkWorker = false
 		if warned != "" {
 			warned = ""
 			fmt.Fprintln(a.stderr, "… a worker picked it up")
-		}
-		if prog.Attempt == 0 {
-			prog.Attempt, prog.LastError = pendingAttempt(qctx, c, run.GetID(), run.GetRunID(), prog.LastError)
 		}
 		p.progress(prog)
 	}
@@ -265,6 +269,9 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 			}
 			var wee *temporal.WorkflowExecutionError
 			if o.err != nil && !errors.As(o.err, &wee) {
+				if perr := c.payloadError(o.err); errors.Is(perr, errNeedKeys) {
+					return exitf(exitUsage, "cannot read the result of the onboarding (it goes on: %s): %v", a.statusCommand(n), perr)
+				}
 				return c.temporalError("lost track of the onboarding (it goes on: "+a.statusCommand(n)+")", o.err)
 			}
 			return a.finish(p, o.res, o.err)
@@ -339,32 +346,6 @@ func describeFailure(err error) failure {
 		f.message = "the workflow was canceled; a re-run picks up what exists"
 	}
 	return f
-}
-
-func queryProgress(ctx context.Context, c *conn, id, runID string) (workflows.Progress, error) {
-	var prog workflows.Progress
-	v, err := c.QueryWorkflow(ctx, id, runID, workflows.ProgressQuery)
-	if err != nil {
-		return prog, err
-	}
-	return prog, v.Get(&prog)
-}
-
-// pendingAttempt reads the current activity's attempt and last failure from
-// the server (the workflow cannot see activity retries itself).
-func pendingAttempt(ctx context.Context, c *conn, id, runID, lastError string) (int32, string) {
-	d, err := c.DescribeWorkflowExecution(ctx, id, runID)
-	if err != nil {
-		return 0, lastError
-	}
-	for _, pa := range d.GetPendingActivities() {
-		msg := lastError
-		if lf := pa.GetLastFailure(); lf != nil && lf.GetMessage() != "" {
-			msg = lf.GetMessage()
-		}
-		return pa.GetAttempt(), msg
-	}
-	return 0, lastError
 }
 
 // noWorkerHint says when no worker polls the task queue (so nothing can move

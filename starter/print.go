@@ -33,13 +33,13 @@ func (p *stepPrinter) progress(prog workflows.Progress) {
 	attempt := max(prog.Attempt, 1)
 	switch {
 	case prog.CurrentStep != p.step:
-		fmt.Fprintf(p.w, "… waiting on %s (attempt %d)%s\n", prog.CurrentStep, attempt, errSuffix(prog.LastError))
 	case attempt != p.attempt && prog.LastError != p.lastErr:
 		// Retrying with a new error: say so once per distinct error, not per attempt.
-		fmt.Fprintf(p.w, "… waiting on %s (attempt %d)%s\n", prog.CurrentStep, attempt, errSuffix(prog.LastError))
 	default:
 		return
 	}
+	// The attempt only when retrying: "(attempt 1)" reads as a retry.
+	fmt.Fprintf(p.w, "… waiting on %s%s\n", withAttempt(prog.CurrentStep, attempt), errSuffix(prog.LastError))
 	p.step, p.attempt, p.lastErr = prog.CurrentStep, attempt, prog.LastError
 }
 

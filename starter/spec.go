@@ -166,7 +166,27 @@ func parseSpecYAML(data []byte) (workflows.TenantSpec, error) {
 		if errors.Is(err, io.EOF) {
 			return s, errors.New("--file: the file is empty: it must hold one tenant spec (see examples/tenant.yaml)")
 		}
-		return s, explainYAMLError(data, err)
+		var te *yaml.TypeError
+		decoded := errors.As(err, &te) // the rest of the spec was decoded
+		err = explainYAMLError(data, err)
+		var sfe *specFileError
+		if errors.As(err, &sfe) && decoded {
+			// yaml.v3 decoded what it could: the spec's other problems come
+			// with the type errors and unknown fields, all at once.
+			typed := map[string]bool{}
+			for _, p := range sfe.problems {
+				typed[fieldRoot(strings.SplitN(p, ":", 2)[0])] = true
+			}
+			var ve *workflows.ValidationError
+			if errors.As(s.Validate(), &ve) {
+				for _, fe := range ve.Errors {
+					if !typed[fieldRoot(fe.Field)] {
+						sfe.problems = append(sfe.problems, fe.Field+": "+fe.Problem)
+					}
+				}
+			}
+		}
+		return s, err
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {

@@ -158,7 +158,27 @@ func TestParseSpecYAMLListsEveryProblem(t *testing.T) {
 	require.Error(t, err)
 	lines := strings.Split(err.Error(), "\n")
 	assert.Equal(t, "invalid spec file:", lines[0])
-	assert.Len(t, lines, 4, err.Error())
+	assert.Len(t, lines, 5, err.Error()) // two unknown fields, a type error, and the missing domain
+}
+
+// A type error or an unknown field does not hide the spec's other problems.
+// ("yes" is true, as in CSV files: YAML 1.1's booleans are accepted.)
+func TestParseSpecYAMLReportsDecodingAndValidationAtOnce(t *testing.T) {
+	s, err := parseSpecYAML([]byte("tenantId: nope\ndomain: contoso.com\npasswordHashSync: yes\nbogus: 1\n"))
+	require.Error(t, err)
+	assert.True(t, s.PasswordHashSync, "yes is true")
+	msg := err.Error()
+	assert.Contains(t, msg, "bogus: unknown field (line 4)")
+	assert.Contains(t, msg, `tenantId: "nope" is not a GUID`)
+
+	_, err = parseSpecYAML([]byte("tenantId: " + goodTenant + "\npasswordHashSync: maybe\ndeleteThreshold: {value: x}\nbogus: 1\n"))
+	require.Error(t, err)
+	msg = err.Error()
+	assert.Contains(t, msg, `passwordHashSync: must be true or false, got "maybe" (line 2)`)
+	assert.Contains(t, msg, "bogus: unknown field (line 4)")
+	assert.Contains(t, msg, "domain: is required")
+	assert.NotContains(t, msg, "deleteThreshold.value: is", "a field with a type error is not reported twice")
+	assert.Len(t, strings.Split(msg, "\n"), 5, msg)
 }
 
 func TestStartOptions(t *testing.T) {
@@ -210,12 +230,13 @@ func TestStepPrinter(t *testing.T) {
 	p.progress(running(workflows.StepSPVisible, 1, "", flag, app))
 	p.steps([]workflows.StepReport{flag, app, {Step: workflows.StepJobs, Outcome: workflows.OutcomeFailed, Detail: "boom"}})
 	assert.Equal(t, strings.Join([]string{
-		"… waiting on tenant-sync-flag (attempt 1)",
+		// "(attempt 1)" would read as a retry: the attempt shows from the second.
+		"… waiting on tenant-sync-flag",
 		"  tenant-sync-flag          changed   enabled sync",
-		"… waiting on application (attempt 1)",
+		"… waiting on application",
 		"… waiting on application (attempt 2): last error: throttled",
 		"  application               created   app",
-		"… waiting on service-principal-visible (attempt 1)",
+		"… waiting on service-principal-visible",
 		"  jobs                      failed    boom",
 		"",
 	}, "\n"), b.String())

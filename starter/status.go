@@ -24,7 +24,7 @@ func (a *app) statusCmd() *cobra.Command {
 		Long: `Show the status of the onboarding of one tenant and domain (or of a workflow
 id): the workflow status, the current step, every step so far, the service
 principal and the sync job ids; then every watcher of the tenant with its
-answer to the status query: job id, phase, schedule and status code, quarantine
+state (published in its memo; no query): job id, phase, schedule and status code, quarantine
 reason and error, advice, since when deletions await a decision, reminders sent
 and the last decision.
 
@@ -77,10 +77,17 @@ failed or was terminated.`,
 			if found {
 				fmt.Fprintln(a.stdout)
 			}
-			// The onboarding's exit code stands; the watchers come in addition.
-			_, werr := a.tenantWatchers(ctx, c, workflows.TenantSpec{TenantID: tenant}.Normalized().TenantID, found)
-			if err == nil {
+			// The onboarding's exit code stands; the watchers of that domain
+			// (only) come in addition.
+			n := workflows.TenantSpec{TenantID: tenant, Domain: domain}.Normalized()
+			shown, werr := a.tenantWatchers(ctx, c, n.TenantID, n.Domain, found)
+			switch {
+			case werr != nil && err == nil:
 				return werr
+			case !found && shown > 0:
+				// Watchers adopted for this domain without an onboarding.
+				fmt.Fprintln(a.stderr, ee.msg)
+				return nil
 			}
 			return err
 		},
@@ -146,7 +153,7 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) error {
 	if len(onboardings) > 0 {
 		fmt.Fprintln(a.stdout)
 	}
-	n, err := a.tenantWatchers(ctx, c, tenant, len(onboardings) > 0)
+	n, err := a.tenantWatchers(ctx, c, tenant, "", len(onboardings) > 0)
 	if err != nil {
 		return err
 	}
@@ -160,10 +167,11 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) error {
 	return nil
 }
 
-// tenantWatchers prints every watcher of a tenant (the latest run of each),
-// with its status query answer; "none" only when always is set.
-func (a *app) tenantWatchers(ctx context.Context, c *conn, tenant string, always bool) (int, error) {
-	all, truncated, err := listExecutions(ctx, c, watchersQuery(tenant, "", false))
+// tenantWatchers prints every watcher of a tenant (of one domain, if given;
+// the latest run of each), with the state it publishes in its memo; "none"
+// only when always is set.
+func (a *app) tenantWatchers(ctx context.Context, c *conn, tenant, domain string, always bool) (int, error) {
+	all, truncated, err := listExecutions(ctx, c, watchersQuery(tenant, domain, false))
 	if err != nil {
 		return 0, c.temporalError("cannot list the watchers of tenant "+tenant, err)
 	}
@@ -175,17 +183,16 @@ func (a *app) tenantWatchers(ctx context.Context, c *conn, tenant string, always
 		}
 		return 0, nil
 	}
-	answers, hint := queryWatchers(ctx, c, list)
-	fmt.Fprintf(w, "watchers of tenant %s (%d):\n", tenant, len(list))
+	of := "tenant " + tenant
+	if domain != "" {
+		of += " domain " + domain
+	}
+	fmt.Fprintf(w, "watchers of %s (%d):\n", of, len(list))
 	for i, e := range list {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		var ans *watchAnswer
-		if v, ok := answers[e.id]; ok {
-			ans = &v
-		}
-		printWatcher(w, c, "  ", e, ans, hint, nil)
+		printWatcher(w, c, "  ", e, nil)
 	}
 	if truncated {
 		fmt.Fprintf(w, "(only the first %d watchers)\n", len(list))
@@ -232,8 +239,8 @@ func (a *app) status(ctx context.Context, c *conn, id, label, what string) error
 	row("web ui", c.link(id))
 
 	if desc.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
+		// Describe and the search attributes, not the progress query (each
+		// query is a billed action): the step, its attempt and last error.
 		var attempt int32
 		var lastErr string
 		for _, pa := range desc.RawResponse.GetPendingActivities() {
@@ -242,31 +249,16 @@ func (a *app) status(ctx context.Context, c *conn, id, label, what string) error
 				lastErr = lf.GetMessage()
 			}
 		}
-		hint, _ := noWorkerHint(qctx, c)
-		var prog workflows.Progress
-		if hint == "" {
-			prog, err = queryProgress(qctx, c, id, runID)
-			if err != nil {
-				hint = fmt.Sprintf("unavailable (%v): is a worker polling task queue %q?", rootCause(err), workflows.TaskQueue)
-			}
-		}
-		if hint != "" {
-			step, _ := desc.TypedSearchAttributes.GetKeyword(workflows.SearchStep)
-			row("current step", withAttempt(step, attempt))
-			row("last error", oneLine(lastErr))
-			row("progress", hint)
-			return nil
-		}
-		if prog.Attempt > 0 {
-			attempt = prog.Attempt
-		}
-		if prog.LastError != "" {
-			lastErr = prog.LastError
-		}
-		row("current step", withAttempt(prog.CurrentStep, attempt))
+		step, _ := desc.TypedSearchAttributes.GetKeyword(workflows.SearchStep)
+		row("current step", withAttempt(step, attempt))
 		row("last error", oneLine(lastErr))
-		printSteps(w, prog.Result.Steps)
-		printResult(w, prog.Result)
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if hint, _ := noWorkerHint(hctx, c); hint != "" {
+			row("progress", hint)
+		} else {
+			row("steps", "listed when it ends (each step's outcome is on the Web UI page meanwhile)")
+		}
 		return nil
 	}
 
@@ -284,6 +276,9 @@ func (a *app) status(ctx context.Context, c *conn, id, label, what string) error
 	}
 	var wee *temporal.WorkflowExecutionError
 	if !errors.As(err, &wee) {
+		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
+			return exitf(exitUsage, "cannot read the result of the onboarding %s: %v", label, perr)
+		}
 		return c.temporalError("cannot read the result of the onboarding "+label, err)
 	}
 	f := describeFailure(err)
@@ -319,16 +314,9 @@ func printSteps(w io.Writer, steps []workflows.StepReport) {
 
 // watcherStatus shows one watcher found by its workflow id.
 func (a *app) watcherStatus(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) error {
-	sa := desc.TypedSearchAttributes
-	kw := func(k temporal.SearchAttributeKeyKeyword) string { v, _ := sa.GetKeyword(k); return v }
-	e := execution{
-		id: desc.WorkflowExecution.ID, runID: desc.WorkflowExecution.RunID, typ: desc.WorkflowType.Name,
-		status: desc.Status, start: desc.WorkflowStartTime,
-		tenant: kw(workflows.SearchTenant), domain: kw(workflows.SearchDomain), jobState: kw(workflows.SearchJobState),
-		awaiting: kw(workflows.SearchAwaitingApproval) == "true",
-	}
-	if desc.WorkflowCloseTime != nil {
-		e.close = *desc.WorkflowCloseTime
+	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+	if errors.Is(e.stateErr, errNeedKeys) {
+		return exitf(exitUsage, "cannot read the watcher %s: %v", e.id, e.stateErr)
 	}
 	w := a.stdout
 	if summary, _ := desc.GetStaticSummary(); summary != "" {
@@ -336,35 +324,22 @@ func (a *app) watcherStatus(ctx context.Context, c *conn, desc *client.WorkflowE
 	}
 	switch desc.Status {
 	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		answers, hint := queryWatchers(ctx, c, []execution{e})
-		var ans *watchAnswer
-		if v, ok := answers[e.id]; ok {
-			ans = &v
-		}
-		printWatcher(w, c, "", e, ans, hint, nil)
+		printWatcher(w, c, "", e, nil)
 		return nil
 	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		var st workflows.WatchState
 		if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, &st); err == nil {
-			printWatcher(w, c, "", e, nil, "", &st)
+			printWatcher(w, c, "", e, &st)
 			return nil
 		}
-		printWatcher(w, c, "", e, nil, "", nil)
+		printWatcher(w, c, "", e, nil)
 		return nil
 	}
-	// Failed, terminated, timed out or canceled: its last state, if a worker
-	// can replay it, and how it ended.
-	var last *workflows.WatchState
-	qctx, qcancel := context.WithTimeout(ctx, 5*time.Second)
-	if hint, err := noWorkerHint(qctx, c); err == nil && hint == "" {
-		if st, err := queryWatch(qctx, c, e.id, e.runID); err == nil {
-			last = &st
-		}
-	}
-	qcancel()
-	printWatcher(w, c, "", e, nil, "", last)
+	// Failed, terminated, timed out or canceled: its last published state
+	// (memo) and how it ended.
+	printWatcher(w, c, "", e, nil)
 	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, nil); err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 
@@ -51,6 +52,8 @@ type conn struct {
 	address   string
 	namespace string
 	uiURL     string
+	dc        converter.DataConverter // with the codec when keys are given
+	encrypted bool                    // the starter has codec keys
 }
 
 // options resolves the client options: config profile and environment, then flags.
@@ -108,7 +111,11 @@ func (c *connFlags) dial(ctx context.Context, stderr io.Writer) (*conn, error) {
 		}
 		return nil, exitf(exitUnreachable, "cannot reach Temporal at %s: %v. Start it with `make dev-server` or set TEMPORAL_ADDRESS", opts.HostPort, err)
 	}
-	return &conn{Client: cl, address: opts.HostPort, namespace: opts.Namespace, uiURL: c.uiURL}, nil
+	dc := opts.DataConverter
+	if dc == nil {
+		dc = converter.GetDefaultDataConverter()
+	}
+	return &conn{Client: cl, address: opts.HostPort, namespace: opts.Namespace, uiURL: c.uiURL, dc: dc, encrypted: opts.DataConverter != nil}, nil
 }
 
 // link is the Web UI page of a workflow.
@@ -167,7 +174,8 @@ func registerSearchAttributesHint(address, namespace string) string {
 	for _, n := range workflows.SearchAttributeNames {
 		b.WriteString("  temporal operator search-attribute create --address " + address + " --namespace " + namespace + " --name " + n + " --type Keyword\n")
 	}
-	b.WriteString("(or start the dev server with `make dev-server`, which registers them)")
+	b.WriteString("or all at once: deploy/temporal/search-attributes.sh --namespace " + namespace + " (--tcld for Temporal Cloud)\n")
+	b.WriteString("(the dev server of `make dev-server` and `make demo` registers them at start)")
 	return b.String()
 }
 

@@ -19,6 +19,8 @@ func (a *app) watchCmd() *cobra.Command {
 	var (
 		tenant, sp, job, domain string
 		wf                      watchFlags
+		check                   time.Duration
+		keepMissing             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "watch",
@@ -31,7 +33,21 @@ interval (worker --watch-interval); when the accidental-delete threshold quarant
 it notifies and waits for 'starter approve' or 'starter reject', reminding
 every --reminder-interval; other quarantines are explained, never forced.
 Its workflow id is cloudsync-watch/<tenant>/<job>: a job already watched is
-refused (exit 3).`,
+refused (exit 3).
+
+The watcher first looks at the job itself, and the starter waits for that
+look (up to --check-timeout, default 30s; 0: do not wait):
+  - the job is there: exit 0, with its status;
+  - the job (or the service principal) is not there: exit 4, and the watcher
+    is terminated, since a mistyped id would otherwise be watched for 15
+    minutes before it counts as gone. A job created moments ago may not be
+    listed yet: --keep-if-missing keeps the watcher (it shows "missing" until
+    the job appears, and ends as gone after the worker's --watch-gone-after);
+  - Graph refuses to show it (consent, credential) or does not answer: exit
+    1; the watcher is kept (it recovers by itself once access is fixed;
+    'starter unwatch' stops it).
+Without a worker nothing can look: the starter says so and exits 0 (the
+watcher waits for a worker).`,
 		Example: `  starter watch --tenant-id 11111111-2222-3333-4444-555555555555 \
       --service-principal-id 66666666-7777-8888-9999-000000000000 \
       --job-id AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef \
@@ -52,10 +68,14 @@ refused (exit 3).`,
 			in.JobID = checkJobID(&p, job)
 			in.Domain = checkDomain(&p, domain, changed("domain"))
 			in.Options = wf.options(&p, changed)
+			if check < 0 {
+				p.add("--check-timeout", "%s must not be negative (0: do not wait for the first look)", check)
+			}
 			if err := p.err("invalid watch"); err != nil {
 				return err
 			}
-			return a.watch(cmd.Context(), in)
+			in.LookFirst = check > 0
+			return a.watch(cmd.Context(), in, check, keepMissing)
 		},
 	}
 	f := cmd.Flags()
@@ -64,6 +84,8 @@ refused (exit 3).`,
 	f.StringVar(&job, "job-id", "", "sync job id (required)")
 	f.StringVar(&domain, "domain", "", "on-premises AD domain of the job (for listings and messages)")
 	wf.register(f)
+	f.DurationVar(&check, "check-timeout", 30*time.Second, "wait this long for the watcher's first look at the job (0: do not wait)")
+	f.BoolVar(&keepMissing, "keep-if-missing", false, "keep the watcher when the job is not (yet) listed (a job created moments ago)")
 	f.SortFlags = false
 	return cmd
 }
@@ -92,7 +114,7 @@ func watchStartOptions(in workflows.WatchInput) client.StartWorkflowOptions {
 	}
 }
 
-func (a *app) watch(ctx context.Context, in workflows.WatchInput) error {
+func (a *app) watch(ctx context.Context, in workflows.WatchInput, check time.Duration, keepMissing bool) error {
 	opts := watchStartOptions(in)
 	c, err := a.conn.dial(ctx, a.stderr)
 	if err != nil {
@@ -115,6 +137,84 @@ func (a *app) watch(ctx context.Context, in workflows.WatchInput) error {
 		fmt.Fprintf(a.stdout, "approvers:   %s\n", strings.Join(in.Options.Approvers, ", "))
 	}
 	fmt.Fprintf(a.stdout, "see it with: starter status --workflow-id %s\n", run.GetID())
+	if check <= 0 {
+		return nil
+	}
+	return a.checkWatched(ctx, c, in, run.GetID(), run.GetRunID(), check, keepMissing)
+}
+
+// checkWatched waits for the watcher's first look at the job (published in
+// its memo, read with Describe: no query) and says whether the job is there.
+func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput, id, runID string, timeout time.Duration, keepMissing bool) error {
+	deadline := time.Now().Add(timeout)
+	hinted := false
+	for {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		d, err := c.DescribeWorkflowExecution(dctx, id, runID)
+		cancel()
+		if err == nil {
+			e := c.executionOf(d.GetWorkflowExecutionInfo())
+			st := e.state
+			switch {
+			case errors.Is(e.stateErr, errNeedKeys):
+				return exitf(exitUsage, "the watcher runs, but its state cannot be read: %v", e.stateErr)
+			case !e.running():
+				return exitf(exitFailed, "the watcher ended at once (%s): starter status --workflow-id %s", statusWord(e.status), id)
+			case st != nil && st.FirstLook != "":
+				return exitf(exitFailed, "job %s of tenant %s could not be looked at: %s\nThe watcher is kept: it keeps trying and recovers by itself once Graph answers (check the app's consent and the worker's credential for this tenant); stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
+					in.JobID, in.TenantID, oneLine(st.FirstLook), in.TenantID, in.JobID)
+			case st != nil && st.Observations > 0:
+				return a.firstLook(ctx, c, in, id, runID, st, keepMissing)
+			}
+		}
+		if !hinted {
+			hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+			hint, herr := noWorkerHint(hctx, c)
+			hcancel()
+			if herr == nil && hint != "" {
+				fmt.Fprintf(a.stderr, "… %s; the job is looked at once a worker runs (starter status --workflow-id %s)\n", strings.TrimSuffix(hint, "; the onboarding waits for it"), id)
+				return nil
+			}
+			hinted = true
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(a.stderr, "… the watcher has not looked at the job within %s; see it with: starter status --workflow-id %s\n", timeout, id)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return exitf(exitInterrupted, "stopped waiting; the watcher goes on: starter status --workflow-id %s", id)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// firstLook reports the watcher's first observation of the job.
+func (a *app) firstLook(ctx context.Context, c *conn, in workflows.WatchInput, id, runID string, st *workflows.WatchState, keepMissing bool) error {
+	j := st.Job
+	switch {
+	case j.Unreachable != "":
+		return exitf(exitFailed, "job %s of tenant %s: Graph refuses to show it: %s\nThe watcher is kept and recovers by itself once access is fixed; stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
+			in.JobID, in.TenantID, oneLine(j.Unreachable), in.TenantID, in.JobID)
+	case j.Missing || j.Gone:
+		what := fmt.Sprintf("job %s is not among the sync jobs of service principal %s in tenant %s (or that service principal does not exist)", in.JobID, in.ServicePrincipalID, in.TenantID)
+		if keepMissing {
+			return exitf(exitNotFound, "%s.\nThe watcher is kept (--keep-if-missing): it shows the job as missing until it appears, and ends as gone after the worker's --watch-gone-after", what)
+		}
+		tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		err := c.TerminateWorkflow(tctx, id, runID, "starter watch: "+what)
+		stopped := "The watcher was stopped (terminated)"
+		if err != nil && !isNotFound(err) {
+			stopped = fmt.Sprintf("The watcher could not be stopped (%v): stop it with starter unwatch", rootCause(err))
+		}
+		return exitf(exitNotFound, "%s.\n%s. Check the ids (the onboarding's result and 'starter status --tenant-id %s' list them); a job created moments ago may not be listed yet: retry in a few minutes, or pass --keep-if-missing",
+			what, stopped, in.TenantID)
+	}
+	fmt.Fprintf(a.stdout, "job status:  schedule %s, status %s (phase %s)\n", orDash(j.ScheduleState), orDash(j.StatusCode), st.Phase)
+	if st.Advice != "" {
+		fmt.Fprintf(a.stdout, "advice:      %s\n", oneLine(st.Advice))
+	}
 	return nil
 }
 

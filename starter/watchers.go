@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -30,6 +32,27 @@ type execution struct {
 	step, outcome  string
 	jobState       string
 	awaiting       bool
+	// state is what a watcher publishes in its memo (nil: none, or stateErr
+	// says why it cannot be read).
+	state    *workflows.WatchState
+	stateErr error
+}
+
+// presented is the episode a running watcher presents, from its memo.
+func (e execution) presented() (*workflows.Episode, bool) {
+	if e.state == nil {
+		return nil, false
+	}
+	return e.state.Presented, true
+}
+
+// awaitingNow says whether a running watcher awaits a decision: its memo,
+// else its search attribute.
+func (e execution) awaitingNow() bool {
+	if e.state != nil {
+		return e.state.Phase == workflows.PhaseAwaitingApproval
+	}
+	return e.awaiting
 }
 
 func (e execution) running() bool { return e.status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING }
@@ -73,7 +96,6 @@ func watchersQuery(tenant, domain string, runningOnly bool) string {
 func listExecutions(ctx context.Context, c *conn, query string) (out []execution, truncated bool, err error) {
 	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	dc := converter.GetDefaultDataConverter()
 	var token []byte
 	for {
 		resp, err := c.ListWorkflow(lctx, &workflowservice.ListWorkflowExecutionsRequest{
@@ -86,24 +108,34 @@ func listExecutions(ctx context.Context, c *conn, query string) (out []execution
 			if len(out) >= maxListed {
 				return out, true, nil
 			}
-			fields := info.GetSearchAttributes().GetIndexedFields()
-			kw := func(name string) string { return keyword(dc, fields[name]) }
-			e := execution{
-				id: info.GetExecution().GetWorkflowId(), runID: info.GetExecution().GetRunId(), typ: info.GetType().GetName(),
-				status: info.GetStatus(), start: info.GetStartTime().AsTime(),
-				tenant: kw("CloudSyncTenant"), domain: kw("CloudSyncDomain"), step: kw("CloudSyncStep"), outcome: kw("CloudSyncOutcome"),
-				jobState: kw("CloudSyncJobState"), awaiting: kw("CloudSyncAwaitingApproval") == "true",
-			}
-			if info.GetCloseTime() != nil {
-				e.close = info.GetCloseTime().AsTime()
-			}
-			out = append(out, e)
+			out = append(out, c.executionOf(info))
 		}
 		token = resp.GetNextPageToken()
 		if len(token) == 0 {
 			return out, false, nil
 		}
 	}
+}
+
+// executionOf is what a listing or a Describe says of one run, with the
+// state a watcher publishes in its memo.
+func (c *conn) executionOf(info *workflowpb.WorkflowExecutionInfo) execution {
+	dc := converter.GetDefaultDataConverter() // search attributes are never encoded
+	fields := info.GetSearchAttributes().GetIndexedFields()
+	kw := func(name string) string { return keyword(dc, fields[name]) }
+	e := execution{
+		id: info.GetExecution().GetWorkflowId(), runID: info.GetExecution().GetRunId(), typ: info.GetType().GetName(),
+		status: info.GetStatus(), start: info.GetStartTime().AsTime(),
+		tenant: kw("CloudSyncTenant"), domain: kw("CloudSyncDomain"), step: kw("CloudSyncStep"), outcome: kw("CloudSyncOutcome"),
+		jobState: kw("CloudSyncJobState"), awaiting: kw("CloudSyncAwaitingApproval") == "true",
+	}
+	if info.GetCloseTime() != nil {
+		e.close = info.GetCloseTime().AsTime()
+	}
+	if e.typ == workflows.WatchSyncJobWorkflow {
+		e.state, e.stateErr = c.watchState(info.GetMemo())
+	}
+	return e
 }
 
 func keyword(dc converter.DataConverter, p *commonpb.Payload) string {
@@ -151,68 +183,50 @@ func latestRuns(all []execution) []execution {
 	return out
 }
 
-// watchAnswer is a watcher's status query answer, or why there is none.
-type watchAnswer struct {
-	state workflows.WatchState
-	err   error
-}
-
-func queryWatch(ctx context.Context, c *conn, id, runID string) (workflows.WatchState, error) {
+// watchState reads the state a watcher publishes in its memo
+// (workflows.WatchStateMemoKey): nil when it publishes none (a watcher
+// started by an older worker). Reading it costs no Temporal action, unlike
+// the status query.
+func (c *conn) watchState(memo *commonpb.Memo) (*workflows.WatchState, error) {
+	p := memo.GetFields()[workflows.WatchStateMemoKey]
+	if p == nil {
+		return nil, nil
+	}
 	var st workflows.WatchState
-	v, err := c.QueryWorkflow(ctx, id, runID, workflows.StatusQuery)
+	if err := c.dc.FromPayload(p, &st); err != nil {
+		return nil, c.payloadError(err)
+	}
+	return &st, nil
+}
+
+// payloadError explains a payload the starter cannot read: encrypted by the
+// worker's codec while the starter has no keys.
+func (c *conn) payloadError(err error) error {
+	if errors.Is(err, converter.ErrEncodingIsNotSupported) || strings.Contains(err.Error(), codec.MetadataEncoding) {
+		return fmt.Errorf("%w: %s", errNeedKeys, needKeysHint)
+	}
+	return err
+}
+
+// errNeedKeys marks a payload encrypted with keys the starter does not have.
+var errNeedKeys = errors.New("the payload is encrypted")
+
+const needKeysHint = "the worker encrypts payloads: give the starter the same keys (set CLOUDSYNC_CODEC_KEYS or CLOUDSYNC_CODEC_KEYS_FILE, and CLOUDSYNC_CODEC_KEY_ID; see starter --help)"
+
+// describeWatcher reads one watcher with DescribeWorkflowExecution (no query).
+func (c *conn) describeWatcher(ctx context.Context, id string) (execution, error) {
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	d, err := c.DescribeWorkflowExecution(dctx, id, "")
 	if err != nil {
-		return st, err
+		return execution{}, err
 	}
-	return st, v.Get(&st)
+	return c.executionOf(d.GetWorkflowExecutionInfo()), nil
 }
 
-// queryWatchers asks every running watcher for its status, a few at a time.
-// hint is set (and nothing asked) when no worker could answer.
-func queryWatchers(ctx context.Context, c *conn, list []execution) (answers map[string]watchAnswer, hint string) {
-	answers = map[string]watchAnswer{}
-	running := 0
-	for _, e := range list {
-		if e.running() {
-			running++
-		}
-	}
-	if running == 0 {
-		return answers, ""
-	}
-	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	h, err := noWorkerHint(hctx, c)
-	cancel()
-	if err == nil && h != "" {
-		return answers, "status unavailable: no worker is polling task queue " + workflows.TaskQueue + " (start the cloudsync worker)"
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for _, e := range list {
-		if !e.running() {
-			continue
-		}
-		wg.Add(1)
-		go func(e execution) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			// The latest run: the listed one may have continued as new since.
-			st, err := queryWatch(qctx, c, e.id, "")
-			mu.Lock()
-			answers[e.id] = watchAnswer{st, err}
-			mu.Unlock()
-		}(e)
-	}
-	wg.Wait()
-	return answers, ""
-}
-
-// printWatcher prints one watcher: what visibility knows, and its status
-// query answer (running) or result (completed).
-func printWatcher(w io.Writer, c *conn, indent string, e execution, ans *watchAnswer, hint string, result *workflows.WatchState) {
+// printWatcher prints one watcher: what visibility or Describe knows, with
+// the state it publishes in its memo (or its result, when completed).
+func printWatcher(w io.Writer, c *conn, indent string, e execution, result *workflows.WatchState) {
 	row := func(k, v string) {
 		if v != "" {
 			fmt.Fprintf(w, "%s%-16s %s\n", indent, k+":", v)
@@ -227,16 +241,12 @@ func printWatcher(w io.Writer, c *conn, indent string, e execution, ans *watchAn
 		st += " at " + e.close.Local().Format(time.RFC3339)
 	}
 	row("status", st)
-	var ws *workflows.WatchState
+	ws := e.state
 	switch {
 	case result != nil:
 		ws = result
-	case ans != nil && ans.err == nil:
-		ws = &ans.state
-	case ans != nil:
-		row("phase", "unknown (status query failed: "+oneLine(rootCause(ans.err).Error())+")")
-	case e.running() && hint != "":
-		row("phase", hint)
+	case e.stateErr != nil:
+		row("phase", "unknown: "+oneLine(e.stateErr.Error()))
 	}
 	if ws == nil {
 		// What the search attributes say.
@@ -317,12 +327,20 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 }
 
 func decisionLine(d workflows.Decision) string {
+	// "approved by" only for a decision that settled its episode; one that
+	// was not acted upon, refused or failed reads "approval by …: <outcome>".
 	verb := "rejected"
 	switch {
 	case d.Resume:
 		verb = "start asked"
 	case d.Approve:
 		verb = "approved"
+	}
+	if d.Outcome != "" && !d.Acted() {
+		verb = "rejection"
+		if d.Approve {
+			verb = "approval"
+		}
 	}
 	s := fmt.Sprintf("%s by %s (%s)", verb, orDash(d.Approver), oneLine(d.Reason))
 	if d.Episode != "" {

@@ -98,6 +98,21 @@ func checkText(p *problems, flag, v string, max int, why string) string {
 	return t
 }
 
+// checkApprover checks an approver flag with the workflow's own rule
+// (workflows.CheckApprover: an e-mail address), so the starter refuses (exit
+// 2) what the watcher would refuse.
+func checkApprover(p *problems, flag, v, why string) string {
+	t := checkText(p, flag, v, maxApproverLength, why)
+	if t == "" || len(t) > maxApproverLength || strings.IndexFunc(t, unicode.IsControl) >= 0 {
+		return t
+	}
+	if err := workflows.CheckApprover(t); err != nil {
+		p.add(flag, "%q is not an e-mail address: name the person who decides, e.g. alice@contoso.com", clip(t))
+		return ""
+	}
+	return t
+}
+
 // watchFlags configure watchers (onboard and watch).
 type watchFlags struct {
 	approvers        []string
@@ -159,13 +174,15 @@ func (f *watchFlags) options(p *problems, changed func(string) bool) workflows.W
 		p.add("--approver", "%d approvers: at most %d (use a group address)", len(f.approvers), maxApprovers)
 	}
 	for i, a := range f.approvers {
-		flag := fmt.Sprintf("--approver[%d]", i)
-		a = checkText(p, flag, a, maxApproverLength, "who may decide, e.g. alice@contoso.com")
-		if strings.ContainsAny(a, ",;") {
-			p.add(flag, "%q holds several names: repeat --approver for each", clip(a))
+		flag := "--approver"
+		if len(f.approvers) > 1 {
+			flag = fmt.Sprintf("--approver[%d]", i)
+		}
+		if t := strings.TrimSpace(a); strings.ContainsAny(t, ",;") {
+			p.add(flag, "%q holds several names: repeat --approver for each", clip(t))
 			continue
 		}
-		if a != "" {
+		if a = checkApprover(p, flag, a, "who may decide, e.g. alice@contoso.com"); a != "" {
 			o.Approvers = append(o.Approvers, a)
 		}
 	}

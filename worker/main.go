@@ -121,7 +121,7 @@ func graphMetrics(reg *metrics.Registry) func(graph.Observation) {
 		reg.Add("cloudsync_graph_requests_total", map[string]string{"method": o.Method, "route": o.Route, "status": strconv.Itoa(o.Status), "code": o.Code}, 1)
 		reg.Observe("cloudsync_graph_request_duration_seconds", map[string]string{"method": o.Method, "route": o.Route}, o.Elapsed)
 		if o.RetryAfter > 0 {
-			reg.Add("cloudsync_graph_throttle_wait_seconds_total", nil, o.RetryAfter.Seconds())
+			reg.Add(metrics.GraphThrottleWaitSeconds, nil, o.RetryAfter.Seconds())
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type watcher struct {
 	notifying      int // notifications in flight: waited for before closing
 	unwatch        *UnwatchRequest
 	restarting     *Episode // an approval of this episode is being acted on
+
+	publishOn bool   // the state memo (publish) is on for this run
+	published string // what the memo holds now
 }
 
 func (w *watcher) setup(ctx workflow.Context) error {
@@ -93,6 +97,10 @@ func (w *watcher) run(ctx workflow.Context) (WatchState, error) {
 	rejectCh := workflow.GetSignalChannel(ctx, RejectSignal)
 	if w.st.Phase == PhaseAwaitingApproval {
 		w.startReminder(ctx)
+	}
+	w.publishOn = workflow.GetVersion(ctx, publishStateChange, workflow.DefaultVersion, 1) >= 1
+	if w.in.State == nil && w.in.LookFirst {
+		w.firstLook(ctx)
 	}
 	w.details(ctx)
 	silence := workflow.NewTimer(ctx, w.opts.SilentAfter)
@@ -323,11 +331,11 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 	}
 	p := w.st.Presented
 	if p == nil || (req.Episode != "" && req.Episode != p.ID()) {
-		why := fmt.Sprintf("nothing awaits a decision on job %s (phase %s)", w.in.JobID, w.st.Phase)
+		why := fmt.Sprintf("nothing awaited a decision on job %s (phase %s)", w.in.JobID, w.st.Phase)
 		if p != nil {
-			why = fmt.Sprintf("episode %s is not the one awaiting a decision (%s)", req.Episode, p.ID())
+			why = fmt.Sprintf("episode %s is not the one awaiting a decision: decide on episode %s (starter status shows it)", req.Episode, p.ID())
 		}
-		d.Outcome = OutcomeNotActedUpon + why + ": approve the presented episode (starter status shows it)"
+		d.Outcome = OutcomeNotActedUpon + why
 		w.record(d)
 		w.details(ctx)
 		w.look.SendAsync(true)
@@ -525,6 +533,42 @@ func (w *watcher) details(ctx workflow.Context) {
 		d += fmt.Sprintf("\n\nLast decision: %s by %s (%s): %s", verb, last.Approver, last.Reason, last.Outcome)
 	}
 	workflow.SetCurrentDetails(ctx, d)
+	w.publish(ctx)
+}
+
+// publishStateChange versions the state memo: runs recorded before it publish none.
+const publishStateChange = "publish-state-memo"
+
+// publish puts the state in the memo (WatchStateMemoKey) when it changed, so
+// the starter reads it from Describe and listings without a query.
+func (w *watcher) publish(ctx workflow.Context) {
+	if !w.publishOn {
+		return
+	}
+	p := w.st.Published()
+	b, err := json.Marshal(p)
+	if err != nil || string(b) == w.published {
+		return
+	}
+	if workflow.UpsertMemo(ctx, map[string]any{WatchStateMemoKey: p}) == nil {
+		w.published = string(b)
+	}
+}
+
+// firstLook reads the job once before waiting for the poller (LookFirst), so
+// whoever started the watcher learns at once whether the job is there.
+func (w *watcher) firstLook(ctx workflow.Context) {
+	ao := workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second, ScheduleToCloseTimeout: 20 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Second},
+		Summary:     "first look at " + w.in.JobID,
+	}
+	var s JobStatus
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), LookAtJobActivity, w.in.Target()).Get(ctx, &s); err != nil {
+		w.st.FirstLook = rootMessage(err)
+		return
+	}
+	w.observe(ctx, s)
 }
 
 // end closes the watcher once its notifications are out.

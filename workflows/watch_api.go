@@ -68,11 +68,28 @@ func (o WatchOptions) Validate() error {
 		errs = append(errs, fmt.Errorf("%d approvers: at most %d (use a group address)", len(o.Approvers), MaxApprovers))
 	}
 	for _, a := range o.Approvers {
-		if err := checkField("approver", a, MaxApproverLength); err != nil {
+		if err := CheckApprover(a); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// approverRE is an e-mail address, as far as a decision's approver needs one:
+// the name the watcher compares with its approvers and records.
+var approverRE = regexp.MustCompile(`^[^@\s,;<>"]+@[^@\s,;<>"]+\.[^@\s,;<>".]+$`)
+
+// CheckApprover checks an approver (of watch options or of a decision): an
+// e-mail address such as alice@contoso.com. The starter and the workflow both
+// use it, so a name the watcher would refuse is refused before it is sent.
+func CheckApprover(a string) error {
+	if err := checkField("approver", a, MaxApproverLength); err != nil {
+		return err
+	}
+	if !approverRE.MatchString(strings.TrimSpace(a)) {
+		return fmt.Errorf("approver %q is not an e-mail address (e.g. alice@contoso.com)", clipText(strings.TrimSpace(a)))
+	}
+	return nil
 }
 
 // WithDefaults fills unset watch options.
@@ -108,6 +125,9 @@ type WatchInput struct {
 	ServicePrincipalID string       `json:"servicePrincipalId"`
 	JobID              string       `json:"jobId"`
 	Options            WatchOptions `json:"options"`
+	// LookFirst: the watcher looks at the job itself before waiting for the
+	// poller (starter watch: so it can say at once whether the job exists).
+	LookFirst bool `json:"lookFirst,omitempty"`
 	// State is carried across continue-as-new; nil on the first run.
 	State *WatchState `json:"state,omitempty"`
 }
@@ -261,7 +281,7 @@ type DecisionRequest struct {
 
 // Validate checks a request's shape (not whether anything awaits it).
 func (r DecisionRequest) Validate() error {
-	return errors.Join(checkField("approver", r.Approver, MaxApproverLength), checkField("reason", r.Reason, MaxReasonLength),
+	return errors.Join(CheckApprover(r.Approver), checkField("reason", r.Reason, MaxReasonLength),
 		checkLength("episode", r.Episode, 600))
 }
 
@@ -334,6 +354,24 @@ type WatchState struct {
 	Silent        bool       `json:"silent,omitempty"`    // the poller has been silent for SilentAfter
 	Runs          int        `json:"runs"`                // continue-as-new count + 1
 	Outcome       string     `json:"outcome,omitempty"`   // when ended
+	// FirstLook is why the first look (LookFirst) failed, if it did.
+	FirstLook string `json:"firstLook,omitempty"`
+}
+
+// WatchStateMemoKey is the memo entry where a watcher publishes its state
+// (Published), so the starter reads it from Describe and visibility listings
+// instead of the status query (each query is a billed action).
+const WatchStateMemoKey = "cloudsyncWatchState"
+
+// publishedDecisions is how many recent decisions the memo carries.
+const publishedDecisions = 3
+
+// Published is the state as the memo carries it: the most recent decisions only.
+func (s WatchState) Published() WatchState {
+	if n := len(s.Decisions); n > publishedDecisions {
+		s.Decisions = append([]Decision(nil), s.Decisions[n-publishedDecisions:]...)
+	}
+	return s
 }
 
 // LastDecision is the most recent decision, if any.

@@ -259,7 +259,7 @@ func TestWatchEarlyDecisionIsRecordedAndLooksAtTheJob(t *testing.T) {
 	require.Empty(t, f.restarts, "an early decision is never acted upon")
 	require.Equal(t, 1, f.looks, "it made the watcher look at once")
 	require.Equal(t, []string{"not acted upon"}, outcomes(st.Decisions))
-	require.Contains(t, st.Decisions[0].Outcome, "approve the presented episode")
+	require.Contains(t, st.Decisions[0].Outcome, "nothing awaited a decision")
 	require.Equal(t, PhaseAwaitingApproval, st.Phase, "the look found the episode and presents it")
 	require.Equal(t, episodeA, st.Presented.ID())
 }
@@ -306,7 +306,7 @@ func TestWatchPausedJobIsNotForcedAndIsAskedAgain(t *testing.T) {
 	paused.ScheduleState = "Paused"
 	at(env, time.Hour, func() {
 		f.set(paused) // paused in the portal; the poller has not reported it yet
-		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice", Reason: "ok"})
+		env.SignalWorkflow(ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "ok"})
 	})
 	var st WatchState
 	at(env, 2*time.Hour, func() { st = queryState(t, env) })
@@ -323,7 +323,7 @@ func TestWatchOtherQuarantineIsExplainedNeverForced(t *testing.T) {
 	observe(env, f, time.Minute, badCreds)
 	var q WatchState
 	at(env, time.Hour, func() { q = queryState(t, env) })
-	decide(env, 2*time.Hour, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "force it"})
+	decide(env, 2*time.Hour, ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "force it"})
 	observe(env, f, 3*time.Hour, gone)
 	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
 	finalState(t, env)
@@ -358,7 +358,7 @@ func TestWatchRemindsWhileAwaitingAndSaysWhenThePollerIsSilent(t *testing.T) {
 	in.Options.ReminderInterval = time.Hour
 	in.Options.SilentAfter = 10 * time.Hour
 	observe(env, f, time.Minute, tooManyA)
-	decide(env, 3*time.Hour+30*time.Minute, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "ok"})
+	decide(env, 3*time.Hour+30*time.Minute, ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "ok"})
 	var silent WatchState
 	at(env, 21*time.Hour, func() { silent = queryState(t, env) })
 	observe(env, f, 22*time.Hour, gone)
@@ -398,7 +398,7 @@ func TestWatchUnwatchAndCancelEndCleanly(t *testing.T) {
 func TestWatchContinuesAsNewCarryingState(t *testing.T) {
 	env, f := newWatchEnv(t)
 	observe(env, f, time.Minute, tooManyA)
-	decide(env, time.Hour, RejectSignal, DecisionRequest{Approver: "bob", Reason: "no"})
+	decide(env, time.Hour, RejectSignal, DecisionRequest{Approver: "bob@contoso.com", Reason: "no"})
 	at(env, 2*time.Hour, func() { env.SetContinueAsNewSuggested(true) })
 	observe(env, f, 2*time.Hour+time.Minute, quarantined(seriesA, seriesA.Add(time.Hour)))
 	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
@@ -421,7 +421,7 @@ func TestWatchResumedRunKeepsThePresentedEpisode(t *testing.T) {
 	in := defaultIn
 	ep := Episode{JobID: watchJobID, SeriesBegan: seriesA}
 	in.State = &WatchState{Phase: PhaseAwaitingApproval, Job: tooManyA, Presented: &ep, AwaitingSince: time.Now(), Observations: 7, Runs: 3}
-	decide(env, time.Hour, ApproveSignal, DecisionRequest{Approver: "alice", Reason: "planned"})
+	decide(env, time.Hour, ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "planned"})
 	observe(env, f, 2*time.Hour, gone)
 	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
 	st := finalState(t, env)
@@ -434,6 +434,10 @@ func TestDecisionAndOptionsValidation(t *testing.T) {
 	require.NoError(t, DecisionRequest{Approver: "a@b.c", Reason: "x"}.Validate())
 	require.ErrorContains(t, DecisionRequest{Approver: " ", Reason: "x"}.Validate(), "approver is required")
 	require.ErrorContains(t, DecisionRequest{Approver: "a", Reason: strings.Repeat("x", MaxReasonLength+1)}.Validate(), "at most")
+	// An approver is an e-mail address, in decisions and in watch options alike.
+	require.ErrorContains(t, DecisionRequest{Approver: "alice", Reason: "x"}.Validate(), "not an e-mail address")
+	require.ErrorContains(t, WatchOptions{Approvers: []string{"alice@contoso.com", "bob"}}.Validate(), `approver "bob" is not an e-mail address`)
+	require.NoError(t, WatchOptions{Approvers: []string{"alice@contoso.com", "Bob.Smith+ops@sub.contoso.co.uk"}}.Validate())
 	require.NoError(t, WatchOptions{Webhook: "teams-ops"}.Validate())
 	require.ErrorContains(t, WatchOptions{Webhook: "https://hooks.example/x"}.Validate(), "not a webhook name")
 	require.ErrorContains(t, WatchOptions{ReminderInterval: time.Second}.Validate(), "too short")
@@ -454,7 +458,7 @@ func TestWatchEpisodeBeingRestartedIsNotPresentedAgain(t *testing.T) {
 	observe(env, f, time.Minute, tooManyA)
 	at(env, time.Hour, func() { // an update runs beside the main loop
 		env.UpdateWorkflow(ApproveUpdate, "u", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {}, OnComplete: func(any, error) {}},
-			DecisionRequest{Approver: "alice", Reason: "ok"})
+			DecisionRequest{Approver: "alice@contoso.com", Reason: "ok"})
 	})
 	later := tooManyA
 	later.LastExecutionState = "Failed"
@@ -489,7 +493,7 @@ func TestWatchResumeIsExplicitAndNeverWhileAnEpisodeAwaits(t *testing.T) {
 	}
 	observe(env, f, time.Minute, tooManyA)
 	update(time.Hour, "r1", &early)
-	decide(env, 2*time.Hour, RejectSignal, DecisionRequest{Approver: "bob", Reason: "bad OU move"})
+	decide(env, 2*time.Hour, RejectSignal, DecisionRequest{Approver: "bob@contoso.com", Reason: "bad OU move"})
 	update(3*time.Hour, "r2", &later)
 	observe(env, f, 4*time.Hour, gone)
 	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
@@ -500,4 +504,61 @@ func TestWatchResumeIsExplicitAndNeverWhileAnEpisodeAwaits(t *testing.T) {
 	require.Equal(t, "alice@contoso.com", resumed[0].By)
 	require.Empty(t, f.forced, "a resume never forces deletions")
 	require.Equal(t, []string{"not acted upon", OutcomeRejected, "started"}, outcomes(st.Decisions))
+}
+
+// The watcher publishes its state in its memo whenever it changes, so the
+// starter reads it from Describe and listings instead of the billed status
+// query; the memo carries the presented episode and the last decisions.
+func TestWatchPublishesItsStateInTheMemo(t *testing.T) {
+	env, f := newWatchEnv(t)
+	var memos []WatchState
+	env.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
+		if v, ok := args.Get(0).(map[string]any)[WatchStateMemoKey]; ok {
+			memos = append(memos, v.(WatchState))
+		}
+	}).Return(nil)
+	observe(env, f, time.Minute, tooManyA)
+	decide(env, time.Hour, RejectSignal, DecisionRequest{Approver: "bob@contoso.com", Reason: "no"})
+	observe(env, f, 2*time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env)
+	require.NotEmpty(t, memos)
+	var sawPresented bool
+	for i, m := range memos {
+		if m.Presented != nil && m.Presented.ID() == episodeA && m.Phase == PhaseAwaitingApproval {
+			sawPresented = true
+		}
+		if i > 0 {
+			require.NotEqual(t, memos[i-1], m, "published only when the state changed")
+		}
+	}
+	require.True(t, sawPresented, "the presented episode is in the memo")
+	last := memos[len(memos)-1]
+	require.Equal(t, PhaseEnded, last.Phase)
+	require.Equal(t, []string{OutcomeRejected}, outcomes(last.Decisions))
+}
+
+// LookFirst (starter watch): the watcher looks at the job before waiting for
+// the poller, so a job that is not there shows as missing at once.
+func TestWatchLookFirstShowsAMissingJobAtOnce(t *testing.T) {
+	env, f := newWatchEnv(t)
+	f.set(JobStatus{Missing: true, MissingSince: seriesA, ObservedAt: seriesA})
+	in := defaultIn
+	in.LookFirst = true
+	var st WatchState
+	at(env, time.Minute, func() { st = queryState(t, env) })
+	observe(env, f, time.Hour, gone)
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, in)
+	finalState(t, env)
+	require.Equal(t, 1, f.looks)
+	require.EqualValues(t, 1, st.Observations)
+	require.True(t, st.Job.Missing)
+	require.Contains(t, st.Advice, "not in its service principal's job list")
+
+	// Without LookFirst (onboarding's watchers), no look: the poller reports.
+	env2, f2 := newWatchEnv(t)
+	observe(env2, f2, time.Hour, gone)
+	env2.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	finalState(t, env2)
+	require.Equal(t, 0, f2.looks)
 }

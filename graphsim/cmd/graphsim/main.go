@@ -5,9 +5,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	fs2 "io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *jobReadLag == 0 {
 		*jobReadLag = -1 // Options: negative is none, 0 the default
 	}
+	// A start that fails (the port is taken) leaves no directory behind that
+	// it made itself.
+	_, statErr := os.Stat(absDir)
+	made := errors.Is(statErr, fs2.ErrNotExist)
 	srv, err := graphsim.New(graphsim.Options{
 		Addr: *addr, Dir: absDir, Clients: map[string]string{*clientID: *clientSecret}, KnownTenants: known,
 		Hosts: extraHosts, Seed: *seed, Latency: *latency, ThrottleRate: *throttle, UnavailableRate: *unavailable,
@@ -71,6 +77,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		SyncInterval: *syncInterval, JobReadLag: *jobReadLag, QuarantineReevaluation: *reevaluation,
 	})
 	if err != nil {
+		if made {
+			_ = os.RemoveAll(absDir)
+		}
 		return err
 	}
 	defer srv.Close()

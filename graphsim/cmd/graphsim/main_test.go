@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -117,5 +118,30 @@ func TestRunHostsFlagSetsPrintedHost(t *testing.T) {
 		if !strings.HasPrefix(env[k], "https://graphsim:") {
 			t.Fatalf("%s=%q, want the first -hosts name", k, env[k])
 		}
+	}
+}
+
+// A start that fails (the port is taken) leaves no directory behind; one that
+// existed before is left alone.
+func TestFailedStartLeavesNoDirectory(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dir := filepath.Join(t.TempDir(), ".graphsim")
+	err = run(context.Background(), []string{"-addr", ln.Addr().String(), "-dir", dir}, io.Discard)
+	if err == nil {
+		t.Fatal("started on a port that is taken")
+	}
+	if _, serr := os.Stat(dir); !os.IsNotExist(serr) {
+		t.Fatalf("a failed start left %s behind (%v)", dir, serr)
+	}
+	existing := t.TempDir()
+	if err := run(context.Background(), []string{"-addr", ln.Addr().String(), "-dir", existing}, io.Discard); err == nil {
+		t.Fatal("started on a port that is taken")
+	}
+	if _, serr := os.Stat(existing); serr != nil {
+		t.Fatalf("an existing directory was removed: %v", serr)
 	}
 }
