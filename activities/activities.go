@@ -38,6 +38,9 @@ type Activities struct {
 	Registry  WatchRegistry
 	Converter converter.DataConverter
 	Webhooks  map[string]string
+	// SyncSettleWindow: how long after creating a service principal its
+	// synchronization calls' 403/409 are retried (0: the default, 5 min).
+	SyncSettleWindow time.Duration
 }
 
 func (a *Activities) client(tenantID string) (*graph.Client, error) {
@@ -90,14 +93,18 @@ func toTemporal(err error, f fresh) error {
 
 // syncErr classifies the error of a synchronization call on a service
 // principal: Graph answers 403 and 409 for a few minutes after one is created,
-// so within SyncSettleWindow of spCreated those are retried; after it (or on
-// one we found), a 403 is the missing permission it says.
-func syncErr(err error, spCreated time.Time) error {
+// so within the settle window of spCreated those are retried (benign: an
+// expected condition); after it (or on one we found), a 403 is the missing
+// permission it says.
+func (a *Activities) syncErr(err error, spCreated time.Time) error {
+	window := a.SyncSettleWindow
+	if window <= 0 {
+		window = wf.DefaultSyncSettleWindow
+	}
 	ge, ok := graph.AsError(err)
-	if ok && (ge.Kind == graph.KindForbidden || ge.Kind == graph.KindConflict) && !spCreated.IsZero() &&
-		time.Since(spCreated) < wf.SyncSettleWindow {
+	if ok && (ge.Kind == graph.KindForbidden || ge.Kind == graph.KindConflict) && !spCreated.IsZero() && time.Since(spCreated) < window {
 		return temporal.NewApplicationErrorWithOptions(ge.Error()+": the service principal was created at "+spCreated.Format(time.RFC3339)+
-			" and Graph refuses its synchronization calls for a few minutes; retrying until "+spCreated.Add(wf.SyncSettleWindow).Format(time.RFC3339),
+			" and Graph refuses its synchronization calls for a few minutes; retrying until "+spCreated.Add(window).Format(time.RFC3339),
 			string(ge.Kind), temporal.ApplicationErrorOptions{NextRetryDelay: ge.RetryAfter, Category: temporal.ApplicationErrorCategoryBenign})
 	}
 	return toTemporal(err, true)
@@ -370,7 +377,7 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 	}
 	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
 	if err != nil {
-		return res, syncErr(err, in.SPCreated)
+		return res, a.syncErr(err, in.SPCreated)
 	}
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
 	for _, j := range jobs {
@@ -386,7 +393,7 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 		}
 		j, err := c.CreateJob(ctx, in.ServicePrincipalID, t)
 		if err != nil {
-			return res, syncErr(err, in.SPCreated)
+			return res, a.syncErr(err, in.SPCreated)
 		}
 		res.Jobs[t] = j.ID
 		created = append(created, t)

@@ -24,7 +24,7 @@ func (a *Activities) PatchSchema(ctx context.Context, in wf.JobInput) (wf.Schema
 	}
 	schema, err := c.GetSchema(ctx, in.ServicePrincipalID, in.JobID)
 	if err != nil {
-		return res, syncErr(err, in.SPCreated)
+		return res, a.syncErr(err, in.SPCreated)
 	}
 	if id, err := graph.DirectoryID(schema, adDirectoryName); err == nil {
 		res.ADDirectoryID = id
@@ -42,7 +42,7 @@ func (a *Activities) PatchSchema(ctx context.Context, in wf.JobInput) (wf.Schema
 		return res, nil
 	}
 	if err := c.PutSchema(ctx, in.ServicePrincipalID, in.JobID, patched); err != nil {
-		return res, syncErr(err, in.SPCreated)
+		return res, a.syncErr(err, in.SPCreated)
 	}
 	res.Report.Outcome, res.Report.Detail = wf.OutcomeChanged, "added CredentialData to "+strings.Join(rep.Added, ", ")
 	if len(rep.AlreadyPresent) > 0 {
@@ -64,7 +64,7 @@ func (a *Activities) CheckExchangeSchema(ctx context.Context, in wf.ExchangeChec
 	if dirID == "" {
 		schema, err := c.GetSchema(ctx, in.ServicePrincipalID, in.JobID)
 		if err != nil {
-			return res, syncErr(err, in.SPCreated)
+			return res, a.syncErr(err, in.SPCreated)
 		}
 		if dirID, err = graph.DirectoryID(schema, adDirectoryName); err != nil {
 			return res, temporal.NewNonRetryableApplicationError(err.Error(), wf.ErrDirectoryNotInSchema, nil)
@@ -73,7 +73,7 @@ func (a *Activities) CheckExchangeSchema(ctx context.Context, in wf.ExchangeChec
 	res.ADDirectoryID = dirID
 	dir, err := c.Discover(ctx, in.ServicePrincipalID, in.JobID, dirID)
 	if err != nil {
-		return res, syncErr(err, in.SPCreated)
+		return res, a.syncErr(err, in.SPCreated)
 	}
 	res.MailNicknamePresent = dir.HasAttribute("user", "mailNickname")
 	return res, nil
@@ -94,7 +94,7 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 	}
 	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
 	if err != nil {
-		return res, syncErr(err, in.SPCreated)
+		return res, a.syncErr(err, in.SPCreated)
 	}
 	byID := map[string]wf.SeenJob{}
 	for _, j := range jobs {
@@ -119,7 +119,7 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 			continue
 		}
 		if err := c.StartJob(ctx, in.ServicePrincipalID, id); err != nil {
-			return res, syncErr(err, in.SPCreated)
+			return res, a.syncErr(err, in.SPCreated)
 		}
 		res.Started = append(res.Started, id)
 	}

@@ -65,7 +65,7 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 	}
 	current, err := c.GetSecrets(ctx, in.ServicePrincipalID)
 	if err != nil {
-		return rep, syncErr(err, in.SPCreated)
+		return rep, a.syncErr(err, in.SPCreated)
 	}
 	desired := DesiredSecrets(in)
 	owned := map[string]string{}
@@ -105,7 +105,7 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 		}
 	}
 	if err := c.PutSecrets(ctx, in.ServicePrincipalID, append(desired, foreign...)); err != nil {
-		return rep, syncErr(err, in.SPCreated)
+		return rep, a.syncErr(err, in.SPCreated)
 	}
 	rep.Outcome = wf.OutcomeUnchanged
 	rep.Detail = "Domain, AppKey and SyncNotificationSettings already as desired (AppKey re-asserted: Graph masks it)"

@@ -38,7 +38,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -186,14 +185,19 @@ func codecStartEnv(t *testing.T, o codecEnvOptions) *codecEnv {
 			Credentials: graph.CredentialConfig{Mode: graph.AuthClientSecret, ClientID: codecClientID, ClientSecret: codecClientSecret},
 			Transport:   transport,
 		},
-		Logger: zap.NewNop(),
+		Logger:   zap.NewNop(),
+		Watch:    activities.WatchConfig{Interval: time.Second, Shards: 1},
+		Registry: e.client,
+	}
+	if o.codec != nil {
+		acts.Converter = codec.DataConverter(o.codec)
 	}
 	e.worker = worker.New(e.client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 2 * time.Second})
-	e.worker.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
-	e.worker.RegisterWorkflowWithOptions(workflows.WatchSyncJob, workflow.RegisterOptions{Name: workflows.WatchSyncJobWorkflow})
+	workflows.RegisterWorkflows(e.worker)
 	e.worker.RegisterActivity(acts)
 	require.NoError(t, e.worker.Start())
 	t.Cleanup(e.worker.Stop) // runs before the server stops (cleanups are LIFO)
+	require.NoError(t, workflows.EnsurePollers(context.Background(), e.client, workflows.TaskQueue, 1, 10*time.Second))
 	return e
 }
 

@@ -307,6 +307,9 @@ func (e *env) workerEnv() []string {
 		"CLOUDSYNC_WATCH_SHARDS=2",
 		"CLOUDSYNC_WATCH_GONE_AFTER=20s",
 		"CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT=10s",
+		// graphsim's settling 403/409 last 3 s: a missing permission is
+		// reported after 15 s, not the production 5 min.
+		"CLOUDSYNC_SYNC_SETTLE_WINDOW=15s",
 		"CLOUDSYNC_WEBHOOKS=e2e-hook="+e.webhookURL(),
 	), e.cfg.workerEnv...)
 }

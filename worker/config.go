@@ -48,7 +48,9 @@ type config struct {
 	// (secrets: never logged, never in a workflow).
 	Watch           activities.WatchConfig
 	PollerHeartbeat time.Duration
-	Webhooks        map[string]string
+	// SyncSettleWindow: how long a new service principal's 403/409 are retried.
+	SyncSettleWindow time.Duration
+	Webhooks         map[string]string
 }
 
 // env lists every variable the worker reads, for the README and --help.
@@ -74,6 +76,7 @@ var envDoc = []struct{ name, doc string }{
 	{"CLOUDSYNC_CODEC_KEY_ID", "the key id that encrypts new payloads (required with several keys); the others only decrypt"},
 	{"CLOUDSYNC_WATCH_INTERVAL, CLOUDSYNC_WATCH_SHARDS", "poll every watched service principal's jobs this often (default 2m), in this many poller shards (default 4)"},
 	{"CLOUDSYNC_WATCH_GONE_AFTER, CLOUDSYNC_WATCH_REFRESH", "a job missing this long is gone (default 15m); report every job at least this often (default 12h)"},
+	{"CLOUDSYNC_SYNC_SETTLE_WINDOW", "retry a new service principal's synchronization 403/409 this long after its creation (default 5m), then report the missing permission"},
 	{"CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT", "how soon a crashed worker's poller shard moves to another worker (default 5m)"},
 	{"CLOUDSYNC_WEBHOOKS", "notification webhooks \"name=https://…,other=https://…\" that watchers name with --webhook (URLs are secrets: never logged)"},
 	{"CLOUDSYNC_METRICS_ADDR", "Prometheus /metrics and /healthz, /readyz address (default :9090; empty: off)"},
@@ -111,6 +114,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.Watch.Shards, "watch-shards", atoi(getenv("CLOUDSYNC_WATCH_SHARDS"), activities.DefaultWatchShards), "poller shards (each a long-running activity)")
 	fs.DurationVar(&c.Watch.GoneAfter, "watch-gone-after", atod(getenv("CLOUDSYNC_WATCH_GONE_AFTER"), activities.DefaultWatchGoneAfter), "a job missing from Graph's list this long is gone")
 	fs.DurationVar(&c.Watch.Refresh, "watch-refresh", atod(getenv("CLOUDSYNC_WATCH_REFRESH"), activities.DefaultWatchRefresh), "report every watched job at least this often")
+	fs.DurationVar(&c.SyncSettleWindow, "sync-settle-window", atod(getenv("CLOUDSYNC_SYNC_SETTLE_WINDOW"), workflows.DefaultSyncSettleWindow), "retry a new service principal's synchronization 403/409 this long after its creation")
 	fs.DurationVar(&c.PollerHeartbeat, "watch-heartbeat-timeout", atod(getenv("CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT"), workflows.DefaultPollerHeartbeatTimeout), "heartbeat timeout of the poller activity")
 	webhooks := webhookFlag{}
 	if err := webhooks.parseList(getenv("CLOUDSYNC_WEBHOOKS")); err != nil {

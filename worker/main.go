@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
@@ -66,6 +65,8 @@ func run(args []string) int {
 		Watch:    cfg.Watch,
 		Registry: c,
 		Webhooks: cfg.Webhooks,
+
+		SyncSettleWindow: cfg.SyncSettleWindow,
 	}
 	if cfg.Codec != nil {
 		acts.Converter = codec.DataConverter(cfg.Codec)
@@ -99,7 +100,7 @@ func run(args []string) int {
 	if health != nil {
 		health.SetReady(true)
 	}
-	if err := ensurePollers(context.Background(), c, cfg); err != nil {
+	if err := workflows.EnsurePollers(context.Background(), c, cfg.TaskQueue, cfg.Watch.WithDefaults().Shards, cfg.PollerHeartbeat); err != nil {
 		logger.Error("could not start the watch pollers; watchers will say they hear nothing", zap.Error(err))
 	}
 	stopGauges := make(chan struct{})
@@ -174,27 +175,6 @@ func watchGauges(c client.Client, taskQueue string, reg *metrics.Registry, every
 		case <-time.After(every):
 		}
 	}
-}
-
-// ensurePollers starts the poller shards that are not running (every worker
-// does it at start; a running shard is kept). Shards beyond the configured
-// count retire themselves.
-func ensurePollers(ctx context.Context, c client.Client, cfg config) error {
-	shards := cfg.Watch.WithDefaults().Shards
-	for i := 0; i < shards; i++ {
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := c.ExecuteWorkflow(sctx, client.StartWorkflowOptions{
-			ID:                       workflows.PollerWorkflowID(cfg.TaskQueue, i),
-			TaskQueue:                cfg.TaskQueue,
-			WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-			StaticSummary:            fmt.Sprintf("cloudsync poller shard %d of %d", i, shards),
-		}, workflows.WatchPollerWorkflow, workflows.PollerInput{Shard: i, HeartbeatTimeout: cfg.PollerHeartbeat})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("poller shard %d: %w", i, err)
-		}
-	}
-	return nil
 }
 
 // clientOptions resolves the Temporal client options the worker dials with:

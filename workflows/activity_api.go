@@ -61,7 +61,7 @@ type ServicePrincipalInput struct {
 // EnsureJobsInput lists the job templates that must exist.
 type EnsureJobsInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
-	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	// when it found one): 403/409 within the settle window are retried.
 	SPCreated          time.Time `json:"spCreated,omitempty"`
 	TenantID           string    `json:"tenantId"`
 	ServicePrincipalID string    `json:"servicePrincipalId"`
@@ -82,7 +82,7 @@ type EnsureJobsResult struct {
 // SecretsInput is the desired secret state, as flags (no secret values).
 type SecretsInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
-	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	// when it found one): 403/409 within the settle window are retried.
 	SPCreated          time.Time       `json:"spCreated,omitempty"`
 	TenantID           string          `json:"tenantId"`
 	ServicePrincipalID string          `json:"servicePrincipalId"`
@@ -98,7 +98,7 @@ type SecretsInput struct {
 // JobInput names one job.
 type JobInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
-	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	// when it found one): 403/409 within the settle window are retried.
 	SPCreated          time.Time `json:"spCreated,omitempty"`
 	TenantID           string    `json:"tenantId"`
 	ServicePrincipalID string    `json:"servicePrincipalId"`
@@ -114,7 +114,7 @@ type SchemaResult struct {
 // ExchangeCheckInput asks whether the AD schema supports Exchange writeback.
 type ExchangeCheckInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
-	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	// when it found one): 403/409 within the settle window are retried.
 	SPCreated          time.Time `json:"spCreated,omitempty"`
 	TenantID           string    `json:"tenantId"`
 	ServicePrincipalID string    `json:"servicePrincipalId"`
@@ -131,7 +131,7 @@ type ExchangeCheckResult struct {
 // StartJobsInput lists jobs to start when they were never started.
 type StartJobsInput struct {
 	// SPCreated: when the onboarding created the service principal (zero
-	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	// when it found one): 403/409 within the settle window are retried.
 	SPCreated          time.Time `json:"spCreated,omitempty"`
 	TenantID           string    `json:"tenantId"`
 	ServicePrincipalID string    `json:"servicePrincipalId"`
@@ -183,11 +183,12 @@ func (j SeenJob) NeverStarted() bool {
 	return j.ScheduleState == "Disabled" && j.NeverRun && j.QuarantineReason == ""
 }
 
-// SyncSettleWindow is how long after creating a service principal its
+// DefaultSyncSettleWindow is how long after creating a service principal its
 // synchronization calls' 403 and 409 are retried (Graph answers them for a
 // few minutes; Terraform's azuread provider retries exactly these). After it,
-// a 403 is the missing permission it says.
-const SyncSettleWindow = 10 * time.Minute
+// a 403 is the missing permission it says. The worker's
+// --sync-settle-window changes it.
+const DefaultSyncSettleWindow = 5 * time.Minute
 
 // MaxJobsSeenAge bounds how old a JobsSeen listing may be to be trusted.
 const MaxJobsSeenAge = 10 * time.Minute
