@@ -65,7 +65,11 @@ func TestNonRetryableFailuresFailFastAndRerunCleanly(t *testing.T) {
 		took    time.Duration
 	}
 	// fail runs an onboarding that must fail, and checks what every failure shares.
+	var failWithin func(t *testing.T, queue string, spec workflows.TenantSpec, step, activityType string, maxAttempts int32, cause ...string) failure
 	fail := func(t *testing.T, queue string, spec workflows.TenantSpec, step, activityType string, cause ...string) failure {
+		return failWithin(t, queue, spec, step, activityType, 1, cause...)
+	}
+	failWithin = func(t *testing.T, queue string, spec workflows.TenantSpec, step, activityType string, maxAttempts int32, cause ...string) failure {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		t0 := time.Now()
@@ -83,7 +87,7 @@ func TestNonRetryableFailuresFailFastAndRerunCleanly(t *testing.T) {
 		require.NotContains(t, f.msg, "\n", "one message")
 		require.Equal(t, workflows.OutcomeFailed, details.Steps[len(details.Steps)-1].Outcome)
 		require.Equal(t, step, details.Steps[len(details.Steps)-1].Step)
-		require.EqualValues(t, 1, maxAttempt(ctx, t, e.client, run.GetID(), activityType), "the failing step was retried")
+		require.LessOrEqual(t, maxAttempt(ctx, t, e.client, run.GetID(), activityType), maxAttempts, "the failing step was retried")
 		// The operator's view says the same.
 		out, errOut, code := e.starter(t, "status", "--tenant-id", spec.TenantID, "--domain", spec.Domain)
 		require.Equal(t, 1, code, "starter status of a failed onboarding:\n%s\n%s", out, errOut)
@@ -126,8 +130,12 @@ func TestNonRetryableFailuresFailFastAndRerunCleanly(t *testing.T) {
 				}
 			}
 		}()
-		f := fail(t, goodQueue, spec, workflows.StepJobs, workflows.EnsureJobsActivity,
+		// A new service principal's 403s are retried for the settle window
+		// (15 s here, 5 min in production: Graph answers them for a while after
+		// a creation), then reported as the missing permission.
+		f := failWithin(t, goodQueue, spec, workflows.StepJobs, workflows.EnsureJobsActivity, 8,
 			"Synchronization.ReadWrite.All", "403", "Authorization_RequestDenied", "admin consent")
+		require.Greater(t, f.took, 15*time.Second, "retried for the settle window first")
 		// What exists is listed: the app and its service principal.
 		require.NotEmpty(t, f.details.ServicePrincipalID)
 		require.NotEmpty(t, f.details.AppID)
