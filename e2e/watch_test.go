@@ -86,6 +86,13 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	require.NoError(t, run.Get(ctx, &res), "worker:\n%s", e.workerOutput())
 	prov := res.Jobs[workflows.TemplateProvisioning]
 	require.Len(t, res.Watchers, 2)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("watcher state: %+v", e.watchState(t, tenant, prov))
+			t.Logf("graphsim job: %+v", e.job(tenant, prov))
+			t.Logf("worker:\n%s", tailLines(e.workerOutput(), 80))
+		}
+	})
 	eventually(t, 30*time.Second, "the watcher to see the job running", func() bool {
 		return e.watchState(t, tenant, prov).Job.StatusCode == "Active"
 	})
@@ -226,3 +233,8 @@ func (e *env) requireBoundedHistory(t *testing.T, workflowID string, bound int) 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func tailLines(s string, n int) string {
+	l := strings.Split(s, "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
