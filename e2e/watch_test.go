@@ -93,7 +93,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 			t.Logf("worker:\n%s", tailLines(e.workerOutput(), 80))
 		}
 	})
-	eventually(t, 30*time.Second, "the watcher to see the job running", func() bool {
+	eventually(t, 60*time.Second, "the watcher to see the job running", func() bool {
 		return e.watchState(t, tenant, prov).Job.StatusCode == "Active"
 	})
 
@@ -104,35 +104,35 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 
 	// At the threshold: quarantined, the watcher asks for approval.
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 10))
-	eventually(t, 30*time.Second, "awaiting approval", func() bool {
+	eventually(t, 60*time.Second, "awaiting approval", func() bool {
 		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
 	})
 	require.Equal(t, "Quarantine", e.job(tenant, prov).StatusCode)
-	eventually(t, 30*time.Second, "the tenant listed as awaiting approval", func() bool {
+	eventually(t, 60*time.Second, "the tenant listed as awaiting approval", func() bool {
 		out, _, code := e.starter(t, "list", "--awaiting-approval")
 		return code == 0 && strings.Contains(out, tenant)
 	})
 	require.Equal(t, 0, e.forceDeletes(tenant), "ForceDeletes before any approval")
 	require.Equal(t, 10, e.job(tenant, prov).PendingDeletions)
-	eventually(t, 30*time.Second, "the webhook named in the options told", func() bool { return len(e.hook.notified(tenant, "awaiting-approval")) > 0 })
+	eventually(t, 60*time.Second, "the webhook named in the options told", func() bool { return len(e.hook.notified(tenant, "awaiting-approval")) > 0 })
 
 	// Approve with the starter.
 	out, errOut, code := e.starter(t, "approve", "--tenant-id", tenant, "--domain", domain,
 		"--approver", "alice@contoso.com", "--reason", "HR offboarding batch")
 	require.Equal(t, 0, code, "approve:\n%s\n%s", out, errOut)
 	require.Contains(t, out, "restart-issued")
-	eventually(t, 30*time.Second, "deletions applied and the job active", func() bool {
+	eventually(t, 60*time.Second, "deletions applied and the job active", func() bool {
 		j := e.job(tenant, prov)
 		return j.AppliedDeletions == 19 && j.PendingDeletions == 0 && j.StatusCode == "Active"
 	})
-	eventually(t, 30*time.Second, "the watcher back to watching", func() bool {
+	eventually(t, 60*time.Second, "the watcher back to watching", func() bool {
 		return e.watchState(t, tenant, prov).Phase == workflows.PhaseWatching
 	})
 	require.Equal(t, 1, e.forceDeletes(tenant))
 
 	// Once more, approving with the plain Temporal CLI.
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 12))
-	eventually(t, 30*time.Second, "awaiting approval again", func() bool {
+	eventually(t, 60*time.Second, "awaiting approval again", func() bool {
 		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
 	})
 	cli, err := findTemporalCLI()
@@ -143,7 +143,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 		"--workflow-id", workflows.WatchWorkflowID(tenant, prov), "--name", workflows.ApproveSignal, "--input", string(input))
 	cliOut, err := cmd.CombinedOutput()
 	require.NoError(t, err, "temporal workflow signal: %s", cliOut)
-	eventually(t, 30*time.Second, "the second batch applied", func() bool {
+	eventually(t, 60*time.Second, "the second batch applied", func() bool {
 		j := e.job(tenant, prov)
 		return j.AppliedDeletions == 31 && j.StatusCode == "Active"
 	})
@@ -151,7 +151,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 
 	// A rejection leaves the deletions pending.
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 20))
-	eventually(t, 30*time.Second, "awaiting approval a third time", func() bool {
+	eventually(t, 60*time.Second, "awaiting approval a third time", func() bool {
 		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
 	})
 	out, errOut, code = e.starter(t, "reject", "--tenant-id", tenant, "--domain", domain,
@@ -162,7 +162,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	// Graph re-evaluates the quarantine (graphsim every 2 s here): the same
 	// series is not asked again.
 	before := e.job(tenant, prov)
-	eventually(t, 30*time.Second, "two re-evaluations of the rejected quarantine", func() bool {
+	eventually(t, 60*time.Second, "two re-evaluations of the rejected quarantine", func() bool {
 		j := e.job(tenant, prov)
 		return j.QuarantineSeriesCount >= before.QuarantineSeriesCount+2 && j.QuarantineSeriesBegan.Equal(before.QuarantineSeriesBegan)
 	})
@@ -179,7 +179,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	out, errOut, code = e.starter(t, "resume", "--tenant-id", tenant, "--job-id", prov, "--by", "carol@contoso.com", "--reason", "checking the fix")
 	require.Equal(t, 0, code, "resume:\n%s\n%s", out, errOut)
 	require.Contains(t, out, "started")
-	eventually(t, 30*time.Second, "a new episode presented", func() bool {
+	eventually(t, 60*time.Second, "a new episode presented", func() bool {
 		st := e.watchState(t, tenant, prov)
 		return st.Presented != nil && !st.Presented.SeriesBegan.Equal(rejected.Job.SeriesBegan)
 	})
