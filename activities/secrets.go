@@ -23,13 +23,17 @@ const (
 	keyNotifications = "SyncNotificationSettings"
 )
 
+func appKeyScenario(in wf.SecretsInput) string {
+	if in.PasswordHashSync {
+		return wf.TemplatePasswordHash // sync + password hash
+	}
+	return wf.TemplateProvisioning // sync only
+}
+
 // DesiredSecrets builds the secret values for a spec. Built here, inside the
 // activity, so the payloads never enter workflow inputs or histories.
 func DesiredSecrets(in wf.SecretsInput) []graph.Secret {
-	scenario := wf.TemplateProvisioning // sync only
-	if in.PasswordHashSync {
-		scenario = wf.TemplatePasswordHash // sync + password hash
-	}
+	scenario := appKeyScenario(in)
 	domain, _ := json.Marshal(map[string]string{"domain": in.Domain})
 	appKey, _ := json.Marshal(map[string]string{"appKeyScenario": scenario})
 	n := map[string]any{"Enabled": in.Notifications.Enabled}
@@ -110,7 +114,7 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 		return rep, syncErr(err, in.SPCreated)
 	}
 	rep.Outcome = wf.OutcomeUnchanged
-	rep.Detail = "Domain, AppKey and SyncNotificationSettings already as desired (AppKey re-asserted: Graph masks it)"
+	rep.Detail = "Domain, AppKey and SyncNotificationSettings already as desired (AppKey re-asserted, scenario " + appKeyScenario(in) + ": Graph masks it)"
 	if changed {
 		rep.Outcome = wf.OutcomeChanged
 		rep.Detail = "wrote Domain, AppKey and SyncNotificationSettings"

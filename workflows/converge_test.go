@@ -88,3 +88,37 @@ func TestOnboardTenantPasswordHashBackOnResumesItsJob(t *testing.T) {
 		env.AssertExpectations(t)
 	}
 }
+
+// Once the jobs of features turned off are paused, later re-runs see it in
+// the jobs step's listing: no pause-jobs activity runs, the step still says
+// they stay paused.
+func TestOnboardTenantJobsAlreadyPausedRunNoActivity(t *testing.T) {
+	env := newEnv(t)
+	happy(env, false, EnsureJobsActivity, PatchSchemaActivity, CheckExchangeSchemaActivity, "exchange-jobs", StartJobsActivity)
+	listed := &JobsSeen{RunID: "run", Jobs: []SeenJob{{ID: tProv, TemplateID: TemplateProvisioning, ScheduleState: "Active", StatusCode: "Active", Running: true},
+		{ID: tPHS, TemplateID: TemplatePasswordHash, ScheduleState: "Paused", StatusCode: "Paused"},
+		{ID: tExch, TemplateID: TemplateExchangeWriteback, ScheduleState: "Paused", StatusCode: "Paused"}}}
+	env.OnActivity(EnsureJobsActivity, mock.Anything, mock.Anything).
+		Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS, TemplateExchangeWriteback: tExch}, Seen: listed,
+			Report: StepReport{Step: StepJobs, Outcome: OutcomeUnchanged}}, nil)
+	env.OnActivity(UnpatchSchemaActivity, mock.Anything, mock.Anything).Return(SchemaResult{Report: StepReport{Step: StepSchema, Outcome: OutcomeUnchanged}}, nil)
+	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, JobIDs: []string{tProv}, Seen: listed}).
+		Return(StartJobsResult{AlreadyRunning: []string{tProv}, Report: StepReport{Step: StepStartJobs, Outcome: OutcomeUnchanged}}, nil)
+	spec := fullSpec()
+	spec.PasswordHashSync, spec.ExchangeHybridWriteback = false, false
+	env.ExecuteWorkflow(OnboardTenantWorkflow, OnboardInput{Spec: spec})
+	require.NoError(t, env.GetWorkflowError())
+	var res OnboardResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.False(t, res.Changed)
+	env.AssertNotCalled(t, PauseJobsActivity, mock.Anything, mock.Anything)
+	var pause StepReport
+	for _, s := range res.Steps {
+		if s.Step == StepPauseJobs {
+			pause = s
+		}
+	}
+	require.Equal(t, StepReport{Step: StepPauseJobs, Outcome: OutcomeUnchanged,
+		Detail: tPHS + " already stopped (schedule Paused, password hash sync off); " + tExch + " already stopped (schedule Paused, Exchange hybrid writeback off)"}, pause)
+	env.AssertExpectations(t)
+}

@@ -154,15 +154,9 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 		off = append(off, FeatureJob{ID: id, Feature: FeatureExchange})
 	}
 	if len(off) > 0 && o.converging(ctx) {
-		var paused PauseJobsResult
-		if err := o.step(ctx, StepPauseJobs, graphStep, PauseJobsActivity, PauseJobsInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID,
-			Jobs: off, Seen: o.seen, SPCreated: o.spCreated}, &paused); err != nil {
+		if err := o.pauseJobs(ctx, off); err != nil {
 			return o.fail(ctx, err)
 		}
-		if o.seen != nil {
-			o.seen = paused.Seen
-		}
-		o.report(paused.Report)
 	}
 
 	// 4. Secrets: the full desired set (PUT replaces).
@@ -312,6 +306,41 @@ func (o *onboarding) ensureJobs(ctx workflow.Context, step string, templates []s
 		o.progress.Result.Jobs[t] = jobs.Jobs[t]
 	}
 	o.report(jobs.Report)
+	return nil
+}
+
+// pauseJobs pauses the jobs of features the spec turned off. When the
+// listing the jobs step just made shows none of them running, there is
+// nothing to do and no activity runs: a re-run that changes nothing costs
+// neither a request nor a Temporal action for it.
+func (o *onboarding) pauseJobs(ctx workflow.Context, off []FeatureJob) error {
+	if o.seen != nil {
+		state := map[string]string{}
+		for _, j := range o.seen.Jobs {
+			state[j.ID] = j.ScheduleState
+		}
+		var running, stopped []string
+		for _, j := range off {
+			if st, ok := state[j.ID]; !ok || st == "" || st == "Active" {
+				running = append(running, j.ID)
+			} else {
+				stopped = append(stopped, j.ID+" already stopped (schedule "+st+", "+j.Feature+" off)")
+			}
+		}
+		if len(running) == 0 {
+			o.report(StepReport{Step: StepPauseJobs, Outcome: OutcomeUnchanged, Detail: strings.Join(stopped, "; ")})
+			return nil
+		}
+	}
+	var paused PauseJobsResult
+	if err := o.step(ctx, StepPauseJobs, graphStep, PauseJobsActivity, PauseJobsInput{TenantID: o.spec.TenantID, ServicePrincipalID: o.progress.Result.ServicePrincipalID,
+		Jobs: off, Seen: o.seen, SPCreated: o.spCreated}, &paused); err != nil {
+		return err
+	}
+	if o.seen != nil {
+		o.seen = paused.Seen
+	}
+	o.report(paused.Report)
 	return nil
 }
 
