@@ -400,6 +400,7 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 		jobs = append(jobs, seenJob(j))
 	}
 	res.Seen = newSeen(ctx, jobs)
+	res.Created = created
 	res.Report.Outcome = wf.OutcomeUnchanged
 	if len(created) > 0 {
 		res.Report.Outcome = wf.OutcomeCreated

@@ -51,6 +51,98 @@ func (a *Activities) PatchSchema(ctx context.Context, in wf.JobInput) (wf.Schema
 	return res, nil
 }
 
+// UnpatchSchema removes the CredentialData mapping(s) from the provisioning
+// job's schema (password hash sync turned off), byte-preserving like the
+// patch. One read; one write only when a mapping is there. It reports the AD
+// directory id too, so the exchange step need not read the schema again.
+func (a *Activities) UnpatchSchema(ctx context.Context, in wf.JobInput) (wf.SchemaResult, error) {
+	res := wf.SchemaResult{Report: wf.StepReport{Step: wf.StepSchema}}
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return res, err
+	}
+	schema, err := c.GetSchema(ctx, in.ServicePrincipalID, in.JobID)
+	if err != nil {
+		return res, syncErr(err, in.SPCreated)
+	}
+	if id, err := graph.DirectoryID(schema, adDirectoryName); err == nil {
+		res.ADDirectoryID = id
+	}
+	cleaned, rep, err := graph.RemoveCredentialData(schema)
+	if err != nil {
+		return res, temporal.NewNonRetryableApplicationError("the job's schema is not a JSON object: "+err.Error(), wf.ErrSchemaMappingMissing, nil)
+	}
+	if !rep.Changed() {
+		res.Report.Outcome, res.Report.Detail = wf.OutcomeUnchanged, "no CredentialData mapping: "+wf.FeaturePasswordHash+" off"
+		return res, nil
+	}
+	if err := c.PutSchema(ctx, in.ServicePrincipalID, in.JobID, cleaned); err != nil {
+		return res, syncErr(err, in.SPCreated)
+	}
+	res.Report.Outcome = wf.OutcomeChanged
+	res.Report.Detail = "changed: removed CredentialData from " + strings.Join(rep.Removed, ", ") + " (" + wf.FeaturePasswordHash + " turned off)"
+	return res, nil
+}
+
+// PauseJobs pauses the jobs of features the spec turned off, never deletes
+// them. A job the service is not running (already paused, or disabled as
+// Graph creates it) is left as it is: it stays stopped on later re-runs. It
+// reads the jobs' status from the listing the jobs step handed on (first
+// attempt) or lists them: no request at all when nothing needs pausing.
+func (a *Activities) PauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.PauseJobsResult, error) {
+	res := wf.PauseJobsResult{Report: wf.StepReport{Step: wf.StepPauseJobs}}
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return res, err
+	}
+	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
+	if err != nil {
+		return res, syncErr(err, in.SPCreated)
+	}
+	var paused, stopped []string
+	for _, fj := range in.Jobs {
+		i := -1
+		for k, j := range jobs {
+			if j.ID == fj.ID {
+				i = k
+			}
+		}
+		if i < 0 {
+			stopped = append(stopped, fj.ID+" is gone")
+			continue
+		}
+		j := jobs[i]
+		if j.ScheduleState != "Active" {
+			stopped = append(stopped, fj.ID+" already stopped (schedule "+j.ScheduleState+", "+fj.Feature+" off)")
+			continue
+		}
+		if err := c.PauseJob(ctx, in.ServicePrincipalID, fj.ID); err != nil {
+			return res, syncErr(err, in.SPCreated)
+		}
+		jobs[i].ScheduleState, jobs[i].StatusCode, jobs[i].Running = "Paused", "Paused", false
+		res.Paused = append(res.Paused, fj.ID)
+		paused = append(paused, fj.ID+" ("+fj.Feature+" turned off)")
+	}
+	res.Seen = newSeen(ctx, jobs)
+	if in.Seen != nil && seenUsable(ctx, in.Seen) {
+		res.Seen.At = in.Seen.At // no fresher than the listing it came from
+	}
+	res.Report.Outcome = wf.OutcomeUnchanged
+	d := ""
+	if len(paused) > 0 {
+		res.Report.Outcome = wf.OutcomeChanged
+		d = "changed: paused " + strings.Join(paused, ", ")
+	}
+	for _, n := range stopped {
+		if d != "" {
+			d += "; "
+		}
+		d += n
+	}
+	res.Report.Detail = d
+	return res, nil
+}
+
 // CheckExchangeSchema discovers the AD directory and looks for mailNickname on
 // users, which Exchange hybrid writeback needs. Discover often answers 500 at
 // first; the workflow bounds the retries.
@@ -100,6 +192,10 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 	for _, j := range jobs {
 		byID[j.ID] = j
 	}
+	resume := map[string]string{}
+	for _, fj := range in.Resume {
+		resume[fj.ID] = fj.Feature
+	}
 	var notes []string
 	for _, id := range in.JobIDs {
 		j, ok := byID[id]
@@ -108,6 +204,16 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 		}
 		if j.Running {
 			res.AlreadyRunning = append(res.AlreadyRunning, id)
+			continue
+		}
+		if f, ok := resume[id]; ok && j.ScheduleState == "Paused" && j.QuarantineReason == "" {
+			// Paused while its feature was off (its configuration was found
+			// removed and this run restored it): the spec asks for it again.
+			if err := c.StartJob(ctx, in.ServicePrincipalID, id); err != nil {
+				return res, syncErr(err, in.SPCreated)
+			}
+			res.Resumed = append(res.Resumed, id)
+			notes = append(notes, "resumed "+id+": the spec asks for "+f)
 			continue
 		}
 		if why := leaveAlone(j); why != "" {
@@ -124,7 +230,7 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 		res.Started = append(res.Started, id)
 	}
 	res.Report.Outcome = wf.OutcomeUnchanged
-	if len(res.Started) > 0 {
+	if len(res.Started) > 0 || len(res.Resumed) > 0 {
 		res.Report.Outcome = wf.OutcomeChanged
 	}
 	d := wf.JoinDetail(wf.JoinDetail("", "started", res.Started), "already running", res.AlreadyRunning)
@@ -146,6 +252,10 @@ func leaveAlone(j wf.SeenJob) string {
 		return "quarantined (TooManyDeletes): left alone; approve or reject it with starter approve/reject"
 	case j.QuarantineReason != "":
 		return "quarantined (" + j.QuarantineReason + "): left alone"
+	case j.ScheduleState == "Paused" && j.TemplateID == wf.TemplateExchangeWriteback:
+		// cloudsync pauses it when the spec turns Exchange writeback off, and
+		// Graph keeps nothing that tells that pause from an admin's.
+		return "paused (by an admin, or by an onboarding while Exchange hybrid writeback was off): left alone; start it with starter resume"
 	case j.ScheduleState == "Paused":
 		return "paused by an admin: left alone"
 	case j.NeverStarted():

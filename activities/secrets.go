@@ -23,13 +23,17 @@ const (
 	keyNotifications = "SyncNotificationSettings"
 )
 
+func appKeyScenario(in wf.SecretsInput) string {
+	if in.PasswordHashSync {
+		return wf.TemplatePasswordHash // sync + password hash
+	}
+	return wf.TemplateProvisioning // sync only
+}
+
 // DesiredSecrets builds the secret values for a spec. Built here, inside the
 // activity, so the payloads never enter workflow inputs or histories.
 func DesiredSecrets(in wf.SecretsInput) []graph.Secret {
-	scenario := wf.TemplateProvisioning // sync only
-	if in.PasswordHashSync {
-		scenario = wf.TemplatePasswordHash // sync + password hash
-	}
+	scenario := appKeyScenario(in)
 	domain, _ := json.Marshal(map[string]string{"domain": in.Domain})
 	appKey, _ := json.Marshal(map[string]string{"appKeyScenario": scenario})
 	n := map[string]any{"Enabled": in.Notifications.Enabled}
@@ -93,6 +97,7 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 				"); replacing the secret set would erase them. Re-enter them together with ours, or remove them, then re-run", wf.ErrSecretWouldBeErased, nil)
 	}
 	changed := false
+	var diffs []string // what a change changed, when the old value was readable
 	for _, s := range desired {
 		got, ok := have[s.Key]
 		switch {
@@ -102,16 +107,20 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 			// Graph hides it: we cannot compare, so we re-assert it below.
 		case !sameJSON(got, s.Value):
 			changed = true
+			diffs = append(diffs, secretDiff(s.Key, got, s.Value)...)
 		}
 	}
 	if err := c.PutSecrets(ctx, in.ServicePrincipalID, append(desired, foreign...)); err != nil {
 		return rep, a.syncErr(err, in.SPCreated)
 	}
 	rep.Outcome = wf.OutcomeUnchanged
-	rep.Detail = "Domain, AppKey and SyncNotificationSettings already as desired (AppKey re-asserted: Graph masks it)"
+	rep.Detail = "Domain, AppKey and SyncNotificationSettings already as desired (AppKey re-asserted, scenario " + appKeyScenario(in) + ": Graph masks it)"
 	if changed {
 		rep.Outcome = wf.OutcomeChanged
 		rep.Detail = "wrote Domain, AppKey and SyncNotificationSettings"
+		if len(diffs) > 0 {
+			rep.Detail = "changed: " + strings.Join(diffs, ", ") + "; " + rep.Detail
+		}
 	}
 	if len(foreign) > 0 {
 		rep.Detail += "; kept " + itoa(len(foreign)) + " other secret(s)"
@@ -167,6 +176,77 @@ func (a *Activities) confirmThreshold(ctx context.Context, c *graph.Client, in w
 	a.log().Warn("delete threshold not applied", zap.String("tenant", in.TenantID), zap.String("job", in.ProvisioningJobID),
 		zap.Int("want", want), zap.String("graph", got))
 	return "WARNING: Graph still reports delete threshold " + got + " on the provisioning job, not " + strconv.Itoa(want) + ": check it in the portal"
+}
+
+// secretDiff names what differs between a secret's current and desired
+// value, e.g. "delete threshold 500 → 50" or "notifications on → off".
+func secretDiff(key, got, want string) []string {
+	var g, w map[string]any
+	if json.Unmarshal([]byte(got), &g) != nil || json.Unmarshal([]byte(want), &w) != nil {
+		return []string{key}
+	}
+	show := func(v any, ok bool) string {
+		switch x := v.(type) {
+		case nil:
+			if !ok {
+				return "none"
+			}
+			return "null"
+		case bool:
+			if x {
+				return "on"
+			}
+			return "off"
+		case string:
+			if x == "" {
+				return "none"
+			}
+			return x
+		case float64:
+			return strconv.FormatFloat(x, 'f', -1, 64)
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	names := map[string]string{
+		"domain": "domain", "Enabled": "notifications", "Recipients": "recipients",
+		"DeleteThresholdEnabled": "delete threshold", "DeleteThresholdValue": "delete threshold",
+	}
+	order := []string{"domain", "Enabled", "Recipients", "DeleteThresholdEnabled", "DeleteThresholdValue"}
+	seen := map[string]bool{}
+	for k := range g {
+		seen[k] = true
+	}
+	for k := range w {
+		seen[k] = true
+	}
+	var rest []string
+	for k := range seen {
+		if _, known := names[k]; !known {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	var out []string
+	for _, k := range append(order, rest...) {
+		gv, gok := g[k]
+		wv, wok := w[k]
+		if (!gok && !wok) || reflect.DeepEqual(gv, wv) {
+			continue
+		}
+		if k == "DeleteThresholdValue" && w["DeleteThresholdEnabled"] == false {
+			continue // said by "delete threshold on → off"
+		}
+		name := names[k]
+		if name == "" {
+			name = key + "." + k
+		}
+		out = append(out, name+" "+show(gv, gok)+" → "+show(wv, wok))
+	}
+	if len(out) == 0 {
+		return []string{key}
+	}
+	return out
 }
 
 func sameJSON(a, b string) bool {

@@ -15,15 +15,16 @@ var CredentialDataTargets = []string{"Provision Active Directory users", "Provis
 // sync (REFERENCE.md, "PHS mapping").
 const credentialDataMapping = `{"defaultValue":null,"exportMissingReferences":false,"flowBehavior":"FlowWhenChanged","flowType":"Always","matchingPriority":0,"targetAttributeName":"CredentialData","source":{"expression":"[PasswordHash]","name":"PasswordHash","type":"Attribute","parameters":[]}}`
 
-// SchemaPatch reports what PatchCredentialData did.
+// SchemaPatch reports what PatchCredentialData or RemoveCredentialData did.
 type SchemaPatch struct {
 	Added          []string // object mappings that received the mapping
 	AlreadyPresent []string // object mappings that already target CredentialData
+	Removed        []string // object mappings whose CredentialData mapping(s) were removed
 	Missing        []string // targets not found in the schema
 }
 
 // Changed reports whether the schema must be written back.
-func (p SchemaPatch) Changed() bool { return len(p.Added) > 0 }
+func (p SchemaPatch) Changed() bool { return len(p.Added) > 0 || len(p.Removed) > 0 }
 
 // ErrNotSchema is returned for input that is not a JSON object.
 var ErrNotSchema = errors.New("schema is not a JSON object")
@@ -107,6 +108,105 @@ func PatchCredentialData(schema []byte) ([]byte, SchemaPatch, error) {
 		out = append(out[:at], append([]byte(in.text), out[at:]...)...)
 	}
 	return out, rep, nil
+}
+
+// RemoveCredentialData removes every attribute mapping targeting
+// CredentialData from the users and inetOrgPersons object mappings of every
+// synchronization rule (password hash sync turned off), and nothing else: like
+// PatchCredentialData it cuts bytes out instead of re-encoding, so every other
+// byte survives. A mapping it removes takes its separating comma with it: the
+// one before it, or, for the first element of an array, the one after it
+// (with the whitespace up to the next element). So removing what
+// PatchCredentialData appended gives the original bytes back. CredentialData
+// mappings of other object mappings are left alone. Idempotent: a schema
+// without any is returned as is.
+func RemoveCredentialData(schema []byte) ([]byte, SchemaPatch, error) {
+	var rep SchemaPatch
+	if !json.Valid(schema) {
+		return nil, rep, ErrNotSchema
+	}
+	root, err := members(schema, skipWS(schema, 0))
+	if err != nil {
+		return nil, rep, err
+	}
+	var cuts []span
+	found := map[string]bool{}
+	for _, rule := range elementsOf(schema, root["synchronizationRules"]) {
+		rm, err := members(schema, rule.start)
+		if err != nil {
+			continue
+		}
+		for _, mapping := range elementsOf(schema, rm["objectMappings"]) {
+			mm, err := members(schema, mapping.start)
+			if err != nil {
+				continue
+			}
+			name, ok := targetName(schema, mm["name"])
+			if !ok {
+				continue
+			}
+			found[strings.ToLower(name)] = true
+			els := elementsOf(schema, mm["attributeMappings"])
+			c := removals(schema, els)
+			if len(c) > 0 {
+				cuts = append(cuts, c...)
+				rep.Removed = append(rep.Removed, name)
+			}
+		}
+	}
+	for _, t := range CredentialDataTargets {
+		if !found[strings.ToLower(t)] {
+			rep.Missing = append(rep.Missing, t)
+		}
+	}
+	if len(cuts) == 0 {
+		return schema, rep, nil
+	}
+	// Spans of different arrays never overlap, and removals keeps those of one
+	// array apart: cut from the end so earlier offsets stay valid.
+	sort.Slice(cuts, func(i, j int) bool { return cuts[i].start > cuts[j].start })
+	out := append([]byte(nil), schema...)
+	for _, c := range cuts {
+		out = append(out[:c.start], out[c.end:]...)
+	}
+	return out, rep, nil
+}
+
+// removals gives the byte ranges that remove an array's CredentialData
+// elements with their separators, without overlapping: the leading run of
+// removed elements up to the first kept one, and every later removed element
+// with the comma (and whitespace) before it.
+func removals(b []byte, els []span) []span {
+	var drop []bool
+	some := false
+	for _, e := range els {
+		d := isCredentialData(b, e)
+		drop = append(drop, d)
+		some = some || d
+	}
+	if !some {
+		return nil
+	}
+	first := -1 // the first kept element
+	for i, d := range drop {
+		if !d {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return []span{{els[0].start, els[len(els)-1].end}}
+	}
+	var out []span
+	if first > 0 {
+		out = append(out, span{els[0].start, els[first].start})
+	}
+	for i := first + 1; i < len(els); i++ {
+		if drop[i] {
+			out = append(out, span{els[i-1].end, els[i].end})
+		}
+	}
+	return out
 }
 
 // CountCredentialData counts the CredentialData mappings per target object

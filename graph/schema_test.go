@@ -116,3 +116,157 @@ func FuzzPatchCredentialData(f *testing.F) {
 		}
 	})
 }
+
+// Removing the mappings the patch added gives the original bytes back: every
+// other byte (unknown fields, flag enums with spaces, null names, number
+// formats, whitespace) survives.
+func TestRemoveCredentialDataUndoesThePatchByteForByte(t *testing.T) {
+	in, err := os.ReadFile("testdata/schema-small.json")
+	require.NoError(t, err)
+	patched, _, err := PatchCredentialData(in)
+	require.NoError(t, err)
+
+	out, rep, err := RemoveCredentialData(patched)
+	require.NoError(t, err)
+	require.True(t, rep.Changed())
+	require.ElementsMatch(t, []string{"PROVISION active directory USERS", "Provision Active Directory inetOrgPersons"}, rep.Removed)
+	require.Empty(t, rep.Added)
+	require.Empty(t, rep.Missing)
+	require.Equal(t, string(in), string(out))
+	counts, err := CountCredentialData(out)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"PROVISION active directory USERS": 0, "Provision Active Directory inetOrgPersons": 0}, counts)
+}
+
+func TestRemoveCredentialDataIsIdempotent(t *testing.T) {
+	in, err := os.ReadFile("testdata/schema-small.json")
+	require.NoError(t, err)
+	// Nothing to remove: the very same bytes, no change reported.
+	out, rep, err := RemoveCredentialData(in)
+	require.NoError(t, err)
+	require.False(t, rep.Changed())
+	require.Empty(t, rep.Removed)
+	require.Equal(t, in, out)
+
+	patched, _, err := PatchCredentialData(in)
+	require.NoError(t, err)
+	once, _, err := RemoveCredentialData(patched)
+	require.NoError(t, err)
+	twice, rep, err := RemoveCredentialData(once)
+	require.NoError(t, err)
+	require.False(t, rep.Changed())
+	require.Equal(t, once, twice)
+}
+
+// Only CredentialData mappings of the two target object mappings go, wherever
+// they stand in their array and however many there are; the other attribute
+// mappings, and a CredentialData mapping of another object mapping, stay.
+func TestRemoveCredentialDataRemovesOnlyCredentialDataMappings(t *testing.T) {
+	in := []byte(`{"synchronizationRules":[{"objectMappings":[
+  {"name":"Provision Active Directory users","attributeMappings":[
+    {"targetAttributeName":"credentialdata","defaultValue":""},
+    {"targetAttributeName":"displayName","flowTypes":"Add, Update, Delete"},
+    {"targetAttributeName":"CredentialData"},
+    {"targetAttributeName":"mail"},
+    {"targetAttributeName":"CREDENTIALDATA"}
+  ]},
+  {"name":"Provision Active Directory groups","attributeMappings":[{"targetAttributeName":"CredentialData"}]},
+  {"name":"provision active directory inetorgpersons","attributeMappings":[ {"targetAttributeName":"CredentialData"} , {"targetAttributeName":"CredentialData"} ]},
+  {"name":null,"attributeMappings":[{"targetAttributeName":"CredentialData"}]}
+]}],"version":"2.0"}`)
+	want := `{"synchronizationRules":[{"objectMappings":[
+  {"name":"Provision Active Directory users","attributeMappings":[
+    {"targetAttributeName":"displayName","flowTypes":"Add, Update, Delete"},
+    {"targetAttributeName":"mail"}
+  ]},
+  {"name":"Provision Active Directory groups","attributeMappings":[{"targetAttributeName":"CredentialData"}]},
+  {"name":"provision active directory inetorgpersons","attributeMappings":[  ]},
+  {"name":null,"attributeMappings":[{"targetAttributeName":"CredentialData"}]}
+]}],"version":"2.0"}`
+	out, rep, err := RemoveCredentialData(in)
+	require.NoError(t, err)
+	require.Equal(t, want, string(out))
+	require.ElementsMatch(t, []string{"Provision Active Directory users", "provision active directory inetorgpersons"}, rep.Removed)
+	require.True(t, json.Valid(out))
+
+	// Strip and compare: decoding both and dropping the CredentialData
+	// mappings of the targets from the input gives the output.
+	var a, b map[string]any
+	require.NoError(t, json.Unmarshal(in, &a))
+	require.NoError(t, json.Unmarshal(out, &b))
+	for _, m := range a["synchronizationRules"].([]any)[0].(map[string]any)["objectMappings"].([]any) {
+		mm := m.(map[string]any)
+		name, _ := mm["name"].(string)
+		if !strings.EqualFold(name, CredentialDataTargets[0]) && !strings.EqualFold(name, CredentialDataTargets[1]) {
+			continue
+		}
+		kept := []any{}
+		for _, x := range mm["attributeMappings"].([]any) {
+			if !strings.EqualFold(x.(map[string]any)["targetAttributeName"].(string), "CredentialData") {
+				kept = append(kept, x)
+			}
+		}
+		mm["attributeMappings"] = kept
+	}
+	require.Equal(t, a, b)
+}
+
+func TestRemoveCredentialDataReportsMissingTargetsAndRejectsNonObjects(t *testing.T) {
+	in := []byte(`{"synchronizationRules":[{"objectMappings":[{"name":"Provision Active Directory groups","attributeMappings":[{"targetAttributeName":"CredentialData"}]}]}]}`)
+	out, rep, err := RemoveCredentialData(in)
+	require.NoError(t, err)
+	require.False(t, rep.Changed())
+	require.ElementsMatch(t, CredentialDataTargets, rep.Missing)
+	require.Equal(t, in, out)
+	for _, bad := range []string{``, `[]`, `"x"`, `{"a":`, `null`} {
+		_, _, err := RemoveCredentialData([]byte(bad))
+		require.Error(t, err, "input %q", bad)
+	}
+}
+
+// FuzzRemoveCredentialData: for any JSON object, the removal yields valid
+// JSON without CredentialData in the targets, is idempotent, reports a change
+// exactly when bytes changed, and undoes a patch that appended to existing
+// arrays byte for byte.
+func FuzzRemoveCredentialData(f *testing.F) {
+	seed, _ := os.ReadFile("testdata/schema-small.json")
+	f.Add(seed)
+	patched, _, _ := PatchCredentialData(seed)
+	f.Add(patched)
+	f.Add([]byte(`{"synchronizationRules":[{"objectMappings":[{"name":"Provision Active Directory users","attributeMappings":[{"targetAttributeName":"CredentialData"},{"targetAttributeName":"x"}, {"targetAttributeName":"credentialData"}]}]}]}`))
+	f.Add([]byte(`{"synchronizationRules":"x","a":"\"}]"}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, rep, err := RemoveCredentialData(in)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("invalid JSON out of %q: %q", in, out)
+		}
+		if rep.Changed() == bytes.Equal(in, out) {
+			t.Fatalf("report %+v does not match the bytes", rep)
+		}
+		again, rep2, err := RemoveCredentialData(out)
+		if err != nil || rep2.Changed() || !bytes.Equal(again, out) {
+			t.Fatalf("not idempotent on %q: %v %+v", in, err, rep2)
+		}
+		counts, err := CountCredentialData(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, n := range counts {
+			if n != 0 {
+				t.Fatalf("%d CredentialData mappings left in %q of %q", n, name, out)
+			}
+		}
+		// A patch of the cleaned schema that only appended to existing arrays
+		// is undone exactly.
+		p, prep, err := PatchCredentialData(out)
+		if err == nil && prep.Changed() && !strings.Contains(string(p), `"attributeMappings":[`+credentialDataMapping+`]`) {
+			back, _, err := RemoveCredentialData(p)
+			if err != nil || !bytes.Equal(back, out) {
+				t.Fatalf("patch then remove changed %q into %q", out, back)
+			}
+		}
+	})
+}

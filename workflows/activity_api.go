@@ -13,6 +13,8 @@ const (
 	EnsureJobsActivity              = "EnsureJobs"
 	ApplySecretsActivity            = "ApplySecrets"
 	PatchSchemaActivity             = "PatchSchema"
+	UnpatchSchemaActivity           = "UnpatchSchema"
+	PauseJobsActivity               = "PauseJobs"
 	CheckExchangeSchemaActivity     = "CheckExchangeSchema"
 	StartJobsActivity               = "StartJobs"
 )
@@ -77,6 +79,8 @@ type EnsureJobsResult struct {
 	// Seen is every job of the service principal after this step (the ones
 	// it created included), for the next steps.
 	Seen *JobsSeen `json:"seen,omitempty"`
+	// Created lists the templates whose job this step created.
+	Created []string `json:"created,omitempty"`
 }
 
 // SecretsInput is the desired secret state, as flags (no secret values).
@@ -105,7 +109,7 @@ type JobInput struct {
 	JobID              string    `json:"jobId"`
 }
 
-// SchemaResult reports the CredentialData patch.
+// SchemaResult reports the CredentialData patch (or its removal).
 type SchemaResult struct {
 	ADDirectoryID string     `json:"adDirectoryId,omitempty"`
 	Report        StepReport `json:"report"`
@@ -138,12 +142,53 @@ type StartJobsInput struct {
 	JobIDs             []string  `json:"jobIds"`
 	// Seen, when usable, replaces the activity's own listing (see JobsSeen).
 	Seen *JobsSeen `json:"seen,omitempty"`
+	// Resume lists jobs of features this run turned back on (their
+	// configuration was found removed, as cloudsync leaves a feature turned
+	// off): such a job that is paused and not quarantined is started again.
+	// Any other paused job is left alone.
+	Resume []FeatureJob `json:"resume,omitempty"`
+}
+
+// FeatureJob is the job of an optional feature (password hash sync, Exchange
+// hybrid writeback), named for the step's detail.
+type FeatureJob struct {
+	ID      string `json:"id"`
+	Feature string `json:"feature"`
+}
+
+// Feature names, as step details say them.
+const (
+	FeaturePasswordHash = "password hash sync"
+	FeatureExchange     = "Exchange hybrid writeback"
+)
+
+// PauseJobsInput lists the jobs of features the spec turned off. Each one
+// the service runs (schedule Active) is paused; none is ever deleted.
+type PauseJobsInput struct {
+	// SPCreated: when the onboarding created the service principal (zero
+	// when it found one): 403/409 within SyncSettleWindow of it are retried.
+	SPCreated          time.Time    `json:"spCreated,omitempty"`
+	TenantID           string       `json:"tenantId"`
+	ServicePrincipalID string       `json:"servicePrincipalId"`
+	Jobs               []FeatureJob `json:"jobs"`
+	// Seen, when usable, replaces the activity's own listing (see JobsSeen).
+	Seen *JobsSeen `json:"seen,omitempty"`
+}
+
+// PauseJobsResult says what was paused and what was already stopped.
+type PauseJobsResult struct {
+	Paused []string `json:"paused,omitempty"`
+	// Seen is the listing handed in (or made), with the paused jobs updated.
+	Seen   *JobsSeen  `json:"seen,omitempty"`
+	Report StepReport `json:"report"`
 }
 
 // StartJobsResult says what was started, and what was left alone and why.
 type StartJobsResult struct {
 	Started        []string `json:"started"`
 	AlreadyRunning []string `json:"alreadyRunning"`
+	// Resumed: paused jobs of features this run turned back on, started again.
+	Resumed []string `json:"resumed,omitempty"`
 	// LeftAlone maps the jobs not started (quarantined, paused by an admin,
 	// started before) to the reason. Starting them would lift a quarantine
 	// (Graph's start clears it) or undo an admin's pause.

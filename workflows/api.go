@@ -78,6 +78,7 @@ const (
 	StepApplication    = "application"
 	StepSPVisible      = "service-principal-visible"
 	StepJobs           = "jobs"
+	StepPauseJobs      = "pause-jobs" // only when the spec turned a feature off whose job exists
 	StepSecrets        = "secrets"
 	StepSchema         = "schema"
 	StepExchange       = "exchange"

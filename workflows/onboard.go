@@ -63,6 +63,27 @@ type onboarding struct {
 	// before it replay the old one.
 	lean bool
 	seen *JobsSeen // the latest job listing, for the next jobs step
+	// found: every job of the service principal by template, from the
+	// first jobs step (those of features the spec does not ask for too);
+	// created: the templates whose job that step created.
+	found   map[string]string
+	created map[string]bool
+	// converge: this run makes Graph match a spec that turned a feature off
+	// (changeConverge); nil until a run first needs to know.
+	converge *bool
+}
+
+// changeConverge gates the steps that undo a feature the spec turned off
+// (the CredentialData removal, pausing the feature's job). Runs recorded
+// before it never took them; it is asked only where they would run.
+const changeConverge = "converge-features"
+
+func (o *onboarding) converging(ctx workflow.Context) bool {
+	if o.converge == nil {
+		v := workflow.GetVersion(ctx, changeConverge, workflow.DefaultVersion, 1) >= 1
+		o.converge = &v
+	}
+	return *o.converge
 }
 
 // changeLean gates the changes that cut Temporal actions and Graph requests
@@ -123,6 +144,21 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	}
 	prov := res.Jobs[TemplateProvisioning]
 
+	// 3b. Jobs of features the spec turned off are paused (never deleted),
+	// before their configuration is undone.
+	var off []FeatureJob
+	if id := o.found[TemplatePasswordHash]; !s.PasswordHashSync && id != "" {
+		off = append(off, FeatureJob{ID: id, Feature: FeaturePasswordHash})
+	}
+	if id := o.found[TemplateExchangeWriteback]; !s.ExchangeHybridWriteback && id != "" {
+		off = append(off, FeatureJob{ID: id, Feature: FeatureExchange})
+	}
+	if len(off) > 0 && o.converging(ctx) {
+		if err := o.pauseJobs(ctx, off); err != nil {
+			return o.fail(ctx, err)
+		}
+	}
+
 	// 4. Secrets: the full desired set (PUT replaces).
 	var secrets StepReport
 	if err := o.step(ctx, StepSecrets, graphStep, ApplySecretsActivity, SecretsInput{
@@ -138,6 +174,13 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	var schema SchemaResult
 	if s.PasswordHashSync {
 		if err := o.step(ctx, StepSchema, graphStep, PatchSchemaActivity, JobInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobID: prov, SPCreated: o.spCreated}, &schema); err != nil {
+			return o.fail(ctx, err)
+		}
+		o.report(schema.Report)
+	} else if o.found[TemplatePasswordHash] != "" && o.converging(ctx) {
+		// Password hash sync was on (its job exists) and is off now: the
+		// mapping goes (byte-preserving), the job was paused above.
+		if err := o.step(ctx, StepSchema, graphStep, UnpatchSchemaActivity, JobInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobID: prov, SPCreated: o.spCreated}, &schema); err != nil {
 			return o.fail(ctx, err)
 		}
 		o.report(schema.Report)
@@ -159,7 +202,15 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	// every job is watched.
 	if *s.StartJobs {
 		var started StartJobsResult
-		if err := o.step(ctx, StepStartJobs, graphStep, StartJobsActivity, StartJobsInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobIDs: o.jobIDs(), Seen: o.seen, SPCreated: o.spCreated}, &started); err != nil {
+		// A password hash job found paused, on a schema this run had to give
+		// the CredentialData mapping back (PHS had been turned off, and its
+		// job paused with it), is resumed: the spec asks for PHS again. A job
+		// paused with PHS configured is an admin's pause, left alone.
+		var resume []FeatureJob
+		if id := res.Jobs[TemplatePasswordHash]; s.PasswordHashSync && id != "" && !o.created[TemplatePasswordHash] && schema.Report.Outcome == OutcomeChanged {
+			resume = append(resume, FeatureJob{ID: id, Feature: FeaturePasswordHash})
+		}
+		if err := o.step(ctx, StepStartJobs, graphStep, StartJobsActivity, StartJobsInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobIDs: o.jobIDs(), Seen: o.seen, SPCreated: o.spCreated, Resume: resume}, &started); err != nil {
 			return o.fail(ctx, err)
 		}
 		if len(started.LeftAlone) > 0 {
@@ -245,10 +296,51 @@ func (o *onboarding) ensureJobs(ctx workflow.Context, step string, templates []s
 	if o.lean {
 		o.seen = jobs.Seen
 	}
+	if o.found == nil {
+		o.found, o.created = jobs.Jobs, map[string]bool{}
+		for _, t := range jobs.Created {
+			o.created[t] = true
+		}
+	}
 	for _, t := range templates {
 		o.progress.Result.Jobs[t] = jobs.Jobs[t]
 	}
 	o.report(jobs.Report)
+	return nil
+}
+
+// pauseJobs pauses the jobs of features the spec turned off. When the
+// listing the jobs step just made shows none of them running, there is
+// nothing to do and no activity runs: a re-run that changes nothing costs
+// neither a request nor a Temporal action for it.
+func (o *onboarding) pauseJobs(ctx workflow.Context, off []FeatureJob) error {
+	if o.seen != nil {
+		state := map[string]string{}
+		for _, j := range o.seen.Jobs {
+			state[j.ID] = j.ScheduleState
+		}
+		var running, stopped []string
+		for _, j := range off {
+			if st, ok := state[j.ID]; !ok || st == "" || st == "Active" {
+				running = append(running, j.ID)
+			} else {
+				stopped = append(stopped, j.ID+" already stopped (schedule "+st+", "+j.Feature+" off)")
+			}
+		}
+		if len(running) == 0 {
+			o.report(StepReport{Step: StepPauseJobs, Outcome: OutcomeUnchanged, Detail: strings.Join(stopped, "; ")})
+			return nil
+		}
+	}
+	var paused PauseJobsResult
+	if err := o.step(ctx, StepPauseJobs, graphStep, PauseJobsActivity, PauseJobsInput{TenantID: o.spec.TenantID, ServicePrincipalID: o.progress.Result.ServicePrincipalID,
+		Jobs: off, Seen: o.seen, SPCreated: o.spCreated}, &paused); err != nil {
+		return err
+	}
+	if o.seen != nil {
+		o.seen = paused.Seen
+	}
+	o.report(paused.Report)
 	return nil
 }
 

@@ -33,6 +33,8 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	reg(func(context.Context, EnsureJobsInput) (EnsureJobsResult, error) { panic("mock") }, EnsureJobsActivity)
 	reg(func(context.Context, SecretsInput) (StepReport, error) { panic("mock") }, ApplySecretsActivity)
 	reg(func(context.Context, JobInput) (SchemaResult, error) { panic("mock") }, PatchSchemaActivity)
+	reg(func(context.Context, JobInput) (SchemaResult, error) { panic("mock") }, UnpatchSchemaActivity)
+	reg(func(context.Context, PauseJobsInput) (PauseJobsResult, error) { panic("mock") }, PauseJobsActivity)
 	reg(func(context.Context, ExchangeCheckInput) (ExchangeCheckResult, error) { panic("mock") }, CheckExchangeSchemaActivity)
 	reg(func(context.Context, StartJobsInput) (StartJobsResult, error) { panic("mock") }, StartJobsActivity)
 	env.RegisterWorkflowWithOptions(OnboardTenant, workflowOpts(OnboardTenantWorkflow))
@@ -76,8 +78,12 @@ func happy(env *testsuite.TestWorkflowEnvironment, changed bool, skip ...string)
 		env.OnActivity(WaitForServicePrincipalActivity, mock.Anything, ServicePrincipalInput{tTenant, tSP}).Return(nil)
 	}
 	if on(EnsureJobsActivity) {
+		var created []string
+		if changed {
+			created = []string{TemplateProvisioning, TemplatePasswordHash}
+		}
 		env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, Templates: []string{TemplateProvisioning, TemplatePasswordHash}, Seen: nil}).
-			Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS}, Report: StepReport{Step: StepJobs, Outcome: oc(OutcomeCreated)}}, nil)
+			Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS}, Created: created, Report: StepReport{Step: StepJobs, Outcome: oc(OutcomeCreated)}}, nil)
 	}
 	if on(ApplySecretsActivity) {
 		env.OnActivity(ApplySecretsActivity, mock.Anything, mock.Anything).Return(StepReport{Step: StepSecrets, Outcome: oc(OutcomeChanged)}, nil)
@@ -277,7 +283,7 @@ func TestOnboardTenantHandsJobListingsOn(t *testing.T) {
 	first := &JobsSeen{RunID: "run", Jobs: []SeenJob{{ID: tProv, TemplateID: TemplateProvisioning}, {ID: tPHS, TemplateID: TemplatePasswordHash}}}
 	second := &JobsSeen{RunID: "run", Jobs: append(append([]SeenJob(nil), first.Jobs...), SeenJob{ID: tExch, TemplateID: TemplateExchangeWriteback})}
 	env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, Templates: []string{TemplateProvisioning, TemplatePasswordHash}, Seen: nil}).
-		Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS}, Seen: first, Report: StepReport{Step: StepJobs, Outcome: OutcomeCreated}}, nil)
+		Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS}, Created: []string{TemplateProvisioning, TemplatePasswordHash}, Seen: first, Report: StepReport{Step: StepJobs, Outcome: OutcomeCreated}}, nil)
 	env.OnActivity(EnsureJobsActivity, mock.Anything, EnsureJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, Templates: []string{TemplateExchangeWriteback}, Seen: first}).
 		Return(EnsureJobsResult{Jobs: map[string]string{TemplateProvisioning: tProv, TemplatePasswordHash: tPHS, TemplateExchangeWriteback: tExch}, Seen: second, Report: StepReport{Step: StepJobs, Outcome: OutcomeCreated}}, nil)
 	env.OnActivity(StartJobsActivity, mock.Anything, StartJobsInput{TenantID: tTenant, ServicePrincipalID: tSP, JobIDs: []string{tProv, tPHS, tExch}, Seen: second}).
