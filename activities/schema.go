@@ -63,7 +63,7 @@ func (a *Activities) UnpatchSchema(ctx context.Context, in wf.JobInput) (wf.Sche
 	}
 	schema, err := c.GetSchema(ctx, in.ServicePrincipalID, in.JobID)
 	if err != nil {
-		return res, syncErr(err, in.SPCreated)
+		return res, a.syncErr(err, in.SPCreated)
 	}
 	if id, err := graph.DirectoryID(schema, adDirectoryName); err == nil {
 		res.ADDirectoryID = id
@@ -77,7 +77,7 @@ func (a *Activities) UnpatchSchema(ctx context.Context, in wf.JobInput) (wf.Sche
 		return res, nil
 	}
 	if err := c.PutSchema(ctx, in.ServicePrincipalID, in.JobID, cleaned); err != nil {
-		return res, syncErr(err, in.SPCreated)
+		return res, a.syncErr(err, in.SPCreated)
 	}
 	res.Report.Outcome = wf.OutcomeChanged
 	res.Report.Detail = "changed: removed CredentialData from " + strings.Join(rep.Removed, ", ") + " (" + wf.FeaturePasswordHash + " turned off)"
@@ -97,7 +97,7 @@ func (a *Activities) PauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.Pa
 	}
 	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
 	if err != nil {
-		return res, syncErr(err, in.SPCreated)
+		return res, a.syncErr(err, in.SPCreated)
 	}
 	var paused, stopped []string
 	for _, fj := range in.Jobs {
@@ -117,7 +117,7 @@ func (a *Activities) PauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.Pa
 			continue
 		}
 		if err := c.PauseJob(ctx, in.ServicePrincipalID, fj.ID); err != nil {
-			return res, syncErr(err, in.SPCreated)
+			return res, a.syncErr(err, in.SPCreated)
 		}
 		jobs[i].ScheduleState, jobs[i].StatusCode, jobs[i].Running = "Paused", "Paused", false
 		res.Paused = append(res.Paused, fj.ID)
@@ -210,7 +210,7 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 			// Paused while its feature was off (its configuration was found
 			// removed and this run restored it): the spec asks for it again.
 			if err := c.StartJob(ctx, in.ServicePrincipalID, id); err != nil {
-				return res, syncErr(err, in.SPCreated)
+				return res, a.syncErr(err, in.SPCreated)
 			}
 			res.Resumed = append(res.Resumed, id)
 			notes = append(notes, "resumed "+id+": the spec asks for "+f)
