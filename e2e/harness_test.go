@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -292,13 +293,14 @@ func (e *env) dialExternal() error {
 }
 
 func checkExternal(ctx context.Context, c client.Client) error {
-	sa, err := c.GetSearchAttributes(ctx)
+	// SQL visibility keeps custom search attributes per namespace.
+	sa, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
 	if err != nil {
 		return fmt.Errorf("search attributes of namespace default: %w", err)
 	}
 	var missing []string
 	for _, name := range workflows.SearchAttributeNames {
-		if _, ok := sa.GetKeys()[name]; !ok {
+		if _, ok := sa.GetCustomAttributes()[name]; !ok {
 			missing = append(missing, name)
 		}
 	}
@@ -310,7 +312,7 @@ func checkExternal(ctx context.Context, c client.Client) error {
 		return fmt.Errorf("count running workflows: %w", err)
 	}
 	if n := running.GetCount(); n > 0 {
-		return fmt.Errorf("%d workflows already run there (an earlier test run's?): the tests need a fresh database (make test-cluster recreates it)", n)
+		return fmt.Errorf("%d workflows are running there (left by an earlier test run?): the tests need a fresh database (make test-cluster recreates it; make cluster-up too)", n)
 	}
 	return nil
 }
