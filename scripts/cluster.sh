@@ -24,7 +24,7 @@ mkdir -p "$state"
 
 : "${TEMPORAL_SERVER:?the temporal server binary (make cluster-tools)}"
 : "${TEMPORAL_SQL_TOOL:?temporal-sql-tool (make cluster-tools)}"
-: "${SCHEMA_DIR:?the server module's schema/ directory}"
+: "${SCHEMA_DIR:?schema/ of the server module}"
 export TEMPORAL_CLI=${TEMPORAL_CLI:-temporal}
 export TEMPORAL_SQL_TOOL SCHEMA_DIR
 port=${CLUSTER_PORT:-17233}
@@ -35,7 +35,8 @@ export TEMPORAL_DB=${CLUSTER_DB:-cloudsync_e2e} TEMPORAL_VISIBILITY_DB=${CLUSTER
 export TEMPORAL_ADDRESS=127.0.0.1:$port TEMPORAL_NAMESPACE=default
 
 # The tests: onboarding, re-run, approvals and deletes, watcher episodes, crashes.
-tests=${CLUSTER_TESTS:-'^(TestOnboard|TestSecondOnboardingWhileOneRunsIsRefused|TestRerun|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel|TestRevokedConsentMakesWatchersUnreachable|TestCrashWorkerKilledRepeatedly|TestNonRetryableFailuresFailFastAndRerunCleanly|TestIdentityFleetRerunUnderAnotherNameRenames)'}
+default_tests="^(TestOnboard|TestSecondOnboardingWhileOneRunsIsRefused|TestRerun|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel|TestRevokedConsentMakesWatchersUnreachable|TestCrashWorkerKilledRepeatedly|TestNonRetryableFailuresFailFastAndRerunCleanly|TestIdentityFleetRerunUnderAnotherNameRenames)"
+tests=${CLUSTER_TESTS:-$default_tests}
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -67,11 +68,11 @@ up() {
   fi
   local t0=$SECONDS
   deploy/temporal/cluster/setup-schema.sh --reset >"$state/schema.log" 2>&1 ||
-    { tail -20 "$state/schema.log" >&2; echo "cluster: schema setup failed (PostgreSQL up? role $POSTGRES_USER with CREATEDB?), see $state/schema.log" >&2; exit 1; }
+    { tail -n 20 "$state/schema.log" >&2; echo "cluster: schema setup failed (PostgreSQL up? role $POSTGRES_USER with CREATEDB?), see $state/schema.log" >&2; exit 1; }
   (cd deploy/temporal/cluster && exec "$TEMPORAL_SERVER" --config . --env postgresql start) >"$state/server.log" 2>&1 &
   echo $! >"$state/server.pid"
   if ! SETUP_TIMEOUT=120 deploy/temporal/cluster/setup-namespace.sh >"$state/setup.log" 2>&1; then
-    tail -20 "$state/setup.log" "$state/server.log" >&2
+    tail -n 20 "$state/setup.log" "$state/server.log" >&2
     down
     exit 1
   fi

@@ -36,7 +36,9 @@ if "$cli" operator namespace describe --namespace "$ns" >/dev/null 2>&1; then
 else
   "$cli" operator namespace create --namespace "$ns" --retention "${NAMESPACE_RETENTION:-72h}"
 fi
-wait_for "namespace $ns" "$cli" operator namespace describe --namespace "$ns"
+# A new namespace reaches the frontend's namespace cache within ~10 s;
+# search-attributes.sh lists the attributes first, which needs it there.
+wait_for "namespace $ns" "$cli" operator search-attribute list --namespace "$ns"
 
 command -v bash >/dev/null || { echo "setup-namespace: search-attributes.sh needs bash" >&2; exit 1; }
 TEMPORAL_CLI=$cli bash "$here/../search-attributes.sh" --namespace "$ns"
