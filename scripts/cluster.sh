@@ -86,7 +86,9 @@ case "${1:-}" in
     trap down EXIT
     up
     t0=$SECONDS
-    CLOUDSYNC_E2E_TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS go test -vet=off -count=1 -timeout 20m ${CLUSTER_TEST_FLAGS:-} -run "$tests" ./e2e/
+    # The whole output goes to .cluster/test.log; shown: each test's result and its t.Log/t.Error lines.
+    CLOUDSYNC_E2E_TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS go test -vet=off -count=1 -timeout 20m -v ${CLUSTER_TEST_FLAGS:-} -run "$tests" ./e2e/ 2>&1 |
+      tee "$state/test.log" | grep -E '^ *--- (PASS|FAIL|SKIP)|^(ok|FAIL|PASS)\b|^ +[a-z_]+_test\.go:[0-9]+:|^panic|^== |^[a-z][a-zA-Z -]+: +[0-9]'
     echo "cluster: end-to-end tests on the cluster passed in $((SECONDS - t0)) s"
     ;;
   *) echo "usage: $0 up|down|test" >&2; exit 2 ;;
