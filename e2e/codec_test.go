@@ -37,7 +37,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -186,13 +185,24 @@ func codecStartEnv(t *testing.T, o codecEnvOptions) *codecEnv {
 			Transport:   transport,
 		},
 		Logger: zap.NewNop(),
+		// Watchers hear from the poller (one shard, every second), as in the
+		// worker binary; without it they never see their jobs.
+		Watch:    activities.WatchConfig{Shards: 1, Interval: time.Second, GoneAfter: 20 * time.Second},
+		Registry: e.client,
+	}
+	if o.codec != nil {
+		acts.Converter = codec.DataConverter(o.codec)
 	}
 	e.worker = worker.New(e.client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 2 * time.Second})
-	e.worker.RegisterWorkflowWithOptions(workflows.OnboardTenant, workflow.RegisterOptions{Name: workflows.OnboardTenantWorkflow})
-	e.worker.RegisterWorkflowWithOptions(workflows.WatchSyncJob, workflow.RegisterOptions{Name: workflows.WatchSyncJobWorkflow})
+	workflows.RegisterWorkflows(e.worker)
 	e.worker.RegisterActivity(acts)
 	require.NoError(t, e.worker.Start())
 	t.Cleanup(e.worker.Stop) // runs before the server stops (cleanups are LIFO)
+	_, err = e.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: workflows.PollerWorkflowID(workflows.TaskQueue, 0), TaskQueue: workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+	}, workflows.WatchPollerWorkflow, workflows.PollerInput{Shard: 0, HeartbeatTimeout: 10 * time.Second})
+	require.NoError(t, err, "start the poller shard")
 	return e
 }
 
