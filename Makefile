@@ -98,7 +98,7 @@ graphsim:
 clean:
 	rm -rf $(BIN) .demo .graphsim .cluster
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-cluster
 
 ## bench: the benchmarks (about 30 minutes on 2 cores): writes BENCHMARKS.md and bench/results.json
 bench: tools
@@ -107,3 +107,9 @@ bench: tools
 ## bench-quick: the benchmarks at small sizes, for development (a few minutes; writes to /tmp)
 bench-quick: tools
 	$(GO) run ./bench -quick -md /tmp/cloudsync-BENCHMARKS.md -json /tmp/cloudsync-bench-results.json
+
+## bench-cluster: the throughput phases (N = 1, 10, 100) on the dev server and on the Temporal server on
+## PostgreSQL that make test-cluster runs, side by side (a few minutes; writes bench/cluster.md and .json)
+BENCH_CLUSTER_N ?= 1,10,100
+bench-cluster: tools cluster-tools
+	$(CLUSTER_ENV) $(GO) run ./bench -only throughput,cluster -cluster -n $(BENCH_CLUSTER_N) -md bench/cluster.md -json bench/cluster.json
