@@ -10,8 +10,17 @@ TEMPORAL      ?= $(GOBIN)/temporal
 BIN           := bin
 SEARCH_ATTRS  := CloudSyncTenant CloudSyncDomain CloudSyncStep CloudSyncOutcome CloudSyncJobState CloudSyncAwaitingApproval
 export TEMPORAL_CLI := $(TEMPORAL)
+# The server the CLI embeds (go version -m $(TEMPORAL)), for make test-cluster.
+TEMPORAL_SERVER_VERSION := v1.29.1
+CLUSTER_BIN   := $(GOBIN)/temporal-server-$(TEMPORAL_SERVER_VERSION)
+TEMPORAL_SERVER   := $(CLUSTER_BIN)/server
+TEMPORAL_SQL_TOOL := $(CLUSTER_BIN)/sql
+CLUSTER_PORT  ?= 17233
+CLUSTER_ENV   = TEMPORAL_SERVER=$(TEMPORAL_SERVER) TEMPORAL_SQL_TOOL=$(TEMPORAL_SQL_TOOL) CLUSTER_PORT=$(CLUSTER_PORT) \
+	SCHEMA_DIR=$$(cd / && $(GO) mod download -json go.temporal.io/server@$(TEMPORAL_SERVER_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')/schema
 
-.PHONY: all build tools test fuzz lint demo demo-stop dev-server graphsim clean record-histories
+.PHONY: all build tools test fuzz lint demo demo-stop dev-server graphsim clean record-histories \
+	cluster-tools cluster-up cluster-down test-cluster
 
 all: build
 
@@ -32,6 +41,27 @@ test: tools
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -vet=off -count=1 -timeout 20m ./...
+
+## test-cluster: the end-to-end tests (onboarding, re-run, approvals, episodes, crashes) on a
+## Temporal server on PostgreSQL instead of the dev server: the server the pinned CLI embeds,
+## built from source (cold: ~6 min on 2 cores), fresh databases from its own SQL tool and
+## schema, deploy/temporal/cluster/postgresql.yaml, our search attributes (scripts/cluster.sh).
+## Needs PostgreSQL with a role temporal/temporal (CREATEDB) on 127.0.0.1:5432 (see README).
+test-cluster: tools cluster-tools
+	$(CLUSTER_ENV) scripts/cluster.sh test
+
+## cluster-up / cluster-down: that server in the background on 127.0.0.1:$(CLUSTER_PORT), for trying things
+cluster-up: tools cluster-tools
+	$(CLUSTER_ENV) scripts/cluster.sh up
+cluster-down:
+	$(CLUSTER_ENV) scripts/cluster.sh down
+
+## cluster-tools: the Temporal server and temporal-sql-tool at the version the pinned CLI embeds
+cluster-tools: $(TEMPORAL_SERVER) $(TEMPORAL_SQL_TOOL)
+$(TEMPORAL_SERVER):
+	GOBIN=$(CLUSTER_BIN) GOFLAGS=-buildvcs=false $(GO) install go.temporal.io/server/cmd/server@$(TEMPORAL_SERVER_VERSION)
+$(TEMPORAL_SQL_TOOL):
+	GOBIN=$(CLUSTER_BIN) GOFLAGS=-buildvcs=false $(GO) install go.temporal.io/server/cmd/tools/sql@$(TEMPORAL_SERVER_VERSION)
 
 ## fuzz: each fuzz target for a bounded time (FUZZTIME, default 20s); crashers land in
 ## the package's testdata/fuzz/<target>/ and become regression tests of go test
@@ -67,9 +97,9 @@ graphsim:
 	$(GO) run ./graphsim/cmd/graphsim
 
 clean:
-	rm -rf $(BIN) .demo .graphsim
+	rm -rf $(BIN) .demo .graphsim .cluster
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-cluster
 
 ## bench: the benchmarks (about 30 minutes on 2 cores): writes BENCHMARKS.md and bench/results.json
 bench: tools
@@ -78,3 +108,9 @@ bench: tools
 ## bench-quick: the benchmarks at small sizes, for development (a few minutes; writes to /tmp)
 bench-quick: tools
 	$(GO) run ./bench -quick -md /tmp/cloudsync-BENCHMARKS.md -json /tmp/cloudsync-bench-results.json
+
+## bench-cluster: the throughput phases (N = 1, 10, 100) on the dev server and on the Temporal server on
+## PostgreSQL that make test-cluster runs, side by side (a few minutes; writes bench/cluster.md and .json)
+BENCH_CLUSTER_N ?= 1,10,100
+bench-cluster: tools cluster-tools
+	$(CLUSTER_ENV) $(GO) run ./bench -only throughput,cluster -cluster -n $(BENCH_CLUSTER_N) -md bench/cluster.md -json bench/cluster.json

@@ -50,6 +50,47 @@ type devServer struct {
 	hostPort   string
 	metricsURL string
 	client     client.Client
+
+	// A server on PostgreSQL (startCluster): not our child, no metrics.
+	serverPid int
+	stopFn    func()
+}
+
+// startCluster starts the Temporal server on PostgreSQL that make
+// test-cluster runs, on fresh databases (scripts/cluster.sh up; make
+// bench-cluster passes the environment it needs), and dials it. Its metrics
+// are not scraped (the config has none); its CPU is the server process's, and
+// PostgreSQL's is sampled apart (sampleDatabase).
+func startCluster(root, logDir, name string) (*devServer, error) {
+	script := filepath.Join(root, "scripts", "cluster.sh")
+	up := exec.Command(script, "up")
+	up.Dir = root
+	out, err := up.CombinedOutput()
+	_ = os.WriteFile(filepath.Join(logDir, name+"-cluster-up.log"), out, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("scripts/cluster.sh up: %v\n%s", err, out)
+	}
+	down := func() {
+		cmd := exec.Command(script, "down")
+		cmd.Dir = root
+		_ = cmd.Run()
+	}
+	raw, err := os.ReadFile(filepath.Join(root, ".cluster", "server.pid"))
+	if err != nil {
+		down()
+		return nil, err
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	port := os.Getenv("CLUSTER_PORT")
+	if port == "" {
+		port = "17233"
+	}
+	d := &devServer{hostPort: "127.0.0.1:" + port, serverPid: pid, stopFn: down}
+	if d.client, err = client.Dial(client.Options{HostPort: d.hostPort, Logger: quietLogger()}); err != nil {
+		down()
+		return nil, err
+	}
+	return d, nil
 }
 
 func startDevServer(cli, logDir, name string) (*devServer, error) {
@@ -92,11 +133,20 @@ func startDevServer(cli, logDir, name string) (*devServer, error) {
 	}
 }
 
-func (d *devServer) pid() int { return d.cmd.Process.Pid }
+func (d *devServer) pid() int {
+	if d.cmd == nil {
+		return d.serverPid
+	}
+	return d.cmd.Process.Pid
+}
 
 func (d *devServer) stop() {
 	if d.client != nil {
 		d.client.Close()
+	}
+	if d.stopFn != nil {
+		d.stopFn()
+		return
 	}
 	stopProcess(d.cmd, 15*time.Second)
 }
@@ -121,6 +171,9 @@ func stopProcess(cmd *exec.Cmd, grace time.Duration) {
 // for the metrics named (a series is the metric name with its labels).
 func (d *devServer) metrics(names ...string) map[string]float64 {
 	out := map[string]float64{}
+	if d.metricsURL == "" {
+		return out
+	}
 	resp, err := http.Get(d.metricsURL)
 	if err != nil {
 		return out

@@ -45,6 +45,7 @@ type config struct {
 	workerEnv      multiFlag
 	quick          bool
 	only           string
+	cluster        bool
 }
 
 type multiFlag []string
@@ -92,7 +93,8 @@ func run() int {
 	flag.StringVar(&cfg.outJSON, "json", "bench/results.json", "the results")
 	flag.Var(&cfg.workerEnv, "worker-env", "KEY=VALUE for the worker (tuning experiments; repeatable)")
 	flag.BoolVar(&cfg.quick, "quick", false, "small N for development: -n 1,10 -watch-tenants 100 -builds=false")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,watch,throughput,serial (default all)")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,watch,throughput,serial,cluster (default all; cluster only with -cluster)")
+	flag.BoolVar(&cfg.cluster, "cluster", false, "also run the throughput phases on a Temporal server on PostgreSQL (scripts/cluster.sh: make bench-cluster)")
 	render := flag.Bool("render", false, "measure nothing: write the report again from the -json results")
 	flag.Parse()
 	if *render {
@@ -245,6 +247,15 @@ func (b *bench) runAll(ctx context.Context) error {
 			r.Throughput = append(r.Throughput, tp)
 		}
 	}
+	if b.cfg.cluster && b.want("cluster") {
+		for _, n := range b.cfg.ns {
+			tp, err := b.throughputOn(ctx, n, true)
+			if err != nil {
+				return fmt.Errorf("cluster throughput N=%d: %w", n, err)
+			}
+			r.Cluster = append(r.Cluster, tp)
+		}
+	}
 	if b.want("serial") {
 		if err := b.serial(ctx); err != nil {
 			return err
@@ -257,14 +268,29 @@ func (b *bench) runAll(ctx context.Context) error {
 // graphsim. The N=1 phase also measures the single-tenant critical path and
 // the per-onboarding Graph requests and Temporal actions.
 func (b *bench) throughput(ctx context.Context, n int) (throughputResult, error) {
+	return b.throughputOn(ctx, n, false)
+}
+
+// throughputOn is a throughput phase on a fresh dev server, or with cluster on
+// a Temporal server on PostgreSQL with fresh databases.
+func (b *bench) throughputOn(ctx context.Context, n int, cluster bool) (throughputResult, error) {
 	tp := throughputResult{N: n}
 	phase := fmt.Sprintf("n%d", n)
+	if cluster {
+		phase = "cluster-" + phase
+		b.logf("throughput N=%d on a Temporal server on PostgreSQL", n)
+	}
 	sim, err := newSim(b.cfg.latency, int64(n))
 	if err != nil {
 		return tp, err
 	}
 	defer sim.Close()
-	ds, err := startDevServer(b.cfg.temporalCLI, b.logDir, phase)
+	var ds *devServer
+	if cluster {
+		ds, err = startCluster(b.root, b.logDir, phase)
+	} else {
+		ds, err = startDevServer(b.cfg.temporalCLI, b.logDir, phase)
+	}
 	if err != nil {
 		return tp, err
 	}
@@ -282,13 +308,17 @@ func (b *bench) throughput(ctx context.Context, n int) (throughputResult, error)
 		tenants[specs[i].TenantID] = true
 	}
 	b.logf("throughput N=%d: onboarding %d tenants at once", n, n)
-	w0, s0, m0 := sampleProc(w.pid()), sampleProc(ds.pid()), ds.metrics("action", "service_requests")
+	w0, s0, m0, db0 := sampleProc(w.pid()), sampleProc(ds.pid()), ds.metrics("action", "service_requests"), sampleDatabase()
 	g0 := len(sim.RequestLog())
 	st0 := sim.Stats()
 	start := time.Now()
 	runs := runOnboardings(ctx, ds.client, specs, b.cfg.startParallel)
 	end := time.Now()
-	w1, s1 := sampleProc(w.pid()), sampleProc(ds.pid())
+	w1, s1, db1 := sampleProc(w.pid()), sampleProc(ds.pid()), sampleDatabase()
+	if cluster {
+		u := between(db0, db1)
+		tp.Database = &u
+	}
 	time.Sleep(3 * time.Second) // the server reports its metrics every second or so
 	m1 := ds.metrics("action", "service_requests")
 	st1 := sim.Stats()
@@ -320,7 +350,7 @@ func (b *bench) throughput(ctx context.Context, n int) (throughputResult, error)
 		b.logf("  first error: %s", tp.FirstError)
 	}
 
-	if n == 1 {
+	if n == 1 && !cluster {
 		// The critical path: one onboarding alone on the warm worker, 3 times.
 		var walls []time.Duration
 		for i := 1; i <= 3; i++ {

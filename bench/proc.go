@@ -64,6 +64,29 @@ func sampleProc(pid int) procSample {
 	return s
 }
 
+// sampleDatabase sums the CPU time of every PostgreSQL process (the
+// postmaster and its backends; a backend that exits between two samples takes
+// its time with it, so this is a lower bound).
+func sampleDatabase() procSample {
+	s := procSample{at: time.Now()}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		p := sampleProc(pid)
+		s.cpu += p.cpu
+		s.rss += p.rss
+		s.alive = s.alive || p.alive
+	}
+	return s
+}
+
 // usage is what a process used between two samples.
 type usage struct {
 	Wall    time.Duration `json:"wallNs"`

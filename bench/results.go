@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -28,6 +29,7 @@ type configJSON struct {
 	StartParallel int           `json:"startParallel"`
 	WorkerEnv     []string      `json:"workerEnv"`
 	Quick         bool          `json:"quick"`
+	ClusterServer string        `json:"clusterServer,omitempty"` // the server version of the cluster phases
 }
 
 type buildResult struct {
@@ -45,6 +47,7 @@ type throughputResult struct {
 	SpeedupVsSerial    float64            `json:"speedupVsSerial"`
 	Worker             usage              `json:"worker"`
 	Server             usage              `json:"devServer"`
+	Database           *usage             `json:"database,omitempty"` // PostgreSQL's processes, on the cluster
 	Failed             int                `json:"failed"`
 	FirstError         string             `json:"firstError,omitempty"`
 	Graph              graphCount         `json:"graph"`
@@ -90,6 +93,7 @@ type Results struct {
 	Builds               []buildResult      `json:"builds"`
 	Watch                *fleetWatchResult  `json:"fleetWatch,omitempty"`
 	Throughput           []throughputResult `json:"throughput"`
+	Cluster              []throughputResult `json:"clusterThroughput,omitempty"` // the same phases on a server on PostgreSQL
 	CriticalPath         time.Duration      `json:"criticalPathNs"`
 	CriticalPathRuns     []time.Duration    `json:"criticalPathRunsNs"`
 	FirstOnboarding      time.Duration      `json:"firstOnboardingNs"`
@@ -110,7 +114,7 @@ func newResults(cfg config) *Results {
 	}
 	return &Results{Started: time.Now(), Machine: m, Config: configJSON{Ns: cfg.ns, Latency: cfg.latency, WatchTenants: cfg.watchTenants,
 		WatchInterval: cfg.watchInterval, SerialBudget: cfg.serialBudget, StartParallel: cfg.startParallel,
-		WorkerEnv: cfg.workerEnv, Quick: cfg.quick}}
+		WorkerEnv: cfg.workerEnv, Quick: cfg.quick, ClusterServer: clusterServerVersion(cfg)}}
 }
 
 // The procedure's own minimum for a full onboarding (PHS + Exchange) on a
@@ -468,6 +472,33 @@ func (r *Results) markdown() string {
 	}
 	p("")
 
+	if len(r.Cluster) > 0 {
+		p("### The same on a Temporal server on PostgreSQL")
+		p("")
+		p("The throughput phases again on the server `make test-cluster` runs (Temporal server %s built from source, "+
+			"`deploy/temporal/cluster/postgresql.yaml`: PostgreSQL persistence and SQL visibility, 4 history shards, fresh databases per phase), "+
+			"with the same worker, graphsim and specs; PostgreSQL runs on the same 2 cores.", r.Config.ClusterServer)
+		p("")
+		p("| N | dev server: wall | cluster: wall | cluster / dev server | onboardings/min (dev → cluster) | server CPU (dev → cluster) | PostgreSQL CPU | worker CPU (dev → cluster) | failed (cluster) |")
+		p("|---|---|---|---|---|---|---|---|---|")
+		for _, c := range r.Cluster {
+			d := r.throughputAt(c.N)
+			if d == nil {
+				continue
+			}
+			db := "–"
+			if c.Database != nil {
+				db = fmt.Sprintf("%s (%.0f %%)", secs(c.Database.CPU), c.Database.CPUPct)
+			}
+			p("| %d | %s | %s | %.2f × | %.0f → %.0f | %s → %s | %s | %s → %s | %d |",
+				c.N, secs(d.Wall), secs(c.Wall), c.Wall.Seconds()/d.Wall.Seconds(), d.PerMinute, c.PerMinute,
+				secs(d.Server.CPU), secs(c.Server.CPU), db, secs(d.Worker.CPU), secs(c.Worker.CPU), c.Failed)
+		}
+		p("")
+		p("PostgreSQL CPU sums its processes (postmaster and backends) over the phase: a lower bound, as a backend that exits takes its time with it.")
+		p("")
+	}
+
 	// 7. Builds.
 	p("## 5. Build times")
 	p("")
@@ -522,4 +553,23 @@ func connectionsLine(ts []throughputResult) string {
 		parts = append(parts, fmt.Sprintf("N = %d: %d (for %d Graph and %d token requests)", t.N, t.Connections, t.Graph.Total, t.TokenRequests))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// clusterServerVersion is the Temporal server's module version (go version -m
+// of $TEMPORAL_SERVER, which make bench-cluster sets), for the report.
+func clusterServerVersion(cfg config) string {
+	if !cfg.cluster {
+		return ""
+	}
+	out, err := exec.Command("go", "version", "-m", os.Getenv("TEMPORAL_SERVER")).Output()
+	if err != nil {
+		return "(unknown version)"
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "mod" && f[1] == "go.temporal.io/server" {
+			return f[2]
+		}
+	}
+	return "(unknown version)"
 }

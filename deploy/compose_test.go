@@ -24,7 +24,7 @@ const (
 )
 
 // Services that must run without any profile.
-var coreServices = []string{"postgresql", "temporal", "temporal-ui", "setup", "worker"}
+var coreServices = []string{"postgresql", "temporal-schema", "temporal", "temporal-ui", "setup", "worker"}
 
 func loadCompose(t *testing.T, f facts) map[string]any {
 	t.Helper()
@@ -348,45 +348,6 @@ func checkComposeWorkerEnv(doc map[string]any, f facts) []string {
 	return problems
 }
 
-var saCreate = regexp.MustCompile(`search-attribute\s+create\b[^\n|&;]*`)
-
-// checkComposeSearchAttributes: the setup service creates exactly
-// workflows.SearchAttributeNames, one --name per call, all Keyword.
-func checkComposeSearchAttributes(doc map[string]any, f facts) []string {
-	var problems []string
-	setup, ok := services(doc)["setup"]
-	if !ok {
-		return []string{"no setup service"}
-	}
-	if img := getString(setup, "image"); imageName(img) != "temporalio/admin-tools" {
-		problems = append(problems, fmt.Sprintf("setup: image %s, want temporalio/admin-tools", img))
-	}
-	script := commandText(setup, "entrypoint") + "\n" + commandText(setup, "command")
-	var names []string
-	for _, call := range saCreate.FindAllString(script, -1) {
-		args := strings.Fields(call)
-		var n []string
-		for i, a := range args {
-			if a == "--name" && i+1 < len(args) {
-				n = append(n, args[i+1])
-			} else if v, ok := strings.CutPrefix(a, "--name="); ok {
-				n = append(n, v)
-			}
-		}
-		if len(n) != 1 {
-			problems = append(problems, fmt.Sprintf("setup: %q: want exactly one --name per call (the CLI pairs --name and --type by position)", call))
-		}
-		if typ, _ := flagValue(args, "type"); typ != "Keyword" {
-			problems = append(problems, fmt.Sprintf("setup: %q: type %q, want Keyword", call, typ))
-		}
-		if ns, _ := flagValue(args, "namespace"); ns != "default" {
-			problems = append(problems, fmt.Sprintf("setup: %q: namespace %q, want default (the worker's)", call, ns))
-		}
-		names = append(names, n...)
-	}
-	return append(problems, sameSet("setup search attributes", names, f.searchAttributes)...)
-}
-
 // checkComposeTemporal: the worker, UI and setup reach the temporal service;
 // the worker waits for setup; the UI is on 8233.
 func checkComposeTemporal(doc map[string]any) []string {
@@ -598,9 +559,13 @@ func TestComposeWorkerEnvIsReadByWorker(t *testing.T) {
 	noProblems(t, checkComposeWorkerEnv(loadCompose(t, f), f))
 }
 
+// TestComposeSearchAttributes: the setup service registers them with
+// search-attributes.sh (through setup-namespace.sh, like make test-cluster),
+// whose list is workflows.SearchAttributeNames.
 func TestComposeSearchAttributes(t *testing.T) {
 	f := loadFacts(t)
-	noProblems(t, checkComposeSearchAttributes(loadCompose(t, f), f))
+	noProblems(t, checkClusterNamespace(loadClusterFiles(t, f), f.root))
+	noProblems(t, checkScriptAttributes(readRepoFile(t, f, saScript), f))
 }
 
 func TestComposeTemporalWiring(t *testing.T) {
@@ -687,15 +652,6 @@ func TestComposeChecksCatchBreakage(t *testing.T) {
 		{"empty TLS variable", func(d map[string]any, _ map[string]string) {
 			getMap(svc(d, "worker"), "environment")["TEMPORAL_TLS_CLIENT_CERT_PATH"] = "${TEMPORAL_TLS_CLIENT_CERT_PATH:-}"
 		}, func(d map[string]any, _ map[string]string) []string { return checkComposeWorkerEnv(d, f) }, "turns TLS on"},
-		{"search attribute missing", func(d map[string]any, _ map[string]string) {
-			svc(d, "setup")["command"] = []any{strings.Replace(commandText(svc(d, "setup"), "command"), "--name CloudSyncStep", "--name CloudSyncStepX", 1)}
-		}, func(d map[string]any, _ map[string]string) []string { return checkComposeSearchAttributes(d, f) }, "missing CloudSyncStep"},
-		{"two names in one call", func(d map[string]any, _ map[string]string) {
-			svc(d, "setup")["command"] = []any{strings.Replace(commandText(svc(d, "setup"), "command"), "--name CloudSyncStep ", "--name CloudSyncStep --name CloudSyncExtra ", 1)}
-		}, func(d map[string]any, _ map[string]string) []string { return checkComposeSearchAttributes(d, f) }, "exactly one --name"},
-		{"search attribute type", func(d map[string]any, _ map[string]string) {
-			svc(d, "setup")["command"] = []any{strings.Replace(commandText(svc(d, "setup"), "command"), "--name CloudSyncOutcome --type Keyword", "--name CloudSyncOutcome --type Text", 1)}
-		}, func(d map[string]any, _ map[string]string) []string { return checkComposeSearchAttributes(d, f) }, "want Keyword"},
 		{"worker to wrong Temporal", func(d map[string]any, _ map[string]string) {
 			getMap(svc(d, "worker"), "environment")["TEMPORAL_ADDRESS"] = "localhost:7233"
 		}, func(d map[string]any, _ map[string]string) []string { return checkComposeTemporal(d) }, "not the Temporal service"},

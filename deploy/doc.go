@@ -6,6 +6,9 @@
 // There is no code here: the tests check those files statically (no Docker or
 // cluster needed), against what the code actually reads: the worker's
 // environment variables, Temporal's envconfig variables, the search attributes
-// in workflows.SearchAttributeNames and graphsim's flags. Every check also has
-// a test that breaks its input and expects the check to complain.
+// in workflows.SearchAttributeNames and graphsim's flags; and that compose
+// runs the Temporal server the way make test-cluster does (same version,
+// schema script, config file deploy/temporal/cluster/postgresql.yaml and
+// namespace script). Every check also has a test that breaks its input and
+// expects the check to complain.
 package deploy

@@ -160,9 +160,25 @@ func codecStartEnv(t *testing.T, o codecEnvOptions) *codecEnv {
 		devOpts.EnableUI = true
 		devOpts.UIPort = strconv.Itoa(e.uiPort)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	e.server, err = testsuite.StartDevServer(ctx, devOpts)
+	// A dev server picks free ports of its own for its internal services while
+	// it starts; several starting at once can collide (the harness retries
+	// the same way). Try other ports if one does not come up.
+	for attempt := 1; ; attempt++ {
+		sctx, scancel := context.WithTimeout(ctx, time.Minute)
+		e.server, err = testsuite.StartDevServer(sctx, devOpts)
+		scancel()
+		if err == nil || attempt == 3 {
+			break
+		}
+		t.Logf("dev server did not start (%v): trying other ports", err)
+		devOpts.ClientOptions.HostPort = fmt.Sprintf("127.0.0.1:%d", codecFreePort(t))
+		if o.enableUI && o.uiPort == 0 {
+			e.uiPort = codecFreePort(t)
+			devOpts.UIPort = strconv.Itoa(e.uiPort)
+		}
+	}
 	require.NoError(t, err, "temporal dev server (%s)", temporalBin)
 	t.Cleanup(func() { _ = e.server.Stop() })
 
@@ -185,8 +201,10 @@ func codecStartEnv(t *testing.T, o codecEnvOptions) *codecEnv {
 			Credentials: graph.CredentialConfig{Mode: graph.AuthClientSecret, ClientID: codecClientID, ClientSecret: codecClientSecret},
 			Transport:   transport,
 		},
-		Logger:   zap.NewNop(),
-		Watch:    activities.WatchConfig{Interval: time.Second, Shards: 1},
+		Logger: zap.NewNop(),
+		// Watchers hear from the poller (one shard, every second), as in the
+		// worker binary; without it they never see their jobs.
+		Watch:    activities.WatchConfig{Shards: 1, Interval: time.Second, GoneAfter: 20 * time.Second},
 		Registry: e.client,
 	}
 	if o.codec != nil {

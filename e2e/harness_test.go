@@ -1,6 +1,12 @@
 // Package e2e runs cloudsync on real parts: the Temporal CLI's dev server, the
 // Graph simulator over HTTPS, and the worker and starter binaries as a user
 // runs them.
+//
+// With CLOUDSYNC_E2E_TEMPORAL_ADDRESS=host:port the tests use that Temporal
+// server instead of dev servers (make test-cluster: a server on PostgreSQL
+// with SQL visibility, deploy/temporal/cluster/): its "default" namespace must
+// exist with cloudsync's search attributes registered and no workflow running
+// (a fresh database). Tests that need a dev server of their own skip.
 package e2e
 
 import (
@@ -20,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -33,6 +41,13 @@ const (
 	clientSecret = "e2e-secret-Q7v~not-a-real-one"
 )
 
+// externalEnv names the variable that points the tests at a running Temporal
+// server (host:port) instead of dev servers.
+const externalEnv = "CLOUDSYNC_E2E_TEMPORAL_ADDRESS"
+
+// externalAddress is that server's frontend, empty in the default mode.
+var externalAddress = os.Getenv(externalEnv)
+
 // envConfig describes an environment. Tests that must not disturb the others
 // (fault knobs are global to a simulator; a killed worker or a restarted dev
 // server stops everyone's work) build their own with newEnv.
@@ -40,13 +55,19 @@ type envConfig struct {
 	name string
 	sim  graphsim.Options // Clients defaults to the e2e app
 	// ownServer starts a dev server for this environment alone; otherwise it
-	// uses the shared one (then give the worker its own taskQueue).
+	// uses the shared one (then give the worker its own taskQueue). With an
+	// external server (CLOUDSYNC_E2E_TEMPORAL_ADDRESS) the test skips, unless
+	// externalOK.
 	ownServer bool
-	dbFile    string // own dev server persisted in this SQLite file, so it can restart
-	taskQueue string // the worker's task queue (default workflows.TaskQueue)
-	workerEnv []string
-	noWorker  bool
-	server    *testsuite.DevServer // set by newEnv: the shared dev server
+	// externalOK: the own dev server is only for isolation, so on an external
+	// server the environment uses that one, with its own taskQueue.
+	externalOK bool
+	dbFile     string // own dev server persisted in this SQLite file, so it can restart
+	taskQueue  string // the worker's task queue (default workflows.TaskQueue)
+	workerEnv  []string
+	noWorker   bool
+	server     *testsuite.DevServer // set by newEnv: the shared dev server (nil on an external server)
+	shared     *env                 // set by newEnv: the shared environment
 	// chaos puts a chaosProxy between the worker and graphsim's Graph API.
 	chaos bool
 }
@@ -56,7 +77,8 @@ type envConfig struct {
 type env struct {
 	cfg       envConfig
 	sim       *graphsim.Server
-	temporal  *testsuite.DevServer
+	temporal  *testsuite.DevServer // the dev server (nil on an external server)
+	external  bool                 // e.client dials CLOUDSYNC_E2E_TEMPORAL_ADDRESS (closed with e)
 	client    client.Client
 	bin       string // directory with the worker and starter binaries
 	hostPort  string // the dev server's frontend, stable across restarts
@@ -140,8 +162,16 @@ func setup(t *testing.T) *env {
 // its histories and worker logs for secrets) when the test ends.
 func newEnv(t *testing.T, cfg envConfig) *env {
 	t.Helper()
+	if cfg.ownServer && externalAddress != "" {
+		if !cfg.externalOK {
+			t.Skipf("env %s needs a Temporal dev server of its own (%s is set: the tests use the server at %s)", cfg.name, externalEnv, externalAddress)
+		}
+		// Isolation only: the external server, with the env's own task queue.
+		cfg.ownServer = false
+	}
 	if !cfg.ownServer {
-		cfg.server = setup(t).temporal
+		cfg.shared = setup(t)
+		cfg.server = cfg.shared.temporal
 		if cfg.taskQueue == "" || cfg.taskQueue == workflows.TaskQueue {
 			t.Fatalf("env %s shares the dev server: give it its own task queue", cfg.name)
 		}
@@ -151,6 +181,8 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		t.Fatalf("e2e environment %s: %v", cfg.name, err)
 	}
 	t.Cleanup(func() {
+		// Histories on the shared or an external server are scanned after the
+		// tests (afterSuites).
 		if e.cfg.ownServer {
 			e.scanOwnServer(t)
 		}
@@ -200,7 +232,13 @@ func start(cfg envConfig) (*env, error) {
 			return nil, fmt.Errorf("chaos proxy: %w", err)
 		}
 	}
-	if cfg.ownServer {
+	if cfg.ownServer && externalAddress != "" {
+		// The shared environment on an external server.
+		if err := e.dialExternal(); err != nil {
+			e.sim.Close()
+			return nil, err
+		}
+	} else if cfg.ownServer {
 		// A dev server picks free ports of its own for its internal services
 		// while it starts; several starting at once can collide. Start them
 		// one at a time, and try another port if one does not come up.
@@ -223,8 +261,7 @@ func start(cfg envConfig) (*env, error) {
 		}
 		serverStarts.Unlock()
 	} else {
-		e.temporal, e.hostPort = cfg.server, cfg.server.FrontendHostPort()
-		e.client = cfg.server.Client()
+		e.temporal, e.hostPort, e.client = cfg.shared.temporal, cfg.shared.hostPort, cfg.shared.client
 	}
 	if !cfg.noWorker {
 		if err := e.startWorker(); err != nil {
@@ -233,6 +270,51 @@ func start(cfg envConfig) (*env, error) {
 		}
 	}
 	return e, nil
+}
+
+// dialExternal connects to the server at CLOUDSYNC_E2E_TEMPORAL_ADDRESS and
+// checks that it is ready for the tests: the default namespace answers, every
+// search attribute of workflows.SearchAttributeNames is registered, and
+// nothing runs there yet (the tests reuse tenant ids, so watchers or pollers
+// left by an earlier run would meet this run's).
+func (e *env) dialExternal() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := client.DialContext(ctx, client.Options{HostPort: externalAddress, Namespace: "default"})
+	if err != nil {
+		return fmt.Errorf("%s=%s: %w", externalEnv, externalAddress, err)
+	}
+	if err := checkExternal(ctx, c); err != nil {
+		c.Close()
+		return fmt.Errorf("%s=%s: %w", externalEnv, externalAddress, err)
+	}
+	e.client, e.hostPort, e.external = c, externalAddress, true
+	return nil
+}
+
+func checkExternal(ctx context.Context, c client.Client) error {
+	// SQL visibility keeps custom search attributes per namespace.
+	sa, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	if err != nil {
+		return fmt.Errorf("search attributes of namespace default: %w", err)
+	}
+	var missing []string
+	for _, name := range workflows.SearchAttributeNames {
+		if _, ok := sa.GetCustomAttributes()[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("search attributes %v are not registered: run deploy/temporal/search-attributes.sh", missing)
+	}
+	running, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{Query: "ExecutionStatus = 'Running'"})
+	if err != nil {
+		return fmt.Errorf("count running workflows: %w", err)
+	}
+	if n := running.GetCount(); n > 0 {
+		return fmt.Errorf("%d workflows are running there (left by an earlier test run?): the tests need a fresh database (make test-cluster recreates it; make cluster-up too)", n)
+	}
+	return nil
 }
 
 // startServer starts (or, with a database file, restarts) the env's own dev server.
@@ -402,6 +484,9 @@ func (e *env) close() {
 	wg.Wait()
 	if e.cfg.ownServer && e.temporal != nil {
 		_ = e.temporal.Stop()
+	}
+	if e.external {
+		e.client.Close()
 	}
 	if e.proxy != nil {
 		e.proxy.close()

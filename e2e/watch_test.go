@@ -139,7 +139,7 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	require.NoError(t, err)
 	// Without an episode, the signal binds to the one presented when it arrives.
 	input, _ := json.Marshal(workflows.DecisionRequest{Approver: "bob@contoso.com", Reason: "second batch"})
-	cmd := exec.CommandContext(ctx, cli, "workflow", "signal", "--address", e.temporal.FrontendHostPort(),
+	cmd := exec.CommandContext(ctx, cli, "workflow", "signal", "--address", e.hostPort,
 		"--workflow-id", workflows.WatchWorkflowID(tenant, prov), "--name", workflows.ApproveSignal, "--input", string(input))
 	cliOut, err := cmd.CombinedOutput()
 	require.NoError(t, err, "temporal workflow signal: %s", cliOut)
