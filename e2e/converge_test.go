@@ -40,7 +40,7 @@ func TestConvergeChangedSpec(t *testing.T) {
 		before := len(e.sim.RequestLog())
 		r, err := e.onboard(ctx, workflows.OnboardInput{Spec: s, Watch: ptr(false)})
 		require.NoError(t, err, "%s: worker:\n%s", what, e.workerOutput())
-		c := e.requests(tenant, before)
+		c := e.requests(tenant, domain, before)
 		t.Logf("%s: %d Graph requests (%d writes): %v", what, c.total, c.writes, c.byRoute)
 		for _, st := range r.Steps {
 			t.Logf("  %s: %s %s", st.Step, st.Outcome, st.Detail)
