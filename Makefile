@@ -8,7 +8,8 @@ GOBIN         := $(shell $(GO) env GOPATH)/bin
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL      ?= $(GOBIN)/temporal
 BIN           := bin
-SEARCH_ATTRS  := CloudSyncTenant CloudSyncDomain CloudSyncStep CloudSyncOutcome CloudSyncJobState CloudSyncAwaitingApproval
+# name=type, as workflows.SearchAttributes (checked by deploy/)
+SEARCH_ATTRS  := CloudSyncTenant=Keyword CloudSyncDomain=Keyword CloudSyncStep=Keyword CloudSyncOutcome=Keyword CloudSyncJobState=Keyword CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime
 export TEMPORAL_CLI := $(TEMPORAL)
 # The server the CLI embeds (go version -m $(TEMPORAL)), for make test-cluster.
 TEMPORAL_SERVER_VERSION := v1.29.1
@@ -90,7 +91,7 @@ demo-stop:
 
 ## dev-server: a foreground dev server with the Web UI and our search attributes
 dev-server: tools
-	$(TEMPORAL) server start-dev --ip 127.0.0.1 --ui-port 8233 $(foreach a,$(SEARCH_ATTRS),--search-attribute $(a)=Keyword)
+	$(TEMPORAL) server start-dev --ip 127.0.0.1 --ui-port 8233 $(foreach a,$(SEARCH_ATTRS),--search-attribute $(a))
 
 ## graphsim: the Graph simulator in the foreground
 graphsim:

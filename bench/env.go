@@ -98,8 +98,8 @@ func startDevServer(cli, logDir, name string) (*devServer, error) {
 	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
 		"--port", strconv.Itoa(port), "--http-port", strconv.Itoa(httpPort), "--metrics-port", strconv.Itoa(metricsPort),
 		"--log-level", "error"}
-	for _, sa := range workflows.SearchAttributeNames {
-		args = append(args, "--search-attribute", sa+"=Keyword")
+	for _, sa := range workflows.SearchAttributes {
+		args = append(args, "--search-attribute", sa.Name+"="+sa.Type)
 	}
 	cmd := exec.Command(cli, args...)
 	logf, err := os.Create(filepath.Join(logDir, name+"-devserver.log"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -213,15 +214,25 @@ func serialScript(ctx context.Context, sim *graphsim.Server, specs []workflows.T
 	ts.SetLogger(quietLogger())
 	env := ts.NewTestActivityEnvironment()
 	env.RegisterActivity(a)
+	// A script retries what Graph asks it to wait out (replication lag, a new
+	// service principal's settling 403/409), as the public scripts' sleeps and
+	// loops do: once a second, for up to a minute.
 	call := func(fn, in, out any) error {
-		v, err := env.ExecuteActivity(fn, in)
-		if err != nil {
-			return err
+		for attempt := 1; ; attempt++ {
+			v, err := env.ExecuteActivity(fn, in)
+			var ae *temporal.ApplicationError
+			if err != nil && errors.As(err, &ae) && !ae.NonRetryable() && attempt < 60 && ctx.Err() == nil {
+				time.Sleep(time.Second)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if out != nil {
+				return v.Get(out)
+			}
+			return nil
 		}
-		if out != nil {
-			return v.Get(out)
-		}
-		return nil
 	}
 	start := time.Now()
 	for _, s := range specs {
@@ -241,18 +252,19 @@ func serialScript(ctx context.Context, sim *graphsim.Server, specs []workflows.T
 		steps := []func() error{
 			func() error { return call(a.EnableTenantSync, workflows.TenantInput{TenantID: n.TenantID}, &rep) },
 			func() error {
-				return call(a.EnsureApplication, workflows.EnsureApplicationInput{TenantID: n.TenantID, DisplayName: n.DisplayName}, &app)
+				return call(a.EnsureApplication, workflows.EnsureApplicationInput{TenantID: n.TenantID, DisplayName: n.DisplayName, Domain: n.Domain}, &app)
 			},
 			func() error {
 				return call(a.WaitForServicePrincipal, workflows.ServicePrincipalInput{TenantID: n.TenantID, ServicePrincipalID: app.ServicePrincipalID}, nil)
 			},
 			func() error {
 				return call(a.EnsureJobs, workflows.EnsureJobsInput{TenantID: n.TenantID, ServicePrincipalID: app.ServicePrincipalID,
-					Templates: []string{workflows.TemplateProvisioning, workflows.TemplatePasswordHash}}, &jobs)
+					Templates: []string{workflows.TemplateProvisioning, workflows.TemplatePasswordHash}, SPCreated: app.CreatedAt}, &jobs)
 			},
 			func() error {
 				return call(a.ApplySecrets, workflows.SecretsInput{TenantID: n.TenantID, ServicePrincipalID: app.ServicePrincipalID, Domain: n.Domain,
-					PasswordHashSync: n.PasswordHashSync, Notifications: n.Notifications, DeleteThreshold: n.DeleteThreshold}, &rep)
+					PasswordHashSync: n.PasswordHashSync, Notifications: n.Notifications, DeleteThreshold: n.DeleteThreshold,
+					SPCreated: app.CreatedAt, ProvisioningJobID: jobs.Jobs[workflows.TemplateProvisioning]}, &rep)
 			},
 			func() error {
 				return call(a.PatchSchema, workflows.JobInput{TenantID: n.TenantID, ServicePrincipalID: app.ServicePrincipalID, JobID: jobs.Jobs[workflows.TemplateProvisioning]}, &schema)

@@ -401,7 +401,7 @@ func (r *Results) markdown() string {
 		p("| **Graph GETs per tenant per poll** | **%.2f** (before: one GET per job, 3 per tenant) |", w.ListsPerTenant)
 		p("| worker CPU, peak RSS | %.1f %% of a core, %s |", w.Worker.CPUPct, mib(w.Worker.PeakRSS))
 		p("| dev server CPU, peak RSS | %.1f %% of a core, %s |", w.Server.CPUPct, mib(w.ServerPeakRSS))
-		p("| quarantine in graphsim → `CloudSyncAwaitingApproval = 'true'` in visibility (what `list --awaiting-approval` reads) | %s (max %s) |",
+		p("| quarantine in graphsim → `CloudSyncAwaitingApproval = true` in visibility (what `list --awaiting-approval` reads) | %s (max %s) |",
 			joinDurations(w.ToAwaiting), secs(maxDuration(w.ToAwaiting)))
 		p("| approval (update accepted) → ForceDeletes restart reaches graphsim | %s (max %s) |", joinDurations(w.ToRestart), secs(maxDuration(w.ToRestart)))
 		if w.StartErrors > 0 {

@@ -27,7 +27,7 @@ func startWatcher(ctx context.Context, c client.Client, tenant string, job graph
 		ID: workflows.WatchWorkflowID(tenant, job.JobID), TaskQueue: workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchTenant.ValueSet(tenant),
-			workflows.SearchDomain.ValueSet("example.com"), workflows.SearchAwaitingApproval.ValueSet("false")),
+			workflows.SearchDomain.ValueSet("example.com"), workflows.SearchAwaitingApproval.ValueSet(false)),
 		Memo: workflows.WatchMemo(in),
 	}, workflows.WatchSyncJobWorkflow, in)
 	return err
@@ -196,7 +196,7 @@ func quarantineToAwaiting(ctx context.Context, c client.Client, sim *graphsim.Se
 	}
 	for time.Since(t0) < interval+time.Minute {
 		r, err := c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
-			Query: "WorkflowId = '" + id + "' AND CloudSyncAwaitingApproval = 'true'"})
+			Query: "WorkflowId = '" + id + "' AND CloudSyncAwaitingApproval = true"})
 		if err == nil && r.GetCount() == 1 {
 			return time.Since(t0), nil
 		}

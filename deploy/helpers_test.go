@@ -32,7 +32,8 @@ type facts struct {
 	workerEnvPrefix []string        // ... and by prefix (TEMPORAL_GRPC_META_)
 	stopTimeout     time.Duration   // the worker's --stop-timeout default
 
-	searchAttributes []string // workflows.SearchAttributeNames
+	searchAttributes []string          // workflows.SearchAttributeNames
+	searchTypes      map[string]string // name -> type, workflows.SearchAttributes
 
 	graphsimFlags    map[string]bool   // flags graphsim's command accepts
 	graphsimDefaults map[string]string // demoClientID, demoClientSecret
@@ -60,6 +61,10 @@ func readFacts() (facts, error) {
 	}
 	f := facts{root: root, workerEnv: map[string]bool{}, graphsimFlags: map[string]bool{}, graphsimDefaults: map[string]string{}}
 	f.searchAttributes = append([]string(nil), workflows.SearchAttributeNames...)
+	f.searchTypes = map[string]string{}
+	for _, a := range workflows.SearchAttributes {
+		f.searchTypes[a.Name] = a.Type
+	}
 
 	// The worker: getenv("X") / def("X", ...) in worker/*.go, and os.Getenv.
 	workerFiles, err := parseDir(filepath.Join(root, "worker"))

@@ -19,18 +19,23 @@ const (
 
 var scriptAttributes = regexp.MustCompile(`(?s)\nATTRIBUTES=\(\s*(.*?)\)`)
 
-// checkScriptAttributes: the script's list is workflows.SearchAttributeNames.
+// checkScriptAttributes: the script's list is workflows.SearchAttributes,
+// each name=type.
 func checkScriptAttributes(script string, f facts) []string {
 	m := scriptAttributes.FindStringSubmatch(script)
 	if m == nil {
 		return []string{saScript + ": no ATTRIBUTES=( ... ) list"}
 	}
-	var names []string
+	var entries []string
 	for _, line := range strings.Split(m[1], "\n") {
 		line, _, _ = strings.Cut(line, "#")
-		names = append(names, strings.Fields(line)...)
+		entries = append(entries, strings.Fields(line)...)
 	}
-	return sameSet(saScript, names, f.searchAttributes)
+	var want []string
+	for _, n := range f.searchAttributes {
+		want = append(want, n+"="+f.searchTypes[n])
+	}
+	return sameSet(saScript, entries, want)
 }
 
 // fakeCLI writes a shell script that logs its arguments, one call per line,
@@ -78,7 +83,7 @@ func runScript(t *testing.T, f facts, script string, listOutput string, args ...
 }
 
 // checkScriptCalls: one create per attribute not yet registered, one --name
-// each, Keyword, on the requested namespace.
+// each, with its type, on the requested namespace.
 func checkScriptCalls(calls []string, f facts, namespace string, registered ...string) []string {
 	var problems []string
 	var names []string
@@ -95,8 +100,8 @@ func checkScriptCalls(calls []string, f facts, namespace string, registered ...s
 			if len(n) != 1 {
 				problems = append(problems, fmt.Sprintf("%q: want exactly one --name", c))
 			}
-			if v, _ := flagValue(args, "type"); v != "Keyword" {
-				problems = append(problems, fmt.Sprintf("%q: not Keyword", c))
+			if v, _ := flagValue(args, "type"); len(n) == 1 && v != f.searchTypes[n[0]] {
+				problems = append(problems, fmt.Sprintf("%q: type %q, want %q", c, v, f.searchTypes[n[0]]))
 			}
 			if v, _ := flagValue(args, "namespace"); v != namespace {
 				problems = append(problems, fmt.Sprintf("%q: namespace %q, want %q", c, v, namespace))
@@ -105,8 +110,8 @@ func checkScriptCalls(calls []string, f facts, namespace string, registered ...s
 		case strings.Contains(c, "search-attributes add"):
 			v, _ := flagValue(args, "search-attribute")
 			name, typ, _ := strings.Cut(v, "=")
-			if typ != "Keyword" {
-				problems = append(problems, fmt.Sprintf("%q: not Keyword", c))
+			if typ != f.searchTypes[name] {
+				problems = append(problems, fmt.Sprintf("%q: type %q, want %q", c, typ, f.searchTypes[name]))
 			}
 			if ns, _ := flagValue(args, "namespace"); ns != namespace {
 				problems = append(problems, fmt.Sprintf("%q: namespace %q, want %q", c, ns, namespace))
@@ -222,14 +227,15 @@ func TestTemporalChecksCatchBreakage(t *testing.T) {
 		return strings.Replace(s, old, new, 1)
 	}
 	t.Run("script list", func(t *testing.T) {
-		expectProblem(t, checkScriptAttributes(mustReplace(script, "  CloudSyncJobState\n", ""), f), "missing CloudSyncJobState")
-		expectProblem(t, checkScriptAttributes(mustReplace(script, "  CloudSyncJobState\n", "  CloudSyncJobState\n  CloudSyncExtra\n"), f), "CloudSyncExtra is not expected")
+		expectProblem(t, checkScriptAttributes(mustReplace(script, "  CloudSyncJobState=Keyword\n", ""), f), "missing CloudSyncJobState=Keyword")
+		expectProblem(t, checkScriptAttributes(mustReplace(script, "  CloudSyncJobState=Keyword\n", "  CloudSyncJobState=Keyword\n  CloudSyncExtra=Keyword\n"), f), "CloudSyncExtra=Keyword is not expected")
+		expectProblem(t, checkScriptAttributes(mustReplace(script, "  CloudSyncAwaitingApproval=Bool\n", "  CloudSyncAwaitingApproval=Keyword\n"), f), "missing CloudSyncAwaitingApproval=Bool")
 	})
 	t.Run("script calls", func(t *testing.T) {
-		calls, _ := runScript(t, f, mustReplace(script, `--name "$name" --type Keyword`, `--name "$name" --name Extra --type Keyword`), "")
+		calls, _ := runScript(t, f, mustReplace(script, `--name "$name" --type "$type"`, `--name "$name" --name Extra --type "$type"`), "")
 		expectProblem(t, checkScriptCalls(calls, f, "default"), "exactly one --name")
-		calls, _ = runScript(t, f, mustReplace(script, `--type Keyword`, `--type Text`), "")
-		expectProblem(t, checkScriptCalls(calls, f, "default"), "not Keyword")
+		calls, _ = runScript(t, f, mustReplace(script, `--type "$type"`, `--type Text`), "")
+		expectProblem(t, checkScriptCalls(calls, f, "default"), `type "Text"`)
 		calls, _ = runScript(t, f, mustReplace(script, `if ! $dry_run && grep -qw "$name" <<<"$have"; then`, `if false; then`), "CloudSyncTenant Keyword")
 		expectProblem(t, checkScriptCalls(calls, f, "default", "CloudSyncTenant"), "CloudSyncTenant is not expected")
 	})

@@ -138,15 +138,10 @@ func codecStartEnv(t *testing.T, o codecEnvOptions) *codecEnv {
 	require.NoError(t, err)
 	t.Cleanup(e.sim.Close)
 
-	var keys []temporal.SearchAttributeUpdate
-	for _, k := range []temporal.SearchAttributeKeyKeyword{workflows.SearchTenant, workflows.SearchDomain, workflows.SearchStep,
-		workflows.SearchOutcome, workflows.SearchJobState, workflows.SearchAwaitingApproval} {
-		keys = append(keys, k.ValueSet(""))
-	}
 	devOpts := testsuite.DevServerOptions{
 		ExistingPath:     temporalBin,
 		ClientOptions:    &client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", codecFreePort(t)), Namespace: "default", Logger: logger},
-		SearchAttributes: temporal.NewSearchAttributes(keys...),
+		SearchAttributes: workflows.TypedSearchAttributes(),
 		LogLevel:         "error",
 		Stdout:           io.Discard,
 		Stderr:           os.Stderr,

@@ -29,7 +29,6 @@ import (
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/cloudsync/cloudsync/graphsim"
@@ -323,18 +322,14 @@ func (e *env) startServer() error {
 	if err != nil {
 		return err
 	}
-	// The dev server registers each key with its type; the values are unused.
-	var keys []temporal.SearchAttributeUpdate
-	for _, k := range []temporal.SearchAttributeKeyKeyword{workflows.SearchTenant, workflows.SearchDomain, workflows.SearchStep, workflows.SearchOutcome, workflows.SearchJobState, workflows.SearchAwaitingApproval} {
-		keys = append(keys, k.ValueSet(""))
-	}
+	// The dev server registers each attribute with its type.
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:     temporalBin,
 		ClientOptions:    &client.Options{HostPort: e.hostPort, Namespace: "default"},
 		DBFilename:       e.cfg.dbFile,
-		SearchAttributes: temporal.NewSearchAttributes(keys...),
+		SearchAttributes: workflows.TypedSearchAttributes(),
 		LogLevel:         "error",
 		Stdout:           os.Stderr,
 		Stderr:           os.Stderr,

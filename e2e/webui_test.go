@@ -136,7 +136,7 @@ func TestWebUIListsWatchersAwaitingApproval(t *testing.T) {
 	// Quarantine A's provisioning job: deletions at the threshold.
 	require.NoError(t, e.sim.StageDeletions(tenantA, provA, threshold))
 	awaiting := workflows.WatchWorkflowID(tenantA, provA)
-	query := workflows.SearchAwaitingApproval.GetName() + `="true"`
+	query := workflows.SearchAwaitingApproval.GetName() + `=true`
 	codecEventually(t, 45*time.Second, "the watcher listed as awaiting approval", func() bool {
 		resp, err := e.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", Query: query})
 		return err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == awaiting

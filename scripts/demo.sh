@@ -73,8 +73,9 @@ else
 fi
 
 attrs=()
-for a in CloudSyncTenant CloudSyncDomain CloudSyncStep CloudSyncOutcome CloudSyncJobState CloudSyncAwaitingApproval; do
-  attrs+=(--search-attribute "$a=Keyword")
+for a in CloudSyncTenant=Keyword CloudSyncDomain=Keyword CloudSyncStep=Keyword CloudSyncOutcome=Keyword CloudSyncJobState=Keyword \
+  CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime; do
+  attrs+=(--search-attribute "$a")
 done
 # A fresh database each demo: search attributes are registered at creation.
 rm -f "$state/temporal.db"

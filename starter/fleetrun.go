@@ -254,7 +254,7 @@ func setupError(err error) bool {
 // markAwaiting notes the tenants whose new watchers already hold deletions
 // back for an approval (one visibility query, not a billed action).
 func (a *app) markAwaiting(ctx context.Context, c *conn, run *fleetRun) {
-	list, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.WatchSyncJobWorkflow)+" AND CloudSyncAwaitingApproval = 'true' AND ExecutionStatus = 'Running'")
+	list, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.WatchSyncJobWorkflow)+" AND CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'")
 	if err != nil {
 		fmt.Fprintf(a.stderr, "… could not list the watchers awaiting approval: %v\n", rootCause(err))
 		return

@@ -769,8 +769,8 @@ func startDevServer(t *testing.T) (*testsuite.DevServer, client.Client) {
 	isolateEnv(t)
 	quiet := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sa := []string{}
-	for _, n := range workflows.SearchAttributeNames {
-		sa = append(sa, "--search-attribute", n+"=Keyword")
+	for _, a := range workflows.SearchAttributes {
+		sa = append(sa, "--search-attribute", a.Name+"="+a.Type)
 	}
 	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
 		ExistingPath: cli, LogLevel: "error", ExtraArgs: sa,

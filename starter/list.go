@@ -30,7 +30,7 @@ even when nothing is listed.`,
   starter list --tenant-id 11111111-2222-3333-4444-555555555555
 
   # The same with the plain Temporal CLI:
-  temporal workflow list --query "CloudSyncAwaitingApproval = 'true' AND ExecutionStatus = 'Running'"`,
+  temporal workflow list --query "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var p problems
@@ -67,7 +67,7 @@ func tenantFilter(tenant string) string {
 }
 
 func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) error {
-	q := "CloudSyncAwaitingApproval = 'true' AND ExecutionStatus = 'Running'" + tenantFilter(tenant)
+	q := "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'" + tenantFilter(tenant)
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
 		return c.temporalError("cannot list the watchers awaiting approval", err)

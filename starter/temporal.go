@@ -171,8 +171,8 @@ func (c *conn) temporalError(what string, err error) error {
 func registerSearchAttributesHint(address, namespace string) string {
 	var b strings.Builder
 	// One command per attribute: the CLI registers only the first of several --name.
-	for _, n := range workflows.SearchAttributeNames {
-		b.WriteString("  temporal operator search-attribute create --address " + address + " --namespace " + namespace + " --name " + n + " --type Keyword\n")
+	for _, a := range workflows.SearchAttributes {
+		b.WriteString("  temporal operator search-attribute create --address " + address + " --namespace " + namespace + " --name " + a.Name + " --type " + a.Type + "\n")
 	}
 	b.WriteString("or all at once: deploy/temporal/search-attributes.sh --namespace " + namespace + " (--tcld for Temporal Cloud)\n")
 	b.WriteString("(the dev server of `make dev-server` and `make demo` registers them at start)")

@@ -94,7 +94,7 @@ watcher waits for a worker).`,
 func watchStartOptions(in workflows.WatchInput) client.StartWorkflowOptions {
 	sa := []temporal.SearchAttributeUpdate{
 		workflows.SearchTenant.ValueSet(in.TenantID),
-		workflows.SearchAwaitingApproval.ValueSet("false"),
+		workflows.SearchAwaitingApproval.ValueSet(false),
 	}
 	where := "tenant " + in.TenantID
 	if in.Domain != "" {

@@ -127,7 +127,7 @@ func (c *conn) executionOf(info *workflowpb.WorkflowExecutionInfo) execution {
 		id: info.GetExecution().GetWorkflowId(), runID: info.GetExecution().GetRunId(), typ: info.GetType().GetName(),
 		status: info.GetStatus(), start: info.GetStartTime().AsTime(),
 		tenant: kw("CloudSyncTenant"), domain: kw("CloudSyncDomain"), step: kw("CloudSyncStep"), outcome: kw("CloudSyncOutcome"),
-		jobState: kw("CloudSyncJobState"), awaiting: kw("CloudSyncAwaitingApproval") == "true",
+		jobState: kw("CloudSyncJobState"), awaiting: boolean(dc, fields[workflows.SearchAwaitingApproval.GetName()]),
 	}
 	if info.GetCloseTime() != nil {
 		e.close = info.GetCloseTime().AsTime()
@@ -136,6 +136,12 @@ func (c *conn) executionOf(info *workflowpb.WorkflowExecutionInfo) execution {
 		e.state, e.stateErr = c.watchState(info.GetMemo())
 	}
 	return e
+}
+
+// boolean reads a Bool search attribute (false when unset).
+func boolean(dc converter.DataConverter, p *commonpb.Payload) bool {
+	var b bool
+	return p != nil && dc.FromPayload(p, &b) == nil && b
 }
 
 func keyword(dc converter.DataConverter, p *commonpb.Payload) string {

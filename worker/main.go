@@ -157,7 +157,7 @@ func register(w worker.Registry, acts *activities.Activities) {
 func watchGauges(c client.Client, taskQueue string, reg *metrics.Registry, every time.Duration, stop <-chan struct{}) {
 	base := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND TaskQueue = '%s'", workflows.WatchSyncJobWorkflow, taskQueue)
 	gauges := map[string]string{
-		"cloudsync_watch_awaiting_approval": base + " AND " + workflows.SearchAwaitingApproval.GetName() + " = 'true'",
+		"cloudsync_watch_awaiting_approval": base + " AND " + workflows.SearchAwaitingApproval.GetName() + " = true",
 		"cloudsync_watch_unreachable":       base + " AND " + workflows.SearchJobState.GetName() + " = 'Unreachable'",
 	}
 	for {

@@ -63,13 +63,37 @@ var (
 	SearchStep             = temporal.NewSearchAttributeKeyKeyword("CloudSyncStep")
 	SearchOutcome          = temporal.NewSearchAttributeKeyKeyword("CloudSyncOutcome")
 	SearchJobState         = temporal.NewSearchAttributeKeyKeyword("CloudSyncJobState")
-	SearchAwaitingApproval = temporal.NewSearchAttributeKeyKeyword("CloudSyncAwaitingApproval")
+	SearchPhase            = temporal.NewSearchAttributeKeyKeyword("CloudSyncPhase")
+	SearchAwaitingApproval = temporal.NewSearchAttributeKeyBool("CloudSyncAwaitingApproval")
+	SearchAwaitingSince    = temporal.NewSearchAttributeKeyTime("CloudSyncAwaitingSince")
 )
 
-// SearchAttributeNames lists every attribute (all Keyword), for registration.
-var SearchAttributeNames = []string{
-	"CloudSyncTenant", "CloudSyncDomain", "CloudSyncStep", "CloudSyncOutcome", "CloudSyncJobState", "CloudSyncAwaitingApproval",
+// SearchAttribute is one attribute to register, with its type as Temporal's
+// CLI and Cloud name it.
+type SearchAttribute struct{ Name, Type string }
+
+// SearchAttributes lists every attribute with its type, for registration
+// (make dev-server, deploy/temporal/search-attributes.sh, the tests).
+var SearchAttributes = []SearchAttribute{
+	{"CloudSyncTenant", "Keyword"}, {"CloudSyncDomain", "Keyword"}, {"CloudSyncStep", "Keyword"}, {"CloudSyncOutcome", "Keyword"},
+	{"CloudSyncJobState", "Keyword"}, {"CloudSyncPhase", "Keyword"}, {"CloudSyncAwaitingApproval", "Bool"}, {"CloudSyncAwaitingSince", "Datetime"},
 }
+
+// TypedSearchAttributes are the same attributes as typed keys with unused
+// values, for testsuite.StartDevServer's registration.
+func TypedSearchAttributes() temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(SearchTenant.ValueSet(""), SearchDomain.ValueSet(""), SearchStep.ValueSet(""), SearchOutcome.ValueSet(""),
+		SearchJobState.ValueSet(""), SearchPhase.ValueSet(""), SearchAwaitingApproval.ValueSet(false), SearchAwaitingSince.ValueSet(time.Time{}))
+}
+
+// SearchAttributeNames lists the attributes' names.
+var SearchAttributeNames = func() []string {
+	var out []string
+	for _, a := range SearchAttributes {
+		out = append(out, a.Name)
+	}
+	return out
+}()
 
 // Step names, in order. They appear in progress, search attributes and results.
 const (

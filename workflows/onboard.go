@@ -249,7 +249,7 @@ func (o *onboarding) startWatchers(ctx workflow.Context, jobIDs []string) {
 			Memo:              WatchMemo(win),
 			ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
 			TypedSearchAttributes: temporal.NewSearchAttributes(SearchTenant.ValueSet(o.spec.TenantID), SearchDomain.ValueSet(o.spec.Domain),
-				SearchAwaitingApproval.ValueSet("false")),
+				SearchAwaitingApproval.ValueSet(false)),
 			StaticSummary: "Watch " + id + " (" + o.spec.Domain + ")",
 		})
 		f := workflow.ExecuteChildWorkflow(cctx, WatchSyncJobWorkflow, win)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 )
 
 func TestTenantSpecValidation(t *testing.T) {
@@ -76,4 +77,20 @@ func TestTenantSpecNormalizedDefaults(t *testing.T) {
 	off := TenantSpec{DeleteThreshold: DeleteThreshold{Enabled: ptr(false)}}.Normalized()
 	require.Nil(t, off.DeleteThreshold.Value)
 	require.Equal(t, OnboardWorkflowID("72F988BF-86F1-41AF-91AB-2D7CD011DB47", "Corp.Contoso.com"), OnboardWorkflowID(s.TenantID, s.Domain))
+}
+
+// The registration list and the typed keys agree: a new attribute added to
+// one and not the other would be registered with the wrong type, or not at all.
+func TestSearchAttributesListMatchesTheTypedKeys(t *testing.T) {
+	typed := TypedSearchAttributes()
+	require.Equal(t, len(SearchAttributes), typed.Size())
+	types := map[string]string{}
+	for k := range typed.GetUntypedValues() {
+		types[k.GetName()] = map[enumspb.IndexedValueType]string{
+			enumspb.INDEXED_VALUE_TYPE_KEYWORD: "Keyword", enumspb.INDEXED_VALUE_TYPE_BOOL: "Bool", enumspb.INDEXED_VALUE_TYPE_DATETIME: "Datetime",
+		}[k.GetValueType()]
+	}
+	for _, a := range SearchAttributes {
+		require.Equal(t, a.Type, types[a.Name], a.Name)
+	}
 }

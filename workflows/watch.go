@@ -45,6 +45,7 @@ type watcher struct {
 
 	publishOn bool   // the state memo (publish) is on for this run
 	published string // what the memo holds now
+	phaseSA   string // what the CloudSyncPhase search attribute holds
 }
 
 func (w *watcher) setup(ctx workflow.Context) error {
@@ -483,7 +484,22 @@ func (w *watcher) leaveAwaiting(ctx workflow.Context) {
 // list --awaiting-approval` and the workers' cloudsync_watch_awaiting_approval
 // gauge read it from there.
 func (w *watcher) setAwaiting(ctx workflow.Context, v bool) {
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAwaitingApproval.ValueSet(fmt.Sprint(v)))
+	since := SearchAwaitingSince.ValueUnset()
+	if v {
+		since = SearchAwaitingSince.ValueSet(w.st.AwaitingSince)
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAwaitingApproval.ValueSet(v), since)
+}
+
+// publishPhase keeps the CloudSyncPhase search attribute on the watcher's
+// phase (one upsert per change: each is a billed action).
+func (w *watcher) publishPhase(ctx workflow.Context) {
+	if w.st.Phase == w.phaseSA {
+		return
+	}
+	if workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet(w.st.Phase)) == nil {
+		w.phaseSA = w.st.Phase
+	}
 }
 
 // notify sends a notification without holding the watcher up; end and
@@ -508,6 +524,7 @@ func (w *watcher) notify(ctx workflow.Context, kind, msg string) {
 }
 
 func (w *watcher) details(ctx workflow.Context) {
+	w.publishPhase(ctx)
 	j := w.st.Job
 	d := fmt.Sprintf("**Job** `%s` · **tenant** %s · **phase** %s · **status** %s/%s", w.in.JobID, w.in.TenantID, w.st.Phase, j.ScheduleState, j.StatusCode)
 	if j.QuarantineReason != "" {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Registers cloudsync's search attributes (all Keyword) on a Temporal namespace.
-# Safe to re-run: attributes that already exist are left alone.
+# Registers cloudsync's search attributes on a Temporal namespace, each with its
+# type. Safe to re-run: attributes that already exist are left alone (an
+# attribute's type cannot change on a namespace: CloudSyncAwaitingApproval,
+# Keyword before, is Bool now; register on a fresh namespace).
 #
 # Self-hosted cluster or Temporal Cloud, with the Temporal CLI (operator API):
 #   TEMPORAL_ADDRESS=temporal-frontend.temporal:7233 deploy/temporal/search-attributes.sh --namespace default
@@ -15,14 +17,16 @@
 # TEMPORAL_CLI / TCLD override the commands' paths.
 set -euo pipefail
 
-# Keep in step with workflows.SearchAttributeNames (checked by deploy/deploy_test.go).
+# name=type; keep in step with workflows.SearchAttributes (checked by deploy/temporal_test.go).
 ATTRIBUTES=(
-  CloudSyncTenant
-  CloudSyncDomain
-  CloudSyncStep
-  CloudSyncOutcome
-  CloudSyncJobState
-  CloudSyncAwaitingApproval
+  CloudSyncTenant=Keyword
+  CloudSyncDomain=Keyword
+  CloudSyncStep=Keyword
+  CloudSyncOutcome=Keyword
+  CloudSyncJobState=Keyword
+  CloudSyncPhase=Keyword
+  CloudSyncAwaitingApproval=Bool
+  CloudSyncAwaitingSince=Datetime
 )
 
 namespace=${TEMPORAL_NAMESPACE:-default}
@@ -55,16 +59,17 @@ existing() {
 }
 
 have=$(existing)
-for name in "${ATTRIBUTES[@]}"; do
+for attribute in "${ATTRIBUTES[@]}"; do
+  name=${attribute%%=*} type=${attribute#*=}
   if ! $dry_run && grep -qw "$name" <<<"$have"; then
     echo "$name: already registered"
     continue
   fi
   if [ "$mode" = tcld ]; then
-    run "$tcld" namespace search-attributes add --namespace "$namespace" --search-attribute "$name=Keyword"
+    run "$tcld" namespace search-attributes add --namespace "$namespace" --search-attribute "$name=$type"
   else
     # One --name per call: a failure names the attribute.
-    run "$temporal" operator search-attribute create --namespace "$namespace" --name "$name" --type Keyword
+    run "$temporal" operator search-attribute create --namespace "$namespace" --name "$name" --type "$type"
   fi
 done
 $dry_run || echo "search attributes registered on $namespace"
