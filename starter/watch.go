@@ -219,7 +219,7 @@ func (a *app) firstLook(ctx context.Context, c *conn, in workflows.WatchInput, i
 }
 
 func (a *app) unwatchCmd() *cobra.Command {
-	var tenant, job, by, reason string
+	var o operatorFlags
 	cmd := &cobra.Command{
 		Use:   "unwatch",
 		Short: "Stop watching a sync job (recorded with who and why)",
@@ -235,53 +235,22 @@ unreachable or no worker to answer.`,
       --by alice@contoso.com --reason "tenant handed over to another MSP"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var p problems
-			t := checkTenant(&p, tenant)
-			j := checkJobID(&p, job)
-			req := workflows.UnwatchRequest{
-				By:     checkText(&p, "--by", by, maxApproverLength, "who stops watching, e.g. alice@contoso.com"),
-				Reason: checkText(&p, "--reason", reason, maxReasonLength, "why the job is no longer watched"),
-			}
-			if err := p.err("invalid unwatch"); err != nil {
-				return err
-			}
-			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			id, req, err := a.watcherUpdate(cmd.Context(), "unwatch", workflows.UnwatchUpdate, o,
+				"who stops watching, e.g. alice@contoso.com", "why the job is no longer watched", nil)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			id := workflows.WatchWorkflowID(t, j)
-			uctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
-			defer cancel()
-			h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
-				WorkflowID: id, UpdateName: workflows.UnwatchUpdate, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
-			})
-			if err == nil {
-				err = h.Get(uctx, nil)
-			}
-			if err != nil {
-				if isNotFound(err) {
-					return exitf(exitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.namespace, t)
-				}
-				return c.temporalError("cannot stop watcher "+id, err)
-			}
-			fmt.Fprintf(a.stdout, "stopped watching job %s of tenant %s (by %s: %s)\n", j, t, req.By, req.Reason)
+			fmt.Fprintf(a.stdout, "stopped watching job %s of tenant %s (by %s: %s)\n", watcherJobID(id), o.tenant, req.By, req.Reason)
 			fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id (required)")
-	f.StringVar(&job, "job-id", "", "sync job id (required)")
-	f.StringVar(&by, "by", "", "who stops watching (required; recorded)")
-	f.StringVar(&reason, "reason", "", "why (required; recorded)")
-	f.SortFlags = false
+	o.register(cmd, "who stops watching", time.Minute)
 	return cmd
 }
 
 func (a *app) resumeCmd() *cobra.Command {
-	var tenant, job, by, reason string
-	var timeout time.Duration
+	var o operatorFlags
 	cmd := &cobra.Command{
 		Use:   "resume",
 		Short: "Start a rejected, quarantined or paused sync job again (recorded with who and why)",
@@ -298,42 +267,13 @@ watcher, 5 Temporal unreachable.`,
       --by alice@contoso.com --reason "the OU move was reverted on-premises"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var p problems
-			t := checkTenant(&p, tenant)
-			j := checkJobID(&p, job)
-			req := workflows.ResumeRequest{
-				By:     checkText(&p, "--by", by, maxApproverLength, "who asks, e.g. alice@contoso.com"),
-				Reason: checkText(&p, "--reason", reason, maxReasonLength, "why the job may run again"),
-			}
-			if err := p.err("invalid resume"); err != nil {
-				return err
-			}
-			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			var d workflows.Decision
+			id, _, err := a.watcherUpdate(cmd.Context(), "resume", workflows.ResumeUpdate, o,
+				"who asks, e.g. alice@contoso.com", "why the job may run again", &d)
 			if err != nil {
 				return err
 			}
-			defer c.Close()
-			id := workflows.WatchWorkflowID(t, j)
-			uctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-			defer cancel()
-			h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
-				WorkflowID: id, UpdateName: workflows.ResumeUpdate, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
-			})
-			var d workflows.Decision
-			if err == nil {
-				err = h.Get(uctx, &d)
-			}
-			var ae *temporal.ApplicationError
-			switch {
-			case err == nil:
-			case isNotFound(err):
-				return exitf(exitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.namespace, t)
-			case errors.As(err, &ae):
-				return exitf(exitFailed, "resume refused: %s", ae.Message())
-			default:
-				return c.temporalError("cannot ask watcher "+id+" to start the job", err)
-			}
-			fmt.Fprintf(a.stdout, "job %s: %s (asked by %s: %s)\n", j, d.Outcome, d.Approver, d.Reason)
+			fmt.Fprintf(a.stdout, "job %s: %s (asked by %s: %s)\n", watcherJobID(id), d.Outcome, d.Approver, d.Reason)
 			fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
 			if d.Outcome != "started" && !strings.HasPrefix(d.Outcome, "not needed") {
 				return exitf(exitFailed, "the job was not started: %s", d.Outcome)
@@ -341,12 +281,61 @@ watcher, 5 Temporal unreachable.`,
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id (required)")
-	f.StringVar(&job, "job-id", "", "sync job id (required)")
-	f.StringVar(&by, "by", "", "who asks (required; recorded)")
-	f.StringVar(&reason, "reason", "", "why (required; recorded)")
-	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the watcher's answer")
-	f.SortFlags = false
+	o.register(cmd, "who asks", 2*time.Minute)
 	return cmd
+}
+
+// operatorFlags are what unwatch and resume ask: the job, who and why.
+type operatorFlags struct {
+	tenant, job, by, reason string
+	timeout                 time.Duration
+}
+
+func (o *operatorFlags) register(cmd *cobra.Command, byUsage string, timeout time.Duration) {
+	f := cmd.Flags()
+	f.StringVar(&o.tenant, "tenant-id", "", "directory (tenant) id (required)")
+	f.StringVar(&o.job, "job-id", "", "sync job id (required)")
+	f.StringVar(&o.by, "by", "", byUsage+" (required; recorded)")
+	f.StringVar(&o.reason, "reason", "", "why (required; recorded)")
+	f.DurationVar(&o.timeout, "timeout", timeout, "how long to wait for the watcher's answer")
+	f.SortFlags = false
+}
+
+// watcherUpdate checks an operator's request (who and why), sends it as an
+// update to the job's watcher and waits for the answer (into out).
+func (a *app) watcherUpdate(ctx context.Context, verb, update string, o operatorFlags, byHint, reasonHint string, out any) (string, workflows.UnwatchRequest, error) {
+	var p problems
+	t := checkTenant(&p, o.tenant)
+	j := checkJobID(&p, o.job)
+	req := workflows.UnwatchRequest{
+		By:     checkText(&p, "--by", o.by, maxApproverLength, byHint),
+		Reason: checkText(&p, "--reason", o.reason, maxReasonLength, reasonHint),
+	}
+	if err := p.err("invalid " + verb); err != nil {
+		return "", req, err
+	}
+	c, err := a.conn.dial(ctx, a.stderr)
+	if err != nil {
+		return "", req, err
+	}
+	defer c.Close()
+	id := workflows.WatchWorkflowID(t, j)
+	uctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: update, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(uctx, out)
+	}
+	var ae *temporal.ApplicationError
+	switch {
+	case err == nil:
+		return id, req, nil
+	case isNotFound(err):
+		return id, req, exitf(exitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.namespace, t)
+	case errors.As(err, &ae):
+		return id, req, exitf(exitFailed, "%s refused: %s", verb, ae.Message())
+	}
+	return id, req, c.temporalError("cannot send "+verb+" to watcher "+id, err)
 }

@@ -606,30 +606,35 @@ func (w *watcher) end(ctx workflow.Context, outcome string, err error) (WatchSta
 // continueAsNew hands the state to a fresh run once pending signals, update
 // handlers and notifications are done, so no decision or message is lost.
 func (w *watcher) continueAsNew(ctx workflow.Context, observed, approveCh, rejectCh workflow.ReceiveChannel) error {
-	for drained := false; !drained; {
-		drained = true
-		if observed.Len() > 0 {
-			var s JobStatus
-			observed.Receive(ctx, &s)
-			w.observe(ctx, s)
-			drained = false
-		}
-		if approveCh.Len() > 0 {
-			w.signal(ctx, approveCh, true)
-			drained = false
-		}
-		if rejectCh.Len() > 0 {
-			w.signal(ctx, rejectCh, false)
-			drained = false
-		}
-		if w.look.Len() > 0 {
-			w.look.Receive(ctx, nil)
-			w.lookNow(ctx)
-			drained = false
-		}
+	pending := func() bool {
+		return observed.Len() > 0 || approveCh.Len() > 0 || rejectCh.Len() > 0 || w.look.Len() > 0
 	}
-	if err := workflow.Await(ctx, func() bool { return w.notifying == 0 && workflow.AllHandlersFinished(ctx) }); err != nil {
-		return err
+	// Waiting for notifications lets more signals arrive (a decision sent
+	// meanwhile): drain again after each wait, until nothing is left.
+	for {
+		for pending() {
+			switch {
+			case observed.Len() > 0:
+				var s JobStatus
+				observed.Receive(ctx, &s)
+				w.observe(ctx, s)
+			case approveCh.Len() > 0:
+				w.signal(ctx, approveCh, true)
+			case rejectCh.Len() > 0:
+				w.signal(ctx, rejectCh, false)
+			default:
+				w.look.Receive(ctx, nil)
+				w.lookNow(ctx)
+			}
+		}
+		if err := workflow.Await(ctx, func() bool {
+			return pending() || (w.notifying == 0 && workflow.AllHandlersFinished(ctx))
+		}); err != nil {
+			return err
+		}
+		if !pending() {
+			break
+		}
 	}
 	if w.cancelReminder != nil {
 		w.cancelReminder()

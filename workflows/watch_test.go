@@ -562,3 +562,24 @@ func TestWatchLookFirstShowsAMissingJobAtOnce(t *testing.T) {
 	finalState(t, env2)
 	require.Equal(t, 0, f2.looks)
 }
+
+// A decision that arrives while the run waits for its notifications before
+// continuing as new is acted on, not lost with the closing run.
+func TestWatchDecisionDuringContinueAsNewIsNotLost(t *testing.T) {
+	env, f := newWatchEnv(t)
+	env.OnActivity(NotifyActivity, mock.Anything, mock.Anything).After(30 * time.Minute).Return(nil)
+	observe(env, f, time.Minute, tooManyA)
+	at(env, 2*time.Minute, func() { env.SetContinueAsNewSuggested(true) })
+	later := tooManyA
+	later.LastExecutionState = "Failed"
+	observe(env, f, 3*time.Minute, later) // a loop turn: it starts continuing as new
+	decide(env, 10*time.Minute, ApproveSignal, DecisionRequest{Approver: "alice@contoso.com", Reason: "sent meanwhile"})
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	require.True(t, env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
+	var next WatchInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, []string{episodeA}, f.forced, "the approval was acted on before the run closed")
+	require.Equal(t, []string{OutcomeRestartIssued}, outcomes(next.State.Decisions))
+}
