@@ -107,7 +107,7 @@ func (o WatchOptions) WithDefaults() WatchOptions {
 }
 
 // Watcher phases (search attribute CloudSyncJobState carries the job's status
-// code; CloudSyncAwaitingApproval is "true" only in PhaseAwaitingApproval).
+// code, CloudSyncPhase the phase; CloudSyncAwaitingApproval is true only in PhaseAwaitingApproval).
 const (
 	PhaseWatching         = "watching"
 	PhaseAwaitingApproval = "awaiting-delete-approval"
