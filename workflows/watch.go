@@ -61,6 +61,7 @@ func (w *watcher) setup(ctx workflow.Context) error {
 		approve := u.approve
 		err := workflow.SetUpdateHandlerWithOptions(ctx, u.name,
 			func(ctx workflow.Context, req DecisionRequest) (Decision, error) {
+				defer w.wake.SendAsync(true) // the main loop checks the history's length
 				return w.decide(ctx, approve, req), nil
 			},
 			workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req DecisionRequest) error {
@@ -403,6 +404,7 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 // quarantine, and deletions still over the threshold quarantine the job again
 // at its next run, as a new episode for a new decision.
 func (w *watcher) resume(ctx workflow.Context, req ResumeRequest) (Decision, error) {
+	defer w.wake.SendAsync(true) // the main loop checks the history's length
 	d := Decision{Resume: true, Approver: strings.TrimSpace(req.By), Reason: strings.TrimSpace(req.Reason), At: workflow.Now(ctx)}
 	if p := w.st.Presented; p != nil {
 		d.Outcome = OutcomeNotActedUpon + "episode " + p.ID() + " awaits a decision: approve or reject it first"

@@ -583,3 +583,27 @@ func TestWatchDecisionDuringContinueAsNewIsNotLost(t *testing.T) {
 	require.Equal(t, []string{episodeA}, f.forced, "the approval was acted on before the run closed")
 	require.Equal(t, []string{OutcomeRestartIssued}, outcomes(next.State.Decisions))
 }
+
+// Work done by an update handler grows the history too: once it is done, the
+// main loop looks at the history's length and continues as new when due.
+func TestWatchContinuesAsNewAfterAnUpdate(t *testing.T) {
+	env, f := newWatchEnv(t)
+	env.RegisterActivityWithOptions(func(context.Context, ResumeInput) (ResumeResult, error) { return ResumeResult{Started: true}, nil },
+		activity.RegisterOptions{Name: ResumeJobActivity})
+	observe(env, f, time.Minute, tooManyA)
+	decide(env, 2*time.Minute, RejectSignal, DecisionRequest{Approver: "bob@contoso.com", Reason: "bad OU move"})
+	at(env, 3*time.Minute, func() { env.SetContinueAsNewSuggested(true) })
+	at(env, time.Hour, func() {
+		env.UpdateWorkflow(ResumeUpdate, "r", &testsuite.TestUpdateCallback{OnReject: func(err error) { t.Error(err) }, OnAccept: func() {}, OnComplete: func(any, error) {}},
+			ResumeRequest{By: "carol@contoso.com", Reason: "fixed on-premises"})
+	})
+	began := env.Now()
+	env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+	require.True(t, env.IsWorkflowCompleted())
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(env.GetWorkflowError(), &can), "got %v", env.GetWorkflowError())
+	require.Less(t, env.Now().Sub(began), 2*time.Hour, "right after the update, not at the next timer")
+	var next WatchInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	require.Equal(t, []string{OutcomeRejected, "started"}, outcomes(next.State.Decisions))
+}
