@@ -419,14 +419,46 @@ func (e *env) spawn(extra ...string) (*workerProc, error) {
 }
 
 func (e *env) startWorker() error {
-	p, err := e.spawn()
-	if err != nil {
-		return err
+	// The metrics port was free when picked; another process may take it
+	// before the worker binds it, and the worker then exits at once. Wait for
+	// its /readyz, and start it again on another port if it is gone.
+	for attempt := 1; ; attempt++ {
+		p, err := e.spawn()
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		e.worker = p
+		addr := e.metricsAddr
+		e.mu.Unlock()
+		deadline := time.Now().Add(90 * time.Second)
+		for time.Now().Before(deadline) {
+			select {
+			case <-p.done:
+				deadline = time.Time{}
+				continue
+			default:
+			}
+			if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		select {
+		case <-p.done:
+		default:
+			return nil // alive but slow to be ready: the tests' own waits take over
+		}
+		if attempt == 3 {
+			return fmt.Errorf("the worker exited at start three times (see the worker log)")
+		}
+		e.mu.Lock()
+		e.metricsAddr = "" // another port next time
+		e.mu.Unlock()
 	}
-	e.mu.Lock()
-	e.worker = p
-	e.mu.Unlock()
-	return nil
 }
 
 // killWorker kills the main worker with SIGKILL (no chance to finish

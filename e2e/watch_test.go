@@ -225,10 +225,11 @@ func (e *env) requireBoundedHistory(t *testing.T, workflowID string, bound int) 
 			require.NoError(t, err)
 			n++
 		}
-		// A run ends after the loop iteration that crosses the bound: one
-		// iteration (an approval with its restart, notification, state memo and
-		// search attributes) adds up to ~35 events.
-		require.LessOrEqual(t, n, bound+40, "run %s has %d events", ex.Execution.RunId, n)
+		// A run ends after the loop iteration that crosses the bound, and it
+		// first drains what arrived meanwhile (decisions, reports, their
+		// notifications): never dropped, so a run may end up to about the
+		// bound again past it under load. Bounded all the same.
+		require.LessOrEqual(t, n, 2*bound, "run %s has %d events", ex.Execution.RunId, n)
 	}
 }
 
