@@ -291,3 +291,39 @@ func TestPollShardsListEachServicePrincipalOnce(t *testing.T) {
 	}
 	require.Equal(t, 5, listsOf(sim), "one list per service principal, whichever shard polls it")
 }
+
+// A resume (Graph's start) lifts a TooManyDeletes quarantine only for the
+// episode a human rejected, never for one nobody has decided on.
+func TestResumeJobLiftsOnlyTheRejectedEpisode(t *testing.T) {
+	a, sim := newActivities(t, graphsim.Options{})
+	env := activityEnv(a)
+	j := sim.SeedRunningJobs(tenant, 1, 1)[0]
+	require.NoError(t, sim.Quarantine(tenant, j.JobID, "TooManyDeletes", "DeleteThresholdExceeded"))
+	resume := func(rejected string) wf.ResumeResult {
+		v, err := env.ExecuteActivity(a.ResumeJob, wf.ResumeInput{TenantID: tenant, ServicePrincipalID: j.ServicePrincipalID, JobID: j.JobID,
+			By: "carol@contoso.com", Reason: "fixed", Rejected: rejected})
+		require.NoError(t, err)
+		var res wf.ResumeResult
+		require.NoError(t, v.Get(&res))
+		return res
+	}
+	starts := func() int {
+		n := 0
+		for _, r := range sim.RequestLog() {
+			if r.Route == "POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start" {
+				n++
+			}
+		}
+		return n
+	}
+	res := resume("") // nobody rejected it: the episode awaits a decision
+	require.True(t, res.Refused, res.Detail)
+	ep, ok := res.Job.Episode(j.JobID)
+	require.True(t, ok)
+	res = resume(j.JobID + "@2001-01-01T00:00:00Z") // another, older episode
+	require.True(t, res.Refused)
+	require.Equal(t, 0, starts())
+	res = resume(ep.ID())
+	require.True(t, res.Started)
+	require.Equal(t, 1, starts())
+}

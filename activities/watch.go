@@ -115,6 +115,11 @@ func (a *Activities) ResumeJob(ctx context.Context, in wf.ResumeInput) (wf.Resum
 		if j.Running() {
 			return wf.ResumeResult{Detail: "the job is running", Job: s}, nil
 		}
+		// Start lifts any quarantine: for too many deletes, only the episode a
+		// human rejected; one nobody decided on waits for its decision.
+		if ep, ok := s.Episode(in.JobID); ok && ep.ID() != in.Rejected {
+			return wf.ResumeResult{Refused: true, Detail: "episode " + ep.ID() + " holds deletions back and awaits a decision: approve or reject it first", Job: s}, nil
+		}
 		if err := c.StartJob(ctx, in.ServicePrincipalID, in.JobID); err != nil {
 			return wf.ResumeResult{}, toTemporal(err, false)
 		}

@@ -417,12 +417,21 @@ func (w *watcher) resume(ctx workflow.Context, req ResumeRequest) (Decision, err
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 		Summary:     "start " + w.in.JobID + " again, asked by " + d.Approver,
 	}
+	in := ResumeInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, By: d.Approver, Reason: d.Reason}
+	if last, ok := w.st.LastDecision(); ok && w.st.Phase == PhaseRejected && last.Outcome == OutcomeRejected {
+		in.Rejected = last.Episode
+	}
 	var res ResumeResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ResumeJobActivity,
-		ResumeInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, By: d.Approver, Reason: d.Reason}).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ResumeJobActivity, in).Get(ctx, &res)
 	switch {
 	case err != nil:
 		d.Outcome = "start failed: " + rootMessage(err)
+	case res.Refused:
+		d.Outcome = OutcomeRefused + res.Detail
+		w.record(d)
+		w.observe(ctx, res.Job) // present the episode it found
+		w.notify(ctx, "decision", "job "+w.in.JobID+" not started for "+d.Approver+": "+res.Detail)
+		return d, nil
 	case res.Started:
 		d.Outcome = "started"
 		if w.st.Phase == PhaseRejected || w.st.Phase == PhaseQuarantined {

@@ -308,11 +308,17 @@ type ResumeInput struct {
 	JobID              string `json:"jobId"`
 	By                 string `json:"by"`
 	Reason             string `json:"reason"`
+	// Rejected is the episode a human rejected: only a quarantine of that
+	// very episode may be lifted by a start. Any other TooManyDeletes
+	// quarantine (one nobody has seen yet) is refused.
+	Rejected string `json:"rejected,omitempty"`
 }
 
 // ResumeResult says what the start did; Job is the job's status before it.
 type ResumeResult struct {
-	Started bool      `json:"started"`
+	Started bool `json:"started"`
+	// Refused: the job is in a TooManyDeletes episode nobody rejected.
+	Refused bool      `json:"refused,omitempty"`
 	Detail  string    `json:"detail"`
 	Job     JobStatus `json:"job"`
 }
