@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -17,38 +18,23 @@ const adDirectoryName = "Active Directory"
 // provisioning job's schema. The schema is read, patched and written inside
 // this activity; only a summary crosses into the workflow.
 func (a *Activities) PatchSchema(ctx context.Context, in wf.JobInput) (wf.SchemaResult, error) {
-	res := wf.SchemaResult{Report: wf.StepReport{Step: wf.StepSchema}}
-	c, err := a.client(in.TenantID)
-	if err != nil {
-		return res, err
-	}
-	schema, err := c.GetSchema(ctx, in.ServicePrincipalID, in.JobID)
-	if err != nil {
-		return res, a.syncErr(err, in.SPCreated)
-	}
-	if id, err := graph.DirectoryID(schema, adDirectoryName); err == nil {
-		res.ADDirectoryID = id
-	}
-	patched, rep, err := graph.PatchCredentialData(schema)
-	if err != nil {
-		return res, temporal.NewNonRetryableApplicationError("the job's schema is not a JSON object: "+err.Error(), wf.ErrSchemaMappingMissing, nil)
-	}
-	if len(rep.Missing) > 0 {
-		return res, temporal.NewNonRetryableApplicationError("the job's schema has no object mapping "+strings.Join(rep.Missing, " or ")+
-			": it is not an AD2AAD provisioning schema, or someone renamed the mapping", wf.ErrSchemaMappingMissing, nil)
-	}
-	if !rep.Changed() {
-		res.Report.Outcome, res.Report.Detail = wf.OutcomeUnchanged, "CredentialData already mapped in "+strings.Join(rep.AlreadyPresent, ", ")
-		return res, nil
-	}
-	if err := c.PutSchema(ctx, in.ServicePrincipalID, in.JobID, patched); err != nil {
-		return res, a.syncErr(err, in.SPCreated)
-	}
-	res.Report.Outcome, res.Report.Detail = wf.OutcomeChanged, "added CredentialData to "+strings.Join(rep.Added, ", ")
-	if len(rep.AlreadyPresent) > 0 {
-		res.Report.Detail += "; already in " + strings.Join(rep.AlreadyPresent, ", ")
-	}
-	return res, nil
+	return a.editSchema(ctx, in, func(schema []byte) ([]byte, wf.StepReport, error) {
+		patched, rep, err := graph.PatchCredentialData(schema)
+		switch {
+		case err != nil:
+			return nil, wf.StepReport{}, err
+		case len(rep.Missing) > 0:
+			return nil, wf.StepReport{}, temporal.NewNonRetryableApplicationError("the job's schema has no object mapping "+strings.Join(rep.Missing, " or ")+
+				": it is not an AD2AAD provisioning schema, or someone renamed the mapping", wf.ErrSchemaMappingMissing, nil)
+		case !rep.Changed():
+			return nil, wf.StepReport{Outcome: wf.OutcomeUnchanged, Detail: "CredentialData already mapped in " + strings.Join(rep.AlreadyPresent, ", ")}, nil
+		}
+		r := wf.StepReport{Outcome: wf.OutcomeChanged, Detail: "added CredentialData to " + strings.Join(rep.Added, ", ")}
+		if len(rep.AlreadyPresent) > 0 {
+			r.Detail += "; already in " + strings.Join(rep.AlreadyPresent, ", ")
+		}
+		return patched, r, nil
+	})
 }
 
 // UnpatchSchema removes the CredentialData mapping(s) from the provisioning
@@ -56,6 +42,23 @@ func (a *Activities) PatchSchema(ctx context.Context, in wf.JobInput) (wf.Schema
 // patch. One read; one write only when a mapping is there. It reports the AD
 // directory id too, so the exchange step need not read the schema again.
 func (a *Activities) UnpatchSchema(ctx context.Context, in wf.JobInput) (wf.SchemaResult, error) {
+	return a.editSchema(ctx, in, func(schema []byte) ([]byte, wf.StepReport, error) {
+		cleaned, rep, err := graph.RemoveCredentialData(schema)
+		switch {
+		case err != nil:
+			return nil, wf.StepReport{}, err
+		case !rep.Changed():
+			return nil, wf.StepReport{Outcome: wf.OutcomeUnchanged, Detail: "no CredentialData mapping: " + wf.FeaturePasswordHash + " off"}, nil
+		}
+		return cleaned, wf.StepReport{Outcome: wf.OutcomeChanged,
+			Detail: "changed: removed CredentialData from " + strings.Join(rep.Removed, ", ") + " (" + wf.FeaturePasswordHash + " turned off)"}, nil
+	})
+}
+
+// editSchema reads the provisioning job's schema, applies edit (raw JSON,
+// every other byte kept) and writes it back when edit returns new bytes.
+// The AD directory id is reported as well.
+func (a *Activities) editSchema(ctx context.Context, in wf.JobInput, edit func([]byte) ([]byte, wf.StepReport, error)) (wf.SchemaResult, error) {
 	res := wf.SchemaResult{Report: wf.StepReport{Step: wf.StepSchema}}
 	c, err := a.client(in.TenantID)
 	if err != nil {
@@ -68,19 +71,21 @@ func (a *Activities) UnpatchSchema(ctx context.Context, in wf.JobInput) (wf.Sche
 	if id, err := graph.DirectoryID(schema, adDirectoryName); err == nil {
 		res.ADDirectoryID = id
 	}
-	cleaned, rep, err := graph.RemoveCredentialData(schema)
+	edited, rep, err := edit(schema)
 	if err != nil {
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) {
+			return res, err
+		}
 		return res, temporal.NewNonRetryableApplicationError("the job's schema is not a JSON object: "+err.Error(), wf.ErrSchemaMappingMissing, nil)
 	}
-	if !rep.Changed() {
-		res.Report.Outcome, res.Report.Detail = wf.OutcomeUnchanged, "no CredentialData mapping: "+wf.FeaturePasswordHash+" off"
-		return res, nil
+	if edited != nil {
+		if err := c.PutSchema(ctx, in.ServicePrincipalID, in.JobID, edited); err != nil {
+			return res, a.syncErr(err, in.SPCreated)
+		}
 	}
-	if err := c.PutSchema(ctx, in.ServicePrincipalID, in.JobID, cleaned); err != nil {
-		return res, a.syncErr(err, in.SPCreated)
-	}
-	res.Report.Outcome = wf.OutcomeChanged
-	res.Report.Detail = "changed: removed CredentialData from " + strings.Join(rep.Removed, ", ") + " (" + wf.FeaturePasswordHash + " turned off)"
+	rep.Step = wf.StepSchema
+	res.Report = rep
 	return res, nil
 }
 
