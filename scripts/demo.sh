@@ -102,6 +102,9 @@ grep -q '^ready' "$state/graphsim.log" || fail graphsim "not ready after 30 s"
 set -a; . "$state/graphsim/env"; set +a
 export CLOUDSYNC_GRAPH_BASE_URL=$GRAPH_BASE_URL CLOUDSYNC_CA_FILE=$SSL_CERT_FILE TEMPORAL_ADDRESS=127.0.0.1:$tport
 export CLOUDSYNC_METRICS_ADDR=127.0.0.1:$mport
+# Watchers hear from the poller within one interval: 10 s here so the demo's
+# watchers show their jobs at once (production: 2 min).
+export CLOUDSYNC_WATCH_INTERVAL=${DEMO_WATCH_INTERVAL:-10s}
 nohup "$bin/worker" --log-format console >"$state/worker.log" 2>&1 &
 echo $! >"$state/worker.pid"
 ready=
