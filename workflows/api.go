@@ -20,6 +20,12 @@ const (
 	OnboardTenantWorkflow = "OnboardTenant"
 	WatchSyncJobWorkflow  = "WatchSyncJob"
 	WatchPollerWorkflow   = "WatchPoller"
+	// PlanTenantWorkflow runs onboarding's reads only and says what a run would change.
+	PlanTenantWorkflow = "PlanTenant"
+	// WatchDriftWorkflow compares one onboarded tenant's configuration with its spec on a schedule.
+	WatchDriftWorkflow = "WatchDrift"
+	// OffboardTenantWorkflow removes what onboarding made, after a human approves.
+	OffboardTenantWorkflow = "OffboardTenant"
 )
 
 // Query, signal and update names.
@@ -54,6 +60,17 @@ func OnboardWorkflowID(tenantID, domain string) string {
 // WatchWorkflowID is deterministic per tenant and job.
 func WatchWorkflowID(tenantID, jobID string) string {
 	return "cloudsync-watch/" + strings.ToLower(strings.TrimSpace(tenantID)) + "/" + strings.TrimSpace(jobID)
+}
+
+// DriftWorkflowID is deterministic per tenant and domain: one drift check each.
+func DriftWorkflowID(tenantID, domain string) string {
+	return "cloudsync-drift/" + strings.TrimPrefix(OnboardWorkflowID(tenantID, domain), "cloudsync-onboard/")
+}
+
+// OffboardWorkflowID is deterministic per tenant and domain, so one offboarding
+// of a configuration runs at a time.
+func OffboardWorkflowID(tenantID, domain string) string {
+	return "cloudsync-offboard/" + strings.TrimPrefix(OnboardWorkflowID(tenantID, domain), "cloudsync-onboard/")
 }
 
 // Search attributes (register them on the namespace: see the README).
