@@ -27,6 +27,10 @@ type ClientFactory interface {
 	ForTenant(tenantID string) (*graph.Client, error)
 }
 
+// Activities implements every activity of the contract; a method missing or
+// with the wrong signature is a compile error here.
+var _ wf.Activities = (*Activities)(nil)
+
 // Activities holds the steps' dependencies.
 type Activities struct {
 	Graph  ClientFactory

@@ -136,32 +136,10 @@ Temporal action); each step's outcome is printed when it ends.`,
 	return cmd
 }
 
-// startOptions are the workflow start options for a validated spec.
-func startOptions(spec workflows.TenantSpec) client.StartWorkflowOptions {
-	n := spec.Normalized()
-	return client.StartWorkflowOptions{
-		ID:                       workflows.OnboardWorkflowID(n.TenantID, n.Domain),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Without this the SDK hands back the running execution instead of an error.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchTenant.ValueSet(n.TenantID),
-			workflows.SearchDomain.ValueSet(n.Domain),
-			workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning),
-			// The first step: set here (free) rather than by the workflow (an
-			// upsert is a billed action); the workflow skips values in place.
-			workflows.SearchStep.ValueSet(workflows.StepTenantSyncFlag),
-		),
-		StaticSummary: fmt.Sprintf("Onboard %s (%s)", n.Domain, n.TenantID),
-	}
-}
-
 func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool) error {
 	spec := in.Spec
 	n := spec.Normalized()
-	opts := startOptions(spec)
+	opts := workflows.OnboardStartOptions(spec)
 	c, err := a.conn.dial(ctx, a.stderr)
 	if err != nil {
 		return err

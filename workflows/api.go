@@ -128,6 +128,11 @@ const (
 	StepDone           = "done"
 )
 
+// OnboardingSteps are the steps in the order an onboarding runs them (a step
+// a spec does not need is left out of a run).
+var OnboardingSteps = []string{StepValidate, StepTenantSyncFlag, StepApplication, StepSPVisible, StepJobs, StepPauseJobs, StepSecrets,
+	StepSchema, StepExchange, StepStartJobs, StepWatch, StepDone}
+
 // Outcome of one step.
 type Outcome string
 
