@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
