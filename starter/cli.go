@@ -40,6 +40,10 @@ Commands:
   approve   approve the held-back deletions (restart with ForceDeletes)
   reject    reject them (the job stays quarantined)
   watch     watch one job on its own (adopt a job created elsewhere)
+  completion  a shell completion script (bash, zsh, fish, powershell)
+
+status, list, onboard, approve and reject take --output json: one JSON
+document on stdout (described in the README), with the same exit codes.
 
 Typical approval:
   starter list --awaiting-approval
@@ -115,7 +119,16 @@ type app struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{stdout: stdout, stderr: stderr, pollInterval: 2 * time.Second}
+	return newApp(stdout, stderr).execute(ctx, args)
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr, pollInterval: 2 * time.Second}
+}
+
+// execute runs one command line; the exit code is the CLI's.
+func (a *app) execute(ctx context.Context, args []string) int {
+	stdout, stderr := a.stdout, a.stderr
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -150,7 +163,7 @@ func (a *app) rootCmd() *cobra.Command {
 			return &exitError{code: exitUsage}
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// starter completion bash|zsh|fish|powershell (cobra's), see the README.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return exitf(exitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})

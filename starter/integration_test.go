@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -192,6 +193,29 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, wout, "tenant-sync-flag")
 	})
 
+	t.Run("--output json: onboard --wait, and status, as documents a script decodes", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--wait", "--output", "json")
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		var ov onboardingView
+		require.NoError(t, json.Unmarshal([]byte(stdout), &ov), "stdout is one JSON document:\n%s", stdout)
+		assert.Equal(t, "completed", ov.Status)
+		assert.Equal(t, workflows.OnboardWorkflowID(tenantOK, goodDomain), ov.WorkflowID)
+		require.NotNil(t, ov.Result)
+		assert.Equal(t, "sp-1", ov.Result.ServicePrincipalID)
+		assert.NotEmpty(t, ov.Steps)
+		assert.Contains(t, stderr, "application", "the steps as they end go to stderr")
+
+		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain, "--output", "json")
+		require.Equal(t, exitOK, code, stderr)
+		var sv statusView
+		require.NoError(t, json.Unmarshal([]byte(stdout), &sv), stdout)
+		require.Len(t, sv.Onboardings, 1)
+		assert.Equal(t, "completed", sv.Onboardings[0].Status)
+		assert.Equal(t, workflows.OnboardingNoChange, sv.Onboardings[0].Outcome)
+		require.NotNil(t, sv.Onboardings[0].Result)
+		assert.Len(t, sv.Onboardings[0].Result.Jobs, 3)
+	})
+
 	t.Run("a failed onboarding exits 1 and lists what exists", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantFail, "--domain", goodDomain, "--wait")
 		assert.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
@@ -206,6 +230,15 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Equal(t, exitFailed, code)
 		assert.Contains(t, stdout, "status:        failed")
 		assert.Contains(t, stdout, "jobs                      failed")
+
+		// JSON says the same, with the same exit code.
+		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantFail, "--domain", goodDomain, "--output", "json")
+		assert.Equal(t, exitFailed, code)
+		var sv statusView
+		require.NoError(t, json.Unmarshal([]byte(stdout), &sv), stdout)
+		require.Len(t, sv.Onboardings, 1)
+		assert.Equal(t, "failed", sv.Onboardings[0].Status)
+		assert.Contains(t, sv.Onboardings[0].Error, "missing Synchronization.ReadWrite.All")
 	})
 
 	t.Run("status --tenant-id shows the onboarding and its watchers", func(t *testing.T) {
@@ -595,7 +628,7 @@ func runAttach(t *testing.T, tenant string, stdout, stderr io.Writer) int {
 	defer c.Close()
 	spec := workflows.TenantSpec{TenantID: tenant, Domain: goodDomain}.Normalized()
 	run := c.GetWorkflow(context.Background(), workflows.OnboardWorkflowID(tenant, goodDomain), "")
-	err = a.follow(context.Background(), c, run, spec)
+	err = a.follow(context.Background(), c, run, spec, a.stdout, nil, onboardingView{})
 	if ee, ok := err.(*exitError); ok {
 		return ee.code
 	}
