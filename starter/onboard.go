@@ -331,19 +331,13 @@ type failure struct {
 func describeFailure(err error) failure {
 	var f failure
 	f.message = err.Error()
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		f.message = ae.Message()
-		switch ae.Type() {
-		case workflows.FailureType:
-			if ae.HasDetails() && ae.Details(&f.result) == nil {
-				f.hasResult = true
-			}
-		case workflows.ValidationErrorType:
-			var ve *workflows.ValidationError
-			if ae.HasDetails() && ae.Details(&ve) == nil && ve != nil && len(ve.Errors) > 0 {
-				f.validation = validationLines(ve)
-			}
+	if of, ok := workflows.DecodeOnboardFailure(err); ok {
+		f.message = of.Message
+		if of.Result != nil {
+			f.result, f.hasResult = *of.Result, true
+		}
+		if of.Validation != nil {
+			f.validation = validationLines(of.Validation)
 		}
 		return f
 	}

@@ -61,10 +61,8 @@ func (e execution) running() bool { return e.status == enums.WORKFLOW_EXECUTION_
 func (e execution) jobID() string { return watcherJobID(e.id) }
 
 func watcherJobID(workflowID string) string {
-	if rest, ok := strings.CutPrefix(workflowID, "cloudsync-watch/"); ok {
-		if _, job, ok := strings.Cut(rest, "/"); ok {
-			return job
-		}
+	if _, job, ok := workflows.ParseWatchWorkflowID(workflowID); ok {
+		return job
 	}
 	return workflowID
 }

@@ -69,3 +69,13 @@ func TestWatcherApprovesOnTheSharedFake(t *testing.T) {
 	require.Len(t, f.Restarts(tenant, job), 1)
 	require.NotEmpty(t, f.Notified(tenant, job, "awaiting-approval"))
 }
+
+func TestWatchWorkflowIDRoundTrips(t *testing.T) {
+	id := workflows.WatchWorkflowID(" 11111111-2222-3333-4444-555555555555 ", "AD2AADProvisioning.aa.bb")
+	tenant, job, ok := workflows.ParseWatchWorkflowID(id)
+	require.True(t, ok)
+	require.Equal(t, "11111111-2222-3333-4444-555555555555", tenant)
+	require.Equal(t, "AD2AADProvisioning.aa.bb", job)
+	_, _, ok = workflows.ParseWatchWorkflowID(workflows.OnboardWorkflowID("t", "contoso.com"))
+	require.False(t, ok)
+}
