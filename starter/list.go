@@ -104,9 +104,9 @@ type listItem struct {
 	Started          time.Time `json:"started"`
 	// AwaitingSince: when the episode shown began awaiting a decision.
 	AwaitingSince *time.Time `json:"awaitingSince,omitempty"`
-	WorkflowID       string    `json:"workflowId"`
-	RunID            string    `json:"runId"`
-	WebUI            string    `json:"webUi"`
+	WorkflowID    string     `json:"workflowId"`
+	RunID         string     `json:"runId"`
+	WebUI         string     `json:"webUi"`
 }
 
 func (c *conn) listItemOf(e execution) listItem {
