@@ -18,10 +18,11 @@ func (a *app) listCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List running onboardings and watchers, or the jobs awaiting an approval",
-		Long: `List, across tenants, the running onboardings and sync job watchers, or with
---awaiting-approval only the jobs whose held-back deletions await a decision
-(approve or reject them with 'starter approve' / 'starter reject').
+		Short: "List running onboardings, offboardings and watchers, or what awaits an approval",
+		Long: `List, across tenants, the running onboardings, offboardings and sync job
+watchers, or with --awaiting-approval only the jobs whose held-back deletions
+await a decision (approve or reject them with 'starter approve' / 'starter
+reject') and the offboardings awaiting theirs ('starter offboard --approve').
 
 Listings come from Temporal's visibility store, which trails the workflows by a
 moment (a watcher that just started waiting may show a second later). Exit 0
@@ -80,16 +81,31 @@ func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) error {
 	hint := stateHint(list)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tDOMAIN\tJOB ID\tAWAITING SINCE\tWEB UI")
+	offboardings := 0
 	for _, e := range list {
 		since := e.start.Local().Format(time.RFC3339) + " (started)"
 		if e.state != nil && !e.state.AwaitingSince.IsZero() {
 			since = e.state.AwaitingSince.Local().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), e.jobID(), since, c.link(e.id))
+		job := e.jobID()
+		if e.typ == workflows.OffboardTenantWorkflow {
+			// An offboarding awaits the approval to remove a configuration.
+			offboardings++
+			job = "(offboarding)"
+			if e.offboard != nil && !e.offboard.AwaitingSince.IsZero() {
+				since = e.offboard.AwaitingSince.Local().Format(time.RFC3339)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), job, since, c.link(e.id))
 	}
 	tw.Flush()
 	a.listFooter(len(list), truncated, hint)
-	fmt.Fprintln(a.stdout, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
+	if offboardings < len(list) {
+		fmt.Fprintln(a.stdout, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
+	}
+	if offboardings > 0 {
+		fmt.Fprintln(a.stdout, "offboardings: starter offboard --tenant-id <tenant> --domain <domain> --approve|--reject --approver <who> --reason <why>")
+	}
 	return nil
 }
 
@@ -102,7 +118,7 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
 		tf = " AND CloudSyncTenant != ''"
 	}
 	q := "(WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " OR WorkflowType = " + quoted(workflows.WatchSyncJobWorkflow) +
-		") AND ExecutionStatus = 'Running'" + tf
+		" OR WorkflowType = " + quoted(workflows.OffboardTenantWorkflow) + ") AND ExecutionStatus = 'Running'" + tf
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
 		return c.temporalError("cannot list the running workflows", err)
@@ -120,6 +136,12 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
 		switch e.typ {
 		case workflows.OnboardTenantWorkflow:
 			fmt.Fprintf(tw, "onboarding\t%s\t%s\t-\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), "step "+orDash(e.step), since, c.link(e.id))
+		case workflows.OffboardTenantWorkflow:
+			phase := "step " + orDash(e.step)
+			if e.offboard != nil {
+				phase = e.offboard.Phase
+			}
+			fmt.Fprintf(tw, "offboarding\t%s\t%s\t-\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), phase, since, c.link(e.id))
 		default:
 			state := "watching"
 			if e.awaiting {

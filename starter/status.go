@@ -20,7 +20,7 @@ func (a *app) statusCmd() *cobra.Command {
 	var tenant, domain, workflowID string
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show a tenant's onboardings and sync job watchers, or one workflow",
+		Short: "Show a tenant's onboardings, offboardings and sync job watchers, or one workflow",
 		Long: `Show the status of the onboarding of one tenant and domain (or of a workflow
 id): the workflow status, the current step, every step so far, the service
 principal and the sync job ids; then every watcher of the tenant with its
@@ -30,7 +30,10 @@ and the last decision.
 
 Without --domain, every onboarding of the tenant is shown (found through
 Temporal's visibility store, which trails new workflows by a moment), then its
-watchers. --workflow-id shows one onboarding or one watcher.
+watchers. An offboarding of the tenant (of the domain) is shown after them,
+from the state it publishes in its memo: its phase, what it removes, the
+decision and its steps. --workflow-id shows one onboarding, offboarding or
+watcher.
 
 Exit 0 when the onboardings shown are running or completed, 1 when one failed
 (or was terminated, timed out or canceled), 4 when there is none (and, without
@@ -81,6 +84,11 @@ failed or was terminated.`,
 			// (only) come in addition.
 			n := workflows.TenantSpec{TenantID: tenant, Domain: domain}.Normalized()
 			shown, werr := a.tenantWatchers(ctx, c, n.TenantID, n.Domain, found)
+			if werr == nil {
+				var off int
+				off, werr = a.offboardings(ctx, c, n.TenantID, n.Domain)
+				shown += off
+			}
 			switch {
 			case werr != nil && err == nil:
 				return werr
@@ -157,6 +165,11 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) error {
 	if err != nil {
 		return err
 	}
+	off, err := a.offboardings(ctx, c, tenant, "")
+	if err != nil {
+		return err
+	}
+	n += off
 	if len(onboardings) == 0 && n == 0 {
 		return exitf(exitNotFound, "no onboarding or watcher of tenant %s found in namespace %s at %s (new workflows reach the listing a moment after they start)",
 			tenant, c.namespace, c.address)
@@ -200,6 +213,34 @@ func (a *app) tenantWatchers(ctx context.Context, c *conn, tenant, domain string
 	return len(list), nil
 }
 
+// offboardings prints a tenant's offboardings (of one domain, if given: the
+// latest, read with Describe), with the state each publishes in its memo.
+func (a *app) offboardings(ctx context.Context, c *conn, tenant, domain string) (int, error) {
+	var list []execution
+	if domain != "" {
+		e, err := c.describeWatcher(ctx, workflows.OffboardWorkflowID(tenant, domain))
+		switch {
+		case isNotFound(err):
+			return 0, nil
+		case err != nil:
+			return 0, c.temporalError("cannot read the offboarding of tenant "+tenant+" domain "+domain, err)
+		}
+		list = []execution{e}
+	} else {
+		all, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.OffboardTenantWorkflow)+" AND CloudSyncTenant = "+quoted(tenant))
+		if err != nil {
+			return 0, c.temporalError("cannot list the offboardings of tenant "+tenant, err)
+		}
+		list = latestRuns(all)
+	}
+	for _, e := range list {
+		fmt.Fprintln(a.stdout)
+		fmt.Fprintf(a.stdout, "offboarding of %s:\n", orDash(e.domain))
+		printOffboardState(a.stdout, c, e, "  ")
+	}
+	return len(list), nil
+}
+
 func (a *app) status(ctx context.Context, c *conn, id, label, what string) error {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -210,8 +251,16 @@ func (a *app) status(ctx context.Context, c *conn, id, label, what string) error
 		}
 		return c.temporalError("cannot look up the "+what+" "+label, err)
 	}
-	if desc.WorkflowType.Name == workflows.WatchSyncJobWorkflow {
+	switch desc.WorkflowType.Name {
+	case workflows.WatchSyncJobWorkflow:
 		return a.watcherStatus(ctx, c, desc)
+	case workflows.OffboardTenantWorkflow:
+		e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+		if errors.Is(e.stateErr, errNeedKeys) {
+			return exitf(exitUsage, "cannot read the offboarding %s: %v", e.id, e.stateErr)
+		}
+		a.printOffboard(a.stdout, c, e)
+		return offboardExit(e)
 	}
 	w := a.stdout
 	runID := desc.WorkflowExecution.RunID
