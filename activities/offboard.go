@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -234,4 +235,67 @@ func deleted(rep wf.StepReport, what string, err error) (wf.StepReport, error) {
 		return rep, toTemporal(err, false)
 	}
 	return rep, nil
+}
+
+// confirmReads is how many reads in a row must agree that the configuration
+// is gone (Terraform's azuread provider asks for five, 5 s apart).
+const confirmReads = 3
+
+// confirmGap separates those reads.
+var confirmGap = time.Second
+
+// ConfirmRemoved succeeds once Graph's reads no longer show what the
+// offboarding deleted: the service principal by id, the application by its
+// appId, and the lookup by domain a re-run makes, confirmReads times in a
+// row. Until then it fails with a benign, retryable ErrStillVisible (the
+// retry policy is the poll loop). A new configuration of the domain (another
+// service principal) is not what was deleted and does not hold it up.
+func (a *Activities) ConfirmRemoved(ctx context.Context, in wf.ConfirmRemovedInput) (wf.StepReport, error) {
+	rep := wf.StepReport{Step: wf.StepConfirmRemoved}
+	c, err := a.client(in.TenantID)
+	if err != nil {
+		return rep, err
+	}
+	for i := 0; i < confirmReads; i++ {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return rep, ctx.Err()
+			case <-time.After(confirmGap):
+			}
+		}
+		shown, err := stillShown(ctx, c, in)
+		if err != nil {
+			return rep, toTemporal(err, false)
+		}
+		if shown != "" {
+			return rep, benign("Graph's reads still show "+shown+" (they lag behind a delete): looking again", wf.ErrStillVisible)
+		}
+	}
+	rep.Outcome = wf.OutcomeUnchanged
+	rep.Detail = fmt.Sprintf("Graph's reads no longer show the service principal nor the application (%d reads in a row)", confirmReads)
+	return rep, nil
+}
+
+// stillShown names what a read still shows of the deleted configuration ("":
+// nothing).
+func stillShown(ctx context.Context, c *graph.Client, in wf.ConfirmRemovedInput) (string, error) {
+	if _, err := c.GetServicePrincipal(ctx, in.ServicePrincipalID); err == nil {
+		return "service principal " + in.ServicePrincipalID, nil
+	} else if !graph.IsNotFound(err) {
+		return "", err
+	}
+	if _, err := c.ApplicationByAppID(ctx, in.AppID); err == nil {
+		return "the application of appId " + in.AppID, nil
+	} else if !graph.IsNotFound(err) {
+		return "", err
+	}
+	l, err := lookupByDomain(ctx, c, graph.NormalizeDomain(in.Domain), in.DisplayName, in.DisplayName != "")
+	if err != nil {
+		return "", err
+	}
+	if l.match != nil && strings.EqualFold(l.match.ID, in.ServicePrincipalID) {
+		return "service principal " + in.ServicePrincipalID + " among the configurations of " + in.Domain, nil
+	}
+	return "", nil
 }

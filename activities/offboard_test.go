@@ -220,6 +220,42 @@ func TestOffboardNeverDeletesARecreatedConfiguration(t *testing.T) {
 	require.Len(t, st.Jobs, 1)
 }
 
+// An offboarding is done when Graph's reads agree: while they still show the
+// deleted service principal (the delete lag), ConfirmRemoved asks to be
+// retried (benign: no error log); once they catch up it confirms. A new
+// configuration of the domain does not hold it up.
+func TestConfirmRemovedWaitsForGraphsReads(t *testing.T) {
+	defer func(g time.Duration) { confirmGap = g }(confirmGap)
+	confirmGap = 10 * time.Millisecond
+	a, _ := newActivities(t, graphsim.Options{JobReadLag: -1, DeleteLag: 3 * time.Second})
+	env := activityEnv(a)
+	configure(t, a, env, "corp.contoso.com", wf.TemplateProvisioning)
+	inv := inventory(t, a, env, "corp.contoso.com")
+	obj := wf.DeleteObjectInput{TenantID: tenant, Domain: "corp.contoso.com", ServicePrincipalID: inv.ServicePrincipalID, AppID: inv.AppID, ApplicationObjectID: inv.ApplicationObjectID}
+	_, err := report(t, env, a.DeleteApplication, obj)
+	require.NoError(t, err)
+	in := wf.ConfirmRemovedInput{TenantID: tenant, Domain: "corp.contoso.com", ServicePrincipalID: inv.ServicePrincipalID, AppID: inv.AppID}
+
+	_, err = report(t, env, a.ConfirmRemoved, in)
+	var ae *temporal.ApplicationError
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, wf.ErrStillVisible, ae.Type())
+	require.False(t, ae.NonRetryable())
+	require.Equal(t, temporal.ApplicationErrorCategoryBenign, ae.Category())
+
+	require.Eventually(t, func() bool {
+		rep, err := report(t, env, a.ConfirmRemoved, in)
+		return err == nil && rep.Outcome == wf.OutcomeUnchanged
+	}, 15*time.Second, 300*time.Millisecond)
+
+	// Made again afterwards: another service principal, not the one deleted.
+	again := configure(t, a, env, "corp.contoso.com", wf.TemplateProvisioning)
+	require.NotEqual(t, inv.ServicePrincipalID, again.ServicePrincipalID)
+	rep, err := report(t, env, a.ConfirmRemoved, in)
+	require.NoError(t, err)
+	require.Equal(t, wf.OutcomeUnchanged, rep.Outcome)
+}
+
 // fakeControl stands in for the worker's Temporal client.
 type fakeControl struct {
 	mu        sync.Mutex

@@ -64,6 +64,9 @@ func (f *fakeConfigs) register(w worker.Worker) {
 		f.record(in.TenantID, in.ApplicationObjectID)
 		return workflows.StepReport{Step: workflows.StepDeleteApp, Outcome: workflows.OutcomeAlreadyGone, Detail: "application " + in.ApplicationObjectID}, nil
 	}, workflows.DeleteApplicationActivity)
+	reg(func(_ context.Context, in workflows.ConfirmRemovedInput) (workflows.StepReport, error) {
+		return workflows.StepReport{Step: workflows.StepConfirmRemoved, Outcome: workflows.OutcomeUnchanged, Detail: "Graph's reads agree"}, nil
+	}, workflows.ConfirmRemovedActivity)
 }
 
 // blocker stands in for a running onboarding: it waits until signalled.
@@ -160,6 +163,7 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 			{Step: workflows.StepDeleteJobs, Outcome: workflows.OutcomeDeleted, Detail: "job AD2AADPasswordHash.job-2"},
 			{Step: workflows.StepDeleteSP, Outcome: workflows.OutcomeDeleted, Detail: "service principal sp-1"},
 			{Step: workflows.StepDeleteApp, Outcome: workflows.OutcomeAlreadyGone, Detail: "application app-obj-1"},
+			{Step: workflows.StepConfirmRemoved, Outcome: workflows.OutcomeUnchanged, Detail: "Graph's reads agree"},
 			{Step: workflows.StepSyncFlagUntouched, Outcome: workflows.OutcomeSkipped, Detail: workflows.SyncFlagNote},
 		} {
 			assert.Contains(t, stdout, stepLine(r)+"\n")

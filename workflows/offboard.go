@@ -20,6 +20,23 @@ var stopWatchingStep = workflow.ActivityOptions{
 	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 }
 
+// deleteStep: one Graph request per attempt, so a short attempt timeout: a
+// worker killed mid-delete is retried within half a minute; throttling and
+// 5xx back off as graphStep does, for at most an hour.
+var deleteStep = workflow.ActivityOptions{
+	StartToCloseTimeout:    30 * time.Second,
+	ScheduleToCloseTimeout: time.Hour,
+	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+}
+
+// confirmStep: Graph's reads catch up with a delete after a while (Terraform
+// waits for five "not found" in a row): the retry policy is the poll loop.
+var confirmStep = workflow.ActivityOptions{
+	StartToCloseTimeout:    time.Minute,
+	ScheduleToCloseTimeout: 10 * time.Minute,
+	RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 1.5, MaximumInterval: 30 * time.Second},
+}
+
 // OffboardTenant removes the cloud sync configuration of one tenant and
 // domain after a human approves: it finds it (InventoryConfiguration),
 // publishes what it would remove, waits for ApproveOffboardUpdate or
@@ -145,7 +162,7 @@ func (o *offboarding) run(ctx workflow.Context) (OffboardState, error) {
 	// against the domain before it goes.
 	for _, j := range inv.Jobs {
 		var rep StepReport
-		if err := o.step(ctx, StepDeleteJobs, graphStep, DeleteSyncJobActivity,
+		if err := o.step(ctx, StepDeleteJobs, deleteStep, DeleteSyncJobActivity,
 			DeleteJobInput{TenantID: o.in.TenantID, Domain: o.in.Domain, ServicePrincipalID: inv.ServicePrincipalID, JobID: j.ID}, &rep); err != nil {
 			return o.fail(ctx, StepDeleteJobs, err)
 		}
@@ -154,11 +171,25 @@ func (o *offboarding) run(ctx workflow.Context) (OffboardState, error) {
 	obj := DeleteObjectInput{TenantID: o.in.TenantID, Domain: o.in.Domain, ServicePrincipalID: inv.ServicePrincipalID, AppID: inv.AppID, ApplicationObjectID: inv.ApplicationObjectID}
 	for _, s := range []struct{ step, activity string }{{StepDeleteSP, DeleteServicePrincipalActivity}, {StepDeleteApp, DeleteApplicationActivity}} {
 		var rep StepReport
-		if err := o.step(ctx, s.step, graphStep, s.activity, obj, &rep); err != nil {
+		if err := o.step(ctx, s.step, deleteStep, s.activity, obj, &rep); err != nil {
 			return o.fail(ctx, s.step, err)
 		}
 		o.report(rep)
 	}
+	// 5. Done once Graph's reads agree: a re-run right after finds nothing
+	// rather than asking again about what is already gone.
+	var confirmed StepReport
+	err := o.step(ctx, StepConfirmRemoved, confirmStep, ConfirmRemovedActivity, ConfirmRemovedInput{TenantID: o.in.TenantID, Domain: o.in.Domain,
+		DisplayName: o.in.DisplayName, ServicePrincipalID: inv.ServicePrincipalID, AppID: inv.AppID}, &confirmed)
+	switch {
+	case temporal.IsCanceledError(err):
+		return o.cancelled(ctx, "cancelled during step "+StepConfirmRemoved+": everything was deleted")
+	case err != nil:
+		// Deleted all the same: Graph's reads catch up by themselves.
+		confirmed = StepReport{Step: StepConfirmRemoved, Outcome: OutcomeSkipped, Detail: "Graph's reads still showed what was deleted (" + rootMessage(err) +
+			"); they catch up by themselves, and a re-run meanwhile finds those objects already gone"}
+	}
+	o.report(confirmed)
 	o.report(StepReport{Step: StepSyncFlagUntouched, Outcome: OutcomeSkipped, Detail: SyncFlagNote})
 	return o.finish(ctx, PhaseOffboarded)
 }

@@ -28,6 +28,7 @@ const (
 	DeleteSyncJobActivity          = "DeleteSyncJob"
 	DeleteServicePrincipalActivity = "DeleteServicePrincipal"
 	DeleteApplicationActivity      = "DeleteApplication"
+	ConfirmRemovedActivity         = "ConfirmRemoved"
 )
 
 // Offboarding steps, in order.
@@ -38,6 +39,7 @@ const (
 	StepDeleteJobs        = "delete-jobs"
 	StepDeleteSP          = "delete-service-principal"
 	StepDeleteApp         = "delete-application"
+	StepConfirmRemoved    = "confirm-removed"
 	StepSyncFlagUntouched = "tenant-sync-flag"
 )
 
@@ -64,6 +66,10 @@ const (
 // object no longer belongs to the domain's configuration (it was re-configured
 // for another domain since the inventory): nothing is deleted.
 const ErrNotThisConfiguration = "NotThisConfiguration"
+
+// ErrStillVisible is ConfirmRemoved's retryable error while Graph's reads
+// still show a deleted object.
+const ErrStillVisible = "StillVisible"
 
 // OffboardFailureType is the application error type of a failed offboarding;
 // its details hold the OffboardState so far.
@@ -183,6 +189,16 @@ type DeleteObjectInput struct {
 	ServicePrincipalID  string `json:"servicePrincipalId"`
 	AppID               string `json:"appId"`
 	ApplicationObjectID string `json:"applicationObjectId,omitempty"`
+}
+
+// ConfirmRemovedInput names what was deleted, to wait until Graph's reads
+// (by id, and the lookup by domain a re-run makes) no longer show it.
+type ConfirmRemovedInput struct {
+	TenantID           string `json:"tenantId"`
+	Domain             string `json:"domain"`
+	DisplayName        string `json:"displayName,omitempty"`
+	ServicePrincipalID string `json:"servicePrincipalId"`
+	AppID              string `json:"appId"`
 }
 
 // OffboardDecisionRequest is the payload of the offboarding updates, e.g.

@@ -55,6 +55,10 @@ func newOffEnv(t *testing.T, inv Inventory) *offEnv {
 		e.calls = append(e.calls, "delete-app:"+in.ApplicationObjectID)
 		return StepReport{Step: StepDeleteApp, Outcome: OutcomeAlreadyGone}, nil
 	}, DeleteApplicationActivity)
+	reg(func(_ context.Context, in ConfirmRemovedInput) (StepReport, error) {
+		e.calls = append(e.calls, "confirm:"+in.ServicePrincipalID+":"+in.AppID)
+		return StepReport{Step: StepConfirmRemoved, Outcome: OutcomeUnchanged}, nil
+	}, ConfirmRemovedActivity)
 	e.RegisterWorkflowWithOptions(OffboardTenant, workflowOpts(OffboardTenantWorkflow))
 	e.OnUpsertMemo(mock.Anything).Run(func(args mock.Arguments) {
 		if v, ok := args.Get(0).(map[string]any)[OffboardMemoKey]; ok {
@@ -124,7 +128,7 @@ func TestOffboardApprovedRemovesInOrder(t *testing.T) {
 	require.NoError(t, refused)
 	require.NoError(t, e.GetWorkflowError())
 	require.Equal(t, []string{"inventory", "stop-watching:" + tProv + "," + tPHS + ":alice@contoso.com",
-		"delete-job:" + tProv, "delete-job:" + tPHS, "delete-sp:" + tSP, "delete-app:" + tAppObj}, e.calls)
+		"delete-job:" + tProv, "delete-job:" + tPHS, "delete-sp:" + tSP, "delete-app:" + tAppObj, "confirm:" + tSP + ":app-1"}, e.calls)
 	var st OffboardState
 	require.NoError(t, e.GetWorkflowResult(&st))
 	require.Equal(t, PhaseOffboarded, st.Phase)
@@ -136,7 +140,7 @@ func TestOffboardApprovedRemovesInOrder(t *testing.T) {
 		steps = append(steps, s.Step+"="+string(s.Outcome))
 	}
 	require.Equal(t, []string{"inventory=unchanged", "approval=changed", "stop-watching=changed", "delete-jobs=deleted", "delete-jobs=deleted",
-		"delete-service-principal=deleted", "delete-application=already-gone", "tenant-sync-flag=skipped"}, steps)
+		"delete-service-principal=deleted", "delete-application=already-gone", "confirm-removed=unchanged", "tenant-sync-flag=skipped"}, steps)
 	require.Equal(t, SyncFlagNote, st.Steps[len(st.Steps)-1].Detail)
 	require.Equal(t, st, e.lastMemo(t), "the memo ends with the result")
 	awaiting := true
@@ -252,6 +256,25 @@ func TestOffboardFailsWithWhatWasDone(t *testing.T) {
 	require.Equal(t, PhaseOffboardFailed, st.Phase)
 	require.Equal(t, OutcomeFailed, st.Steps[len(st.Steps)-1].Outcome)
 	require.NotContains(t, strings.Join(e.calls, " "), "delete-app", "nothing after the refusal")
+}
+
+// Graph's reads that never catch up (within the step's 10 minutes) do not
+// fail an offboarding whose deletes all succeeded: the step says so.
+func TestOffboardUnconfirmedIsStillOffboarded(t *testing.T) {
+	e := newOffEnv(t, offInv)
+	e.OnActivity(ConfirmRemovedActivity, mock.Anything, mock.Anything).Return(StepReport{},
+		temporal.NewApplicationError("Graph's reads still show service principal sp-1", ErrStillVisible))
+	var refused error
+	e.decideAt(time.Hour, ApproveOffboardUpdate, alice, &refused)
+	e.ExecuteWorkflow(OffboardTenantWorkflow, offIn)
+	require.NoError(t, e.GetWorkflowError())
+	var st OffboardState
+	require.NoError(t, e.GetWorkflowResult(&st))
+	require.Equal(t, PhaseOffboarded, st.Phase)
+	confirm := st.Steps[len(st.Steps)-2]
+	require.Equal(t, StepConfirmRemoved, confirm.Step)
+	require.Equal(t, OutcomeSkipped, confirm.Outcome)
+	require.Contains(t, confirm.Detail, "catch up by themselves")
 }
 
 // Bad input fails before anything is read.
