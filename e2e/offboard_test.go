@@ -133,6 +133,7 @@ func TestOffboardWaitsForApprovalThenRemovesTheConfiguration(t *testing.T) {
 	require.Equal(t, workflows.PhaseOffboarded, st.Phase)
 	require.Equal(t, "alice@contoso.com", st.Decision.Approver)
 	require.Equal(t, workflows.SyncFlagNote, st.Steps[len(st.Steps)-1].Detail)
+	e.recordHistories(t, id, "offboard-approved")
 
 	// Again: nothing left to remove, and it does not ask. The offboarding
 	// ended only once Graph's reads agreed, so a re-run at once finds nothing.

@@ -87,8 +87,6 @@ type OffboardInput struct {
 	DisplayName string `json:"displayName,omitempty"`
 	// Approvers: who may approve or reject (empty: anyone), e-mail addresses.
 	Approvers []string `json:"approvers,omitempty"`
-	// RequestedBy: who asked for the offboarding (informational).
-	RequestedBy string `json:"requestedBy,omitempty"`
 }
 
 // Normalized lower-cases the tenant and domain as OffboardWorkflowID does.
@@ -106,9 +104,6 @@ func (in OffboardInput) Validate() error {
 	}
 	if err := (WatchOptions{Approvers: in.Approvers}).Validate(); err != nil {
 		errs = append(errs, err)
-	}
-	if in.RequestedBy != "" {
-		errs = append(errs, checkLength("requestedBy", in.RequestedBy, MaxApproverLength))
 	}
 	return errors.Join(errs...)
 }
