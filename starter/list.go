@@ -137,7 +137,7 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
 		case workflows.OnboardTenantWorkflow:
 			fmt.Fprintf(tw, "onboarding\t%s\t%s\t-\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), "step "+orDash(e.step), since, c.link(e.id))
 		case workflows.OffboardTenantWorkflow:
-			phase := "step " + orDash(e.step)
+			phase := "starting"
 			if e.offboard != nil {
 				phase = e.offboard.Phase
 			}

@@ -151,8 +151,7 @@ func offboardStartOptions(in workflows.OffboardInput) client.StartWorkflowOption
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.SearchTenant.ValueSet(in.TenantID), workflows.SearchDomain.ValueSet(in.Domain),
 			// Set here (free) rather than by the workflow's first upsert.
-			workflows.SearchPhase.ValueSet(workflows.PhaseInventory), workflows.SearchStep.ValueSet(workflows.StepInventory),
-			workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning),
+			workflows.SearchPhase.ValueSet(workflows.PhaseInventory), workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning),
 		),
 		StaticSummary: fmt.Sprintf("Offboard %s (%s)", in.Domain, in.TenantID),
 	}

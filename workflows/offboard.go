@@ -115,7 +115,7 @@ func (o *offboarding) validDecision(req OffboardDecisionRequest) error {
 }
 
 func (o *offboarding) run(ctx workflow.Context) (OffboardState, error) {
-	o.upsert(ctx, map[string]string{SearchPhase.GetName(): PhaseInventory, SearchStep.GetName(): StepInventory, SearchOutcome.GetName(): OnboardingRunning})
+	o.upsert(ctx, map[string]string{SearchPhase.GetName(): PhaseInventory, SearchOutcome.GetName(): OnboardingRunning})
 	if err := o.in.Validate(); err != nil {
 		return o.fail(ctx, StepInventory, temporal.NewNonRetryableApplicationError(err.Error(), ValidationErrorType, nil))
 	}
@@ -257,14 +257,15 @@ func (o *offboarding) setAwaiting(ctx workflow.Context, v bool) {
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchAwaitingApproval.ValueSet(v), since)
 }
 
-// publish puts the state in the memo and the phase, step and outcome in the
-// search attributes, when they changed (each upsert is a billed action).
+// publish puts the state in the memo, and the phase and outcome in the
+// search attributes, when they changed (each upsert is a billed action: the
+// step is in the memo and the details, not in a search attribute).
 func (o *offboarding) publish(ctx workflow.Context, step string) {
 	outcome := OnboardingRunning
 	if o.st.Settled() {
 		outcome = o.st.Phase
 	}
-	o.upsert(ctx, map[string]string{SearchPhase.GetName(): o.st.Phase, SearchStep.GetName(): step, SearchOutcome.GetName(): outcome})
+	o.upsert(ctx, map[string]string{SearchPhase.GetName(): o.st.Phase, SearchOutcome.GetName(): outcome})
 	b, _ := json.Marshal(o.st)
 	if string(b) != o.published && workflow.UpsertMemo(ctx, map[string]any{OffboardMemoKey: o.st}) == nil {
 		o.published = string(b)
@@ -277,14 +278,14 @@ func (o *offboarding) upsert(ctx workflow.Context, kv map[string]string) {
 	if o.sa == nil {
 		o.sa = map[string]string{}
 		current := workflow.GetTypedSearchAttributes(ctx)
-		for _, k := range []temporal.SearchAttributeKeyKeyword{SearchPhase, SearchStep, SearchOutcome} {
+		for _, k := range []temporal.SearchAttributeKeyKeyword{SearchPhase, SearchOutcome} {
 			if v, ok := current.GetKeyword(k); ok {
 				o.sa[k.GetName()] = v
 			}
 		}
 	}
 	var set []temporal.SearchAttributeUpdate
-	for _, k := range []temporal.SearchAttributeKeyKeyword{SearchPhase, SearchStep, SearchOutcome} {
+	for _, k := range []temporal.SearchAttributeKeyKeyword{SearchPhase, SearchOutcome} {
 		if v, ok := kv[k.GetName()]; ok && o.sa[k.GetName()] != v {
 			set = append(set, k.ValueSet(v))
 			o.sa[k.GetName()] = v
