@@ -42,6 +42,9 @@ type Activities struct {
 	Registry  WatchRegistry
 	Converter converter.DataConverter
 	Webhooks  map[string]string
+	// Control ends watchers and cancels drift checks when a configuration is
+	// offboarded (the worker's Temporal client).
+	Control WorkflowControl
 	// SyncSettleWindow: how long after creating a service principal its
 	// synchronization calls' 403/409 are retried (0: the default, 5 min).
 	SyncSettleWindow time.Duration

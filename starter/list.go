@@ -19,10 +19,11 @@ func (a *app) listCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List running onboardings and watchers, or the jobs awaiting an approval",
-		Long: `List, across tenants, the running onboardings and sync job watchers, or with
---awaiting-approval only the jobs whose held-back deletions await a decision
-(approve or reject them with 'starter approve' / 'starter reject').
+		Short: "List running onboardings, offboardings and watchers, or what awaits an approval",
+		Long: `List, across tenants, the running onboardings, offboardings and sync job
+watchers, or with --awaiting-approval only the jobs whose held-back deletions
+await a decision (approve or reject them with 'starter approve' / 'starter
+reject') and the offboardings awaiting theirs ('starter offboard --approve').
 
 Listings come from Temporal's visibility store, which trails the workflows by a
 moment (a watcher that just started waiting may show a second later). Exit 0
@@ -91,7 +92,7 @@ type listView struct {
 
 // listItem is one running onboarding or watcher.
 type listItem struct {
-	Kind     string `json:"kind"` // onboarding | watcher
+	Kind     string `json:"kind"` // onboarding | watcher | offboarding
 	TenantID string `json:"tenantId"`
 	Domain   string `json:"domain,omitempty"`
 	JobID    string `json:"jobId,omitempty"` // watcher
@@ -112,8 +113,19 @@ type listItem struct {
 func (c *conn) listItemOf(e execution) listItem {
 	it := listItem{Kind: "watcher", TenantID: e.tenant, Domain: e.domain, Started: e.start, WorkflowID: e.id, RunID: e.runID, WebUI: c.link(e.id),
 		JobState: e.jobState, AwaitingApproval: e.awaitingNow()}
-	if e.typ == workflows.OnboardTenantWorkflow {
+	switch e.typ {
+	case workflows.OnboardTenantWorkflow:
 		it.Kind, it.Step, it.JobState = "onboarding", e.step, ""
+		return it
+	case workflows.OffboardTenantWorkflow:
+		it.Kind, it.Phase, it.JobState = "offboarding", "starting", ""
+		if e.offboard != nil {
+			it.Phase = e.offboard.Phase
+			if !e.offboard.AwaitingSince.IsZero() {
+				since := e.offboard.AwaitingSince
+				it.AwaitingSince = &since
+			}
+		}
 		return it
 	}
 	it.JobID, it.Phase = e.jobID(), "watching"
@@ -156,7 +168,7 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView
 		tf = " AND CloudSyncTenant != ''"
 	}
 	q := "(WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " OR WorkflowType = " + quoted(workflows.WatchSyncJobWorkflow) +
-		") AND ExecutionStatus = 'Running'" + tf
+		" OR WorkflowType = " + quoted(workflows.OffboardTenantWorkflow) + ") AND ExecutionStatus = 'Running'" + tf
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
 		return listView{}, c.temporalError("cannot list the running workflows", err)
@@ -190,9 +202,15 @@ func (a *app) printList(v listView) {
 			if it.AwaitingSince == nil {
 				since += " (started)" // no published state: when the watcher started
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), it.JobID, since, it.WebUI)
+			job := it.JobID
+			if it.Kind == "offboarding" {
+				job = "(offboarding)" // awaits the approval to remove a configuration
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), job, since, it.WebUI)
 		case it.Kind == "onboarding":
 			fmt.Fprintf(tw, "onboarding\t%s\t%s\t-\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), "step "+orDash(it.Step), since, it.WebUI)
+		case it.Kind == "offboarding":
+			fmt.Fprintf(tw, "offboarding\t%s\t%s\t-\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), it.Phase, since, it.WebUI)
 		default:
 			state := it.Phase
 			if it.JobState != "" {
@@ -203,8 +221,20 @@ func (a *app) printList(v listView) {
 	}
 	tw.Flush()
 	a.listFooter(len(v.Items), v.Truncated, v.StateError)
-	if v.AwaitingApproval {
+	if !v.AwaitingApproval {
+		return
+	}
+	offboardings := 0
+	for _, it := range v.Items {
+		if it.Kind == "offboarding" {
+			offboardings++
+		}
+	}
+	if offboardings < len(v.Items) {
 		fmt.Fprintln(a.stdout, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
+	}
+	if offboardings > 0 {
+		fmt.Fprintln(a.stdout, "offboardings: starter offboard --tenant-id <tenant> --domain <domain> --approve|--reject --approver <who> --reason <why>")
 	}
 }
 

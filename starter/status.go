@@ -23,7 +23,7 @@ func (a *app) statusCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show a tenant's onboardings and sync job watchers, or one workflow",
+		Short: "Show a tenant's onboardings, offboardings and sync job watchers, or one workflow",
 		Long: `Show the status of the onboarding of one tenant and domain (or of a workflow
 id): the workflow status, the current step, every step so far, the service
 principal and the sync job ids; then every watcher of the tenant with its
@@ -33,7 +33,10 @@ and the last decision.
 
 Without --domain, every onboarding of the tenant is shown (found through
 Temporal's visibility store, which trails new workflows by a moment), then its
-watchers. --workflow-id shows one onboarding or one watcher.
+watchers. An offboarding of the tenant (of the domain) is shown after them,
+from the state it publishes in its memo: its phase, what it removes, the
+decision and its steps. --workflow-id shows one onboarding, offboarding or
+watcher.
 
 Exit 0 when the onboardings shown are running or completed, 1 when one failed
 (or was terminated, timed out or canceled), 4 when there is none (and, without
@@ -97,11 +100,69 @@ type statusView struct {
 	Watchers    []watcherView    `json:"watchers"`
 	// WatchersTruncated: there are more watchers than are listed.
 	WatchersTruncated bool `json:"watchersTruncated,omitempty"`
+	// Offboardings of the tenant (or domain), the latest of each.
+	Offboardings []offboardView `json:"offboardings,omitempty"`
 
 	// How the text lays it out.
 	tenantWide   bool   // every onboarding of a tenant, each under a heading
 	watchersOf   string // heading of the watchers section; empty: no section
 	noneWatchers bool   // say "watchers: none" when there are none
+	conn         *conn  // for the offboardings' links
+}
+
+// offboardView is one offboarding, with the state it publishes in its memo.
+type offboardView struct {
+	WorkflowID string                   `json:"workflowId"`
+	RunID      string                   `json:"runId"`
+	TenantID   string                   `json:"tenantId"`
+	Domain     string                   `json:"domain"`
+	Status     string                   `json:"status"`
+	Started    time.Time                `json:"started"`
+	Closed     *time.Time               `json:"closed,omitempty"`
+	WebUI      string                   `json:"webUi"`
+	State      *workflows.OffboardState `json:"state,omitempty"`
+	StateError string                   `json:"stateError,omitempty"`
+
+	e execution
+}
+
+func (c *conn) offboardViewOf(e execution) offboardView {
+	v := offboardView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Started: e.start,
+		WebUI: c.link(e.id), State: e.offboard, e: e}
+	if !e.running() && !e.close.IsZero() {
+		closed := e.close
+		v.Closed = &closed
+	}
+	if e.stateErr != nil {
+		v.StateError = oneLine(e.stateErr.Error())
+	}
+	return v
+}
+
+// offboardingsInto adds a tenant's offboardings (of one domain, if given:
+// the latest, read with Describe).
+func (a *app) offboardingsInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
+	var list []execution
+	if domain != "" {
+		e, err := c.describeWatcher(ctx, workflows.OffboardWorkflowID(tenant, domain))
+		switch {
+		case isNotFound(err):
+			return nil
+		case err != nil:
+			return c.temporalError("cannot read the offboarding of tenant "+tenant+" domain "+domain, err)
+		}
+		list = []execution{e}
+	} else {
+		all, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.OffboardTenantWorkflow)+" AND CloudSyncTenant = "+quoted(tenant))
+		if err != nil {
+			return c.temporalError("cannot list the offboardings of tenant "+tenant, err)
+		}
+		list = latestRuns(all)
+	}
+	for _, e := range list {
+		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
+	}
+	return nil
 }
 
 // onboardingView is one onboarding run: what Describe, its search
@@ -183,7 +244,7 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		return nil, err
 	}
 	defer c.Close()
-	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}}
+	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, conn: c}
 	what := "onboarding"
 	if workflowID != "" {
 		what = "onboarding or watcher"
@@ -196,6 +257,14 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		}
 		v.Watchers = append(v.Watchers, *w)
 		return v, werr
+	}
+	if err == nil && desc.WorkflowType.Name == workflows.OffboardTenantWorkflow && workflowID != "" {
+		e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+		if errors.Is(e.stateErr, errNeedKeys) {
+			return nil, exitf(exitUsage, "cannot read the offboarding %s: %v", e.id, e.stateErr)
+		}
+		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
+		return v, offboardExit(e)
 	}
 	if err == nil {
 		var o *onboardingView
@@ -218,10 +287,13 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 	n := workflows.TenantSpec{TenantID: tenant, Domain: domain}.Normalized()
 	v.watchersOf, v.noneWatchers = "tenant "+n.TenantID+" domain "+n.Domain, found
 	werr := a.watchersInto(ctx, c, v, n.TenantID, n.Domain)
+	if werr == nil {
+		werr = a.offboardingsInto(ctx, c, v, n.TenantID, n.Domain)
+	}
 	switch {
 	case werr != nil && err == nil:
 		return nil, werr
-	case !found && len(v.Watchers) > 0:
+	case !found && len(v.Watchers)+len(v.Offboardings) > 0:
 		// Watchers adopted for this domain without an onboarding.
 		return v, &exitError{code: exitOK, msg: ee.msg}
 	case !found:
@@ -237,7 +309,7 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 	if err != nil {
 		return nil, c.temporalError("cannot list the onboardings of tenant "+tenant, err)
 	}
-	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, tenantWide: true}
+	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, tenantWide: true, conn: c}
 	code := exitOK
 	for _, e := range latestRuns(all) {
 		label := "with workflow id " + e.id
@@ -268,7 +340,10 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 	if err := a.watchersInto(ctx, c, v, tenant, ""); err != nil {
 		return nil, err
 	}
-	if len(v.Onboardings) == 0 && len(v.Watchers) == 0 {
+	if err := a.offboardingsInto(ctx, c, v, tenant, ""); err != nil {
+		return nil, err
+	}
+	if len(v.Onboardings) == 0 && len(v.Watchers) == 0 && len(v.Offboardings) == 0 {
 		return nil, exitf(exitNotFound, "no onboarding or watcher of tenant %s found in namespace %s at %s (new workflows reach the listing a moment after they start)",
 			tenant, c.namespace, c.address)
 	}
@@ -439,8 +514,9 @@ func (a *app) printStatus(v *statusView) {
 		}
 		printOnboarding(w, o)
 	}
+	defer a.printOffboardings(v)
 	if v.watchersOf == "" {
-		// One watcher, by its workflow id.
+		// One watcher or offboarding, by its workflow id.
 		for _, wv := range v.Watchers {
 			if wv.Summary != "" {
 				fmt.Fprintf(w, "%-16s %s\n", "summary:", wv.Summary)
@@ -473,6 +549,20 @@ func (a *app) printStatus(v *statusView) {
 	}
 	if v.WatchersTruncated {
 		fmt.Fprintf(w, "(only the first %d watchers)\n", len(v.Watchers))
+	}
+}
+
+// printOffboardings prints the offboardings after the rest; one shown by its
+// workflow id stands alone.
+func (a *app) printOffboardings(v *statusView) {
+	for _, o := range v.Offboardings {
+		if v.watchersOf == "" && len(v.Onboardings)+len(v.Watchers) == 0 {
+			a.printOffboard(a.stdout, v.conn, o.e)
+			continue
+		}
+		fmt.Fprintln(a.stdout)
+		fmt.Fprintf(a.stdout, "offboarding of %s:\n", orDash(o.Domain))
+		printOffboardState(a.stdout, v.conn, o.e, "  ")
 	}
 }
 

@@ -36,6 +36,8 @@ type execution struct {
 	// says why it cannot be read).
 	state    *workflows.WatchState
 	stateErr error
+	// offboard is what an offboarding publishes in its memo.
+	offboard *workflows.OffboardState
 }
 
 // presented is the episode a running watcher presents, from its memo.
@@ -130,8 +132,11 @@ func (c *conn) executionOf(info *workflowpb.WorkflowExecutionInfo) execution {
 	if info.GetCloseTime() != nil {
 		e.close = info.GetCloseTime().AsTime()
 	}
-	if e.typ == workflows.WatchSyncJobWorkflow {
+	switch e.typ {
+	case workflows.WatchSyncJobWorkflow:
 		e.state, e.stateErr = c.watchState(info.GetMemo())
+	case workflows.OffboardTenantWorkflow:
+		e.offboard, e.stateErr = c.offboardState(info.GetMemo())
 	}
 	return e
 }
@@ -197,6 +202,20 @@ func (c *conn) watchState(memo *commonpb.Memo) (*workflows.WatchState, error) {
 		return nil, nil
 	}
 	var st workflows.WatchState
+	if err := c.dc.FromPayload(p, &st); err != nil {
+		return nil, c.payloadError(err)
+	}
+	return &st, nil
+}
+
+// offboardState reads the state an offboarding publishes in its memo
+// (workflows.OffboardMemoKey): nil before its first publication.
+func (c *conn) offboardState(memo *commonpb.Memo) (*workflows.OffboardState, error) {
+	p := memo.GetFields()[workflows.OffboardMemoKey]
+	if p == nil {
+		return nil, nil
+	}
+	var st workflows.OffboardState
 	if err := c.dc.FromPayload(p, &st); err != nil {
 		return nil, c.payloadError(err)
 	}

@@ -40,10 +40,22 @@ type WatchingActivities interface {
 	Notify(ctx context.Context, n Notification) error
 }
 
+// OffboardingActivities are OffboardTenant's: every delete is idempotent
+// and re-checks that the object still belongs to the domain's configuration.
+type OffboardingActivities interface {
+	InventoryConfiguration(ctx context.Context, in InventoryInput) (Inventory, error)
+	StopWatching(ctx context.Context, in StopWatchingInput) (StepReport, error)
+	DeleteSyncJob(ctx context.Context, in DeleteJobInput) (StepReport, error)
+	DeleteServicePrincipal(ctx context.Context, in DeleteObjectInput) (StepReport, error)
+	DeleteApplication(ctx context.Context, in DeleteObjectInput) (StepReport, error)
+	ConfirmRemoved(ctx context.Context, in ConfirmRemovedInput) (StepReport, error)
+}
+
 // Activities is everything a cloudsync worker registers.
 type Activities interface {
 	OnboardingActivities
 	WatchingActivities
+	OffboardingActivities
 }
 
 // ActivityName is the name Temporal knows an activity method by (its method
@@ -93,4 +105,11 @@ var (
 	RestartJobActivity = ActivityName(WatchingActivities.RestartForceDeletes)
 	ResumeJobActivity  = ActivityName(WatchingActivities.ResumeJob)
 	NotifyActivity     = ActivityName(WatchingActivities.Notify)
+
+	InventoryConfigurationActivity = ActivityName(OffboardingActivities.InventoryConfiguration)
+	StopWatchingActivity           = ActivityName(OffboardingActivities.StopWatching)
+	DeleteSyncJobActivity          = ActivityName(OffboardingActivities.DeleteSyncJob)
+	DeleteServicePrincipalActivity = ActivityName(OffboardingActivities.DeleteServicePrincipal)
+	DeleteApplicationActivity      = ActivityName(OffboardingActivities.DeleteApplication)
+	ConfirmRemovedActivity         = ActivityName(OffboardingActivities.ConfirmRemoved)
 )
