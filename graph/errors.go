@@ -195,6 +195,9 @@ func classify(status int, err error) Kind {
 	if isAuthFailure(err) {
 		return KindUnauthorized
 	}
+	if IsReadOnlyRefusal(err) {
+		return KindBadRequest // refused here: the same call is refused every time
+	}
 	return KindTransport
 }
 
