@@ -194,7 +194,7 @@ func TestDriftIgnoresAForeignSpec(t *testing.T) {
 // once, as canceled, and no further check starts.
 func TestDriftCancelledDuringACheckEndsCleanly(t *testing.T) {
 	env, f, _, _ := newDriftEnv(t)
-	env.OnActivity(CheckDriftActivity, mock.Anything, mock.Anything).After(10*time.Minute).Return(func(ctx context.Context, in PlanInput) (DriftCheckResult, error) {
+	env.OnActivity(CheckDriftActivity, mock.Anything, mock.Anything).After(10 * time.Minute).Return(func(ctx context.Context, in PlanInput) (DriftCheckResult, error) {
 		return f.check(ctx, in)
 	})
 	started := 0
