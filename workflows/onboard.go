@@ -146,13 +146,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 
 	// 3b. Jobs of features the spec turned off are paused (never deleted),
 	// before their configuration is undone.
-	var off []FeatureJob
-	if id := o.found[TemplatePasswordHash]; !s.PasswordHashSync && id != "" {
-		off = append(off, FeatureJob{ID: id, Feature: FeaturePasswordHash})
-	}
-	if id := o.found[TemplateExchangeWriteback]; !s.ExchangeHybridWriteback && id != "" {
-		off = append(off, FeatureJob{ID: id, Feature: FeatureExchange})
-	}
+	off := FeatureJobsOff(s, o.found)
 	if len(off) > 0 && o.converging(ctx) {
 		if err := o.pauseJobs(ctx, off); err != nil {
 			return o.fail(ctx, err)
