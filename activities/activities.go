@@ -22,9 +22,11 @@ import (
 	wf "github.com/cloudsync/cloudsync/workflows"
 )
 
-// ClientFactory gives the Graph client of a tenant.
+// ClientFactory gives the Graph client of a tenant, and its read-only client
+// (plans and drift checks: only GET requests leave the process).
 type ClientFactory interface {
 	ForTenant(tenantID string) (*graph.Client, error)
+	ReadOnlyForTenant(tenantID string) (*graph.Client, error)
 }
 
 // Activities holds the steps' dependencies.
@@ -41,6 +43,9 @@ type Activities struct {
 	// SyncSettleWindow: how long after creating a service principal its
 	// synchronization calls' 403/409 are retried (0: the default, 5 min).
 	SyncSettleWindow time.Duration
+	// DriftCheckInterval: how often a drift check reads each watched
+	// tenant's configuration (0: the default, a day).
+	DriftCheckInterval time.Duration
 }
 
 func (a *Activities) client(tenantID string) (*graph.Client, error) {
