@@ -187,11 +187,11 @@ func (sp *servicePrincipal) deleteThreshold() (enabled bool, value int) {
 
 // TenantState is a deep copy of one tenant's state.
 type TenantState struct {
-	TenantID              string                       `json:"tenantId"`
-	OnPremisesSyncEnabled bool                         `json:"onPremisesSyncEnabled"`
+	TenantID              string `json:"tenantId"`
+	OnPremisesSyncEnabled bool   `json:"onPremisesSyncEnabled"`
 	// SyncDeactivatingUntil: directory sync was turned off and its
 	// deactivation runs until then (zero when none runs).
-	SyncDeactivatingUntil time.Time `json:"syncDeactivatingUntil,omitzero"`
+	SyncDeactivatingUntil time.Time                    `json:"syncDeactivatingUntil,omitzero"`
 	Applications          []ApplicationState           `json:"applications"`
 	ServicePrincipals     []ServicePrincipalState      `json:"servicePrincipals"`
 	Jobs                  []JobState                   `json:"jobs"`
