@@ -9,7 +9,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL      ?= $(GOBIN)/temporal
 BIN           := bin
 # name=type, as workflows.SearchAttributes (checked by deploy/)
-SEARCH_ATTRS  := CloudSyncTenant=Keyword CloudSyncDomain=Keyword CloudSyncStep=Keyword CloudSyncOutcome=Keyword CloudSyncJobState=Keyword CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime
+SEARCH_ATTRS  := CloudSyncTenant=Keyword CloudSyncDomain=Keyword CloudSyncStep=Keyword CloudSyncOutcome=Keyword CloudSyncJobState=Keyword CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime CloudSyncDrift=Keyword
 export TEMPORAL_CLI := $(TEMPORAL)
 # The server the CLI embeds (go version -m $(TEMPORAL)), for make test-cluster.
 TEMPORAL_SERVER_VERSION := v1.29.1

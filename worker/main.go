@@ -66,7 +66,8 @@ func run(args []string) int {
 		Registry: c,
 		Webhooks: cfg.Webhooks,
 
-		SyncSettleWindow: cfg.SyncSettleWindow,
+		SyncSettleWindow:   cfg.SyncSettleWindow,
+		DriftCheckInterval: cfg.DriftInterval,
 	}
 	if cfg.Codec != nil {
 		acts.Converter = codec.DataConverter(cfg.Codec)
