@@ -347,7 +347,8 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 		"approve": {"tenant-id", "domain", "job-id", "approver", "reason", "async", "timeout"},
 		"reject":  {"tenant-id", "domain", "job-id", "approver", "reason", "async"},
 		"watch":   {"tenant-id", "service-principal-id", "job-id", "domain", "reminder-interval", "approver", "webhook"},
-		"list":    {"awaiting-approval", "tenant-id"},
+		"list":    {"awaiting-approval", "drifted", "tenant-id"},
+		"plan":    {"file", "tenant-id", "domain", "output", "concurrency", "timeout"},
 		"status":  {"tenant-id", "domain", "workflow-id"},
 		"onboard": {"approver", "reminder-interval", "webhook", "no-watch"},
 	} {

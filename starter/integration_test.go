@@ -234,6 +234,8 @@ func TestAgainstDevServer(t *testing.T) {
 	fake.register(w)
 	jobs := &fakeJobs{quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{}}
 	jobs.register(w)
+	configs := &fakeConfigs{drifted: map[string]bool{}, failPlans: map[string]bool{}, checks: map[string]int{}}
+	configs.register(w)
 	require.NoError(t, w.Start())
 	defer w.Stop()
 	jobs.poll(t, c)
@@ -672,6 +674,8 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Equal(t, exitUnreachable, code, stderr)
 		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
 	})
+
+	planAndDrift(t, configs, jobs, tenantOK)
 
 	t.Run("an unknown namespace exits 5", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--namespace", "no-such-ns")

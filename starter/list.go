@@ -14,6 +14,7 @@ import (
 func (a *app) listCmd() *cobra.Command {
 	var (
 		awaiting bool
+		drifted  bool
 		tenant   string
 	)
 	cmd := &cobra.Command{
@@ -21,13 +22,16 @@ func (a *app) listCmd() *cobra.Command {
 		Short: "List running onboardings and watchers, or the jobs awaiting an approval",
 		Long: `List, across tenants, the running onboardings and sync job watchers, or with
 --awaiting-approval only the jobs whose held-back deletions await a decision
-(approve or reject them with 'starter approve' / 'starter reject').
+(approve or reject them with 'starter approve' / 'starter reject'), or with
+--drifted the configurations whose drift check found them changed from their
+spec (CloudSyncDrift is not "none").
 
 Listings come from Temporal's visibility store, which trails the workflows by a
 moment (a watcher that just started waiting may show a second later). Exit 0
 even when nothing is listed.`,
 		Example: `  starter list --awaiting-approval
   starter list --tenant-id 11111111-2222-3333-4444-555555555555
+  starter list --drifted
 
   # The same with the plain Temporal CLI:
   temporal workflow list --query "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'"`,
@@ -46,14 +50,21 @@ even when nothing is listed.`,
 				return err
 			}
 			defer c.Close()
+			if awaiting && drifted {
+				return exitf(exitUsage, "give --awaiting-approval or --drifted, not both")
+			}
 			if awaiting {
 				return a.listAwaiting(cmd.Context(), c, t)
+			}
+			if drifted {
+				return a.listDrifted(cmd.Context(), c, t)
 			}
 			return a.listRunning(cmd.Context(), c, t)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&awaiting, "awaiting-approval", false, "only the jobs whose deletions await an approval")
+	f.BoolVar(&drifted, "drifted", false, "only the configurations whose drift check found them changed from their spec (or could not check)")
 	f.StringVar(&tenant, "tenant-id", "", "only this tenant")
 	f.SortFlags = false
 	return cmd

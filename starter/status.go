@@ -26,7 +26,10 @@ id): the workflow status, the current step, every step so far, the service
 principal and the sync job ids; then every watcher of the tenant with its
 state (published in its memo; no query): job id, phase, schedule and status code, quarantine
 reason and error, advice, since when deletions await a decision, reminders sent
-and the last decision.
+and the last decision; then the drift line: what the configuration's drift
+check found when it last compared it with its spec (none, the drift kinds and
+what an onboarding would change to repair them, or unknown when the check
+failed), from its memo too.
 
 Without --domain, every onboarding of the tenant is shown (found through
 Temporal's visibility store, which trails new workflows by a moment), then its
@@ -81,6 +84,9 @@ failed or was terminated.`,
 			// (only) come in addition.
 			n := workflows.TenantSpec{TenantID: tenant, Domain: domain}.Normalized()
 			shown, werr := a.tenantWatchers(ctx, c, n.TenantID, n.Domain, found)
+			if werr == nil {
+				_, werr = a.tenantDrift(ctx, c, n.TenantID, n.Domain)
+			}
 			switch {
 			case werr != nil && err == nil:
 				return werr
@@ -157,6 +163,9 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := a.tenantDrift(ctx, c, tenant, ""); err != nil {
+		return err
+	}
 	if len(onboardings) == 0 && n == 0 {
 		return exitf(exitNotFound, "no onboarding or watcher of tenant %s found in namespace %s at %s (new workflows reach the listing a moment after they start)",
 			tenant, c.namespace, c.address)
@@ -210,8 +219,15 @@ func (a *app) status(ctx context.Context, c *conn, id, label, what string) error
 		}
 		return c.temporalError("cannot look up the "+what+" "+label, err)
 	}
-	if desc.WorkflowType.Name == workflows.WatchSyncJobWorkflow {
+	switch desc.WorkflowType.Name {
+	case workflows.WatchSyncJobWorkflow:
 		return a.watcherStatus(ctx, c, desc)
+	case workflows.WatchDriftWorkflow:
+		e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+		fmt.Fprintf(a.stdout, "%-14s %s\n%-14s %s\n%-14s %s\n", "workflow id:", e.id, "tenant:", e.tenant, "domain:", e.domain)
+		printDrift(a.stdout, "drift", e)
+		fmt.Fprintf(a.stdout, "%-14s %s\n", "web ui:", c.link(e.id))
+		return nil
 	}
 	w := a.stdout
 	runID := desc.WorkflowExecution.RunID

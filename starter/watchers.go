@@ -36,6 +36,11 @@ type execution struct {
 	// says why it cannot be read).
 	state    *workflows.WatchState
 	stateErr error
+	// drift is what a drift check publishes in its memo; driftSA its
+	// CloudSyncDrift search attribute.
+	drift    *workflows.DriftState
+	driftErr error
+	driftSA  string
 }
 
 // presented is the episode a running watcher presents, from its memo.
@@ -132,8 +137,12 @@ func (c *conn) executionOf(info *workflowpb.WorkflowExecutionInfo) execution {
 	if info.GetCloseTime() != nil {
 		e.close = info.GetCloseTime().AsTime()
 	}
-	if e.typ == workflows.WatchSyncJobWorkflow {
+	switch e.typ {
+	case workflows.WatchSyncJobWorkflow:
 		e.state, e.stateErr = c.watchState(info.GetMemo())
+	case workflows.WatchDriftWorkflow:
+		e.driftSA = kw(workflows.SearchDrift.GetName())
+		e.drift, e.driftErr = c.driftState(info.GetMemo())
 	}
 	return e
 }

@@ -182,7 +182,11 @@ func (d *drifter) receiveSpecs(ctx workflow.Context, c workflow.ReceiveChannel) 
 	if !got {
 		return false
 	}
-	d.in.Spec, d.in.Exchange, d.in.Webhook = last.Spec.Normalized(), last.Exchange, last.Webhook
+	d.in.Spec, d.in.Exchange = last.Spec.Normalized(), last.Exchange
+	if last.Webhook != "" {
+		// Like a watcher's options: a re-run that names no webhook keeps it.
+		d.in.Webhook = last.Webhook
+	}
 	if last.Converged {
 		d.converged(ctx)
 		return false

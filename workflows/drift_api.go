@@ -41,7 +41,9 @@ type DriftInput struct {
 	Spec TenantSpec `json:"spec"`
 	// Exchange is the onboarding's finding (see PlanInput.Exchange).
 	Exchange string `json:"exchange,omitempty"`
-	// Webhook names the notification target (the watchers' WatchOptions.Webhook).
+	// Webhook names the notification target (the watchers' WatchOptions.Webhook);
+	// a spec signal without one keeps the current one, as a re-run keeps a
+	// running watcher's options.
 	Webhook string `json:"webhook,omitempty"`
 	// Converged: sent by an onboarding that just completed with this spec, so
 	// Graph matches it: drift is none without a read set (the next check is
