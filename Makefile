@@ -75,7 +75,7 @@ fuzz:
 ## record-histories: refresh the histories the replay test checks (after an intended workflow change)
 record-histories: tools
 	CLOUDSYNC_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -vet=off -count=1 \
-	  -run 'TestOnboardFullThenRerunChangesNothing|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel' ./e2e/
+	  -run 'TestOnboardFullThenRerunChangesNothing|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel|TestDriftReportedWithinOneCheckAndRepairedByOnboard' ./e2e/
 
 ## lint: go vet on our packages (slow the first time: it analyses every dependency)
 lint:
