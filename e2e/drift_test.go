@@ -106,6 +106,10 @@ func TestDriftReportedWithinOneCheckAndRepairedByOnboard(t *testing.T) {
 	require.Equal(t, strings.Split(all, ","), notes[len(notes)-1].Drift)
 	require.Contains(t, notes[len(notes)-1].Message, "starter onboard")
 	onlyGETs(t, e.sim, tenant, from)
+	eventually(t, 40*time.Second, "the worker's drift gauge", func() bool {
+		_, body := scrape(t, "http://"+e.metricsAddr+"/metrics")
+		return strings.Contains(body, "\ncloudsync_drift_detected 1\n")
+	})
 
 	// The repair, once Entra lets the sync flag be turned on again.
 	eventually(t, 30*time.Second, "the sync deactivation over", func() bool { return e.sim.Snapshot(tenant).SyncDeactivatingUntil.IsZero() })

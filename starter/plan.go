@@ -375,3 +375,43 @@ func printPlans(w io.Writer, rep planReport) {
 func planSummaryLine(s planSummary) string {
 	return fmt.Sprintf("Plan: %d %s to change, %d unchanged, %d failed", s.ToChange, plural(s.ToChange, "tenant", "tenants"), s.Unchanged, s.Failed)
 }
+
+// planStatus shows one plan found by its workflow id (status --workflow-id).
+func (a *app) planStatus(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) error {
+	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+	fmt.Fprintf(a.stdout, "%-14s %s\n%-14s %s\n", "workflow id:", e.id, "status:", statusWord(e.status))
+	if e.running() {
+		fmt.Fprintf(a.stdout, "%-14s %s\n", "web ui:", c.link(e.id))
+		return nil
+	}
+	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var res workflows.PlanResult
+	err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, &res)
+	t := planTenant{TenantID: e.tenant, Domain: e.domain, WorkflowID: e.id, Status: planStatusFailed}
+	switch {
+	case err == nil:
+		t.Steps, t.Changes, t.Status = res.Steps, res.Changes, planStatusNoChanges
+		if res.Changes > 0 {
+			t.Status = planStatusChanges
+		}
+	default:
+		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
+			return exitf(exitUsage, "cannot read the plan %s: %v", e.id, perr)
+		}
+		t.Error = oneLine(describeFailure(err).message)
+	}
+	printPlans(a.stdout, planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1,
+		ToChange: btoi(t.Status == planStatusChanges), Unchanged: btoi(t.Status == planStatusNoChanges), Failed: btoi(t.Status == planStatusFailed)}})
+	if t.Status == planStatusFailed {
+		return &exitError{code: exitFailed}
+	}
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

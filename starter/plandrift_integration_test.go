@@ -110,6 +110,14 @@ func planAndDrift(t *testing.T, cfg *fakeConfigs, jobs *fakeJobs, tenantOK strin
 		assert.Contains(t, rep.Tenants[2].Error, "Authorization_RequestDenied")
 		assert.True(t, strings.HasPrefix(rep.Tenants[0].WorkflowID, "cloudsync-plan/"+tenantOK+"/contoso.com/"), rep.Tenants[0].WorkflowID)
 		assert.NotEqual(t, rep.Tenants[0].WorkflowID, rep.Tenants[1].WorkflowID)
+
+		// status --workflow-id shows a plan.
+		code, stdout, stderr = runCLI(t, "status", "--workflow-id", rep.Tenants[0].WorkflowID)
+		require.Equal(t, exitOK, code, stderr)
+		assert.Contains(t, stdout, "tenant "+tenantOK+" domain contoso.com: 1 to change")
+		code, stdout, _ = runCLI(t, "status", "--workflow-id", rep.Tenants[2].WorkflowID)
+		assert.Equal(t, exitFailed, code)
+		assert.Contains(t, stdout, "plan failed")
 	})
 
 	t.Run("drift: the status line, list --drifted, a notification, and the repair by onboard", func(t *testing.T) {

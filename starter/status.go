@@ -222,6 +222,8 @@ func (a *app) status(ctx context.Context, c *conn, id, label, what string) error
 	switch desc.WorkflowType.Name {
 	case workflows.WatchSyncJobWorkflow:
 		return a.watcherStatus(ctx, c, desc)
+	case workflows.PlanTenantWorkflow:
+		return a.planStatus(ctx, c, desc)
 	case workflows.WatchDriftWorkflow:
 		e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
 		fmt.Fprintf(a.stdout, "%-14s %s\n%-14s %s\n%-14s %s\n", "workflow id:", e.id, "tenant:", e.tenant, "domain:", e.domain)
