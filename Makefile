@@ -9,7 +9,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL      ?= $(GOBIN)/temporal
 BIN           := bin
 # name=type, as workflows.SearchAttributes (checked by deploy/)
-SEARCH_ATTRS  := CloudSyncTenant=Keyword CloudSyncDomain=Keyword CloudSyncStep=Keyword CloudSyncOutcome=Keyword CloudSyncJobState=Keyword CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime
+SEARCH_ATTRS  := CloudSyncTenant=Keyword CloudSyncDomain=Keyword CloudSyncStep=Keyword CloudSyncOutcome=Keyword CloudSyncJobState=Keyword CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime CloudSyncDrift=Keyword
 export TEMPORAL_CLI := $(TEMPORAL)
 # The server the CLI embeds (go version -m $(TEMPORAL)), for make test-cluster.
 TEMPORAL_SERVER_VERSION := v1.29.1
@@ -75,7 +75,7 @@ fuzz:
 ## record-histories: refresh the histories the replay test checks (after an intended workflow change)
 record-histories: tools
 	CLOUDSYNC_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -vet=off -count=1 \
-	  -run 'TestOnboardFullThenRerunChangesNothing|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel|TestOffboardWaitsForApprovalThenRemovesTheConfiguration' ./e2e/
+	  -run 'TestOnboardFullThenRerunChangesNothing|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel|TestOffboardWaitsForApprovalThenRemovesTheConfiguration|TestDriftReportedWithinOneCheckAndRepairedByOnboard' ./e2e/
 
 ## lint: go vet on our packages (slow the first time: it analyses every dependency)
 lint:

@@ -22,9 +22,11 @@ import (
 	wf "github.com/cloudsync/cloudsync/workflows"
 )
 
-// ClientFactory gives the Graph client of a tenant.
+// ClientFactory gives the Graph client of a tenant, and its read-only client
+// (plans and drift checks: only GET requests leave the process).
 type ClientFactory interface {
 	ForTenant(tenantID string) (*graph.Client, error)
+	ReadOnlyForTenant(tenantID string) (*graph.Client, error)
 }
 
 // Activities implements every activity of the contract; a method missing or
@@ -48,6 +50,9 @@ type Activities struct {
 	// SyncSettleWindow: how long after creating a service principal its
 	// synchronization calls' 403/409 are retried (0: the default, 5 min).
 	SyncSettleWindow time.Duration
+	// DriftCheckInterval: how often a drift check reads each watched
+	// tenant's configuration (0: the default, a day).
+	DriftCheckInterval time.Duration
 }
 
 func (a *Activities) client(tenantID string) (*graph.Client, error) {
@@ -135,7 +140,7 @@ func (a *Activities) EnableTenantSync(ctx context.Context, in wf.TenantInput) (w
 	if err != nil {
 		return rep, toTemporal(err, false)
 	}
-	if on {
+	if !syncFlagNeedsWrite(on) {
 		rep.Outcome, rep.Detail = wf.OutcomeUnchanged, "onPremisesSyncEnabled already true"
 		return rep, nil
 	}
@@ -175,11 +180,12 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 	if err != nil {
 		return res, toTemporal(err, false)
 	}
-	if sp := found.match; sp != nil {
+	d := decideApplication(found, in.DisplayName)
+	if sp := d.sp; sp != nil && d.adopted == 0 {
 		res.ServicePrincipalID, res.AppID = sp.ID, sp.AppID
 		res.Report.Outcome = wf.OutcomeUnchanged
 		res.Report.Detail = "found service principal " + sp.ID
-		if !strings.EqualFold(sp.DisplayName, in.DisplayName) {
+		if d.rename {
 			// The application first, the service principal last: a retry after a
 			// failure in between still sees the old name and renames both.
 			note := ""
@@ -196,17 +202,10 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 		}
 		return res, nil
 	}
-	if len(found.adopt) > 0 {
-		sp := found.adopt[0]
+	if sp := d.sp; sp != nil {
 		res.ServicePrincipalID, res.AppID = sp.ID, sp.AppID
 		res.Report.Outcome = wf.OutcomeUnchanged
-		res.Report.Detail = "found service principal " + sp.ID
-		if in.Domain != "" {
-			res.Report.Detail += " (no domain configured yet)"
-		}
-		if len(found.adopt) > 1 {
-			res.Report.Detail += fmt.Sprintf(" (%d with this name exist: using the first; delete the others)", len(found.adopt))
-		}
+		res.Report.Detail = "found service principal " + sp.ID + d.adoptNote(in.Domain != "")
 		return res, nil
 	}
 	// Graph's list catches up later than the create: give a lost instantiate
@@ -234,6 +233,45 @@ func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicat
 		res.Report.Detail += " (the one named " + in.DisplayName + " syncs " + found.otherDomain + ")"
 	}
 	return res, nil
+}
+
+// syncFlagNeedsWrite is the tenant-sync-flag step's decision, shared by the
+// onboarding and the plan.
+func syncFlagNeedsWrite(on bool) bool { return !on }
+
+// appDecision is the application step's decision on what the lookup found,
+// shared by the onboarding and the plan: the configuration to use (nil:
+// instantiate), whether it must be renamed, or which one of ours to adopt.
+type appDecision struct {
+	sp      *graph.ServicePrincipal
+	rename  bool // sp is named otherwise than the spec
+	adopted int  // sp is named as asked and syncs no domain yet, one of this many
+}
+
+func decideApplication(found lookup, displayName string) appDecision {
+	if sp := found.match; sp != nil {
+		return appDecision{sp: sp, rename: !strings.EqualFold(sp.DisplayName, displayName)}
+	}
+	if len(found.adopt) > 0 {
+		sp := found.adopt[0]
+		return appDecision{sp: &sp, adopted: len(found.adopt)}
+	}
+	return appDecision{}
+}
+
+// adoptNote says how an adopted configuration was found.
+func (d appDecision) adoptNote(byDomain bool) string {
+	if d.adopted == 0 {
+		return ""
+	}
+	note := ""
+	if byDomain {
+		note = " (no domain configured yet)"
+	}
+	if d.adopted > 1 {
+		note += fmt.Sprintf(" (%d with this name exist: using the first; delete the others)", d.adopted)
+	}
+	return note
 }
 
 // lookup is what EnsureApplication found of the tenant's configurations.
@@ -387,17 +425,10 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 		return res, a.syncErr(err, in.SPCreated)
 	}
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
-	for _, j := range jobs {
-		if _, ok := res.Jobs[j.TemplateID]; !ok {
-			res.Jobs[j.TemplateID] = j.ID
-		}
-	}
-	var created, found []string
-	for _, t := range in.Templates {
-		if _, ok := res.Jobs[t]; ok {
-			found = append(found, t)
-			continue
-		}
+	res.Jobs = jobsByTemplate(jobs)
+	found, missing := missingTemplates(res.Jobs, in.Templates)
+	var created []string
+	for _, t := range missing {
 		j, err := c.CreateJob(ctx, in.ServicePrincipalID, t)
 		if err != nil {
 			return res, a.syncErr(err, in.SPCreated)
@@ -414,6 +445,33 @@ func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.
 	}
 	res.Report.Detail = wf.JoinDetail(wf.JoinDetail("", "created", created), "found", found)
 	return res, nil
+}
+
+// jobsByTemplate maps each template to its job (the lowest id when Graph
+// holds two). The jobs step's view, shared by the onboarding and the plan.
+func jobsByTemplate(jobs []wf.SeenJob) map[string]string {
+	jobs = append([]wf.SeenJob(nil), jobs...)
+	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
+	out := map[string]string{}
+	for _, j := range jobs {
+		if _, ok := out[j.TemplateID]; !ok {
+			out[j.TemplateID] = j.ID
+		}
+	}
+	return out
+}
+
+// missingTemplates is the jobs step's decision: which of the templates have a
+// job, and which need one created (Graph accepts a second job of a template).
+func missingTemplates(byTemplate map[string]string, templates []string) (found, missing []string) {
+	for _, t := range templates {
+		if _, ok := byTemplate[t]; ok {
+			found = append(found, t)
+		} else {
+			missing = append(missing, t)
+		}
+	}
+	return found, missing
 }
 
 // jobs lists a service principal's jobs, or takes a listing handed on by the

@@ -19,14 +19,11 @@ const adDirectoryName = "Active Directory"
 // this activity; only a summary crosses into the workflow.
 func (a *Activities) PatchSchema(ctx context.Context, in wf.JobInput) (wf.SchemaResult, error) {
 	return a.editSchema(ctx, in, func(schema []byte) ([]byte, wf.StepReport, error) {
-		patched, rep, err := graph.PatchCredentialData(schema)
-		switch {
-		case err != nil:
+		patched, rep, err := credentialDataEdit(schema, true)
+		if err != nil {
 			return nil, wf.StepReport{}, err
-		case len(rep.Missing) > 0:
-			return nil, wf.StepReport{}, temporal.NewNonRetryableApplicationError("the job's schema has no object mapping "+strings.Join(rep.Missing, " or ")+
-				": it is not an AD2AAD provisioning schema, or someone renamed the mapping", wf.ErrSchemaMappingMissing, nil)
-		case !rep.Changed():
+		}
+		if !rep.Changed() {
 			return nil, wf.StepReport{Outcome: wf.OutcomeUnchanged, Detail: "CredentialData already mapped in " + strings.Join(rep.AlreadyPresent, ", ")}, nil
 		}
 		r := wf.StepReport{Outcome: wf.OutcomeChanged, Detail: "added CredentialData to " + strings.Join(rep.Added, ", ")}
@@ -43,7 +40,7 @@ func (a *Activities) PatchSchema(ctx context.Context, in wf.JobInput) (wf.Schema
 // directory id too, so the exchange step need not read the schema again.
 func (a *Activities) UnpatchSchema(ctx context.Context, in wf.JobInput) (wf.SchemaResult, error) {
 	return a.editSchema(ctx, in, func(schema []byte) ([]byte, wf.StepReport, error) {
-		cleaned, rep, err := graph.RemoveCredentialData(schema)
+		cleaned, rep, err := credentialDataEdit(schema, false)
 		switch {
 		case err != nil:
 			return nil, wf.StepReport{}, err
@@ -53,6 +50,39 @@ func (a *Activities) UnpatchSchema(ctx context.Context, in wf.JobInput) (wf.Sche
 		return cleaned, wf.StepReport{Outcome: wf.OutcomeChanged,
 			Detail: "changed: removed CredentialData from " + strings.Join(rep.Removed, ", ") + " (" + wf.FeaturePasswordHash + " turned off)"}, nil
 	})
+}
+
+// credentialDataEdit is the schema step's decision, shared by the onboarding
+// and the plan: with password hash sync on, the CredentialData mapping the
+// schema needs added; off, the mapping(s) it needs removed. edited is nil
+// when nothing needs writing. A schema without the target object mappings
+// is not an AD2AAD provisioning schema: a non-retryable error.
+func credentialDataEdit(schema []byte, on bool) (edited []byte, rep graph.SchemaPatch, err error) {
+	if !on {
+		edited, rep, err = graph.RemoveCredentialData(schema)
+	} else {
+		edited, rep, err = graph.PatchCredentialData(schema)
+		if err == nil && len(rep.Missing) > 0 {
+			return nil, rep, temporal.NewNonRetryableApplicationError("the job's schema has no object mapping "+strings.Join(rep.Missing, " or ")+
+				": it is not an AD2AAD provisioning schema, or someone renamed the mapping", wf.ErrSchemaMappingMissing, nil)
+		}
+	}
+	if err != nil {
+		return nil, rep, notSchema(err)
+	}
+	if !rep.Changed() {
+		edited = nil
+	}
+	return edited, rep, nil
+}
+
+// notSchema is the error of a schema that is not a JSON object.
+func notSchema(err error) error {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError("the job's schema is not a JSON object: "+err.Error(), wf.ErrSchemaMappingMissing, nil)
 }
 
 // editSchema reads the provisioning job's schema, applies edit (raw JSON,
@@ -73,11 +103,7 @@ func (a *Activities) editSchema(ctx context.Context, in wf.JobInput, edit func([
 	}
 	edited, rep, err := edit(schema)
 	if err != nil {
-		var ae *temporal.ApplicationError
-		if errors.As(err, &ae) {
-			return res, err
-		}
-		return res, temporal.NewNonRetryableApplicationError("the job's schema is not a JSON object: "+err.Error(), wf.ErrSchemaMappingMissing, nil)
+		return res, notSchema(err)
 	}
 	if edited != nil {
 		if err := c.PutSchema(ctx, in.ServicePrincipalID, in.JobID, edited); err != nil {
@@ -104,22 +130,14 @@ func (a *Activities) PauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.Pa
 	if err != nil {
 		return res, a.syncErr(err, in.SPCreated)
 	}
-	var paused, stopped []string
-	for _, fj := range in.Jobs {
+	toPause, stopped := pauseDecision(jobs, in.Jobs)
+	var paused []string
+	for _, fj := range toPause {
 		i := -1
 		for k, j := range jobs {
 			if j.ID == fj.ID {
 				i = k
 			}
-		}
-		if i < 0 {
-			stopped = append(stopped, fj.ID+" is gone")
-			continue
-		}
-		j := jobs[i]
-		if j.ScheduleState != "Active" {
-			stopped = append(stopped, fj.ID+" already stopped (schedule "+j.ScheduleState+", "+fj.Feature+" off)")
-			continue
 		}
 		if err := c.PauseJob(ctx, in.ServicePrincipalID, fj.ID); err != nil {
 			return res, a.syncErr(err, in.SPCreated)
@@ -146,6 +164,30 @@ func (a *Activities) PauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.Pa
 	}
 	res.Report.Detail = d
 	return res, nil
+}
+
+// pauseDecision is the pause-jobs step's decision, shared by the onboarding
+// and the plan: of the jobs of features turned off, those the service runs
+// (schedule Active) are to be paused; the others are said to be stopped or
+// gone.
+func pauseDecision(jobs []wf.SeenJob, off []wf.FeatureJob) (pause []wf.FeatureJob, stopped []string) {
+	for _, fj := range off {
+		var j *wf.SeenJob
+		for k := range jobs {
+			if jobs[k].ID == fj.ID {
+				j = &jobs[k]
+			}
+		}
+		switch {
+		case j == nil:
+			stopped = append(stopped, fj.ID+" is gone")
+		case j.ScheduleState != "Active":
+			stopped = append(stopped, fj.ID+" already stopped (schedule "+j.ScheduleState+", "+fj.Feature+" off)")
+		default:
+			pause = append(pause, fj)
+		}
+	}
+	return pause, stopped
 }
 
 // CheckExchangeSchema discovers the AD directory and looks for mailNickname on
@@ -207,32 +249,28 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 		if !ok {
 			return res, toTemporal(&graph.Error{Op: "start sync job " + id, Kind: graph.KindNotFound, Status: 404, Message: "job not in the service principal's job list"}, true)
 		}
-		if j.Running {
+		f, resumable := resume[id]
+		switch v, why := startDecision(j, resumable); v {
+		case startRunning:
 			res.AlreadyRunning = append(res.AlreadyRunning, id)
-			continue
-		}
-		if f, ok := resume[id]; ok && j.ScheduleState == "Paused" && j.QuarantineReason == "" {
-			// Paused while its feature was off (its configuration was found
-			// removed and this run restored it): the spec asks for it again.
+		case startResume:
 			if err := c.StartJob(ctx, in.ServicePrincipalID, id); err != nil {
 				return res, a.syncErr(err, in.SPCreated)
 			}
 			res.Resumed = append(res.Resumed, id)
 			notes = append(notes, "resumed "+id+": the spec asks for "+f)
-			continue
-		}
-		if why := leaveAlone(j); why != "" {
+		case startLeave:
 			if res.LeftAlone == nil {
 				res.LeftAlone = map[string]string{}
 			}
 			res.LeftAlone[id] = why
 			notes = append(notes, id+" "+why)
-			continue
+		default:
+			if err := c.StartJob(ctx, in.ServicePrincipalID, id); err != nil {
+				return res, a.syncErr(err, in.SPCreated)
+			}
+			res.Started = append(res.Started, id)
 		}
-		if err := c.StartJob(ctx, in.ServicePrincipalID, id); err != nil {
-			return res, a.syncErr(err, in.SPCreated)
-		}
-		res.Started = append(res.Started, id)
 	}
 	res.Report.Outcome = wf.OutcomeUnchanged
 	if len(res.Started) > 0 || len(res.Resumed) > 0 {
@@ -247,6 +285,32 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 	}
 	res.Report.Detail = d
 	return res, nil
+}
+
+// startVerdict is the start-jobs step's decision on one job.
+type startVerdict int
+
+const (
+	startNew     startVerdict = iota // never started: start it
+	startRunning                     // running: nothing to do
+	startResume                      // paused while its feature was off, turned back on: start it
+	startLeave                       // quarantined, paused by an admin, started before: left alone
+)
+
+// startDecision decides one job, shared by the onboarding and the plan.
+// resumable: the job's feature was turned back on in this run (its
+// configuration was found removed, as cloudsync leaves a feature turned off).
+func startDecision(j wf.SeenJob, resumable bool) (startVerdict, string) {
+	switch {
+	case j.Running:
+		return startRunning, ""
+	case resumable && j.ScheduleState == "Paused" && j.QuarantineReason == "":
+		return startResume, ""
+	}
+	if why := leaveAlone(j); why != "" {
+		return startLeave, why
+	}
+	return startNew, ""
 }
 
 // leaveAlone says why a job that is not running must not be started, or ""

@@ -72,44 +72,11 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 		return rep, a.syncErr(err, in.SPCreated)
 	}
 	desired := DesiredSecrets(in)
-	owned := map[string]string{}
-	for _, s := range desired {
-		owned[s.Key] = s.Value
+	d := diffSecrets(current, desired)
+	if len(d.erased) > 0 {
+		return rep, temporal.NewNonRetryableApplicationError(erasedMessage(d.erased), wf.ErrSecretWouldBeErased, nil)
 	}
-	have := map[string]string{}
-	var foreign []graph.Secret
-	var erased []string
-	for _, s := range current {
-		if _, ours := owned[s.Key]; ours {
-			have[s.Key] = s.Value
-			continue
-		}
-		if s.Value == graph.Masked {
-			erased = append(erased, s.Key)
-			continue
-		}
-		foreign = append(foreign, s)
-	}
-	if len(erased) > 0 {
-		sort.Strings(erased)
-		return rep, temporal.NewNonRetryableApplicationError(
-			"the service principal holds secrets cloudsync does not manage and Graph masks ("+strings.Join(erased, ", ")+
-				"); replacing the secret set would erase them. Re-enter them together with ours, or remove them, then re-run", wf.ErrSecretWouldBeErased, nil)
-	}
-	changed := false
-	var diffs []string // what a change changed, when the old value was readable
-	for _, s := range desired {
-		got, ok := have[s.Key]
-		switch {
-		case !ok:
-			changed = true
-		case got == graph.Masked:
-			// Graph hides it: we cannot compare, so we re-assert it below.
-		case !sameJSON(got, s.Value):
-			changed = true
-			diffs = append(diffs, secretDiff(s.Key, got, s.Value)...)
-		}
-	}
+	changed, diffs, foreign := d.changed(), d.diffs, d.foreign
 	if err := c.PutSecrets(ctx, in.ServicePrincipalID, append(desired, foreign...)); err != nil {
 		return rep, a.syncErr(err, in.SPCreated)
 	}
@@ -129,6 +96,57 @@ func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.S
 		rep.Detail += "; " + a.confirmThreshold(ctx, c, in)
 	}
 	return rep, nil
+}
+
+// secretsDiff is the secrets step's decision, shared by the onboarding and
+// the plan: what the desired set changes in the current one.
+type secretsDiff struct {
+	missing []string       // our keys the service principal lacks
+	diffs   []string       // our values that differ, named ("delete threshold 500 → 50")
+	foreign []graph.Secret // keys we do not own, carried over by the PUT
+	erased  []string       // keys we do not own that Graph masks: a PUT would erase them
+}
+
+// changed: the set must be written for a change (the AppKey is masked by
+// Graph and re-asserted anyway: never a change by itself).
+func (d secretsDiff) changed() bool { return len(d.missing) > 0 || len(d.diffs) > 0 }
+
+func diffSecrets(current, desired []graph.Secret) secretsDiff {
+	var d secretsDiff
+	owned := map[string]string{}
+	for _, s := range desired {
+		owned[s.Key] = s.Value
+	}
+	have := map[string]string{}
+	for _, s := range current {
+		if _, ours := owned[s.Key]; ours {
+			have[s.Key] = s.Value
+			continue
+		}
+		if s.Value == graph.Masked {
+			d.erased = append(d.erased, s.Key)
+			continue
+		}
+		d.foreign = append(d.foreign, s)
+	}
+	sort.Strings(d.erased)
+	for _, s := range desired {
+		got, ok := have[s.Key]
+		switch {
+		case !ok:
+			d.missing = append(d.missing, s.Key)
+		case got == graph.Masked:
+			// Graph hides it: it cannot be compared, so it is re-asserted.
+		case !sameJSON(got, s.Value):
+			d.diffs = append(d.diffs, secretDiff(s.Key, got, s.Value)...)
+		}
+	}
+	return d
+}
+
+func erasedMessage(erased []string) string {
+	return "the service principal holds secrets cloudsync does not manage and Graph masks (" + strings.Join(erased, ", ") +
+		"); replacing the secret set would erase them. Re-enter them together with ours, or remove them, then re-run"
 }
 
 // thresholdSetting is the job setting Graph derives from the delete threshold

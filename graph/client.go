@@ -35,6 +35,9 @@ type Options struct {
 	// bursts of WriteBurst; 0 means no limit. See DefaultWriteRate.
 	WriteRate  float64
 	WriteBurst int
+	// ReadOnly makes a client that sends only GET requests: any other method
+	// fails before it leaves the process (ErrReadOnly, not retryable).
+	ReadOnly bool
 }
 
 // Client talks to Graph for one tenant: the tenant is the one the credential
@@ -113,6 +116,11 @@ func newHTTPClient(opts Options) *http.Client {
 	}
 	if l := newWriteLimiter(opts.WriteRate, opts.WriteBurst); l != nil {
 		base = limitingTransport{next: base, limiter: l}
+	}
+	if opts.ReadOnly {
+		// Outermost of our transports: a refused request is neither observed
+		// (nothing was sent) nor waits for the write budget.
+		base = readOnlyTransport{next: base}
 	}
 	return &http.Client{
 		Transport: khttp.NewCustomTransportWithParentTransport(base, mw...),

@@ -137,29 +137,53 @@ type Factory struct {
 	WriteRate  float64
 	WriteBurst int
 
-	mu      sync.Mutex
-	clients map[string]*Client
+	mu       sync.Mutex
+	creds    map[string]azcore.TokenCredential
+	clients  map[string]*Client
+	readOnly map[string]*Client
 }
 
 // ForTenant returns the tenant's client.
 func (f *Factory) ForTenant(tenantID string) (*Client, error) {
+	return f.client(tenantID, false)
+}
+
+// ReadOnlyForTenant returns the tenant's read-only client (Options.ReadOnly:
+// only GET requests leave the process), for plans and drift checks. It shares
+// the tenant's credential, so its token cache, with ForTenant's client.
+func (f *Factory) ReadOnlyForTenant(tenantID string) (*Client, error) {
+	return f.client(tenantID, true)
+}
+
+func (f *Factory) client(tenantID string, readOnly bool) (*Client, error) {
 	tenantID = strings.ToLower(strings.TrimSpace(tenantID))
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c, ok := f.clients[tenantID]; ok {
+	cache := &f.clients
+	if readOnly {
+		cache = &f.readOnly
+	}
+	if c, ok := (*cache)[tenantID]; ok {
 		return c, nil
 	}
-	cred, err := NewCredential(f.Credentials, tenantID, f.Cloud, f.Transport)
+	cred, ok := f.creds[tenantID]
+	if !ok {
+		var err error
+		if cred, err = NewCredential(f.Credentials, tenantID, f.Cloud, f.Transport); err != nil {
+			return nil, err
+		}
+		if f.creds == nil {
+			f.creds = map[string]azcore.TokenCredential{}
+		}
+		f.creds[tenantID] = cred
+	}
+	c, err := NewClient(cred, Options{Cloud: f.Cloud, Transport: f.Transport, Observer: f.Observer, WriteRate: f.WriteRate, WriteBurst: f.WriteBurst, ReadOnly: readOnly})
 	if err != nil {
 		return nil, err
 	}
-	c, err := NewClient(cred, Options{Cloud: f.Cloud, Transport: f.Transport, Observer: f.Observer, WriteRate: f.WriteRate, WriteBurst: f.WriteBurst})
-	if err != nil {
-		return nil, err
+	if *cache == nil {
+		*cache = map[string]*Client{}
 	}
-	if f.clients == nil {
-		f.clients = map[string]*Client{}
-	}
-	f.clients[tenantID] = c
+	(*cache)[tenantID] = c
 	return c, nil
 }

@@ -195,6 +195,9 @@ func classify(status int, err error) Kind {
 	if isAuthFailure(err) {
 		return KindUnauthorized
 	}
+	if IsReadOnlyRefusal(err) {
+		return KindBadRequest // refused here: the same call is refused every time
+	}
 	return KindTransport
 }
 
@@ -228,6 +231,11 @@ func (o op) hint(e *Error) string {
 		return fmt.Sprintf("The app needs the Microsoft Graph application permission %s with admin consent in this tenant", o.permission)
 	case KindUnauthorized:
 		return "Check the app's client id and secret or certificate, and that the app is consented in this tenant"
+	case KindBadRequest:
+		if o.name == opSetSyncFlag && e.Status == 400 {
+			// The body is fixed and valid: what Graph refuses is the state.
+			return "Directory sync was turned off in this tenant: Entra deactivates it for up to 72 hours and refuses to turn it on meanwhile; run the onboarding again once that is done"
+		}
 	}
 	switch e.InnerCode {
 	case "InvalidNotificationSettings":

@@ -39,11 +39,13 @@ type Instantiated struct {
 	ServicePrincipalID  string
 }
 
+const opSetSyncFlag = "set onPremisesSyncEnabled"
+
 // SetOnPremisesSyncEnabled sets the tenant's directory sync flag (idempotent).
 // The SDK's organization builders are not linked for one PATCH: a raw request
 // through the same adapter keeps the binary smaller and behaves the same.
 func (c *Client) SetOnPremisesSyncEnabled(ctx context.Context, tenantID string, enabled bool) error {
-	o := op{"set onPremisesSyncEnabled", permOrganization}
+	o := op{opSetSyncFlag, permOrganization}
 	ri := c.raw(abs.PATCH, "{+baseurl}/organization/{organization%2Did}", map[string]string{"organization%2Did": tenantID})
 	body, _ := json.Marshal(map[string]bool{"onPremisesSyncEnabled": enabled})
 	ri.SetStreamContentAndContentType(body, "application/json")

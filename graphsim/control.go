@@ -20,6 +20,7 @@ import (
 //	POST /_sim/tenants/{t}/jobs/{jobId}/deletions  body: {"count":N}
 //	POST /_sim/tenants/{t}/jobs/{jobId}/quarantine body: {"reason":..,"errorCode":..}
 //	POST /_sim/tenants/{t}/jobs/{jobId}/pause      (an admin pauses the job)
+//	and the drift endpoints of drift.go (sync flag, a secret key, a job, the CredentialData mapping)
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/_sim"), "/"), "/")
 	bad := func(status int, msg string) { writeJSON(w, status, map[string]string{"error": msg}) }
@@ -110,6 +111,8 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.WriteHeader(204)
+	case s.serveDriftControl(w, r, parts, decode):
+		// sync-flag, secrets, jobs and CredentialData changed as an admin does (drift.go)
 	default:
 		bad(404, "graphsim: no control endpoint "+r.Method+" "+r.URL.Path)
 	}

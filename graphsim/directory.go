@@ -16,16 +16,18 @@ func (g *gctx) orgJSON() map[string]any {
 	return map[string]any{
 		"id":                    g.t.id,
 		"displayName":           "Simulated tenant " + g.t.id,
-		"onPremisesSyncEnabled": nullableBool(g.t.onPremSync),
+		"onPremisesSyncEnabled": syncFlag(g.t),
 		"tenantType":            "AAD",
 	}
 }
 
-func nullableBool(b bool) any {
-	if !b {
-		return nil // Graph reports null until sync was ever enabled
+// syncFlag is the organization's onPremisesSyncEnabled: null until sync was
+// ever on, false once it was turned off.
+func syncFlag(t *tenant) any {
+	if !t.onPremSync && !t.syncEverOn {
+		return nil
 	}
-	return true
+	return t.onPremSync
 }
 
 func (g *gctx) orgList() {
@@ -77,7 +79,14 @@ func (g *gctx) orgPatch() {
 		if g.t.onPremSync && !*enabled {
 			g.s.violationLocked(ViolationSyncFlagTurnedOff, g.tenant, "onPremisesSyncEnabled turned off: the flag is tenant-wide")
 		}
-		g.t.onPremSync = *enabled
+		if *enabled && !g.t.onPremSync && g.now.Before(g.t.deactivating) {
+			// "Deactivating DirSync may take up to 72 hours ... Once disabled,
+			// the process cannot be canceled and must complete before you can
+			// take further action, including re-enabling DirSync."
+			g.err(400, "Request_BadRequest", "Directory synchronization is being turned off for this tenant; it cannot be turned on again until that completes (up to 72 hours).")
+			return
+		}
+		g.s.setSyncLocked(g.t, *enabled, g.now)
 	}
 	g.noContent()
 }

@@ -22,7 +22,7 @@ func (s *Server) SeedRunningJobs(tenantID string, sps, jobsPerSP int) []SeededJo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.tenantLocked(tenantID)
-	t.onPremSync = true
+	t.onPremSync, t.syncEverOn = true, true
 	now := time.Now().UTC()
 	// Onboarded a while ago: past every replication and read lag.
 	created := now.Add(-time.Hour)

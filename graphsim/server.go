@@ -76,6 +76,12 @@ type Options struct {
 	// names its template. By default it shows "ADDCInPassthrough", as the
 	// documented answer does: clients must recognise jobs by their id too.
 	ExactJobCreateAnswer bool
+	// SyncDeactivation: turning a tenant's directory sync off (onPremisesSyncEnabled
+	// false) runs this long, and Graph refuses to turn it on again meanwhile
+	// ("Deactivating DirSync may take up to 72 hours ... must complete before
+	// you can take further action, including re-enabling DirSync"). 0 means
+	// DefaultSyncDeactivation; negative, none.
+	SyncDeactivation time.Duration
 }
 
 // Defaults of the Graph-like behaviours that Options turns on by default.
@@ -84,6 +90,7 @@ const (
 	DefaultQuarantineReevaluation = 24 * time.Hour
 	DefaultSyncSettle             = 3 * time.Second
 	DefaultDeleteLag              = 2 * time.Second
+	DefaultSyncDeactivation       = 72 * time.Hour
 )
 
 // Faults are the runtime-adjustable fault knobs. SetFaults replaces all of
@@ -316,6 +323,10 @@ func New(opts Options) (*Server, error) {
 		opts.DeleteLag = DefaultDeleteLag
 	case opts.DeleteLag < 0:
 		opts.DeleteLag = 0
+	case opts.SyncDeactivation == 0:
+		opts.SyncDeactivation = DefaultSyncDeactivation
+	case opts.SyncDeactivation < 0:
+		opts.SyncDeactivation = 0
 	}
 	s := &Server{
 		opts: opts,

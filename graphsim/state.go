@@ -11,6 +11,8 @@ import (
 type tenant struct {
 	id            string
 	onPremSync    bool
+	syncEverOn    bool      // Graph reports null until sync was ever on, false after
+	deactivating  time.Time // turning sync off runs until then; it cannot be turned on meanwhile
 	apps          []*application
 	sps           []*servicePrincipal
 	discoverCalls int
@@ -263,8 +265,11 @@ func (sp *servicePrincipal) deleteThreshold() (enabled bool, value int) {
 
 // TenantState is a deep copy of one tenant's state.
 type TenantState struct {
-	TenantID              string                       `json:"tenantId"`
-	OnPremisesSyncEnabled bool                         `json:"onPremisesSyncEnabled"`
+	TenantID              string `json:"tenantId"`
+	OnPremisesSyncEnabled bool   `json:"onPremisesSyncEnabled"`
+	// SyncDeactivatingUntil: directory sync was turned off and its
+	// deactivation runs until then (zero when none runs).
+	SyncDeactivatingUntil time.Time                    `json:"syncDeactivatingUntil,omitzero"`
 	Applications          []ApplicationState           `json:"applications"`
 	ServicePrincipals     []ServicePrincipalState      `json:"servicePrincipals"`
 	Jobs                  []JobState                   `json:"jobs"`
@@ -343,6 +348,9 @@ func (s *Server) Snapshot(tenantID string) TenantState {
 	}
 	st.DeletedItems = append(st.DeletedItems, t.deleted...)
 	st.OnPremisesSyncEnabled = t.onPremSync
+	if time.Now().Before(t.deactivating) {
+		st.SyncDeactivatingUntil = t.deactivating
+	}
 	st.DiscoverCalls = t.discoverCalls
 	st.Options = t.opts
 	for _, a := range t.apps {

@@ -78,7 +78,7 @@ fi
 
 attrs=()
 for a in CloudSyncTenant=Keyword CloudSyncDomain=Keyword CloudSyncStep=Keyword CloudSyncOutcome=Keyword CloudSyncJobState=Keyword \
-  CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime; do
+  CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime CloudSyncDrift=Keyword; do
   attrs+=(--search-attribute "$a")
 done
 # A fresh database each demo: search attributes are registered at creation.

@@ -33,10 +33,13 @@ the sync job watchers (WatchSyncJob, one per job) that hold back a job
 quarantined for too many deletes until a human approves or rejects them.
 
 Commands:
-  onboard   start onboarding a tenant (and its watchers)
-  status    a tenant's onboardings and watchers, or one workflow
+  onboard   start onboarding a tenant (and its watchers and drift check)
+  plan      what an onboarding of a tenant or a fleet would change (reads
+            only; exit 0 nothing to change, 2 changes, 1 error)
+  status    a tenant's onboardings, watchers and drift, or one workflow
   list      running onboardings and watchers; --awaiting-approval: what
-            awaits a decision, across tenants
+            awaits a decision, across tenants; --drifted: configurations
+            that differ from their spec
   approve   approve the held-back deletions (restart with ForceDeletes)
   reject    reject them (the job stays quarantined)
   watch     watch one job on its own (adopt a job created elsewhere)
@@ -92,7 +95,9 @@ Exit codes:
      --approve/--reject), or the job to watch is not there (watch)
   5  Temporal unreachable or not set up (namespace, search attributes; for
      approve/reject without --async: no worker to answer)
-  130 interrupted while waiting (the onboarding itself goes on)`
+  130 interrupted while waiting (the onboarding itself goes on)
+plan's are terraform plan -detailed-exitcode's: 0 nothing to change, 1 an
+error (bad input, Temporal unreachable, a plan failed), 2 changes.`
 
 // exitError carries an exit code and the message to print on stderr.
 type exitError struct {
@@ -171,6 +176,6 @@ func (a *app) rootCmd() *cobra.Command {
 		return exitf(exitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	a.conn.register(root)
-	root.AddCommand(a.onboardCmd(), a.statusCmd(), a.listCmd(), a.approveCmd(), a.rejectCmd(), a.watchCmd(), a.unwatchCmd(), a.resumeCmd(), a.offboardCmd())
+	root.AddCommand(a.onboardCmd(), a.planCmd(), a.statusCmd(), a.listCmd(), a.approveCmd(), a.rejectCmd(), a.watchCmd(), a.unwatchCmd(), a.resumeCmd(), a.offboardCmd())
 	return root
 }

@@ -90,6 +90,8 @@ func TestAgainstDevServer(t *testing.T) {
 	}()
 	workflows.RegisterWorkflows(w)
 	jobs := fakeActivities(t, c, w, map[string]chan struct{}{tenantGate: gate}, map[string]bool{tenantFail: true})
+	configs := &fakeConfigs{drifted: map[string]bool{}, failPlans: map[string]bool{}, fake: jobs}
+	configs.attach()
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
@@ -560,6 +562,8 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Equal(t, exitUnreachable, code, stderr)
 		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
 	})
+
+	planAndDrift(t, configs, jobs, tenantOK)
 
 	t.Run("an unknown namespace exits 5", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--namespace", "no-such-ns")

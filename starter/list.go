@@ -14,6 +14,7 @@ import (
 func (a *app) listCmd() *cobra.Command {
 	var (
 		awaiting bool
+		drifted  bool
 		tenant   string
 		out      outputFormat
 	)
@@ -23,13 +24,16 @@ func (a *app) listCmd() *cobra.Command {
 		Long: `List, across tenants, the running onboardings, offboardings and sync job
 watchers, or with --awaiting-approval only the jobs whose held-back deletions
 await a decision (approve or reject them with 'starter approve' / 'starter
-reject') and the offboardings awaiting theirs ('starter offboard --approve').
+reject') and the offboardings awaiting theirs ('starter offboard --approve'),
+or with --drifted the configurations whose drift check found them changed from
+their spec (CloudSyncDrift is not "none").
 
 Listings come from Temporal's visibility store, which trails the workflows by a
 moment (a watcher that just started waiting may show a second later). Exit 0
 even when nothing is listed.`,
 		Example: `  starter list --awaiting-approval
   starter list --tenant-id 11111111-2222-3333-4444-555555555555
+  starter list --drifted
 
   # The same with the plain Temporal CLI:
   temporal workflow list --query "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'"`,
@@ -48,10 +52,16 @@ even when nothing is listed.`,
 				return err
 			}
 			defer c.Close()
+			if awaiting && drifted {
+				return exitf(exitUsage, "give --awaiting-approval or --drifted, not both")
+			}
 			var v listView
-			if awaiting {
+			switch {
+			case awaiting:
 				v, err = a.listAwaiting(cmd.Context(), c, t)
-			} else {
+			case drifted:
+				v, err = a.listDrifted(cmd.Context(), c, t)
+			default:
 				v, err = a.listRunning(cmd.Context(), c, t)
 			}
 			if err != nil {
@@ -66,6 +76,7 @@ even when nothing is listed.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&awaiting, "awaiting-approval", false, "only the jobs whose deletions await an approval")
+	f.BoolVar(&drifted, "drifted", false, "only the configurations whose drift check found them changed from their spec (or could not check)")
 	f.StringVar(&tenant, "tenant-id", "", "only this tenant")
 	out.register(f)
 	f.SortFlags = false
@@ -81,8 +92,10 @@ func tenantFilter(tenant string) string {
 
 // listView is what list shows (--output json: this document).
 type listView struct {
-	// AwaitingApproval: the listing is of what awaits a decision only.
+	// AwaitingApproval: the listing is of what awaits a decision only;
+	// Drifted: of the configurations that differ from their spec only.
 	AwaitingApproval bool       `json:"awaitingApproval"`
+	Drifted          bool       `json:"drifted,omitempty"`
 	Items            []listItem `json:"items"`
 	// Truncated: more matched than are listed (narrow with --tenant-id).
 	Truncated bool `json:"truncated"`
@@ -92,17 +105,21 @@ type listView struct {
 
 // listItem is one running onboarding or watcher.
 type listItem struct {
-	Kind     string `json:"kind"` // onboarding | watcher | offboarding
+	Kind     string `json:"kind"` // onboarding | watcher | offboarding | drift
 	TenantID string `json:"tenantId"`
 	Domain   string `json:"domain,omitempty"`
 	JobID    string `json:"jobId,omitempty"` // watcher
 	Step     string `json:"step,omitempty"`  // onboarding: its current step
 	// Phase is a watcher's (watching, awaiting-approval, …), from its memo
 	// or, without one, its search attribute.
-	Phase            string    `json:"phase,omitempty"`
-	JobState         string    `json:"jobState,omitempty"`
-	AwaitingApproval bool      `json:"awaitingApproval"`
-	Started          time.Time `json:"started"`
+	Phase            string `json:"phase,omitempty"`
+	JobState         string `json:"jobState,omitempty"`
+	AwaitingApproval bool   `json:"awaitingApproval"`
+	// Drift: a drift check's CloudSyncDrift; since when, and when checked.
+	Drift        string     `json:"drift,omitempty"`
+	DriftSince   *time.Time `json:"driftSince,omitempty"`
+	DriftChecked *time.Time `json:"driftChecked,omitempty"`
+	Started      time.Time  `json:"started"`
 	// AwaitingSince: when the episode shown began awaiting a decision.
 	AwaitingSince *time.Time `json:"awaitingSince,omitempty"`
 	WorkflowID    string     `json:"workflowId"`
@@ -114,6 +131,13 @@ func (c *conn) listItemOf(e execution) listItem {
 	it := listItem{Kind: "watcher", TenantID: e.tenant, Domain: e.domain, Started: e.start, WorkflowID: e.id, RunID: e.runID, WebUI: c.link(e.id),
 		JobState: e.jobState, AwaitingApproval: e.awaitingNow()}
 	switch e.typ {
+	case workflows.WatchDriftWorkflow:
+		it.Kind, it.JobState, it.Drift = "drift", "", e.driftSA
+		if st := e.drift; st != nil {
+			since, checked := st.Since, st.CheckedAt
+			it.DriftSince, it.DriftChecked = &since, &checked
+		}
+		return it
 	case workflows.OnboardTenantWorkflow:
 		it.Kind, it.Step, it.JobState = "onboarding", e.step, ""
 		return it
@@ -178,6 +202,10 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView
 
 // printList prints a listing as a table.
 func (a *app) printList(v listView) {
+	if v.Drifted {
+		a.printDrifted(v)
+		return
+	}
 	if len(v.Items) == 0 {
 		if v.AwaitingApproval {
 			fmt.Fprintln(a.stdout, "nothing awaits approval")

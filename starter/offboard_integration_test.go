@@ -18,27 +18,27 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-// fakeConfigs implements the offboarding activities by name: each tenant in
+// fakeOffboards implements the offboarding activities by name: each tenant in
 // found has one configuration of two jobs; deletes are recorded in order.
-type fakeConfigs struct {
+type fakeOffboards struct {
 	mu      sync.Mutex
 	found   map[string]bool
 	deletes map[string][]string // tenant -> what was deleted, in order
 }
 
-func (f *fakeConfigs) done(tenant string) []string {
+func (f *fakeOffboards) done(tenant string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.deletes[tenant]...)
 }
 
-func (f *fakeConfigs) record(tenant, what string) {
+func (f *fakeOffboards) record(tenant, what string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.deletes[tenant] = append(f.deletes[tenant], what)
 }
 
-func (f *fakeConfigs) register(w worker.Worker) {
+func (f *fakeOffboards) register(w worker.Worker) {
 	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg(func(_ context.Context, in workflows.InventoryInput) (workflows.Inventory, error) {
 		if !f.found[in.TenantID] {
@@ -88,7 +88,7 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 		tenantL  = "bbbbbbbb-0000-0000-0000-000000000004" // an allow-list
 		tenantOn = "bbbbbbbb-0000-0000-0000-000000000005" // an onboarding runs
 	)
-	fake := &fakeConfigs{found: map[string]bool{tenantA: true, tenantR: true, tenantL: true, tenantOn: true}, deletes: map[string][]string{}}
+	fake := &fakeOffboards{found: map[string]bool{tenantA: true, tenantR: true, tenantL: true, tenantOn: true}, deletes: map[string][]string{}}
 	queries := &queryCounter{}
 	w := worker.New(c, workflows.TaskQueue, worker.Options{Interceptors: []interceptor.WorkerInterceptor{queries}})
 	defer func() { assert.Zero(t, queries.n.Load(), "queries answered: %v", queries.names()) }()

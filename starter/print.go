@@ -90,4 +90,5 @@ func printResult(w io.Writer, r workflows.OnboardResult) {
 	}
 	row("exchange writeback", r.Exchange)
 	row("watchers", strings.Join(r.Watchers, ", "))
+	row("drift check", r.DriftCheck)
 }

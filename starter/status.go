@@ -29,7 +29,10 @@ id): the workflow status, the current step, every step so far, the service
 principal and the sync job ids; then every watcher of the tenant with its
 state (published in its memo; no query): job id, phase, schedule and status code, quarantine
 reason and error, advice, since when deletions await a decision, reminders sent
-and the last decision.
+and the last decision; then the drift line: what the configuration's drift
+check found when it last compared it with its spec (none, the drift kinds and
+what an onboarding would change to repair them, or unknown when the check
+failed), from its memo too.
 
 Without --domain, every onboarding of the tenant is shown (found through
 Temporal's visibility store, which trails new workflows by a moment), then its
@@ -102,6 +105,10 @@ type statusView struct {
 	WatchersTruncated bool `json:"watchersTruncated,omitempty"`
 	// Offboardings of the tenant (or domain), the latest of each.
 	Offboardings []offboardView `json:"offboardings,omitempty"`
+	// Drift: what each configuration's drift check found.
+	Drift []driftView `json:"drift,omitempty"`
+	// Plan: a plan shown by its workflow id.
+	Plan *planReport `json:"plan,omitempty"`
 
 	// How the text lays it out.
 	tenantWide   bool   // every onboarding of a tenant, each under a heading
@@ -258,6 +265,18 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		v.Watchers = append(v.Watchers, *w)
 		return v, werr
 	}
+	if err == nil && desc.WorkflowType.Name == workflows.WatchDriftWorkflow && workflowID != "" {
+		v.Drift = append(v.Drift, c.driftViewOf(c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())))
+		return v, nil
+	}
+	if err == nil && desc.WorkflowType.Name == workflows.PlanTenantWorkflow && workflowID != "" {
+		rep, perr := a.planReportOf(ctx, c, desc)
+		if rep == nil {
+			return nil, perr
+		}
+		v.Plan = rep
+		return v, perr
+	}
 	if err == nil && desc.WorkflowType.Name == workflows.OffboardTenantWorkflow && workflowID != "" {
 		e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
 		if errors.Is(e.stateErr, errNeedKeys) {
@@ -289,6 +308,9 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 	werr := a.watchersInto(ctx, c, v, n.TenantID, n.Domain)
 	if werr == nil {
 		werr = a.offboardingsInto(ctx, c, v, n.TenantID, n.Domain)
+	}
+	if werr == nil {
+		werr = a.driftInto(ctx, c, v, n.TenantID, n.Domain)
 	}
 	switch {
 	case werr != nil && err == nil:
@@ -341,6 +363,9 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 		return nil, err
 	}
 	if err := a.offboardingsInto(ctx, c, v, tenant, ""); err != nil {
+		return nil, err
+	}
+	if err := a.driftInto(ctx, c, v, tenant, ""); err != nil {
 		return nil, err
 	}
 	if len(v.Onboardings) == 0 && len(v.Watchers) == 0 && len(v.Offboardings) == 0 {
@@ -514,8 +539,16 @@ func (a *app) printStatus(v *statusView) {
 		}
 		printOnboarding(w, o)
 	}
-	defer a.printOffboardings(v)
 	if v.watchersOf == "" {
+		if v.Plan != nil {
+			printPlans(w, *v.Plan)
+		}
+		for _, d := range v.Drift {
+			fmt.Fprintf(w, "%-14s %s\n%-14s %s\n%-14s %s\n", "workflow id:", d.WorkflowID, "tenant:", d.TenantID, "domain:", d.Domain)
+			printDrift(w, "drift", d.e)
+			fmt.Fprintf(w, "%-14s %s\n", "web ui:", d.WebUI)
+		}
+		a.printOffboardings(v)
 		// One watcher or offboarding, by its workflow id.
 		for _, wv := range v.Watchers {
 			if wv.Summary != "" {
@@ -534,6 +567,23 @@ func (a *app) printStatus(v *statusView) {
 	if len(v.Onboardings) > 0 {
 		fmt.Fprintln(w)
 	}
+	a.printWatchers(v)
+	if len(v.Drift) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, d := range v.Drift {
+		label := "drift"
+		if v.tenantWide {
+			label = "drift of " + orDash(d.Domain)
+		}
+		printDrift(w, label, d.e)
+	}
+	a.printOffboardings(v)
+}
+
+// printWatchers prints the watchers section of a tenant's (or domain's) status.
+func (a *app) printWatchers(v *statusView) {
+	w := a.stdout
 	if len(v.Watchers) == 0 {
 		if v.noneWatchers {
 			fmt.Fprintf(w, "%-14s none\n", "watchers:")

@@ -38,6 +38,11 @@ type execution struct {
 	stateErr error
 	// offboard is what an offboarding publishes in its memo.
 	offboard *workflows.OffboardState
+	// drift is what a drift check publishes in its memo; driftSA its
+	// CloudSyncDrift search attribute.
+	drift    *workflows.DriftState
+	driftErr error
+	driftSA  string
 }
 
 // presented is the episode a running watcher presents, from its memo.
@@ -137,6 +142,9 @@ func (c *conn) executionOf(info *workflowpb.WorkflowExecutionInfo) execution {
 		e.state, e.stateErr = c.watchState(info.GetMemo())
 	case workflows.OffboardTenantWorkflow:
 		e.offboard, e.stateErr = c.offboardState(info.GetMemo())
+	case workflows.WatchDriftWorkflow:
+		e.driftSA = kw(workflows.SearchDrift.GetName())
+		e.drift, e.driftErr = c.driftState(info.GetMemo())
 	}
 	return e
 }

@@ -50,7 +50,10 @@ type config struct {
 	PollerHeartbeat time.Duration
 	// SyncSettleWindow: how long a new service principal's 403/409 are retried.
 	SyncSettleWindow time.Duration
-	Webhooks         map[string]string
+	// DriftInterval: how often each watched tenant's configuration is
+	// compared with its spec (one read set per tenant per interval).
+	DriftInterval time.Duration
+	Webhooks      map[string]string
 }
 
 // env lists every variable the worker reads, for the README and --help.
@@ -77,6 +80,7 @@ var envDoc = []struct{ name, doc string }{
 	{"CLOUDSYNC_WATCH_INTERVAL, CLOUDSYNC_WATCH_SHARDS", "poll every watched service principal's jobs this often (default 2m), in this many poller shards (default 4)"},
 	{"CLOUDSYNC_WATCH_GONE_AFTER, CLOUDSYNC_WATCH_REFRESH", "a job missing this long is gone (default 15m); report every job at least this often (default 12h)"},
 	{"CLOUDSYNC_SYNC_SETTLE_WINDOW", "retry a new service principal's synchronization 403/409 this long after its creation (default 5m), then report the missing permission"},
+	{"CLOUDSYNC_DRIFT_INTERVAL", "compare each watched tenant's configuration with its spec this often (default 24h; one read set per tenant)"},
 	{"CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT", "how soon a crashed worker's poller shard moves to another worker (default 5m)"},
 	{"CLOUDSYNC_WEBHOOKS", "notification webhooks \"name=https://…,other=https://…\" that watchers name with --webhook (URLs are secrets: never logged)"},
 	{"CLOUDSYNC_METRICS_ADDR", "Prometheus /metrics and /healthz, /readyz address (default :9090; empty: off)"},
@@ -115,6 +119,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.DurationVar(&c.Watch.GoneAfter, "watch-gone-after", atod(getenv("CLOUDSYNC_WATCH_GONE_AFTER"), activities.DefaultWatchGoneAfter), "a job missing from Graph's list this long is gone")
 	fs.DurationVar(&c.Watch.Refresh, "watch-refresh", atod(getenv("CLOUDSYNC_WATCH_REFRESH"), activities.DefaultWatchRefresh), "report every watched job at least this often")
 	fs.DurationVar(&c.SyncSettleWindow, "sync-settle-window", atod(getenv("CLOUDSYNC_SYNC_SETTLE_WINDOW"), workflows.DefaultSyncSettleWindow), "retry a new service principal's synchronization 403/409 this long after its creation")
+	fs.DurationVar(&c.DriftInterval, "drift-interval", atod(getenv("CLOUDSYNC_DRIFT_INTERVAL"), workflows.DefaultDriftInterval), "compare each watched tenant's configuration with its spec this often")
 	fs.DurationVar(&c.PollerHeartbeat, "watch-heartbeat-timeout", atod(getenv("CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT"), workflows.DefaultPollerHeartbeatTimeout), "heartbeat timeout of the poller activity")
 	webhooks := webhookFlag{}
 	if err := webhooks.parseList(getenv("CLOUDSYNC_WEBHOOKS")); err != nil {
@@ -123,7 +128,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.Var(webhooks, "webhook", "name=https://… a notification webhook watchers may name (repeatable)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", def("CLOUDSYNC_METRICS_ADDR", ":9090"), "serve /metrics, /healthz and /readyz here (empty: off)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "cloudsync worker: runs OnboardTenant, WatchSyncJob and the WatchPoller shards.\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "cloudsync worker: runs OnboardTenant, WatchSyncJob, the WatchPoller shards, PlanTenant and WatchDrift.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEnvironment:\n")
 		for _, e := range envDoc {
@@ -134,6 +139,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return c, err
 	}
 	c.Webhooks = webhooks
+	if c.DriftInterval < time.Second {
+		return c, fmt.Errorf("--drift-interval %s is too short: at least 1s (every check reads each watched tenant's configuration)", c.DriftInterval)
+	}
 	if c.Watch.Interval < time.Second {
 		return c, fmt.Errorf("--watch-interval %s is too short: at least 1s (every poll is a Graph call per service principal)", c.Watch.Interval)
 	}

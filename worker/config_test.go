@@ -268,3 +268,23 @@ func TestRunExitsOnBadConfiguration(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+// The drift interval: a day by default, from CLOUDSYNC_DRIFT_INTERVAL or
+// --drift-interval; under a second is refused.
+func TestLoadConfigDriftInterval(t *testing.T) {
+	c, err := loadConfig(nil, mapEnv(secretEnv(nil)))
+	if err != nil || c.DriftInterval != workflows.DefaultDriftInterval {
+		t.Fatalf("default: %v %v", c.DriftInterval, err)
+	}
+	c, err = loadConfig(nil, mapEnv(secretEnv(map[string]string{"CLOUDSYNC_DRIFT_INTERVAL": "6h"})))
+	if err != nil || c.DriftInterval != 6*time.Hour {
+		t.Fatalf("env: %v %v", c.DriftInterval, err)
+	}
+	c, err = loadConfig([]string{"--drift-interval", "2s"}, mapEnv(secretEnv(map[string]string{"CLOUDSYNC_DRIFT_INTERVAL": "6h"})))
+	if err != nil || c.DriftInterval != 2*time.Second {
+		t.Fatalf("flag: %v %v", c.DriftInterval, err)
+	}
+	if _, err = loadConfig([]string{"--drift-interval", "10ms"}, mapEnv(secretEnv(nil))); err == nil || !strings.Contains(err.Error(), "--drift-interval 10ms is too short") {
+		t.Fatalf("too short: %v", err)
+	}
+}

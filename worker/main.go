@@ -67,7 +67,8 @@ func run(args []string) int {
 		Control:  c,
 		Webhooks: cfg.Webhooks,
 
-		SyncSettleWindow: cfg.SyncSettleWindow,
+		SyncSettleWindow:   cfg.SyncSettleWindow,
+		DriftCheckInterval: cfg.DriftInterval,
 	}
 	if cfg.Codec != nil {
 		acts.Converter = codec.DataConverter(cfg.Codec)
@@ -151,8 +152,8 @@ func register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterActivity(acts)
 }
 
-// watchGauges publishes, from visibility, how many watchers await a human
-// and how many cannot reach Graph: every worker reports the same namespace-
+// watchGauges publishes, from visibility, how many watchers await a human,
+// how many cannot reach Graph and how many configurations drifted: every worker reports the same namespace-
 // wide figure, which survives worker restarts and does not depend on which
 // worker runs which watcher (alert on max()).
 func watchGauges(c client.Client, taskQueue string, reg *metrics.Registry, every time.Duration, stop <-chan struct{}) {
@@ -160,6 +161,10 @@ func watchGauges(c client.Client, taskQueue string, reg *metrics.Registry, every
 	gauges := map[string]string{
 		"cloudsync_watch_awaiting_approval": base + " AND " + workflows.SearchAwaitingApproval.GetName() + " = true",
 		"cloudsync_watch_unreachable":       base + " AND " + workflows.SearchJobState.GetName() + " = 'Unreachable'",
+		// Configurations whose drift check found them changed from their spec
+		// (or could not check them).
+		"cloudsync_drift_detected": fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND TaskQueue = '%s' AND %s != '%s'",
+			workflows.WatchDriftWorkflow, taskQueue, workflows.SearchDrift.GetName(), workflows.DriftNone),
 	}
 	for {
 		for name, q := range gauges {

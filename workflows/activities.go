@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/workflow"
 )
@@ -51,11 +52,22 @@ type OffboardingActivities interface {
 	ConfirmRemoved(ctx context.Context, in ConfirmRemovedInput) (StepReport, error)
 }
 
+// PlanningActivities are the plan's and the drift check's: onboarding's
+// reads on a read-only Graph client.
+type PlanningActivities interface {
+	PlanTenant(ctx context.Context, in PlanInput) (PlanResult, error)
+	CheckDrift(ctx context.Context, in PlanInput) (DriftCheckResult, error)
+	// DriftInterval (a local activity) reads the worker's drift interval: a
+	// workflow cannot read the worker's configuration.
+	DriftInterval(ctx context.Context) (time.Duration, error)
+}
+
 // Activities is everything a cloudsync worker registers.
 type Activities interface {
 	OnboardingActivities
 	WatchingActivities
 	OffboardingActivities
+	PlanningActivities
 }
 
 // ActivityName is the name Temporal knows an activity method by (its method
@@ -112,4 +124,8 @@ var (
 	DeleteServicePrincipalActivity = ActivityName(OffboardingActivities.DeleteServicePrincipal)
 	DeleteApplicationActivity      = ActivityName(OffboardingActivities.DeleteApplication)
 	ConfirmRemovedActivity         = ActivityName(OffboardingActivities.ConfirmRemoved)
+
+	PlanTenantActivity    = ActivityName(PlanningActivities.PlanTenant)
+	CheckDriftActivity    = ActivityName(PlanningActivities.CheckDrift)
+	DriftIntervalActivity = ActivityName(PlanningActivities.DriftInterval)
 )

@@ -149,6 +149,20 @@ const (
 	FeatureExchange     = "Exchange hybrid writeback"
 )
 
+// FeatureJobsOff lists the jobs (found: template -> job id) of features the
+// spec turns off: the pause-jobs step pauses those the service runs. Shared
+// by the onboarding and the plan.
+func FeatureJobsOff(s TenantSpec, found map[string]string) []FeatureJob {
+	var off []FeatureJob
+	if id := found[TemplatePasswordHash]; !s.PasswordHashSync && id != "" {
+		off = append(off, FeatureJob{ID: id, Feature: FeaturePasswordHash})
+	}
+	if id := found[TemplateExchangeWriteback]; !s.ExchangeHybridWriteback && id != "" {
+		off = append(off, FeatureJob{ID: id, Feature: FeatureExchange})
+	}
+	return off
+}
+
 // PauseJobsInput lists the jobs of features the spec turned off. Each one
 // the service runs (schedule Active) is paused; none is ever deleted.
 type PauseJobsInput struct {

@@ -95,6 +95,8 @@ var (
 	SearchPhase            = temporal.NewSearchAttributeKeyKeyword("CloudSyncPhase")
 	SearchAwaitingApproval = temporal.NewSearchAttributeKeyBool("CloudSyncAwaitingApproval")
 	SearchAwaitingSince    = temporal.NewSearchAttributeKeyTime("CloudSyncAwaitingSince")
+	// SearchDrift is a drift check's finding: "none", "unknown" or the drift kinds.
+	SearchDrift = temporal.NewSearchAttributeKeyKeyword("CloudSyncDrift")
 )
 
 // SearchAttribute is one attribute to register, with its type as Temporal's
@@ -106,13 +108,15 @@ type SearchAttribute struct{ Name, Type string }
 var SearchAttributes = []SearchAttribute{
 	{"CloudSyncTenant", "Keyword"}, {"CloudSyncDomain", "Keyword"}, {"CloudSyncStep", "Keyword"}, {"CloudSyncOutcome", "Keyword"},
 	{"CloudSyncJobState", "Keyword"}, {"CloudSyncPhase", "Keyword"}, {"CloudSyncAwaitingApproval", "Bool"}, {"CloudSyncAwaitingSince", "Datetime"},
+	{"CloudSyncDrift", "Keyword"},
 }
 
 // TypedSearchAttributes are the same attributes as typed keys with unused
 // values, for testsuite.StartDevServer's registration.
 func TypedSearchAttributes() temporal.SearchAttributes {
 	return temporal.NewSearchAttributes(SearchTenant.ValueSet(""), SearchDomain.ValueSet(""), SearchStep.ValueSet(""), SearchOutcome.ValueSet(""),
-		SearchJobState.ValueSet(""), SearchPhase.ValueSet(""), SearchAwaitingApproval.ValueSet(false), SearchAwaitingSince.ValueSet(time.Time{}))
+		SearchJobState.ValueSet(""), SearchPhase.ValueSet(""), SearchAwaitingApproval.ValueSet(false), SearchAwaitingSince.ValueSet(time.Time{}),
+		SearchDrift.ValueSet(""))
 }
 
 // SearchAttributeNames lists the attributes' names.
@@ -206,7 +210,9 @@ type OnboardResult struct {
 	Exchange            string            `json:"exchange,omitempty"`
 	Steps               []StepReport      `json:"steps"`
 	Watchers            []string          `json:"watchers,omitempty"` // workflow ids
-	Changed             bool              `json:"changed"`
+	// DriftCheck is the workflow id of the configuration's drift check.
+	DriftCheck string `json:"driftCheck,omitempty"`
+	Changed    bool   `json:"changed"`
 	// JobsLeftAlone: jobs start-jobs did not start (quarantined, paused by an
 	// admin, started before), job id -> why.
 	JobsLeftAlone map[string]string `json:"jobsLeftAlone,omitempty"`

@@ -145,13 +145,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 
 	// 3b. Jobs of features the spec turned off are paused (never deleted),
 	// before their configuration is undone.
-	var off []FeatureJob
-	if id := o.found[TemplatePasswordHash]; !s.PasswordHashSync && id != "" {
-		off = append(off, FeatureJob{ID: id, Feature: FeaturePasswordHash})
-	}
-	if id := o.found[TemplateExchangeWriteback]; !s.ExchangeHybridWriteback && id != "" {
-		off = append(off, FeatureJob{ID: id, Feature: FeatureExchange})
-	}
+	off := FeatureJobsOff(s, o.found)
 	if len(off) > 0 && o.converging(ctx) {
 		if err := o.pauseJobs(ctx, off); err != nil {
 			return o.fail(ctx, err)
@@ -223,12 +217,43 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 		o.report(StepReport{Step: StepStartJobs, Outcome: OutcomeSkipped, Detail: "start jobs disabled: the jobs stay disabled"})
 	}
 
+	// 8. The drift check of this configuration: started, or handed the spec
+	// this run made Graph match.
+	if (o.in.Watch == nil || *o.in.Watch) && workflow.GetVersion(ctx, changeDrift, workflow.DefaultVersion, 1) >= 1 {
+		o.watchDrift(ctx)
+	}
+
 	outcome := OnboardingCompleted
 	if !res.Changed {
 		outcome = OnboardingNoChange
 	}
 	o.finish(ctx, outcome, nil)
 	return *res, nil
+}
+
+// changeDrift gates the drift check's start at the end of an onboarding;
+// runs recorded before it never started one.
+const changeDrift = "watch-drift"
+
+// watchDrift starts the tenant's WatchDrift as a child that outlives this
+// workflow (ParentClosePolicy ABANDON), or, when one runs (a re-run), hands
+// it the spec: Graph matches it now, so drift is none at once.
+func (o *onboarding) watchDrift(ctx workflow.Context) {
+	res := &o.progress.Result
+	wid := DriftWorkflowID(o.spec.TenantID, o.spec.Domain)
+	in := DriftInput{Spec: o.spec, Exchange: res.Exchange, Webhook: o.in.WatchOptions.Webhook, Converged: true}
+	cctx := workflow.WithChildOptions(ctx, driftChildOptions(o.spec.TenantID, o.spec.Domain))
+	var exec workflow.Execution
+	err := workflow.ExecuteChildWorkflow(cctx, WatchDriftWorkflow, in).GetChildWorkflowExecution().Get(ctx, &exec)
+	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		err = workflow.SignalExternalWorkflow(ctx, wid, "", DriftSpecSignal, in).Get(ctx, nil)
+	}
+	if err != nil {
+		// Drift is an addition: the onboarding itself succeeded.
+		workflow.GetLogger(ctx).Error("could not start or update the drift check", "workflowId", wid, "error", err)
+		return
+	}
+	res.DriftCheck = wid
 }
 
 // startWatchers starts one WatchSyncJob per job, as children that outlive this

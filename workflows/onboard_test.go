@@ -39,8 +39,11 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	reg(func(context.Context, StartJobsInput) (StartJobsResult, error) { panic("mock") }, StartJobsActivity)
 	env.RegisterWorkflowWithOptions(OnboardTenant, workflowOpts(OnboardTenantWorkflow))
 	env.RegisterWorkflowWithOptions(WatchSyncJob, workflowOpts(WatchSyncJobWorkflow))
+	env.RegisterWorkflowWithOptions(WatchDrift, workflowOpts(WatchDriftWorkflow))
 	// Watchers run for months; here they end at once.
 	env.OnWorkflow(WatchSyncJobWorkflow, mock.Anything, mock.Anything).Return(WatchState{Phase: PhaseEnded}, nil)
+	// So do drift checks (drift_test.go runs them for real).
+	env.OnWorkflow(WatchDriftWorkflow, mock.Anything, mock.Anything).Return(DriftState{Status: DriftNone}, nil)
 	return env
 }
 

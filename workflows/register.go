@@ -20,6 +20,8 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(WatchSyncJob, workflowOpts(WatchSyncJobWorkflow))
 	r.RegisterWorkflowWithOptions(WatchPoller, workflowOpts(WatchPollerWorkflow))
 	r.RegisterWorkflowWithOptions(OffboardTenant, workflowOpts(OffboardTenantWorkflow))
+	r.RegisterWorkflowWithOptions(PlanTenant, workflowOpts(PlanTenantWorkflow))
+	r.RegisterWorkflowWithOptions(WatchDrift, workflowOpts(WatchDriftWorkflow))
 }
 
 // EnsurePollers starts the watch poller shards of a task queue that are not

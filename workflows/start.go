@@ -62,6 +62,17 @@ func watchChildOptions(in WatchInput) workflow.ChildWorkflowOptions {
 	}
 }
 
+// driftChildOptions start a tenant's drift check as onboarding's child,
+// outliving it.
+func driftChildOptions(tenantID, domain string) workflow.ChildWorkflowOptions {
+	return workflow.ChildWorkflowOptions{
+		WorkflowID:            DriftWorkflowID(tenantID, domain),
+		ParentClosePolicy:     enums.PARENT_CLOSE_POLICY_ABANDON,
+		TypedSearchAttributes: temporal.NewSearchAttributes(SearchTenant.ValueSet(tenantID), SearchDomain.ValueSet(domain), SearchDrift.ValueSet(DriftNone)),
+		StaticSummary:         "Drift check of " + domain + " (" + tenantID + ")",
+	}
+}
+
 // watchStart is what a watcher is started with however it is started.
 type watchStart struct {
 	id      string

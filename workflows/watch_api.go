@@ -454,10 +454,12 @@ type Notification struct {
 	Domain     string    `json:"domain,omitempty"`
 	JobID      string    `json:"jobId"`
 	WorkflowID string    `json:"workflowId"`
-	Kind       string    `json:"kind"` // awaiting-approval | reminder | quarantined | recovered | decision | unreachable | silent | ended
+	Kind       string    `json:"kind"` // awaiting-approval | reminder | quarantined | recovered | decision | unreachable | silent | ended | drift | drift-repaired
 	Message    string    `json:"message"`
 	Job        JobStatus `json:"job"`
 	Webhook    string    `json:"webhook,omitempty"` // a name configured on the worker
+	// Drift lists the drift kinds of a drift notification ("none" when repaired).
+	Drift []string `json:"drift,omitempty"`
 }
 
 // ErrUnknownWebhook is Notify's error type for a webhook name the worker does

@@ -27,6 +27,7 @@ ATTRIBUTES=(
   CloudSyncPhase=Keyword
   CloudSyncAwaitingApproval=Bool
   CloudSyncAwaitingSince=Datetime
+  CloudSyncDrift=Keyword
 )
 
 namespace=${TEMPORAL_NAMESPACE:-default}

@@ -30,6 +30,10 @@ type Fake struct {
 	// Before, when set, runs first in every activity with the activity's name
 	// and input; an error fails the activity with it.
 	Before func(ctx context.Context, activity string, in any) error
+	// Plan, when set, answers PlanTenant and CheckDrift (default: nothing
+	// to change); DriftEvery is the drift interval (default the worker's).
+	Plan       func(ctx context.Context, in workflows.PlanInput) (workflows.PlanResult, error)
+	DriftEvery time.Duration
 
 	mu          sync.Mutex
 	apps        map[string]bool
@@ -37,6 +41,7 @@ type Fake struct {
 	restarts    map[string][]workflows.RestartInput
 	resumes     map[string][]workflows.ResumeInput
 	notes       []workflows.Notification
+	driftChecks map[string]int
 }
 
 // Activities are the activities a worker registers (w.RegisterActivity):
@@ -49,7 +54,7 @@ func (f *Fake) Activities() *Activities { return &Activities{f} }
 // New returns a fake with no tenant onboarded and no job quarantined.
 func New() *Fake {
 	return &Fake{apps: map[string]bool{}, quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{},
-		resumes: map[string][]workflows.ResumeInput{}}
+		resumes: map[string][]workflows.ResumeInput{}, driftChecks: map[string]int{}}
 }
 
 func (f *Fake) before(ctx context.Context, activity string, in any) error {

@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	jobReadLag := fs.Duration("job-read-lag", graphsim.DefaultJobReadLag, "how long a new job answers GET by id with 404 (0: none)")
 	deleteLag := fs.Duration("delete-lag", graphsim.DefaultDeleteLag, "how long reads still show a deleted object (0: none)")
 	reevaluation := fs.Duration("quarantine-reevaluation", graphsim.DefaultQuarantineReevaluation, "how often a quarantined job is re-evaluated")
+	deactivation := fs.Duration("sync-deactivation", graphsim.DefaultSyncDeactivation, "how long turning a tenant's directory sync off runs, during which it cannot be turned on (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,6 +71,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *deleteLag == 0 {
 		*deleteLag = -1
 	}
+	if *deactivation == 0 {
+		*deactivation = -1
+	}
 	// A start that fails (the port is taken) leaves no directory behind that
 	// it made itself.
 	_, statErr := os.Stat(absDir)
@@ -78,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		Addr: *addr, Dir: absDir, Clients: map[string]string{*clientID: *clientSecret}, KnownTenants: known,
 		Hosts: extraHosts, Seed: *seed, Latency: *latency, ThrottleRate: *throttle, UnavailableRate: *unavailable,
 		RetryAfterSeconds: *retryAfter, ReplicationLag: *lag, DiscoverFailures: *discoverFailures,
-		SyncInterval: *syncInterval, JobReadLag: *jobReadLag, QuarantineReevaluation: *reevaluation,
+		SyncInterval: *syncInterval, JobReadLag: *jobReadLag, QuarantineReevaluation: *reevaluation, SyncDeactivation: *deactivation,
 		DeleteLag: *deleteLag,
 	})
 	if err != nil {

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/cloudsync/cloudsync/graphsim"
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// driftInterval is the e2e worker's CLOUDSYNC_DRIFT_INTERVAL.
+const driftInterval = 2 * time.Second
+
+// driftOf reads a drift check's search attribute and memo (Describe: no query).
+func (e *env) driftOf(t *testing.T, id string) (string, workflows.DriftState, enums.WorkflowExecutionStatus) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := e.client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return "", workflows.DriftState{}, enums.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED
+	}
+	info := d.GetWorkflowExecutionInfo()
+	dc := converter.GetDefaultDataConverter()
+	var sa string
+	if p := info.GetSearchAttributes().GetIndexedFields()[workflows.SearchDrift.GetName()]; p != nil {
+		_ = dc.FromPayload(p, &sa)
+	}
+	var st workflows.DriftState
+	if p := info.GetMemo().GetFields()[workflows.DriftMemoKey]; p != nil {
+		require.NoError(t, dc.FromPayload(p, &st))
+	}
+	return sa, st, info.GetStatus()
+}
+
+// Drift made through graphsim's control API (a secret key removed, the
+// CredentialData mapping removed, a job deleted, the sync flag turned off) is
+// reported within one check: the search attribute, the status line, one
+// webhook notification, list --drifted; the checks only read. A re-run of
+// starter onboard repairs it, and the drift is none again at once, notified.
+// Cancelling the drift check (as offboarding does) ends it as canceled, with
+// no read scheduled after the cancellation.
+func TestDriftReportedWithinOneCheckAndRepairedByOnboard(t *testing.T) {
+	e := newEnv(t, envConfig{name: "drift", ownServer: true,
+		sim:       graphsim.Options{Seed: 11, SyncInterval: 200 * time.Millisecond, SyncDeactivation: time.Second},
+		workerEnv: []string{"CLOUDSYNC_DRIFT_INTERVAL=" + driftInterval.String()}})
+	t.Parallel()
+	tenant, domain := tenantN(0xd41f, 1), "drift.contoso.com"
+	id := workflows.DriftWorkflowID(tenant, domain)
+	spec := fullSpec(tenant, domain, 50)
+	file := specYAML(t, t.TempDir(), "spec.yaml", spec)
+
+	out, errOut, code := e.starter(t, "onboard", "--file", file, "--wait", "--webhook", "e2e-hook")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s\nworker:\n%s", out, errOut, e.workerOutput())
+	require.Contains(t, out, id)
+	res := e.result(t, tenant, domain)
+	prov, phs := res.Jobs[workflows.TemplateProvisioning], res.Jobs[workflows.TemplatePasswordHash]
+
+	// The onboarding left drift none; the first check finds none too.
+	eventually(t, 30*time.Second, "a drift check that found none", func() bool {
+		sa, st, _ := e.driftOf(t, id)
+		return sa == workflows.DriftNone && st.By == "check" && st.Checks >= 1
+	})
+	_, before, _ := e.driftOf(t, id)
+	out, _, code = e.starter(t, "status", "--tenant-id", tenant, "--domain", domain)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "drift:         none (checked ")
+
+	// Drift from the outside.
+	from := len(e.sim.RequestLog())
+	made := time.Now()
+	require.NoError(t, e.sim.DeleteSecret(tenant, res.ServicePrincipalID, "SyncNotificationSettings"))
+	n, err := e.sim.RemoveCredentialDataMapping(tenant, prov)
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.NoError(t, e.sim.DeleteJob(tenant, phs))
+	require.NoError(t, e.sim.SetOnPremisesSyncEnabled(tenant, false))
+	all := "credentialdata-missing,job-missing,secret-missing,sync-flag-off"
+	var st workflows.DriftState
+	eventually(t, 30*time.Second, "the drift reported", func() bool {
+		var sa string
+		sa, st, _ = e.driftOf(t, id)
+		return sa == all
+	})
+	// Within one check: the first check that began after the drift was made
+	// (one in flight then may have seen part of it).
+	require.LessOrEqual(t, st.Checks-before.Checks, int64(2), "checks since the drift: %d", st.Checks-before.Checks)
+	t.Logf("drift reported %s after it was made (interval %s)", since(made), driftInterval)
+	require.Len(t, st.Changes, 5, "flag, jobs, secrets, schema, start (the new job): %+v", st.Changes)
+
+	out, _, code = e.starter(t, "status", "--tenant-id", tenant, "--domain", domain)
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "drift:         "+all+" since ")
+	require.Contains(t, out, "+ secrets: add SyncNotificationSettings")
+	out, _, code = e.starter(t, "list", "--drifted")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, tenant)
+	eventually(t, 20*time.Second, "the drift notification", func() bool { return len(e.hook.notified(tenant, workflows.NotifyDrift)) > 0 })
+	notes := e.hook.notified(tenant, workflows.NotifyDrift)
+	require.Equal(t, strings.Split(all, ","), notes[len(notes)-1].Drift)
+	require.Contains(t, notes[len(notes)-1].Message, "starter onboard")
+	onlyGETs(t, e.sim, tenant, from)
+	eventually(t, 40*time.Second, "the worker's drift gauge", func() bool {
+		_, body := scrape(t, "http://"+e.metricsAddr+"/metrics")
+		return strings.Contains(body, "\ncloudsync_drift_detected 1\n")
+	})
+
+	// The repair, once Entra lets the sync flag be turned on again.
+	eventually(t, 30*time.Second, "the sync deactivation over", func() bool { return e.sim.Snapshot(tenant).SyncDeactivatingUntil.IsZero() })
+	out, errOut, code = e.starter(t, "onboard", "--file", file, "--wait")
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s\nworker:\n%s", out, errOut, e.workerOutput())
+	requireOnboarded(t, e.sim, spec, false)
+	// The onboarding hands its spec to the drift check as it ends: none at
+	// once, set by the onboarding (the next check is an interval later).
+	var repaired workflows.DriftState
+	eventually(t, 10*time.Second, "drift none after the repair", func() bool {
+		var sa string
+		sa, repaired, _ = e.driftOf(t, id)
+		return sa == workflows.DriftNone
+	})
+	require.Equal(t, "onboarding", repaired.By, "cleared by the onboarding's spec, not by a later check")
+	eventually(t, 20*time.Second, "the repaired notification", func() bool { return len(e.hook.notified(tenant, workflows.NotifyDriftRepaired)) == 1 })
+	eventually(t, 30*time.Second, "a check after the repair that found none", func() bool {
+		sa, st, _ := e.driftOf(t, id)
+		return sa == workflows.DriftNone && st.By == "check" && st.Checks > repaired.Checks
+	})
+	require.Len(t, e.hook.notified(tenant, workflows.NotifyDriftRepaired), 1)
+	out, _, code = e.starter(t, "list", "--drifted")
+	require.Equal(t, 0, code)
+	require.NotContains(t, out, tenant)
+
+	// Cancelled (offboarding does it): canceled, not failed; nothing scheduled after.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, e.client.CancelWorkflow(ctx, id, ""))
+	eventually(t, 30*time.Second, "the drift check closed", func() bool {
+		_, _, status := e.driftOf(t, id)
+		return status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING
+	})
+	_, _, status := e.driftOf(t, id)
+	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_CANCELED, status)
+	it := e.client.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	cancelled := false
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if ev.GetWorkflowExecutionCancelRequestedEventAttributes() != nil {
+			cancelled = true
+		}
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && cancelled {
+			t.Fatalf("activity %s scheduled after the cancellation", a.GetActivityType().GetName())
+		}
+	}
+	require.True(t, cancelled)
+	e.recordHistories(t, id, "drift")
+	e.requireNoViolations(t, tenant)
+}

@@ -1,0 +1,417 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// Exit codes of plan, as terraform plan -detailed-exitcode: scripts read
+// them, so every error is 1 (bad input and an unreachable Temporal too).
+const (
+	planNoChanges = 0
+	planError     = 1
+	planChanges   = 2
+)
+
+// planReport is `starter plan --output json` (documented in the README).
+type planReport struct {
+	Tenants []planTenant `json:"tenants"`
+	Summary planSummary  `json:"summary"`
+}
+
+// planTenant is one tenant's plan, or why it could not be made.
+type planTenant struct {
+	TenantID           string               `json:"tenantId"`
+	Domain             string               `json:"domain"`
+	WorkflowID         string               `json:"workflowId,omitempty"`
+	Status             string               `json:"status"` // changes | no-changes | failed
+	Changes            int                  `json:"changes"`
+	ServicePrincipalID string               `json:"servicePrincipalId,omitempty"`
+	Steps              []workflows.PlanStep `json:"steps,omitempty"`
+	Error              string               `json:"error,omitempty"`
+}
+
+type planSummary struct {
+	Tenants   int `json:"tenants"`
+	ToChange  int `json:"toChange"`
+	Unchanged int `json:"unchanged"`
+	Failed    int `json:"failed"`
+}
+
+// Plan statuses.
+const (
+	planStatusChanges   = "changes"
+	planStatusNoChanges = "no-changes"
+	planStatusFailed    = "failed"
+)
+
+func (a *app) planCmd() *cobra.Command {
+	var (
+		sf          specFlags
+		output      string
+		concurrency int
+		timeout     time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what an onboarding of a tenant (or a fleet) would change, without changing anything",
+		Long: `Run onboarding's look-before-write reads for one tenant or a fleet, through
+the worker (the Graph credentials stay there), and print per step what an
+onboarding of the spec would do now, Terraform-style. Nothing is written: the
+worker reads through a Graph client that refuses every request but GET, and
+the Exchange check's discover (a POST) is not sent: the step says what an
+onboarding would do.
+
+The inputs are onboard's: the spec flags, or --file with one spec or a fleet
+(YAML list, "tenants: [...]", or CSV). Each tenant is planned by a PlanTenant
+workflow of its own (workflow id cloudsync-plan/<tenant>/<domain>/<random>).
+
+  + create     an object would be created (application, jobs, secrets)
+  ~ change     something would be rewritten (the sync flag, a secret, the schema, a name)
+  - pause      a job of a feature the spec turns off would be paused
+  > start      a job would be started
+  ? unknown    known only once an onboarding writes or discovers
+
+--output json prints one JSON document (see the README).
+
+Exit codes (as terraform plan -detailed-exitcode):
+  0  nothing to change
+  1  an error: bad input, Temporal unreachable, or a plan failed
+  2  at least one tenant would change (and none failed)`,
+		Example: `  starter plan --file examples/tenant.yaml
+  starter plan --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com --password-hash-sync
+  starter plan --file examples/fleet.csv --output json`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return exitf(planError, "plan takes no arguments (got %q): give the spec with flags or --file", args)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			changes, err := a.planRun(cmd, sf, output, concurrency, timeout)
+			if err != nil {
+				var ee *exitError
+				if errors.As(err, &ee) && ee.code == exitInterrupted {
+					return err
+				}
+				msg := err.Error()
+				if errors.As(err, &ee) {
+					msg = ee.msg
+				}
+				return &exitError{code: planError, msg: msg}
+			}
+			if changes {
+				return &exitError{code: planChanges}
+			}
+			return nil
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return exitf(planError, "%v\nRun 'starter plan --help' for usage.", err)
+	})
+	sf.register(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVarP(&output, "output", "o", "text", "text | json")
+	f.IntVar(&concurrency, "concurrency", 20, "plans in flight at once (a fleet)")
+	f.DurationVar(&timeout, "timeout", workflows.DefaultPlanTimeout, "how long a plan may take (a worker must be running)")
+	f.SortFlags = false
+	return cmd
+}
+
+// planRun validates the input, runs the plans and prints them; changes says
+// whether a tenant would change. A failed plan is an error (exit 1).
+func (a *app) planRun(cmd *cobra.Command, sf specFlags, output string, concurrency int, timeout time.Duration) (bool, error) {
+	var p problems
+	if output != "text" && output != "json" {
+		p.add("--output", "%q is not an output: text or json", output)
+	}
+	if concurrency < 1 || concurrency > 1000 {
+		p.add("--concurrency", "%d is out of range: between 1 and 1000", concurrency)
+	}
+	if timeout < 10*time.Second {
+		p.add("--timeout", "%s is too short: at least 10s", timeout)
+	}
+	spec, fleet, err := buildSpecs(sf, cmd.Flags().Changed, readSpecFile)
+	if err != nil {
+		return false, err
+	}
+	var specs []workflows.TenantSpec
+	if fleet != nil {
+		if err := validateFleet(fleet); err != nil {
+			return false, fmt.Errorf("%v%s", err, problemsSuffix(p))
+		}
+		for _, e := range fleet.entries {
+			specs = append(specs, e.spec)
+		}
+	} else {
+		if err := spec.Validate(); err != nil {
+			return false, fmt.Errorf("%s%s", validationLines(err), problemsSuffix(p))
+		}
+		specs = []workflows.TenantSpec{spec}
+	}
+	if err := p.err("invalid options"); err != nil {
+		return false, err
+	}
+	ctx := cmd.Context()
+	c, err := a.conn.dial(ctx, a.stderr)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	if hint, err := noWorkerHint(ctx, c); err == nil && hint != "" {
+		fmt.Fprintln(a.stderr, "… "+strings.Replace(hint, "the onboarding waits for it", fmt.Sprintf("plans wait for it (--timeout %s)", timeout), 1))
+	}
+	rep, err := a.runPlans(ctx, c, specs, concurrency, timeout)
+	if err != nil {
+		return false, err
+	}
+	if output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return false, err
+		}
+	} else {
+		printPlans(a.stdout, rep)
+	}
+	if rep.Summary.Failed > 0 {
+		return false, exitf(planError, "%d of %d plans failed", rep.Summary.Failed, rep.Summary.Tenants)
+	}
+	return rep.Summary.ToChange > 0, nil
+}
+
+func problemsSuffix(p problems) string {
+	if len(p) == 0 {
+		return ""
+	}
+	return "\n" + p.err("invalid options").Error()
+}
+
+// runPlans starts one PlanTenant per spec (at most concurrency at once) and
+// waits for their results, in the specs' order. A Temporal error every start
+// would meet stops it.
+func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpec, concurrency int, timeout time.Duration) (planReport, error) {
+	rep := planReport{Tenants: make([]planTenant, len(specs))}
+	slots := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var abort error
+	for i, s := range specs {
+		n := s.Normalized()
+		rep.Tenants[i] = planTenant{TenantID: n.TenantID, Domain: n.Domain}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		mu.Lock()
+		stop := abort != nil
+		mu.Unlock()
+		if ctx.Err() != nil || stop {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			t, err := a.planOne(ctx, c, s, timeout)
+			if err != nil {
+				mu.Lock()
+				if abort == nil {
+					abort = err
+				}
+				mu.Unlock()
+			}
+			rep.Tenants[i] = t
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return rep, exitf(exitInterrupted, "interrupted: the plans started go on until they end (they change nothing)")
+	}
+	if abort != nil {
+		return rep, abort
+	}
+	for _, t := range rep.Tenants {
+		rep.Summary.Tenants++
+		switch t.Status {
+		case planStatusChanges:
+			rep.Summary.ToChange++
+		case planStatusNoChanges:
+			rep.Summary.Unchanged++
+		default:
+			rep.Summary.Failed++
+		}
+	}
+	return rep, nil
+}
+
+// planOne runs one tenant's plan; the error is for a Temporal problem every
+// plan would meet (the tenant's own failure is in its planTenant).
+func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, timeout time.Duration) (planTenant, error) {
+	n := s.Normalized()
+	t := planTenant{TenantID: n.TenantID, Domain: n.Domain, Status: planStatusFailed}
+	opts := client.StartWorkflowOptions{
+		ID:                       workflows.PlanWorkflowID(n.TenantID, n.Domain, nonce()),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionTimeout: timeout,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SearchTenant.ValueSet(n.TenantID), workflows.SearchDomain.ValueSet(n.Domain)),
+		StaticSummary:            fmt.Sprintf("Plan %s (%s)", n.Domain, n.TenantID),
+	}
+	t.WorkflowID = opts.ID
+	run, err := c.start(ctx, opts, workflows.PlanTenantWorkflow, workflows.PlanInput{Spec: s})
+	if err != nil {
+		if setupError(err) {
+			return t, c.temporalError("cannot start the plans", err)
+		}
+		t.Error = "could not start: " + oneLine(rootCause(err).Error())
+		return t, nil
+	}
+	var res workflows.PlanResult
+	err = run.Get(ctx, &res)
+	var wee *temporal.WorkflowExecutionError
+	switch {
+	case err == nil:
+		t.Steps, t.Changes, t.ServicePrincipalID = res.Steps, res.Changes, res.ServicePrincipalID
+		t.Status = planStatusNoChanges
+		if res.Changes > 0 {
+			t.Status = planStatusChanges
+		}
+	case ctx.Err() != nil:
+		t.Error = "interrupted"
+	case errors.As(err, &wee):
+		f := describeFailure(err)
+		var timeoutErr *temporal.TimeoutError
+		if errors.As(err, &timeoutErr) {
+			f.message = fmt.Sprintf("no answer within --timeout %s: is a worker running?", timeout)
+		}
+		t.Error = oneLine(f.message)
+		if f.validation != "" {
+			t.Error += ": " + f.validation
+		}
+	default:
+		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
+			return t, exitf(planError, "cannot read the plan's result: %v", perr)
+		}
+		t.Error = "lost track of it: " + oneLine(rootCause(err).Error())
+	}
+	return t, nil
+}
+
+// nonce tells plans of one tenant apart.
+func nonce() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// planSymbol is Terraform's mark for an action.
+func planSymbol(a workflows.PlanAction) string {
+	switch a {
+	case workflows.PlanCreate:
+		return "+"
+	case workflows.PlanChange:
+		return "~"
+	case workflows.PlanPause:
+		return "-"
+	case workflows.PlanStart:
+		return ">"
+	case workflows.PlanUnknown:
+		return "?"
+	}
+	return " "
+}
+
+// printPlans prints every tenant's plan, then the fleet's summary line.
+func printPlans(w io.Writer, rep planReport) {
+	for i, t := range rep.Tenants {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		head := fmt.Sprintf("tenant %s domain %s", t.TenantID, t.Domain)
+		switch t.Status {
+		case planStatusFailed:
+			fmt.Fprintf(w, "%s: plan failed: %s\n", head, t.Error)
+			if t.WorkflowID != "" {
+				fmt.Fprintf(w, "  workflow id: %s\n", t.WorkflowID)
+			}
+			continue
+		case planStatusNoChanges:
+			fmt.Fprintf(w, "%s: no changes\n", head)
+		default:
+			fmt.Fprintf(w, "%s: %d to change\n", head, t.Changes)
+		}
+		for _, s := range t.Steps {
+			d := oneLine(s.Detail)
+			switch s.Action {
+			case workflows.PlanNone:
+				d = "no change: " + d
+			case workflows.PlanUnknown:
+				d = "unknown: " + d
+			}
+			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %s %-26s %s", planSymbol(s.Action), s.Step, d), " "))
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, planSummaryLine(rep.Summary))
+}
+
+// planSummaryLine is Terraform's "Plan: …" line for the fleet.
+func planSummaryLine(s planSummary) string {
+	return fmt.Sprintf("Plan: %d %s to change, %d unchanged, %d failed", s.ToChange, plural(s.ToChange, "tenant", "tenants"), s.Unchanged, s.Failed)
+}
+
+// planReportOf is one plan found by its workflow id (status --workflow-id);
+// exit 1 with it when the plan failed.
+func (a *app) planReportOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) (*planReport, error) {
+	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+	t := planTenant{TenantID: e.tenant, Domain: e.domain, WorkflowID: e.id, Status: planStatusFailed}
+	if e.running() {
+		t.Status, t.Error = statusWord(e.status), "the plan is still reading: "+c.link(e.id)
+		return &planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1}}, nil
+	}
+	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var res workflows.PlanResult
+	err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, &res)
+	switch {
+	case err == nil:
+		t.Steps, t.Changes, t.Status = res.Steps, res.Changes, planStatusNoChanges
+		if res.Changes > 0 {
+			t.Status = planStatusChanges
+		}
+	default:
+		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
+			return nil, exitf(exitUsage, "cannot read the plan %s: %v", e.id, perr)
+		}
+		t.Error = oneLine(describeFailure(err).message)
+	}
+	rep := &planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1,
+		ToChange: btoi(t.Status == planStatusChanges), Unchanged: btoi(t.Status == planStatusNoChanges), Failed: btoi(t.Status == planStatusFailed)}}
+	if t.Status == planStatusFailed {
+		return rep, &exitError{code: exitFailed}
+	}
+	return rep, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
