@@ -323,6 +323,8 @@ func New(opts Options) (*Server, error) {
 		opts.DeleteLag = DefaultDeleteLag
 	case opts.DeleteLag < 0:
 		opts.DeleteLag = 0
+	}
+	switch {
 	case opts.SyncDeactivation == 0:
 		opts.SyncDeactivation = DefaultSyncDeactivation
 	case opts.SyncDeactivation < 0:
