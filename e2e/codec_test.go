@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	enums "go.temporal.io/api/enums/v1"
@@ -311,20 +312,18 @@ func codecServerProc(t *testing.T, env []string, args ...string) (string, *codec
 		}
 	})
 	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	healthy := func() bool {
 		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base, logs
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("codec server did not start: %v\n%s", err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	}
+	if !assert.Eventually(t, healthy, 20*time.Second, 100*time.Millisecond) {
+		t.Fatalf("codec server did not start:\n%s", logs.String())
+	}
+	return base, logs
 }
 
 // codecDecodeHTTP posts payloads to the codec server's decode endpoint.

@@ -32,7 +32,7 @@ func TestHealthyWatchersLogNoErrors(t *testing.T) {
 	// The watchers settle: each has heard from the poller (or looked) and
 	// watches a healthy job (its state, published in its memo, read with
 	// Describe: no query).
-	eventually(t, 60*time.Second, "the watchers to settle", func() bool {
+	require.Eventually(t, func() bool {
 		for _, id := range res.Watchers {
 			d, err := e.client.DescribeWorkflowExecution(ctx, id, "")
 			if err != nil {
@@ -48,7 +48,7 @@ func TestHealthyWatchersLogNoErrors(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}, 60*time.Second, pollEvery, "the watchers to settle")
 	settled := len(e.workerOutput())
 
 	// About ten poll intervals (1 s each) of healthy watching.

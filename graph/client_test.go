@@ -178,16 +178,8 @@ func lastLogged(t *testing.T, srv *graphsim.Server, routeSuffix string) graphsim
 	return graphsim.Request{}
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// pollEvery is how often require.Eventually looks again in these tests.
+const pollEvery = 20 * time.Millisecond
 
 // A token is fetched by azidentity from the simulated authority and attached to
 // Graph requests although the Graph host has a port (allowed hosts are named
@@ -422,10 +414,10 @@ func TestSimJobsCreateListGetStartPause(t *testing.T) {
 	ge := requireGraphError(t, err, KindNotFound)
 	require.Equal(t, "SynchronizationJobNotFound", ge.InnerCode)
 	var got Job
-	eventually(t, 3*time.Second, "the new job readable by id", func() bool {
+	require.Eventually(t, func() bool {
 		got, err = c.GetJob(ctx, sp, prov.ID)
 		return err == nil
-	})
+	}, 3*time.Second, pollEvery, "the new job readable by id")
 	require.Equal(t, prov.ID, got.ID)
 	require.Equal(t, "Disabled", got.ScheduleState)
 
@@ -441,11 +433,11 @@ func TestSimJobsCreateListGetStartPause(t *testing.T) {
 	require.Equal(t, "Active", got.StatusCode)
 
 	// A cycle runs: the status carries the execution and entry counts.
-	eventually(t, 3*time.Second, "a sync cycle", func() bool {
+	require.Eventually(t, func() bool {
 		got, err = c.GetJob(ctx, sp, prov.ID)
 		require.NoError(t, err)
 		return got.LastExecution != nil
-	})
+	}, 3*time.Second, pollEvery, "a sync cycle")
 	require.Equal(t, "Succeeded", got.LastExecution.State)
 	require.False(t, got.LastExecution.TimeBegan.IsZero())
 	require.NotNil(t, got.LastSuccessful)
@@ -482,11 +474,11 @@ func TestSimQuarantineTooManyDeletesAndForceDeletes(t *testing.T) {
 	require.NoError(t, s.srv.StageDeletions(tenantA, job.ID, 5))
 
 	var got Job
-	eventually(t, 3*time.Second, "quarantine", func() bool {
+	require.Eventually(t, func() bool {
 		got, err = c.GetJob(ctx, sp, job.ID)
 		require.NoError(t, err)
 		return got.Quarantine != nil
-	})
+	}, 3*time.Second, pollEvery, "quarantine")
 	require.Equal(t, "TooManyDeletes", got.Quarantine.Reason)
 	require.Equal(t, "DeleteThresholdExceeded", got.Quarantine.ErrorCode)
 	require.Contains(t, got.Quarantine.ErrorMessage, "ForceDeletes")
@@ -539,11 +531,11 @@ func TestSimQuarantineTooManyDeletesAndForceDeletes(t *testing.T) {
 	snap := s.srv.Snapshot(tenantA).Jobs[0]
 	require.Zero(t, snap.PendingDeletions)
 	require.Equal(t, 5, snap.AppliedDeletions)
-	eventually(t, 3*time.Second, "a healthy cycle", func() bool {
+	require.Eventually(t, func() bool {
 		got, err = c.GetJob(ctx, sp, job.ID)
 		require.NoError(t, err)
 		return got.LastExecution != nil && got.LastExecution.State == "Succeeded"
-	})
+	}, 3*time.Second, pollEvery, "a healthy cycle")
 	require.True(t, got.Running())
 }
 
