@@ -125,6 +125,7 @@ func codecFreePort(t *testing.T) int {
 
 func codecStartEnv(t *testing.T, o codecEnvOptions) *codecEnv {
 	t.Helper()
+	skipIfShort(t)
 	e := &codecEnv{}
 	logger := codecLogger(t)
 	temporalBin, err := findTemporalCLI()
@@ -287,13 +288,10 @@ func codecWalk(m protoreflect.Message, path string, visit func(string, *commonpb
 // returns its base URL and its log (JSON lines, one per request).
 func codecServerProc(t *testing.T, env []string, args ...string) (string, *codecLog) {
 	t.Helper()
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	skipIfShort(t)
+	dir, err := binaries()
 	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "codec-server")
-	build := exec.Command("go", "build", "-o", bin, "./codec/cmd/codec-server")
-	build.Dir = strings.TrimSpace(string(root))
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build ./codec/cmd/codec-server: %s", out)
+	bin := filepath.Join(dir, "codec-server")
 
 	addr := fmt.Sprintf("127.0.0.1:%d", codecFreePort(t))
 	cmd := exec.Command(bin, append([]string{"-addr", addr}, args...)...)

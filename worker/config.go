@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -82,6 +83,9 @@ var envDoc = []struct{ name, doc string }{
 	{"CLOUDSYNC_METRICS_ADDR", "Prometheus /metrics and /healthz, /readyz address (default :9090; empty: off)"},
 }
 
+// errVersion is loadConfig's answer to --version: print it, read nothing else.
+var errVersion = errors.New("--version")
+
 func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	def := func(k, d string) string {
@@ -130,8 +134,12 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 			fmt.Fprintf(fs.Output(), "  %s\n      %s\n", e.name, e.doc)
 		}
 	}
+	version := fs.Bool("version", false, "print the version (module version, VCS revision) and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *version {
+		return c, errVersion
 	}
 	c.Webhooks = webhooks
 	if c.Watch.Interval < time.Second {

@@ -21,6 +21,7 @@ import (
 	"github.com/cloudsync/cloudsync/activities"
 	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/graph"
+	"github.com/cloudsync/cloudsync/internal/buildinfo"
 	"github.com/cloudsync/cloudsync/metrics"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -32,6 +33,10 @@ func main() {
 func run(args []string) int {
 	cfg, err := loadConfig(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if errors.Is(err, errVersion) {
+		fmt.Println(buildinfo.Read("worker"))
 		return 0
 	}
 	if err != nil {
@@ -76,7 +81,10 @@ func run(args []string) int {
 	}
 	w := worker.New(c, cfg.TaskQueue, workerOptions(cfg))
 	register(w, acts)
+	build := buildinfo.Read("worker")
 	logger.Info("worker starting",
+		zap.String("version", build.Version), zap.String("revision", build.Revision), zap.String("revisionTime", build.Time),
+		zap.Bool("modified", build.Modified), zap.String("go", build.GoVersion),
 		zap.String("taskQueue", cfg.TaskQueue), zap.String("graph", cfg.Cloud.GraphBaseURL),
 		zap.String("authority", cfg.Cloud.AuthorityHost), zap.String("credentials", cfg.Credentials.Redacted()),
 		zap.String("payloadCodec", codecSummary(cfg)))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cloudsync/cloudsync/graphsim"
+	"github.com/cloudsync/cloudsync/internal/buildinfo"
 )
 
 const (
@@ -54,7 +55,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	syncInterval := fs.Duration("sync-interval", time.Second, "sync engine tick")
 	jobReadLag := fs.Duration("job-read-lag", graphsim.DefaultJobReadLag, "how long a new job answers GET by id with 404 (0: none)")
 	reevaluation := fs.Duration("quarantine-reevaluation", graphsim.DefaultQuarantineReevaluation, "how often a quarantined job is re-evaluated")
+	version := fs.Bool("version", false, "print the version (module version, VCS revision) and exit")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *version {
+		_, err := fmt.Fprintln(stdout, buildinfo.Read("graphsim"))
 		return err
 	}
 
