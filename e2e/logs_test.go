@@ -51,8 +51,11 @@ func TestHealthyWatchersLogNoErrors(t *testing.T) {
 	}, 60*time.Second, pollEvery, "the watchers to settle")
 	settled := len(e.workerOutput())
 
-	// About ten poll intervals (1 s each) of healthy watching.
-	time.Sleep(10 * time.Second)
+	// Ten polls (one list of the service principal's jobs each, every 1 s) of
+	// healthy watching.
+	const listed = "GET /servicePrincipals/{id}/synchronization/jobs 200"
+	polls := e.sim.Stats().Requests[listed]
+	require.Eventually(t, func() bool { return e.sim.Stats().Requests[listed] >= polls+10 }, time.Minute, pollEvery, "ten polls")
 	all := e.workerOutput()
 	since := all[settled:]
 	d, err := e.client.DescribeWorkflowExecution(ctx, workflows.PollerWorkflowID(e.taskQueue, 0), "")

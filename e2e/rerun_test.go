@@ -49,7 +49,7 @@ func TestRerunLeavesQuarantinedAndPausedJobsAlone(t *testing.T) {
 	again, err := e.onboard(ctx, in)
 	require.NoError(t, err, "worker:\n%s", e.workerOutput())
 	require.Equal(t, res.Jobs, again.Jobs)
-	time.Sleep(time.Second) // a few engine cycles: a lifted quarantine would show in a new series
+	waitTicks(t, e.sim, 5) // a lifted quarantine would show in a new series by then
 
 	for _, r := range e.sim.RequestLog()[before:] {
 		if r.Tenant == tenant && strings.HasSuffix(r.Route, "/start") {

@@ -18,6 +18,13 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
+// waitTicks waits until graphsim's sync engine has ticked n more times.
+func waitTicks(t *testing.T, sim *graphsim.Server, n int) {
+	t.Helper()
+	before := sim.Stats().EngineTicks
+	require.Eventually(t, func() bool { return sim.Stats().EngineTicks >= before+n }, 30*time.Second, 10*time.Millisecond, "%d engine ticks", n)
+}
+
 // pollEvery is how often require.Eventually looks again in the e2e tests.
 const pollEvery = 200 * time.Millisecond
 

@@ -178,6 +178,13 @@ func lastLogged(t *testing.T, srv *graphsim.Server, routeSuffix string) graphsim
 	return graphsim.Request{}
 }
 
+// waitTicks waits until graphsim's sync engine has ticked n more times.
+func waitTicks(t *testing.T, srv *graphsim.Server, n int) {
+	t.Helper()
+	before := srv.Stats().EngineTicks
+	require.Eventually(t, func() bool { return srv.Stats().EngineTicks >= before+n }, 5*time.Second, 5*time.Millisecond, "%d engine ticks", n)
+}
+
 // pollEvery is how often require.Eventually looks again in these tests.
 const pollEvery = 20 * time.Millisecond
 
@@ -372,10 +379,12 @@ func TestSimReplicationLag(t *testing.T) {
 	require.Equal(t, 404, ge.Status)
 	require.Equal(t, "Request_ResourceNotFound", ge.Code)
 
-	visible := s.srv.Snapshot(tenantA).ServicePrincipals[0].VisibleAt
-	time.Sleep(time.Until(visible) + 30*time.Millisecond)
-	sp, err := c.GetServicePrincipal(ctx, inst.ServicePrincipalID)
-	require.NoError(t, err)
+	var sp ServicePrincipal
+	require.Eventually(t, func() bool {
+		sp, err = c.GetServicePrincipal(ctx, inst.ServicePrincipalID)
+		return err == nil
+	}, lag+3*time.Second, pollEvery, "visible once replicated")
+	require.False(t, time.Now().Before(s.srv.Snapshot(tenantA).ServicePrincipals[0].VisibleAt), "not before the lag")
 	require.Equal(t, ServicePrincipal{ID: inst.ServicePrincipalID, AppID: inst.AppID, DisplayName: "Lagging sync", ApplicationTemplateID: AD2AADTemplateID}, sp)
 }
 
@@ -507,7 +516,7 @@ func TestSimQuarantineTooManyDeletesAndForceDeletes(t *testing.T) {
 	// Without ForceDeletes: still quarantined, deletions still pending.
 	require.NoError(t, c.RestartJob(ctx, sp, job.ID, ScopeEscrows, ScopeWatermark))
 	require.Equal(t, "Escrows,Watermark", restartScope())
-	time.Sleep(150 * time.Millisecond) // a few engine ticks
+	waitTicks(t, s.srv, 3)
 	got, err = c.GetJob(ctx, sp, job.ID)
 	require.NoError(t, err)
 	require.NotNil(t, got.Quarantine)
