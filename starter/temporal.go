@@ -30,7 +30,6 @@ type connFlags struct {
 	namespace      string
 	connectTimeout time.Duration
 	uiURL          string
-	cmd            *cobra.Command
 }
 
 func (c *connFlags) register(root *cobra.Command) {
@@ -43,7 +42,6 @@ func (c *connFlags) register(root *cobra.Command) {
 	f.StringVar(&c.namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE and the config profile; default \"default\")")
 	f.DurationVar(&c.connectTimeout, "connect-timeout", 5*time.Second, "how long to try reaching Temporal")
 	f.StringVar(&c.uiURL, "ui-url", ui, "Temporal Web UI base URL for links ($CLOUDSYNC_UI_URL)")
-	c.cmd = root
 }
 
 // conn is a dialled client with what messages need to name.

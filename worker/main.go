@@ -22,6 +22,7 @@ import (
 	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/graph"
 	"github.com/cloudsync/cloudsync/internal/buildinfo"
+	"github.com/cloudsync/cloudsync/internal/workerenv"
 	"github.com/cloudsync/cloudsync/metrics"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -222,7 +223,7 @@ func (g getenvLookup) Environ() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TEMPORAL_GRPC_META_") {
+		if strings.HasPrefix(k, workerenv.TemporalGRPCMetaPrefix) {
 			if v := g(k); v != "" {
 				out = append(out, k+"="+v)
 			}
