@@ -105,7 +105,7 @@ func TestEarlyDecisionUnwatchAndCancel(t *testing.T) {
 
 	require.NoError(t, e.client.CancelWorkflow(ctx, workflows.WatchWorkflowID(tenant, prov), ""))
 	require.Eventually(t, func() bool {
-		d, err := e.client.DescribeWorkflowExecution(ctx, workflows.WatchWorkflowID(tenant, prov), "")
+		d, err := describe(ctx, e.client, workflows.WatchWorkflowID(tenant, prov))
 		return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_CANCELED
 	}, 30*time.Second, pollEvery, "the cancelled watcher closed")
 	require.Eventually(t, func() bool { return len(e.hook.notified(tenant, "ended")) == 2 }, 10*time.Second, pollEvery, "both ended notices")

@@ -34,7 +34,7 @@ func TestHealthyWatchersLogNoErrors(t *testing.T) {
 	// Describe: no query).
 	require.Eventually(t, func() bool {
 		for _, id := range res.Watchers {
-			d, err := e.client.DescribeWorkflowExecution(ctx, id, "")
+			d, err := describe(ctx, e.client, id)
 			if err != nil {
 				return false
 			}
@@ -58,7 +58,7 @@ func TestHealthyWatchersLogNoErrors(t *testing.T) {
 	require.Eventually(t, func() bool { return e.sim.Stats().Requests[listed] >= polls+10 }, time.Minute, pollEvery, "ten polls")
 	all := e.workerOutput()
 	since := all[settled:]
-	d, err := e.client.DescribeWorkflowExecution(ctx, workflows.PollerWorkflowID(e.taskQueue, 0), "")
+	d, err := describe(ctx, e.client, workflows.PollerWorkflowID(e.taskQueue, 0))
 	require.NoError(t, err, "the poller runs")
 	require.NotEmpty(t, d.GetPendingActivities(), "the poller's PollShard runs")
 	for _, line := range strings.Split(since, "\n") {

@@ -234,7 +234,7 @@ func TestDevServerRestartMidRun(t *testing.T) {
 	for _, s := range specs {
 		ids = append(ids, workflows.OnboardWorkflowID(s.TenantID, s.Domain))
 	}
-	resp, err := e.client.DescribeWorkflowExecution(ctx, ids[0], "")
+	resp, err := describe(ctx, e.client, ids[0])
 	require.NoError(t, err)
 	require.True(t, resp.WorkflowExecutionInfo.StartTime.AsTime().Before(t0.Add(time.Second)))
 }

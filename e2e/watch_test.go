@@ -25,6 +25,16 @@ func waitTicks(t *testing.T, sim *graphsim.Server, n int) {
 	require.Eventually(t, func() bool { return sim.Stats().EngineTicks >= before+n }, 30*time.Second, 10*time.Millisecond, "%d engine ticks", n)
 }
 
+// describe is DescribeWorkflowExecution through the SDK's DescribeWorkflow
+// (which replaces the deprecated call of that name).
+func describe(ctx context.Context, c client.Client, workflowID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	d, err := c.DescribeWorkflow(ctx, workflowID, "")
+	if err != nil {
+		return nil, err
+	}
+	return d.RawResponse, nil
+}
+
 // pollEvery is how often require.Eventually looks again in the e2e tests.
 const pollEvery = 200 * time.Millisecond
 

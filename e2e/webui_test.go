@@ -133,7 +133,7 @@ func TestWebUIListsWatchersAwaitingApproval(t *testing.T) {
 	others := []string{workflows.WatchWorkflowID(tenantA, phsA), workflows.WatchWorkflowID(tenantB, provB)}
 	// Those watchers are running: they exist, they just do not await anything.
 	for _, id := range others {
-		desc, err := e.client.DescribeWorkflowExecution(ctx, id, "")
+		desc, err := describe(ctx, e.client, id)
 		require.NoError(t, err)
 		require.Nil(t, desc.WorkflowExecutionInfo.CloseTime, "%s is not running", id)
 	}

@@ -8,7 +8,8 @@ import (
 	"strings"
 )
 
-// Object mappings that must carry the password hash (matched case-insensitively).
+// CredentialDataTargets are the object mappings that must carry the password
+// hash (matched case-insensitively).
 var CredentialDataTargets = []string{"Provision Active Directory users", "Provision Active Directory inetOrgPersons"}
 
 // credentialDataMapping is the attribute mapping that turns on password hash

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
@@ -117,6 +118,16 @@ func (c *connFlags) dial(ctx context.Context, stderr io.Writer) (*conn, error) {
 }
 
 // link is the Web UI page of a workflow.
+// describe is DescribeWorkflowExecution (not a billed action) through the
+// SDK's DescribeWorkflow, which replaces the deprecated call of that name.
+func (c *conn) describe(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	d, err := c.DescribeWorkflow(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	return d.RawResponse, nil
+}
+
 func (c *conn) link(workflowID string) string {
 	return uiLink(c.uiURL, c.namespace, workflowID)
 }

@@ -28,8 +28,8 @@ func (v Var) Title() string {
 	return strings.Join(v.Names, ", ")
 }
 
-// TemporalGRPCMetaPrefix: each TEMPORAL_GRPC_META_<header> variable is sent as
-// gRPC metadata (Temporal's envconfig).
+// TemporalGRPCMetaPrefix starts the TEMPORAL_GRPC_META_<header> variables,
+// each sent as gRPC metadata (Temporal's envconfig).
 const TemporalGRPCMetaPrefix = "TEMPORAL_GRPC_META_"
 
 // Temporal are the variables of Temporal's envconfig (LoadClientOptions),
