@@ -7,6 +7,9 @@ GO            ?= go
 GOBIN         := $(shell $(GO) env GOPATH)/bin
 TEMPORAL_CLI_VERSION := v1.5.1
 TEMPORAL      ?= $(GOBIN)/temporal
+# staticcheck (make lint), in a directory of its version so a bump reinstalls it
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK   := $(GOBIN)/staticcheck-$(STATICCHECK_VERSION)/staticcheck
 BIN           := bin
 # name=type, as workflows.SearchAttributes (checked by deploy/)
 SEARCH_ATTRS  := CloudSyncTenant=Keyword CloudSyncDomain=Keyword CloudSyncStep=Keyword CloudSyncOutcome=Keyword CloudSyncJobState=Keyword CloudSyncPhase=Keyword CloudSyncAwaitingApproval=Bool CloudSyncAwaitingSince=Datetime CloudSyncDrift=Keyword
@@ -77,9 +80,13 @@ record-histories: tools
 	CLOUDSYNC_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -vet=off -count=1 \
 	  -run 'TestOnboardFullThenRerunChangesNothing|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel|TestOffboardWaitsForApprovalThenRemovesTheConfiguration|TestDriftReportedWithinOneCheckAndRepairedByOnboard' ./e2e/
 
-## lint: go vet on our packages (slow the first time: it analyses every dependency)
-lint:
+## lint: go vet and staticcheck (staticcheck.conf) on our packages; the first run analyses
+## every dependency (README "Build cost": minutes), later runs take seconds
+lint: $(STATICCHECK)
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
+$(STATICCHECK):
+	GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## demo: start everything locally and onboard examples/tenant.yaml
 demo: tools build

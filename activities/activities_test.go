@@ -22,6 +22,13 @@ const (
 )
 
 // newActivities wires the real Graph client to an in-process graphsim.
+// waitTicks waits until graphsim's sync engine has ticked n more times.
+func waitTicks(t *testing.T, sim *graphsim.Server, n int) {
+	t.Helper()
+	before := sim.Stats().EngineTicks
+	require.Eventually(t, func() bool { return sim.Stats().EngineTicks >= before+n }, 5*time.Second, 5*time.Millisecond, "%d engine ticks", n)
+}
+
 func newActivities(t *testing.T, opts graphsim.Options) (*Activities, *graphsim.Server) {
 	t.Helper()
 	opts.Clients = map[string]string{simClient: simSecret}

@@ -87,7 +87,7 @@ func TestStartJobsLeavesQuarantinedAndPausedJobsAlone(t *testing.T) {
 	}
 	require.Len(t, starts, 1)
 	require.Contains(t, starts[0], exch)
-	time.Sleep(100 * time.Millisecond) // engine cycles
+	waitTicks(t, sim, 3) // a lifted quarantine would show by then
 	after := jobState(sim, prov)
 	require.Equal(t, "Quarantine", after.StatusCode)
 	require.True(t, q.QuarantineSeriesBegan.Equal(after.QuarantineSeriesBegan))

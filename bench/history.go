@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
@@ -113,63 +112,4 @@ func countActions(events []*historypb.HistoryEvent, pendingAttempts map[int64]in
 	}
 	a.add("local activities (per workflow task)", len(localActivityTasks))
 	return a
-}
-
-// pendingAttempts reads, for an open run, how many attempts each pending
-// activity has made (keyed by its scheduled event id), and the sum.
-func pendingAttempts(ctx context.Context, c client.Client, id, runID string) (map[int64]int32, int, error) {
-	d, err := c.DescribeWorkflowExecution(ctx, id, runID)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := map[int64]int32{}
-	total := 0
-	for _, pa := range d.GetPendingActivities() {
-		made := pa.GetAttempt()
-		if pa.GetState() == enums.PENDING_ACTIVITY_STATE_SCHEDULED {
-			made-- // waiting for its next attempt, which has not run yet
-		}
-		// The pending activity's scheduled event id is not in the describe
-		// answer: match it by activity id (the SDK's ids are the scheduled
-		// command's sequence numbers), resolved by the caller's history.
-		out[activityKey(pa.GetActivityId())] = made
-		total += int(made)
-	}
-	return out, total, nil
-}
-
-// activityKey maps a pending activity to a stand-in key: a negative number
-// unique per activity id, resolved against the history by resolvePending.
-func activityKey(id string) int64 {
-	var h int64 = -1
-	for _, c := range id {
-		h = h*31 - int64(c)
-	}
-	if h > 0 {
-		h = -h
-	}
-	return h
-}
-
-// resolvePending re-keys pending attempts by scheduled event id, matching
-// activity ids with the history's ActivityTaskScheduled events.
-func resolvePending(events []*historypb.HistoryEvent, pending map[int64]int32) map[int64]int32 {
-	out := map[int64]int32{}
-	for _, ev := range events {
-		if ev.GetEventType() != enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
-			continue
-		}
-		if p, ok := pending[activityKey(ev.GetActivityTaskScheduledEventAttributes().GetActivityId())]; ok {
-			out[ev.GetEventId()] = p
-		}
-	}
-	return out
-}
-
-// closeTime is the time of a closed run's last event.
-func closeTime(events []*historypb.HistoryEvent) time.Time {
-	if len(events) == 0 {
-		return time.Time{}
-	}
-	return events[len(events)-1].GetEventTime().AsTime()
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cloudsync/cloudsync/activities"
 	"github.com/cloudsync/cloudsync/graph"
@@ -52,38 +52,31 @@ func runOnboardings(ctx context.Context, c client.Client, specs []workflows.Tena
 	for i, s := range specs {
 		runs[i] = &onboardingRun{spec: s, id: workflows.OnboardStartOptions(s).ID}
 	}
-	var wg sync.WaitGroup
-	next := make(chan *onboardingRun)
-	var done sync.WaitGroup
-	for range startParallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range next {
-				r.start = time.Now()
-				wr, err := c.ExecuteWorkflow(ctx, workflows.OnboardStartOptions(r.spec), workflows.OnboardTenantWorkflow, workflows.OnboardInput{Spec: r.spec})
-				if err != nil {
-					r.err = err
-					continue
-				}
-				r.runID = wr.GetRunID()
-				done.Add(1)
-				go func() {
-					defer done.Done()
-					var res workflows.OnboardResult
-					r.err = wr.Get(ctx, &res)
-					r.changed = res.Changed
-					r.end = time.Now()
-				}()
-			}
-		}()
-	}
+	// Starts bounded by startParallel; each started run is followed (Get
+	// is a long poll) without bound.
+	var starts, follows errgroup.Group
+	starts.SetLimit(max(startParallel, 1))
 	for _, r := range runs {
-		next <- r
+		starts.Go(func() error {
+			r.start = time.Now()
+			wr, err := c.ExecuteWorkflow(ctx, workflows.OnboardStartOptions(r.spec), workflows.OnboardTenantWorkflow, workflows.OnboardInput{Spec: r.spec})
+			if err != nil {
+				r.err = err
+				return nil
+			}
+			r.runID = wr.GetRunID()
+			follows.Go(func() error {
+				var res workflows.OnboardResult
+				r.err = wr.Get(ctx, &res)
+				r.changed = res.Changed
+				r.end = time.Now()
+				return nil
+			})
+			return nil
+		})
 	}
-	close(next)
-	wg.Wait()
-	done.Wait()
+	_ = starts.Wait() // each run keeps its own error
+	_ = follows.Wait()
 	return runs
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cloudsync/cloudsync/graphsim"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -107,25 +107,18 @@ func measureFleetWatch(ctx context.Context, b *bench) (fleetWatchResult, error) 
 	n := len(jobs)
 	b.logf("fleet watch: %d tenants × %d jobs, poll interval %s, %d shards", res.Tenants, jobsPerTenant, res.Interval, shards)
 	start := time.Now()
-	var wg sync.WaitGroup
-	next := make(chan seeded)
 	var startErrs atomic.Int64
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for s := range next {
-				if err := startWatcher(ctx, ds.client, s.tenant, s.job); err != nil {
-					startErrs.Add(1)
-				}
-			}
-		}()
-	}
+	var starts errgroup.Group
+	starts.SetLimit(32)
 	for _, s := range jobs {
-		next <- s
+		starts.Go(func() error {
+			if err := startWatcher(ctx, ds.client, s.tenant, s.job); err != nil {
+				startErrs.Add(1)
+			}
+			return nil
+		})
 	}
-	close(next)
-	wg.Wait()
+	_ = starts.Wait() // counted in startErrs
 	res.StartWall, res.StartErrors = time.Since(start), int(startErrs.Load())
 	// Settled: every watcher has its job's state (the poller's first report).
 	observed := func() int64 {

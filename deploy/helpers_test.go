@@ -9,9 +9,7 @@ import (
 	"go/token"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cloudsync/cloudsync/internal/workerenv"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -28,9 +27,7 @@ import (
 type facts struct {
 	root string // repository root
 
-	workerEnv       map[string]bool // variables the worker reads, by name
-	workerEnvPrefix []string        // ... and by prefix (TEMPORAL_GRPC_META_)
-	stopTimeout     time.Duration   // the worker's --stop-timeout default
+	stopTimeout time.Duration // the worker's --stop-timeout default
 
 	searchAttributes []string          // workflows.SearchAttributeNames
 	searchTypes      map[string]string // name -> type, workflows.SearchAttributes
@@ -59,78 +56,16 @@ func readFacts() (facts, error) {
 	if err != nil {
 		return facts{}, err
 	}
-	f := facts{root: root, workerEnv: map[string]bool{}, graphsimFlags: map[string]bool{}, graphsimDefaults: map[string]string{}}
+	f := facts{root: root, stopTimeout: workerenv.StopTimeout, graphsimFlags: map[string]bool{}, graphsimDefaults: map[string]string{}}
 	f.searchAttributes = append([]string(nil), workflows.SearchAttributeNames...)
 	f.searchTypes = map[string]string{}
 	for _, a := range workflows.SearchAttributes {
 		f.searchTypes[a.Name] = a.Type
 	}
 
-	// The worker: getenv("X") / def("X", ...) in worker/*.go, and os.Getenv.
-	workerFiles, err := parseDir(filepath.Join(root, "worker"))
-	if err != nil {
-		return f, err
-	}
-	for _, file := range workerFiles {
-		ast.Inspect(file, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) == 0 {
-				return true
-			}
-			name := calleeName(call.Fun)
-			if name == "getenv" || name == "def" || name == "os.Getenv" || name == "os.LookupEnv" {
-				if s, ok := stringLit(call.Args[0]); ok {
-					f.workerEnv[s] = true
-				}
-			}
-			if strings.HasSuffix(name, "DurationVar") && len(call.Args) >= 3 {
-				if s, ok := stringLit(call.Args[1]); ok && s == "stop-timeout" {
-					f.stopTimeout, _ = evalDuration(call.Args[2])
-				}
-			}
-			return true
-		})
-	}
-	if len(f.workerEnv) < 10 {
-		return f, fmt.Errorf("found only %d getenv calls in worker/: has worker/config.go changed shape?", len(f.workerEnv))
-	}
-	if f.stopTimeout <= 0 {
-		return f, errors.New("no --stop-timeout default found in worker/")
-	}
-
-	// Temporal's envconfig, which the worker calls: every LookupEnv("TEMPORAL_...").
-	dir, err := moduleDir("go.temporal.io/sdk/contrib/envconfig")
-	if err != nil {
-		return f, err
-	}
-	envFiles, err := parseDir(dir)
-	if err != nil {
-		return f, err
-	}
-	before := len(f.workerEnv)
-	for _, file := range envFiles {
-		ast.Inspect(file, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok || len(call.Args) == 0 {
-				return true
-			}
-			name := calleeName(call.Fun)
-			if strings.HasSuffix(name, ".LookupEnv") {
-				if s, ok := stringLit(call.Args[0]); ok {
-					f.workerEnv[s] = true
-				}
-			}
-			if name == "strings.HasPrefix" && len(call.Args) == 2 {
-				if s, ok := stringLit(call.Args[1]); ok && strings.HasPrefix(s, "TEMPORAL_") {
-					f.workerEnvPrefix = append(f.workerEnvPrefix, s)
-				}
-			}
-			return true
-		})
-	}
-	if len(f.workerEnv)-before < 10 || !f.workerEnv["TEMPORAL_ADDRESS"] {
-		return f, fmt.Errorf("envconfig in %s: found too few variables", dir)
-	}
+	// The worker's variables (its own and Temporal's envconfig's) are the
+	// table in internal/workerenv, which the worker's tests hold to what it
+	// reads.
 
 	// graphsim's command: flag names and the demo credentials.
 	gsFiles, err := parseDir(filepath.Join(root, "graphsim", "cmd", "graphsim"))
@@ -175,17 +110,7 @@ func readFacts() (facts, error) {
 }
 
 // envAllowed reports whether the worker reads the variable.
-func (f facts) envAllowed(name string) bool {
-	if f.workerEnv[name] {
-		return true
-	}
-	for _, p := range f.workerEnvPrefix {
-		if strings.HasPrefix(name, p) && len(name) > len(p) {
-			return true
-		}
-	}
-	return false
-}
+func (f facts) envAllowed(name string) bool { return workerenv.Reads(name) }
 
 func parseDir(dir string) ([]*ast.File, error) {
 	entries, err := os.ReadDir(dir)
@@ -245,48 +170,6 @@ func stringLit(e ast.Expr) (string, bool) {
 	}
 	s, err := strconv.Unquote(lit.Value)
 	return s, err == nil
-}
-
-// evalDuration evaluates N*time.Unit or time.Unit.
-func evalDuration(e ast.Expr) (time.Duration, bool) {
-	switch e := e.(type) {
-	case *ast.SelectorExpr:
-		units := map[string]time.Duration{"Nanosecond": time.Nanosecond, "Microsecond": time.Microsecond, "Millisecond": time.Millisecond, "Second": time.Second, "Minute": time.Minute, "Hour": time.Hour}
-		d, ok := units[e.Sel.Name]
-		return d, ok
-	case *ast.BasicLit:
-		n, err := strconv.ParseInt(e.Value, 0, 64)
-		return time.Duration(n), err == nil
-	case *ast.BinaryExpr:
-		if e.Op != token.MUL {
-			return 0, false
-		}
-		a, ok1 := evalDuration(e.X)
-		b, ok2 := evalDuration(e.Y)
-		return a * b, ok1 && ok2
-	case *ast.ParenExpr:
-		return evalDuration(e.X)
-	}
-	return 0, false
-}
-
-// moduleDir is the directory of a module in the build list (module cache or vendor).
-func moduleDir(path string) (string, error) {
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goCmd); err != nil {
-		goCmd = "go"
-	}
-	var out, errb bytes.Buffer
-	cmd := exec.Command(goCmd, "list", "-m", "-f", "{{.Dir}}", path)
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go list -m %s: %v: %s", path, err, errb.String())
-	}
-	dir := strings.TrimSpace(out.String())
-	if dir == "" {
-		return "", fmt.Errorf("module %s is not downloaded (go mod download)", path)
-	}
-	return dir, nil
 }
 
 // imagePinned reports why an image reference is not pinned to a version ("" if it is).
@@ -470,5 +353,5 @@ func TestFactsFromCode(t *testing.T) {
 	if !f.envAllowed("TEMPORAL_GRPC_META_X_TENANT") || f.envAllowed("CLOUDSYNC_NOPE") || f.envAllowed("SSL_CERT_FILE") {
 		t.Error("envAllowed prefix/negative cases wrong")
 	}
-	t.Logf("worker variables: %v (prefixes %v); --stop-timeout default %s", sortedKeys(f.workerEnv), f.workerEnvPrefix, f.stopTimeout)
+	t.Logf("worker variables: %v (and %s*); --stop-timeout default %s", workerenv.Names(), workerenv.TemporalGRPCMetaPrefix, f.stopTimeout)
 }

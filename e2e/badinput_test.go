@@ -172,7 +172,7 @@ func TestBadInputIsRefusedBeforeAnyGraphWrite(t *testing.T) {
 		if wctx.Err() != nil {
 			// Still running: the worker cannot decode the input, fails the
 			// workflow task and retries it. Nothing reaches Graph.
-			desc, derr := e.client.DescribeWorkflowExecution(ctx, id, "")
+			desc, derr := describe(ctx, e.client, id)
 			require.NoError(t, derr)
 			t.Logf("status %s after 20 s", desc.WorkflowExecutionInfo.Status)
 			require.NoError(t, e.client.TerminateWorkflow(ctx, id, "", "e2e: undecodable input"))

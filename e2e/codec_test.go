@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	commonpb "go.temporal.io/api/common/v1"
 	enums "go.temporal.io/api/enums/v1"
@@ -124,6 +125,7 @@ func codecFreePort(t *testing.T) int {
 
 func codecStartEnv(t *testing.T, o codecEnvOptions) *codecEnv {
 	t.Helper()
+	skipIfShort(t)
 	e := &codecEnv{}
 	logger := codecLogger(t)
 	temporalBin, err := findTemporalCLI()
@@ -286,13 +288,10 @@ func codecWalk(m protoreflect.Message, path string, visit func(string, *commonpb
 // returns its base URL and its log (JSON lines, one per request).
 func codecServerProc(t *testing.T, env []string, args ...string) (string, *codecLog) {
 	t.Helper()
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	skipIfShort(t)
+	dir, err := binaries()
 	require.NoError(t, err)
-	bin := filepath.Join(t.TempDir(), "codec-server")
-	build := exec.Command("go", "build", "-o", bin, "./codec/cmd/codec-server")
-	build.Dir = strings.TrimSpace(string(root))
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "go build ./codec/cmd/codec-server: %s", out)
+	bin := filepath.Join(dir, "codec-server")
 
 	addr := fmt.Sprintf("127.0.0.1:%d", codecFreePort(t))
 	cmd := exec.Command(bin, append([]string{"-addr", addr}, args...)...)
@@ -311,20 +310,18 @@ func codecServerProc(t *testing.T, env []string, args ...string) (string, *codec
 		}
 	})
 	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	healthy := func() bool {
 		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return base, logs
-			}
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("codec server did not start: %v\n%s", err, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	}
+	if !assert.Eventually(t, healthy, 20*time.Second, 100*time.Millisecond) {
+		t.Fatalf("codec server did not start:\n%s", logs.String())
+	}
+	return base, logs
 }
 
 // codecDecodeHTTP posts payloads to the codec server's decode endpoint.

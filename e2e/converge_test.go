@@ -30,9 +30,9 @@ func TestConvergeChangedSpec(t *testing.T) {
 	prov, phs, exch := res.Jobs[workflows.TemplateProvisioning], res.Jobs[workflows.TemplatePasswordHash], res.Jobs[workflows.TemplateExchangeWriteback]
 	require.NotEmpty(t, exch)
 	original := graphsim.InitialProvisioningSchema(sp, prov)
-	eventually(t, 20*time.Second, "all jobs running", func() bool {
+	require.Eventually(t, func() bool {
 		return e.job(tenant, prov).StatusCode == "Active" && e.job(tenant, phs).StatusCode == "Active" && e.job(tenant, exch).StatusCode == "Active"
-	})
+	}, 20*time.Second, pollEvery, "all jobs running")
 
 	// rerun runs the spec again and returns the result and what it cost.
 	rerun := func(what string, s workflows.TenantSpec) (workflows.OnboardResult, requestCount) {
@@ -131,10 +131,10 @@ func TestConvergeChangedSpec(t *testing.T) {
 	st = e.sim.Snapshot(tenant)
 	requireOnlyCredentialDataAdded(t, original, st.Schemas[prov])
 	require.JSONEq(t, `{"appKeyScenario":"AD2AADPasswordHash"}`, st.Secrets[sp]["AppKey"])
-	eventually(t, 20*time.Second, "the PHS job running again", func() bool {
+	require.Eventually(t, func() bool {
 		j := e.job(tenant, phs)
 		return j.ScheduleState == "Active" && j.StatusCode == "Active"
-	})
+	}, 20*time.Second, pollEvery, "the PHS job running again")
 	require.Equal(t, "Paused", e.job(tenant, exch).ScheduleState, "Exchange writeback is still off")
 
 	// And once more: the PHS job is running, nothing to resume or change.

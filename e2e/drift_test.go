@@ -63,10 +63,10 @@ func TestDriftReportedWithinOneCheckAndRepairedByOnboard(t *testing.T) {
 	prov, phs := res.Jobs[workflows.TemplateProvisioning], res.Jobs[workflows.TemplatePasswordHash]
 
 	// The onboarding left drift none; the first check finds none too.
-	eventually(t, 30*time.Second, "a drift check that found none", func() bool {
+	require.Eventually(t, func() bool {
 		sa, st, _ := e.driftOf(t, id)
 		return sa == workflows.DriftNone && st.By == "check" && st.Checks >= 1
-	})
+	}, 30*time.Second, pollEvery, "a drift check that found none")
 	_, before, _ := e.driftOf(t, id)
 	out, _, code = e.starter(t, "status", "--tenant-id", tenant, "--domain", domain)
 	require.Equal(t, 0, code)
@@ -83,11 +83,11 @@ func TestDriftReportedWithinOneCheckAndRepairedByOnboard(t *testing.T) {
 	require.NoError(t, e.sim.SetOnPremisesSyncEnabled(tenant, false))
 	all := "credentialdata-missing,job-missing,secret-missing,sync-flag-off"
 	var st workflows.DriftState
-	eventually(t, 30*time.Second, "the drift reported", func() bool {
+	require.Eventually(t, func() bool {
 		var sa string
 		sa, st, _ = e.driftOf(t, id)
 		return sa == all
-	})
+	}, 30*time.Second, pollEvery, "the drift reported")
 	// Within one check: the first check that began after the drift was made
 	// (one in flight then may have seen part of it).
 	require.LessOrEqual(t, st.Checks-before.Checks, int64(2), "checks since the drift: %d", st.Checks-before.Checks)
@@ -101,35 +101,35 @@ func TestDriftReportedWithinOneCheckAndRepairedByOnboard(t *testing.T) {
 	out, _, code = e.starter(t, "list", "--drifted")
 	require.Equal(t, 0, code)
 	require.Contains(t, out, tenant)
-	eventually(t, 20*time.Second, "the drift notification", func() bool { return len(e.hook.notified(tenant, workflows.NotifyDrift)) > 0 })
+	require.Eventually(t, func() bool { return len(e.hook.notified(tenant, workflows.NotifyDrift)) > 0 }, 20*time.Second, pollEvery, "the drift notification")
 	notes := e.hook.notified(tenant, workflows.NotifyDrift)
 	require.Equal(t, strings.Split(all, ","), notes[len(notes)-1].Drift)
 	require.Contains(t, notes[len(notes)-1].Message, "starter onboard")
 	onlyGETs(t, e.sim, tenant, from)
-	eventually(t, 40*time.Second, "the worker's drift gauge", func() bool {
+	require.Eventually(t, func() bool {
 		_, body := scrape(t, "http://"+e.metricsAddr+"/metrics")
 		return strings.Contains(body, "\ncloudsync_drift_detected 1\n")
-	})
+	}, 40*time.Second, pollEvery, "the worker's drift gauge")
 
 	// The repair, once Entra lets the sync flag be turned on again.
-	eventually(t, 30*time.Second, "the sync deactivation over", func() bool { return e.sim.Snapshot(tenant).SyncDeactivatingUntil.IsZero() })
+	require.Eventually(t, func() bool { return e.sim.Snapshot(tenant).SyncDeactivatingUntil.IsZero() }, 30*time.Second, pollEvery, "the sync deactivation over")
 	out, errOut, code = e.starter(t, "onboard", "--file", file, "--wait")
 	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s\nworker:\n%s", out, errOut, e.workerOutput())
 	requireOnboarded(t, e.sim, spec, false)
 	// The onboarding hands its spec to the drift check as it ends: none at
 	// once, set by the onboarding (the next check is an interval later).
 	var repaired workflows.DriftState
-	eventually(t, 10*time.Second, "drift none after the repair", func() bool {
+	require.Eventually(t, func() bool {
 		var sa string
 		sa, repaired, _ = e.driftOf(t, id)
 		return sa == workflows.DriftNone
-	})
+	}, 10*time.Second, pollEvery, "drift none after the repair")
 	require.Equal(t, "onboarding", repaired.By, "cleared by the onboarding's spec, not by a later check")
-	eventually(t, 20*time.Second, "the repaired notification", func() bool { return len(e.hook.notified(tenant, workflows.NotifyDriftRepaired)) == 1 })
-	eventually(t, 30*time.Second, "a check after the repair that found none", func() bool {
+	require.Eventually(t, func() bool { return len(e.hook.notified(tenant, workflows.NotifyDriftRepaired)) == 1 }, 20*time.Second, pollEvery, "the repaired notification")
+	require.Eventually(t, func() bool {
 		sa, st, _ := e.driftOf(t, id)
 		return sa == workflows.DriftNone && st.By == "check" && st.Checks > repaired.Checks
-	})
+	}, 30*time.Second, pollEvery, "a check after the repair that found none")
 	require.Len(t, e.hook.notified(tenant, workflows.NotifyDriftRepaired), 1)
 	out, _, code = e.starter(t, "list", "--drifted")
 	require.Equal(t, 0, code)
@@ -139,10 +139,10 @@ func TestDriftReportedWithinOneCheckAndRepairedByOnboard(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, e.client.CancelWorkflow(ctx, id, ""))
-	eventually(t, 30*time.Second, "the drift check closed", func() bool {
+	require.Eventually(t, func() bool {
 		_, _, status := e.driftOf(t, id)
 		return status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING
-	})
+	}, 30*time.Second, pollEvery, "the drift check closed")
 	_, _, status := e.driftOf(t, id)
 	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_CANCELED, status)
 	it := e.client.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

@@ -30,10 +30,10 @@ func TestApprovalForOneEpisodeNeverForcesTheNext(t *testing.T) {
 
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 10))
 	var a workflows.WatchState
-	eventually(t, 30*time.Second, "episode A presented", func() bool {
+	require.Eventually(t, func() bool {
 		a = e.watchState(t, tenant, prov)
 		return a.Presented != nil
-	})
+	}, 30*time.Second, pollEvery, "episode A presented")
 
 	// No worker: the approval waits in the history.
 	require.NoError(t, e.killWorker())
@@ -42,23 +42,23 @@ func TestApprovalForOneEpisodeNeverForcesTheNext(t *testing.T) {
 	// An admin lifts A in the portal; the deletions still pending quarantine
 	// the job again at its next cycle: a new series.
 	require.NoError(t, e.sim.LiftQuarantine(tenant, prov))
-	eventually(t, 30*time.Second, "the job quarantined again", func() bool {
+	require.Eventually(t, func() bool {
 		j := e.job(tenant, prov)
 		return j.StatusCode == "Quarantine" && j.Cycles > 0
-	})
+	}, 30*time.Second, pollEvery, "the job quarantined again")
 	require.NoError(t, e.startWorker())
 
 	var b workflows.WatchState
-	eventually(t, 60*time.Second, "episode B presented after the refused restart", func() bool {
+	require.Eventually(t, func() bool {
 		b = e.watchState(t, tenant, prov)
 		return b.Presented != nil && b.Presented.ID() != a.Presented.ID() && len(b.Decisions) > 0
-	})
+	}, 60*time.Second, pollEvery, "episode B presented after the refused restart")
 	require.Equal(t, 0, e.forceDeletes(tenant), "the approval of A forced nothing")
 	// The worker's gauge counts it from visibility (this env's task queue only).
-	eventually(t, 40*time.Second, "the awaiting-approval gauge", func() bool {
+	require.Eventually(t, func() bool {
 		_, body := scrape(t, "http://"+e.metricsAddr+"/metrics")
 		return strings.Contains(body, "\ncloudsync_watch_awaiting_approval 1\n")
-	})
+	}, 40*time.Second, pollEvery, "the awaiting-approval gauge")
 	require.Equal(t, a.Presented.ID(), b.Decisions[0].Episode)
 	require.True(t, strings.HasPrefix(b.Decisions[0].Outcome, workflows.OutcomeRefused), b.Decisions[0].Outcome)
 	require.Equal(t, 10, e.job(tenant, prov).PendingDeletions)
@@ -68,7 +68,7 @@ func TestApprovalForOneEpisodeNeverForcesTheNext(t *testing.T) {
 		"--approver", "bob@contoso.com", "--reason", "batch B reviewed")
 	require.Equal(t, 0, code, "approve:\n%s\n%s", out, errOut)
 	require.Contains(t, out, "episode:     "+b.Presented.ID())
-	eventually(t, 30*time.Second, "B's deletions applied", func() bool { return e.job(tenant, prov).AppliedDeletions == 10 })
+	require.Eventually(t, func() bool { return e.job(tenant, prov).AppliedDeletions == 10 }, 30*time.Second, pollEvery, "B's deletions applied")
 	require.Equal(t, 1, e.forceDeletes(tenant))
 	e.recordHistories(t, workflows.WatchWorkflowID(tenant, prov), "watch-episodes")
 	e.recordHistories(t, workflows.PollerWorkflowID(e.taskQueue, 0), "poller")
@@ -87,7 +87,7 @@ func TestEarlyDecisionUnwatchAndCancel(t *testing.T) {
 		WatchOptions: workflows.WatchOptions{Webhook: "e2e-hook"}})
 	require.NoError(t, err, "worker:\n%s", e.workerOutput())
 	prov, phs := res.Jobs[workflows.TemplateProvisioning], res.Jobs[workflows.TemplatePasswordHash]
-	eventually(t, 30*time.Second, "the watcher to see the job", func() bool { return e.watchState(t, tenant, prov).Job.StatusCode == "Active" })
+	require.Eventually(t, func() bool { return e.watchState(t, tenant, prov).Job.StatusCode == "Active" }, 30*time.Second, pollEvery, "the watcher to see the job")
 
 	out, errOut, code := e.starter(t, "approve", "--tenant-id", tenant, "--job-id", prov, "--approver", "alice@contoso.com", "--reason", "saw Microsoft's mail")
 	require.Equal(t, 4, code, "nothing presented: exit 4\n%s\n%s", out, errOut)
@@ -104,11 +104,11 @@ func TestEarlyDecisionUnwatchAndCancel(t *testing.T) {
 	require.Equal(t, "unwatched by alice@contoso.com: handed over", st.Outcome)
 
 	require.NoError(t, e.client.CancelWorkflow(ctx, workflows.WatchWorkflowID(tenant, prov), ""))
-	eventually(t, 30*time.Second, "the cancelled watcher closed", func() bool {
-		d, err := e.client.DescribeWorkflowExecution(ctx, workflows.WatchWorkflowID(tenant, prov), "")
+	require.Eventually(t, func() bool {
+		d, err := describe(ctx, e.client, workflows.WatchWorkflowID(tenant, prov))
 		return err == nil && d.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_CANCELED
-	})
-	eventually(t, 10*time.Second, "both ended notices", func() bool { return len(e.hook.notified(tenant, "ended")) == 2 })
+	}, 30*time.Second, pollEvery, "the cancelled watcher closed")
+	require.Eventually(t, func() bool { return len(e.hook.notified(tenant, "ended")) == 2 }, 10*time.Second, pollEvery, "both ended notices")
 	e.recordHistories(t, workflows.WatchWorkflowID(tenant, prov), "watch-cancelled")
 	e.recordHistories(t, workflows.WatchWorkflowID(tenant, phs), "watch-unwatched")
 }
@@ -126,10 +126,10 @@ func TestRevokedConsentMakesWatchersUnreachable(t *testing.T) {
 	res, err := e.onboard(ctx, workflows.OnboardInput{Spec: spec, WatchOptions: workflows.WatchOptions{Webhook: "e2e-hook"}})
 	require.NoError(t, err, "worker:\n%s", e.workerOutput())
 	prov := res.Jobs[workflows.TemplateProvisioning]
-	eventually(t, 30*time.Second, "the watcher to see the job", func() bool { return e.watchState(t, tenant, prov).Job.StatusCode == "Active" })
+	require.Eventually(t, func() bool { return e.watchState(t, tenant, prov).Job.StatusCode == "Active" }, 30*time.Second, pollEvery, "the watcher to see the job")
 
 	e.sim.SetTenantOptions(tenant, graphsim.TenantOptions{ConsentRevoked: true})
-	eventually(t, 30*time.Second, "unreachable", func() bool { return e.watchState(t, tenant, prov).Phase == workflows.PhaseUnreachable })
+	require.Eventually(t, func() bool { return e.watchState(t, tenant, prov).Phase == workflows.PhaseUnreachable }, 30*time.Second, pollEvery, "unreachable")
 	provNotices := func() []workflows.Notification {
 		var out []workflows.Notification
 		for _, n := range e.hook.notified(tenant, "unreachable") {
@@ -139,10 +139,10 @@ func TestRevokedConsentMakesWatchersUnreachable(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, 10*time.Second, "the unreachable notice", func() bool { return len(provNotices()) == 1 })
+	require.Eventually(t, func() bool { return len(provNotices()) == 1 }, 10*time.Second, pollEvery, "the unreachable notice")
 	require.Contains(t, provNotices()[0].Message, "consent")
 
 	e.sim.SetTenantOptions(tenant, graphsim.TenantOptions{})
-	eventually(t, 60*time.Second, "watching again", func() bool { return e.watchState(t, tenant, prov).Phase == workflows.PhaseWatching })
+	require.Eventually(t, func() bool { return e.watchState(t, tenant, prov).Phase == workflows.PhaseWatching }, 60*time.Second, pollEvery, "watching again")
 	require.Len(t, provNotices(), 1, "said once")
 }

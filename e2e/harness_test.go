@@ -137,8 +137,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// skipIfShort skips an end-to-end test under -short: each needs a dev server,
+// graphsim and built binaries (go test -short ./... is the quick loop).
+func skipIfShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: skipped under -short")
+	}
+}
+
 func setup(t *testing.T) *env {
 	t.Helper()
+	skipIfShort(t)
 	once.Do(func() {
 		shared, sharedErr = start(envConfig{name: "shared", ownServer: true, sim: graphsim.Options{
 			Seed:             7,
@@ -161,6 +171,7 @@ func setup(t *testing.T) *env {
 // its histories and worker logs for secrets) when the test ends.
 func newEnv(t *testing.T, cfg envConfig) *env {
 	t.Helper()
+	skipIfShort(t)
 	if cfg.ownServer && externalAddress != "" {
 		if !cfg.externalOK {
 			t.Skipf("env %s needs a Temporal dev server of its own (%s is set: the tests use the server at %s)", cfg.name, externalEnv, externalAddress)
@@ -192,7 +203,8 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	return e
 }
 
-// binaries builds the worker and starter once per test binary.
+// binaries builds the worker, starter, graphsim and codec-server once per
+// test binary.
 func binaries() (string, error) {
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "cloudsync-e2e-")
@@ -566,12 +578,13 @@ func buildBinaries(dir string) error {
 	if err != nil {
 		return fmt.Errorf("find module root: %w", err)
 	}
-	for _, pkg := range []string{"worker", "starter"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "./"+pkg)
-		cmd.Dir = strings.TrimSpace(string(root))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./%s: %v\n%s", pkg, err, out)
-		}
+	// One go build for all: it builds them in parallel. Each binary is named
+	// after its package's directory.
+	pkgs := []string{"./worker", "./starter", "./graphsim/cmd/graphsim", "./codec/cmd/codec-server"}
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
+	cmd.Dir = strings.TrimSpace(string(root))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", strings.Join(pkgs, " "), err, out)
 	}
 	return nil
 }

@@ -32,9 +32,9 @@ func TestHealthyWatchersLogNoErrors(t *testing.T) {
 	// The watchers settle: each has heard from the poller (or looked) and
 	// watches a healthy job (its state, published in its memo, read with
 	// Describe: no query).
-	eventually(t, 60*time.Second, "the watchers to settle", func() bool {
+	require.Eventually(t, func() bool {
 		for _, id := range res.Watchers {
-			d, err := e.client.DescribeWorkflowExecution(ctx, id, "")
+			d, err := describe(ctx, e.client, id)
 			if err != nil {
 				return false
 			}
@@ -48,14 +48,17 @@ func TestHealthyWatchersLogNoErrors(t *testing.T) {
 			}
 		}
 		return true
-	})
+	}, 60*time.Second, pollEvery, "the watchers to settle")
 	settled := len(e.workerOutput())
 
-	// About ten poll intervals (1 s each) of healthy watching.
-	time.Sleep(10 * time.Second)
+	// Ten polls (one list of the service principal's jobs each, every 1 s) of
+	// healthy watching.
+	const listed = "GET /servicePrincipals/{id}/synchronization/jobs 200"
+	polls := e.sim.Stats().Requests[listed]
+	require.Eventually(t, func() bool { return e.sim.Stats().Requests[listed] >= polls+10 }, time.Minute, pollEvery, "ten polls")
 	all := e.workerOutput()
 	since := all[settled:]
-	d, err := e.client.DescribeWorkflowExecution(ctx, workflows.PollerWorkflowID(e.taskQueue, 0), "")
+	d, err := describe(ctx, e.client, workflows.PollerWorkflowID(e.taskQueue, 0))
 	require.NoError(t, err, "the poller runs")
 	require.NotEmpty(t, d.GetPendingActivities(), "the poller's PollShard runs")
 	for _, line := range strings.Split(since, "\n") {

@@ -35,10 +35,10 @@ func TestWorkerMetricsAndHealthDuringARun(t *testing.T) {
 	code, body := scrape(t, base+"/readyz")
 	require.Equal(t, 200, code, body)
 
-	eventually(t, 10*time.Second, "onboarding and Graph metrics", func() bool {
+	require.Eventually(t, func() bool {
 		_, body = scrape(t, base+"/metrics")
 		return hasSeries(body, "cloudsync_onboardings_total", `outcome="completed"`, `workflow_type="OnboardTenant"`)
-	})
+	}, 10*time.Second, pollEvery, "onboarding and Graph metrics")
 	require.True(t, hasSeries(body, "cloudsync_graph_requests_total", `method="POST"`, `route="/beta/applicationTemplates/{id}/instantiate"`, `status="201"`), body)
 	require.True(t, hasSeries(body, "cloudsync_graph_requests_total", `code="Request_ResourceNotFound"`, `route="/beta/servicePrincipals/{id}"`, `status="404"`), "replication lag is visible")
 	require.Contains(t, body, "cloudsync_graph_request_duration_seconds_bucket")

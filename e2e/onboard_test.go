@@ -189,7 +189,7 @@ func (e *env) requests(tenant, domain string, from int) requestCount {
 	closed := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if d, err := e.client.DescribeWorkflowExecution(ctx, workflows.OnboardWorkflowID(tenant, domain), ""); err == nil {
+	if d, err := describe(ctx, e.client, workflows.OnboardWorkflowID(tenant, domain)); err == nil {
 		if ct := d.GetWorkflowExecutionInfo().GetCloseTime(); ct != nil {
 			closed = ct.AsTime()
 		}

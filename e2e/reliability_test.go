@@ -205,9 +205,9 @@ func TestDevServerRestartMidRun(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	// Mid-run: half of the apps exist.
-	eventually(t, time.Minute, "the first apps", func() bool {
+	require.Eventually(t, func() bool {
 		return e.sim.Stats().Requests[instantiated] >= onboardings/2
-	})
+	}, time.Minute, pollEvery, "the first apps")
 	started := e.sim.Stats().Requests["POST /servicePrincipals/{id}/synchronization/jobs/{jobId}/start 204"]
 	t.Logf("restarting the dev server at %s: %d apps made, %d jobs started", since(t0), e.sim.Stats().Requests[instantiated], started)
 	require.NoError(t, e.restartServer(2*time.Second))
@@ -234,7 +234,7 @@ func TestDevServerRestartMidRun(t *testing.T) {
 	for _, s := range specs {
 		ids = append(ids, workflows.OnboardWorkflowID(s.TenantID, s.Domain))
 	}
-	resp, err := e.client.DescribeWorkflowExecution(ctx, ids[0], "")
+	resp, err := describe(ctx, e.client, ids[0])
 	require.NoError(t, err)
 	require.True(t, resp.WorkflowExecutionInfo.StartTime.AsTime().Before(t0.Add(time.Second)))
 }

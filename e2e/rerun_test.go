@@ -31,14 +31,14 @@ func TestRerunLeavesQuarantinedAndPausedJobsAlone(t *testing.T) {
 	require.NotEmpty(t, prov)
 	require.NotEmpty(t, phs)
 	require.Empty(t, res.JobsLeftAlone)
-	eventually(t, 20*time.Second, "both jobs running", func() bool {
+	require.Eventually(t, func() bool {
 		return e.job(tenant, prov).StatusCode == "Active" && e.job(tenant, phs).StatusCode == "Active"
-	})
+	}, 20*time.Second, pollEvery, "both jobs running")
 
 	// Deletions at the threshold: Graph quarantines the provisioning job. An
 	// admin pauses the password hash job in the portal.
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 5))
-	eventually(t, 20*time.Second, "the provisioning job quarantined", func() bool { return e.job(tenant, prov).StatusCode == "Quarantine" })
+	require.Eventually(t, func() bool { return e.job(tenant, prov).StatusCode == "Quarantine" }, 20*time.Second, pollEvery, "the provisioning job quarantined")
 	quarantined := e.job(tenant, prov)
 	require.Equal(t, "TooManyDeletes", quarantined.QuarantineReason)
 	require.False(t, quarantined.QuarantineSeriesBegan.IsZero())
@@ -49,7 +49,7 @@ func TestRerunLeavesQuarantinedAndPausedJobsAlone(t *testing.T) {
 	again, err := e.onboard(ctx, in)
 	require.NoError(t, err, "worker:\n%s", e.workerOutput())
 	require.Equal(t, res.Jobs, again.Jobs)
-	time.Sleep(time.Second) // a few engine cycles: a lifted quarantine would show in a new series
+	waitTicks(t, e.sim, 5) // a lifted quarantine would show in a new series by then
 
 	for _, r := range e.sim.RequestLog()[before:] {
 		if r.Tenant == tenant && strings.HasSuffix(r.Route, "/start") {

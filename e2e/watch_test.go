@@ -18,18 +18,25 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-// eventually polls cond for up to d.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+// waitTicks waits until graphsim's sync engine has ticked n more times.
+func waitTicks(t *testing.T, sim *graphsim.Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %s waiting for %s", d, what)
+	before := sim.Stats().EngineTicks
+	require.Eventually(t, func() bool { return sim.Stats().EngineTicks >= before+n }, 30*time.Second, 10*time.Millisecond, "%d engine ticks", n)
 }
+
+// describe is DescribeWorkflowExecution through the SDK's DescribeWorkflow
+// (which replaces the deprecated call of that name).
+func describe(ctx context.Context, c client.Client, workflowID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	d, err := c.DescribeWorkflow(ctx, workflowID, "")
+	if err != nil {
+		return nil, err
+	}
+	return d.RawResponse, nil
+}
+
+// pollEvery is how often require.Eventually looks again in the e2e tests.
+const pollEvery = 200 * time.Millisecond
 
 func (e *env) job(tenant, id string) graphsim.JobState {
 	for _, j := range e.sim.Snapshot(tenant).Jobs {
@@ -93,48 +100,48 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 			t.Logf("worker:\n%s", tailLines(e.workerOutput(), 80))
 		}
 	})
-	eventually(t, 60*time.Second, "the watcher to see the job running", func() bool {
+	require.Eventually(t, func() bool {
 		return e.watchState(t, tenant, prov).Job.StatusCode == "Active"
-	})
+	}, 60*time.Second, pollEvery, "the watcher to see the job running")
 
 	// Below the threshold: applied on the next cycle, nobody asked.
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 9))
-	eventually(t, 20*time.Second, "9 deletions applied", func() bool { return e.job(tenant, prov).AppliedDeletions == 9 })
+	require.Eventually(t, func() bool { return e.job(tenant, prov).AppliedDeletions == 9 }, 20*time.Second, pollEvery, "9 deletions applied")
 	require.Equal(t, 0, e.forceDeletes(tenant))
 
 	// At the threshold: quarantined, the watcher asks for approval.
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 10))
-	eventually(t, 60*time.Second, "awaiting approval", func() bool {
+	require.Eventually(t, func() bool {
 		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
-	})
+	}, 60*time.Second, pollEvery, "awaiting approval")
 	require.Equal(t, "Quarantine", e.job(tenant, prov).StatusCode)
-	eventually(t, 60*time.Second, "the tenant listed as awaiting approval", func() bool {
+	require.Eventually(t, func() bool {
 		out, _, code := e.starter(t, "list", "--awaiting-approval")
 		return code == 0 && strings.Contains(out, tenant)
-	})
+	}, 60*time.Second, pollEvery, "the tenant listed as awaiting approval")
 	require.Equal(t, 0, e.forceDeletes(tenant), "ForceDeletes before any approval")
 	require.Equal(t, 10, e.job(tenant, prov).PendingDeletions)
-	eventually(t, 60*time.Second, "the webhook named in the options told", func() bool { return len(e.hook.notified(tenant, "awaiting-approval")) > 0 })
+	require.Eventually(t, func() bool { return len(e.hook.notified(tenant, "awaiting-approval")) > 0 }, 60*time.Second, pollEvery, "the webhook named in the options told")
 
 	// Approve with the starter.
 	out, errOut, code := e.starter(t, "approve", "--tenant-id", tenant, "--domain", domain,
 		"--approver", "alice@contoso.com", "--reason", "HR offboarding batch")
 	require.Equal(t, 0, code, "approve:\n%s\n%s", out, errOut)
 	require.Contains(t, out, "restart-issued")
-	eventually(t, 60*time.Second, "deletions applied and the job active", func() bool {
+	require.Eventually(t, func() bool {
 		j := e.job(tenant, prov)
 		return j.AppliedDeletions == 19 && j.PendingDeletions == 0 && j.StatusCode == "Active"
-	})
-	eventually(t, 60*time.Second, "the watcher back to watching", func() bool {
+	}, 60*time.Second, pollEvery, "deletions applied and the job active")
+	require.Eventually(t, func() bool {
 		return e.watchState(t, tenant, prov).Phase == workflows.PhaseWatching
-	})
+	}, 60*time.Second, pollEvery, "the watcher back to watching")
 	require.Equal(t, 1, e.forceDeletes(tenant))
 
 	// Once more, approving with the plain Temporal CLI.
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 12))
-	eventually(t, 60*time.Second, "awaiting approval again", func() bool {
+	require.Eventually(t, func() bool {
 		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
-	})
+	}, 60*time.Second, pollEvery, "awaiting approval again")
 	cli, err := findTemporalCLI()
 	require.NoError(t, err)
 	// Without an episode, the signal binds to the one presented when it arrives.
@@ -143,17 +150,17 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 		"--workflow-id", workflows.WatchWorkflowID(tenant, prov), "--name", workflows.ApproveSignal, "--input", string(input))
 	cliOut, err := cmd.CombinedOutput()
 	require.NoError(t, err, "temporal workflow signal: %s", cliOut)
-	eventually(t, 60*time.Second, "the second batch applied", func() bool {
+	require.Eventually(t, func() bool {
 		j := e.job(tenant, prov)
 		return j.AppliedDeletions == 31 && j.StatusCode == "Active"
-	})
+	}, 60*time.Second, pollEvery, "the second batch applied")
 	require.Equal(t, 2, e.forceDeletes(tenant))
 
 	// A rejection leaves the deletions pending.
 	require.NoError(t, e.sim.StageDeletions(tenant, prov, 20))
-	eventually(t, 60*time.Second, "awaiting approval a third time", func() bool {
+	require.Eventually(t, func() bool {
 		return e.watchState(t, tenant, prov).Phase == workflows.PhaseAwaitingApproval
-	})
+	}, 60*time.Second, pollEvery, "awaiting approval a third time")
 	out, errOut, code = e.starter(t, "reject", "--tenant-id", tenant, "--domain", domain,
 		"--approver", "carol@contoso.com", "--reason", "unexpected OU move")
 	require.Equal(t, 0, code, "reject:\n%s\n%s", out, errOut)
@@ -162,10 +169,10 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	// Graph re-evaluates the quarantine (graphsim every 2 s here): the same
 	// series is not asked again.
 	before := e.job(tenant, prov)
-	eventually(t, 60*time.Second, "two re-evaluations of the rejected quarantine", func() bool {
+	require.Eventually(t, func() bool {
 		j := e.job(tenant, prov)
 		return j.QuarantineSeriesCount >= before.QuarantineSeriesCount+2 && j.QuarantineSeriesBegan.Equal(before.QuarantineSeriesBegan)
-	})
+	}, 60*time.Second, pollEvery, "two re-evaluations of the rejected quarantine")
 	st = e.watchState(t, tenant, prov)
 	require.Equal(t, workflows.PhaseRejected, st.Phase, "a re-evaluation does not re-open a decided episode")
 	j := e.job(tenant, prov)
@@ -179,10 +186,10 @@ func TestDeletesAboveThresholdWaitForAHuman(t *testing.T) {
 	out, errOut, code = e.starter(t, "resume", "--tenant-id", tenant, "--job-id", prov, "--by", "carol@contoso.com", "--reason", "checking the fix")
 	require.Equal(t, 0, code, "resume:\n%s\n%s", out, errOut)
 	require.Contains(t, out, "started")
-	eventually(t, 60*time.Second, "a new episode presented", func() bool {
+	require.Eventually(t, func() bool {
 		st := e.watchState(t, tenant, prov)
 		return st.Presented != nil && !st.Presented.SeriesBegan.Equal(rejected.Job.SeriesBegan)
-	})
+	}, 60*time.Second, pollEvery, "a new episode presented")
 	require.Equal(t, 2, e.forceDeletes(tenant), "a resume forces nothing")
 	require.Equal(t, 20, e.job(tenant, prov).PendingDeletions)
 

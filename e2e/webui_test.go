@@ -86,17 +86,6 @@ func (e *codecEnv) watchPhase(t *testing.T, tenant, job string) string {
 	return st.Phase + "/" + st.Job.StatusCode
 }
 
-func codecEventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
 func TestWebUIListsWatchersAwaitingApproval(t *testing.T) {
 	chromium := codecChromium(t)
 	t.Parallel()
@@ -129,22 +118,22 @@ func TestWebUIListsWatchersAwaitingApproval(t *testing.T) {
 	require.NotEmpty(t, provA)
 	require.NotEmpty(t, phsA)
 	require.NotEmpty(t, provB)
-	codecEventually(t, 30*time.Second, "tenant A's watcher to see its job running", func() bool {
+	require.Eventually(t, func() bool {
 		return e.watchPhase(t, tenantA, provA) == workflows.PhaseWatching+"/Active"
-	})
+	}, 30*time.Second, pollEvery, "tenant A's watcher to see its job running")
 
 	// Quarantine A's provisioning job: deletions at the threshold.
 	require.NoError(t, e.sim.StageDeletions(tenantA, provA, threshold))
 	awaiting := workflows.WatchWorkflowID(tenantA, provA)
 	query := workflows.SearchAwaitingApproval.GetName() + `=true`
-	codecEventually(t, 45*time.Second, "the watcher listed as awaiting approval", func() bool {
+	require.Eventually(t, func() bool {
 		resp, err := e.client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: "default", Query: query})
 		return err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == awaiting
-	})
+	}, 45*time.Second, pollEvery, "the watcher listed as awaiting approval")
 	others := []string{workflows.WatchWorkflowID(tenantA, phsA), workflows.WatchWorkflowID(tenantB, provB)}
 	// Those watchers are running: they exist, they just do not await anything.
 	for _, id := range others {
-		desc, err := e.client.DescribeWorkflowExecution(ctx, id, "")
+		desc, err := describe(ctx, e.client, id)
 		require.NoError(t, err)
 		require.Nil(t, desc.WorkflowExecutionInfo.CloseTime, "%s is not running", id)
 	}

@@ -156,5 +156,3 @@ func (c *Client) sendBytes(ctx context.Context, ri *abs.RequestInformation) ([]b
 func (c *Client) sendNoContent(ctx context.Context, ri *abs.RequestInformation) error {
 	return c.adapter.SendNoContent(ctx, ri, c.errorMap)
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -178,16 +178,15 @@ func lastLogged(t *testing.T, srv *graphsim.Server, routeSuffix string) graphsim
 	return graphsim.Request{}
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+// waitTicks waits until graphsim's sync engine has ticked n more times.
+func waitTicks(t *testing.T, srv *graphsim.Server, n int) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	before := srv.Stats().EngineTicks
+	require.Eventually(t, func() bool { return srv.Stats().EngineTicks >= before+n }, 5*time.Second, 5*time.Millisecond, "%d engine ticks", n)
 }
+
+// pollEvery is how often require.Eventually looks again in these tests.
+const pollEvery = 20 * time.Millisecond
 
 // A token is fetched by azidentity from the simulated authority and attached to
 // Graph requests although the Graph host has a port (allowed hosts are named
@@ -380,10 +379,12 @@ func TestSimReplicationLag(t *testing.T) {
 	require.Equal(t, 404, ge.Status)
 	require.Equal(t, "Request_ResourceNotFound", ge.Code)
 
-	visible := s.srv.Snapshot(tenantA).ServicePrincipals[0].VisibleAt
-	time.Sleep(time.Until(visible) + 30*time.Millisecond)
-	sp, err := c.GetServicePrincipal(ctx, inst.ServicePrincipalID)
-	require.NoError(t, err)
+	var sp ServicePrincipal
+	require.Eventually(t, func() bool {
+		sp, err = c.GetServicePrincipal(ctx, inst.ServicePrincipalID)
+		return err == nil
+	}, lag+3*time.Second, pollEvery, "visible once replicated")
+	require.False(t, time.Now().Before(s.srv.Snapshot(tenantA).ServicePrincipals[0].VisibleAt), "not before the lag")
 	require.Equal(t, ServicePrincipal{ID: inst.ServicePrincipalID, AppID: inst.AppID, DisplayName: "Lagging sync", ApplicationTemplateID: AD2AADTemplateID}, sp)
 }
 
@@ -422,10 +423,10 @@ func TestSimJobsCreateListGetStartPause(t *testing.T) {
 	ge := requireGraphError(t, err, KindNotFound)
 	require.Equal(t, "SynchronizationJobNotFound", ge.InnerCode)
 	var got Job
-	eventually(t, 3*time.Second, "the new job readable by id", func() bool {
+	require.Eventually(t, func() bool {
 		got, err = c.GetJob(ctx, sp, prov.ID)
 		return err == nil
-	})
+	}, 3*time.Second, pollEvery, "the new job readable by id")
 	require.Equal(t, prov.ID, got.ID)
 	require.Equal(t, "Disabled", got.ScheduleState)
 
@@ -441,11 +442,11 @@ func TestSimJobsCreateListGetStartPause(t *testing.T) {
 	require.Equal(t, "Active", got.StatusCode)
 
 	// A cycle runs: the status carries the execution and entry counts.
-	eventually(t, 3*time.Second, "a sync cycle", func() bool {
+	require.Eventually(t, func() bool {
 		got, err = c.GetJob(ctx, sp, prov.ID)
 		require.NoError(t, err)
 		return got.LastExecution != nil
-	})
+	}, 3*time.Second, pollEvery, "a sync cycle")
 	require.Equal(t, "Succeeded", got.LastExecution.State)
 	require.False(t, got.LastExecution.TimeBegan.IsZero())
 	require.NotNil(t, got.LastSuccessful)
@@ -482,11 +483,11 @@ func TestSimQuarantineTooManyDeletesAndForceDeletes(t *testing.T) {
 	require.NoError(t, s.srv.StageDeletions(tenantA, job.ID, 5))
 
 	var got Job
-	eventually(t, 3*time.Second, "quarantine", func() bool {
+	require.Eventually(t, func() bool {
 		got, err = c.GetJob(ctx, sp, job.ID)
 		require.NoError(t, err)
 		return got.Quarantine != nil
-	})
+	}, 3*time.Second, pollEvery, "quarantine")
 	require.Equal(t, "TooManyDeletes", got.Quarantine.Reason)
 	require.Equal(t, "DeleteThresholdExceeded", got.Quarantine.ErrorCode)
 	require.Contains(t, got.Quarantine.ErrorMessage, "ForceDeletes")
@@ -515,7 +516,7 @@ func TestSimQuarantineTooManyDeletesAndForceDeletes(t *testing.T) {
 	// Without ForceDeletes: still quarantined, deletions still pending.
 	require.NoError(t, c.RestartJob(ctx, sp, job.ID, ScopeEscrows, ScopeWatermark))
 	require.Equal(t, "Escrows,Watermark", restartScope())
-	time.Sleep(150 * time.Millisecond) // a few engine ticks
+	waitTicks(t, s.srv, 3)
 	got, err = c.GetJob(ctx, sp, job.ID)
 	require.NoError(t, err)
 	require.NotNil(t, got.Quarantine)
@@ -539,11 +540,11 @@ func TestSimQuarantineTooManyDeletesAndForceDeletes(t *testing.T) {
 	snap := s.srv.Snapshot(tenantA).Jobs[0]
 	require.Zero(t, snap.PendingDeletions)
 	require.Equal(t, 5, snap.AppliedDeletions)
-	eventually(t, 3*time.Second, "a healthy cycle", func() bool {
+	require.Eventually(t, func() bool {
 		got, err = c.GetJob(ctx, sp, job.ID)
 		require.NoError(t, err)
 		return got.LastExecution != nil && got.LastExecution.State == "Succeeded"
-	})
+	}, 3*time.Second, pollEvery, "a healthy cycle")
 	require.True(t, got.Running())
 }
 

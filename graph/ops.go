@@ -11,17 +11,19 @@ import (
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/applicationtemplates"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-beta-sdk-go/serviceprincipals"
+
+	"github.com/cloudsync/cloudsync/internal/jobtemplate"
 )
 
 // AD2AADTemplateID is the application template of Entra Cloud Sync ("Active
 // Directory to Azure Active Directory Provisioning").
 const AD2AADTemplateID = "1a4721b3-e57f-4451-ae87-ef078703ec94"
 
-// Sync job templates of the AD2AAD application.
+// Sync job templates of the AD2AAD application (the same as workflows').
 const (
-	TemplateProvisioning      = "AD2AADProvisioning"
-	TemplatePasswordHash      = "AD2AADPasswordHash"
-	TemplateExchangeWriteback = "AAD2ADExchangeHybridWriteback"
+	TemplateProvisioning      = jobtemplate.Provisioning
+	TemplatePasswordHash      = jobtemplate.PasswordHash
+	TemplateExchangeWriteback = jobtemplate.ExchangeWriteback
 )
 
 // ServicePrincipal is what we keep of a service principal.

@@ -8,7 +8,8 @@ import (
 	"strings"
 )
 
-// Object mappings that must carry the password hash (matched case-insensitively).
+// CredentialDataTargets are the object mappings that must carry the password
+// hash (matched case-insensitively).
 var CredentialDataTargets = []string{"Provision Active Directory users", "Provision Active Directory inetOrgPersons"}
 
 // credentialDataMapping is the attribute mapping that turns on password hash
@@ -207,43 +208,6 @@ func removals(b []byte, els []span) []span {
 		}
 	}
 	return out
-}
-
-// CountCredentialData counts the CredentialData mappings per target object
-// mapping (name as written in the schema); for verification and tests.
-func CountCredentialData(schema []byte) (map[string]int, error) {
-	if !json.Valid(schema) {
-		return nil, ErrNotSchema
-	}
-	root, err := members(schema, skipWS(schema, 0))
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int{}
-	for _, rule := range elementsOf(schema, root["synchronizationRules"]) {
-		rm, err := members(schema, rule.start)
-		if err != nil {
-			continue
-		}
-		for _, mapping := range elementsOf(schema, rm["objectMappings"]) {
-			mm, err := members(schema, mapping.start)
-			if err != nil {
-				continue
-			}
-			name, ok := targetName(schema, mm["name"])
-			if !ok {
-				continue
-			}
-			n := 0
-			for _, a := range elementsOf(schema, mm["attributeMappings"]) {
-				if isCredentialData(schema, a) {
-					n++
-				}
-			}
-			out[name] += n
-		}
-	}
-	return out, nil
 }
 
 // DirectoryID returns the id of the schema directory with the given name

@@ -42,6 +42,14 @@ func newSim(t *testing.T, opts Options) *Server {
 	return s
 }
 
+// waitTicks waits until the sync engine has ticked n more times: what a tick
+// would change has then changed (instead of sleeping "a few ticks").
+func waitTicks(t *testing.T, s *Server, n int) {
+	t.Helper()
+	before := s.Stats().EngineTicks
+	require.Eventually(t, func() bool { return s.Stats().EngineTicks >= before+n }, 5*time.Second, 5*time.Millisecond, "%d engine ticks", n)
+}
+
 func httpClient(s *Server) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.CertPool()}}}
 }

@@ -81,8 +81,10 @@ func TestQuarantineReevaluation(t *testing.T) {
 	cycles := js.Cycles
 
 	// Not before nextAttempt: the ticks in between leave it alone.
-	time.Sleep(every / 2)
-	require.Equal(t, cycles, jobStateOf(t, s, prov).Cycles)
+	waitTicks(t, s, 3)
+	js = jobStateOf(t, s, prov)
+	require.True(t, time.Now().Before(q1.NextAttempt), "the ticks came before the next attempt (machine too slow?)")
+	require.Equal(t, cycles, js.Cycles)
 
 	var q2 *quarantineView
 	require.Eventually(t, func() bool { q2 = c.quarantine(sp, prov); return q2.SeriesCount >= 2 }, 3*time.Second, 20*time.Millisecond)

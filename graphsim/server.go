@@ -253,6 +253,9 @@ type Stats struct {
 	// Connections counts the TCP connections clients opened (Graph, token
 	// and control requests share the port): a measure of connection reuse.
 	Connections int `json:"connections"`
+	// EngineTicks counts the sync engine's ticks (every SyncInterval), so a
+	// test can wait for ticks to have passed instead of sleeping.
+	EngineTicks int `json:"engineTicks"`
 }
 
 // Request is one Graph request as logged by the simulator.

@@ -609,6 +609,7 @@ func (s *Server) tick() {
 			}
 		}
 	}
+	s.stats.EngineTicks++ // under mu with the tick's changes: seen together
 }
 
 // reevaluateLocked is Graph's periodic look at a quarantined job. A

@@ -257,7 +257,7 @@ func TestSyncEngineDeleteThreshold(t *testing.T) {
 	}
 	// A disabled job does not run.
 	require.NoError(t, s.StageDeletions(tenantA, prov, 4))
-	time.Sleep(80 * time.Millisecond)
+	waitTicks(t, s, 3)
 	require.Equal(t, 0, jobState().Cycles)
 	require.Equal(t, 4, jobState().PendingDeletions)
 
@@ -288,7 +288,7 @@ func TestSyncEngineDeleteThreshold(t *testing.T) {
 	require.Equal(t, 204, c.do("POST", base+"/restart", map[string]any{"criteria": map[string]any{"resetScope": "Watermark, Escrows"}}).Status)
 	require.Equal(t, 204, c.do("POST", base+"/restart", nil).Status)
 	require.Equal(t, 204, c.do("POST", base+"/restart", map[string]any{"criteria": nil}).Status)
-	time.Sleep(80 * time.Millisecond)
+	waitTicks(t, s, 3)
 	require.Equal(t, "Quarantine", jobState().StatusCode)
 	// QuarantineState clears it, but the pending deletions re-quarantine it.
 	cycles := jobState().Cycles
@@ -306,7 +306,7 @@ func TestSyncEngineDeleteThreshold(t *testing.T) {
 	require.Equal(t, 0, js.PendingDeletions)
 	require.Equal(t, 9, js.AppliedDeletions)
 	require.Nil(t, c.job(sp, prov)["status"].(map[string]any)["quarantine"])
-	time.Sleep(60 * time.Millisecond)
+	waitTicks(t, s, 3)
 	require.Equal(t, "Active", jobState().StatusCode)
 
 	var bodies []string
@@ -323,7 +323,7 @@ func TestSyncEngineDeleteThreshold(t *testing.T) {
 	// Other quarantines: ForceDeletes does not clear them, QuarantineState/Full does.
 	require.NoError(t, s.Quarantine(tenantA, prov, "EncounteredQuarantineException", "AzureActiveDirectoryInvalidCredential"))
 	require.Equal(t, 204, c.do("POST", base+"/restart", map[string]any{"criteria": map[string]any{"resetScope": "ForceDeletes"}}).Status)
-	time.Sleep(60 * time.Millisecond)
+	waitTicks(t, s, 3)
 	require.Equal(t, "Quarantine", jobState().StatusCode)
 	require.Equal(t, 204, c.do("POST", base+"/restart", map[string]any{"criteria": map[string]any{"resetScope": "Full"}}).Status)
 	require.Equal(t, "Active", jobState().StatusCode)
@@ -363,8 +363,7 @@ func TestSyncSettleAndCreateAnswer(t *testing.T) {
 		codes = append(codes, c.do("GET", jobs, nil).Status)
 	}
 	require.Equal(t, []int{403, 409}, codes)
-	time.Sleep(450 * time.Millisecond)
-	require.Equal(t, 200, c.do("GET", jobs, nil).Status)
+	require.Eventually(t, func() bool { return c.do("GET", jobs, nil).Status == 200 }, 3*time.Second, 20*time.Millisecond, "settled")
 	r := c.do("POST", jobs, map[string]any{"templateId": "AD2AADProvisioning"})
 	require.Equal(t, 201, r.Status, "%s", r.Body)
 	created := r.json(t)

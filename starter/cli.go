@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cloudsync/cloudsync/internal/buildinfo"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -172,6 +173,9 @@ func (a *app) rootCmd() *cobra.Command {
 		},
 	}
 	// starter completion bash|zsh|fish|powershell (cobra's), see the README.
+	// --version (cobra's flag): module version and VCS revision.
+	root.Version = buildinfo.Read("starter").String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return exitf(exitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})

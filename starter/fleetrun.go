@@ -11,6 +11,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/term"
+	"golang.org/x/time/rate"
+
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -62,6 +68,14 @@ type fleetRun struct {
 	rows    []*fleetRow
 	started time.Time
 	hint    string // e.g. no worker polls the task queue (under mu)
+	changed func() // called after a row changed state (under mu)
+}
+
+// onChange sets (nil: clears) what is called after a row changed state.
+func (f *fleetRun) onChange(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.changed = fn
 }
 
 func (f *fleetRun) setHint(h string) {
@@ -76,10 +90,20 @@ func (f *fleetRun) getHint() string {
 	return f.hint
 }
 
-func (f *fleetRun) set(r *fleetRow, state, detail string) {
+func (f *fleetRun) state(r *fleetRow) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return r.state
+}
+
+func (f *fleetRun) set(r *fleetRow, state, detail string) {
+	f.mu.Lock()
 	r.state, r.detail = state, detail
+	changed := f.changed
+	f.mu.Unlock()
+	if changed != nil {
+		changed()
+	}
 }
 
 // counts tallies the rows by state.
@@ -121,55 +145,7 @@ func (a *app) onboardFleet(ctx context.Context, fleet *fleetFile, base workflows
 		stopHint := a.fleetWorkerHint(ctx, c, run)
 		defer stopHint()
 	}
-	slots := make(chan struct{}, max(opts.concurrency, 1))
-	interval := time.Duration(float64(time.Second) / opts.rate)
-	var next time.Time
-	var wg sync.WaitGroup
-	var abort error
-	for _, r := range run.rows {
-		if opts.wait {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		if d := time.Until(next); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
-			}
-			if ctx.Err() != nil {
-				break
-			}
-		}
-		next = time.Now().Add(interval)
-		wr, err := a.startFleetRow(ctx, c, run, r, base)
-		if err != nil {
-			if setupError(err) {
-				// Every start would fail the same way: say it once.
-				abort = c.temporalError("cannot start the onboardings", err)
-				break
-			}
-			run.set(r, rowFailed, "could not start: "+oneLine(rootCause(err).Error()))
-			if opts.wait {
-				<-slots
-			}
-			continue
-		}
-		if !opts.wait {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
-			a.followFleetRow(ctx, run, r, wr)
-		}()
-	}
-	wg.Wait()
+	abort := a.startFleet(ctx, c, run, base, opts)
 	stopProgress()
 	if abort != nil {
 		a.printFleet(run, opts)
@@ -184,6 +160,49 @@ func (a *app) onboardFleet(ctx context.Context, fleet *fleetFile, base workflows
 		return exitf(exitInterrupted, "interrupted: no further onboarding was started; those started go on (see starter list)")
 	case failed > 0:
 		return &exitError{code: exitFailed}
+	}
+	return nil
+}
+
+// startFleet starts the rows in order, one at a time, at opts.rate
+// (rate.Limiter) and, with wait, with at most opts.concurrency in flight
+// (errgroup.SetLimit: a row holds its slot from its start to its end); it
+// returns when every started row is followed to its end, with the setup
+// error that stopped it if one did (every further start would meet it too).
+func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workflows.OnboardInput, opts fleetOptions) error {
+	pace := rate.NewLimiter(rate.Limit(opts.rate), 1)
+	var g errgroup.Group
+	if opts.wait {
+		g.SetLimit(max(opts.concurrency, 1))
+	}
+	defer func() { _ = g.Wait() }() // each row reports its own end
+	for _, r := range run.rows {
+		started := make(chan error, 1)
+		// Go waits for a free slot; followers free theirs when ctx ends, so
+		// an interrupt gets through.
+		g.Go(func() error {
+			// Paced within the slot: starts are spaced by 1/rate however
+			// long a slot took to free.
+			if err := pace.Wait(ctx); err != nil {
+				started <- err
+				return nil
+			}
+			wr, err := a.startFleetRow(ctx, c, run, r, base)
+			started <- err
+			if err == nil && opts.wait {
+				a.followFleetRow(ctx, run, r, wr)
+			}
+			return nil
+		})
+		err := <-started
+		switch {
+		case ctx.Err() != nil && run.state(r) == rowPending:
+			return nil // interrupted: this row and the rest stay pending
+		case err != nil && setupError(err):
+			return c.temporalError("cannot start the onboardings", err)
+		case err != nil:
+			run.set(r, rowFailed, "could not start: "+oneLine(rootCause(err).Error()))
+		}
 	}
 	return nil
 }
@@ -321,16 +340,15 @@ func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
 }
 
 // fleetProgress shows progress on stderr until the returned stop is called: a
-// bar redrawn in place on a terminal, otherwise a plain line when something
-// changed, at most every a.fleetEvery.
+// bar redrawn in place on a terminal (fleetBar), otherwise a plain line when
+// something changed, at most every a.fleetEvery.
 func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
-	tty := isTerminal(a.stderr)
+	if isTerminal(a.stderr) && len(run.rows) > 0 {
+		return fleetBar(run, opts, mpb.WithOutput(a.stderr))
+	}
 	every := a.fleetEvery
 	if every <= 0 {
 		every = 5 * time.Second
-	}
-	if tty {
-		every = 200 * time.Millisecond
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -342,20 +360,15 @@ func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
 		for {
 			select {
 			case <-done:
-				if tty {
-					fmt.Fprintf(a.stderr, "\r\033[K%s\n", progressLine(run, opts, true))
-				} else if line := progressLine(run, opts, false); line != last {
+				if line := progressLine(run, opts); line != last {
 					fmt.Fprintln(a.stderr, line)
 				}
 				return
 			case <-tick.C:
-				line := progressLine(run, opts, tty)
-				if tty {
-					fmt.Fprintf(a.stderr, "\r\033[K%s", line)
-				} else if line != last {
+				if line := progressLine(run, opts); line != last {
 					fmt.Fprintln(a.stderr, line)
+					last = line
 				}
-				last = line
 			}
 		}
 	}()
@@ -364,6 +377,27 @@ func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
 		<-finished
 	}
 }
+
+// fleetBar is the terminal's progress: "[#####.....] " and the progress line,
+// redrawn by mpb (which also fits it to the terminal's width); stop leaves
+// the last state on screen.
+func fleetBar(run *fleetRun, opts fleetOptions, popts ...mpb.ContainerOption) (stop func()) {
+	p := mpb.New(append([]mpb.ContainerOption{mpb.WithRefreshRate(200 * time.Millisecond)}, popts...)...)
+	bar := p.New(int64(len(run.rows)),
+		mpb.BarStyle().Lbound("[").Filler("#").Tip("#").Padding(".").Rbound("]"),
+		mpb.BarWidth(fleetBarWidth+2),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return progressLine(run, opts) })),
+	)
+	run.onChange(func() { bar.SetCurrent(int64(run.done(opts))) })
+	return func() {
+		run.onChange(nil)
+		bar.SetCurrent(int64(run.done(opts)))
+		bar.Abort(false) // not all done (interrupted): keep the bar as it is
+		p.Wait()
+	}
+}
+
+const fleetBarWidth = 30
 
 // fleetWorkerHint checks, while onboardings run, that a worker polls the
 // task queue (DescribeTaskQueue: not a billed action) and puts the hint a
@@ -396,26 +430,14 @@ func (a *app) fleetWorkerHint(ctx context.Context, c *conn, run *fleetRun) (stop
 	return func() { cancel(); <-done }
 }
 
-// progressLine is e.g. "[#######.............] 35/100 done: 33 completed,
-// 2 failed; 50 running, 15 to start; 4.2/min, 1m10s".
-func progressLine(run *fleetRun, opts fleetOptions, bar bool) string {
+// progressLine is e.g. "35/100 done: 33 completed, 2 failed; 50 running,
+// 15 to start; 4.2/min, 1m10s".
+func progressLine(run *fleetRun, opts fleetOptions) string {
 	c := run.counts()
 	total := len(run.rows)
-	// Not followed (interrupted) is not done: those onboardings go on.
-	done := c[rowCompleted] + c[rowNoChange] + c[rowFailed]
-	if !opts.wait {
-		done = total - c[rowPending]
-	}
+	done := doneOf(c, total, opts)
 	elapsed := time.Since(run.started)
 	var b strings.Builder
-	if bar {
-		const width = 30
-		filled := 0
-		if total > 0 {
-			filled = done * width / total
-		}
-		b.WriteString("[" + strings.Repeat("#", filled) + strings.Repeat(".", width-filled) + "] ")
-	}
 	if opts.wait {
 		fmt.Fprintf(&b, "%d/%d done: %d completed, %d failed; %d running, %d to start", done, total, c[rowCompleted]+c[rowNoChange], c[rowFailed], c[rowRunning], c[rowPending])
 		if n := c[rowLost]; n > 0 {
@@ -434,12 +456,19 @@ func progressLine(run *fleetRun, opts fleetOptions, bar bool) string {
 	return b.String()
 }
 
-// isTerminal says whether w is a character device (a terminal).
+// doneOf is how many rows are done: ended when followed (not followed,
+// interrupted, is not done: those onboardings go on), else started or failed.
+func doneOf(c map[string]int, total int, opts fleetOptions) int {
+	if !opts.wait {
+		return total - c[rowPending]
+	}
+	return c[rowCompleted] + c[rowNoChange] + c[rowFailed]
+}
+
+func (f *fleetRun) done(opts fleetOptions) int { return doneOf(f.counts(), len(f.rows), opts) }
+
+// isTerminal says whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

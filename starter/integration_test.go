@@ -181,18 +181,16 @@ func TestAgainstDevServer(t *testing.T) {
 		// Follow it with a second client while the gate opens.
 		done := make(chan struct{})
 		var wcode int
-		var wout string
+		var out, errOut lockedBuf
 		go func() {
 			defer close(done)
-			var out, errOut strings.Builder
 			wcode = runAttach(t, tenantGate, &out, &errOut)
-			wout = out.String()
 		}()
-		time.Sleep(300 * time.Millisecond)
+		// Open the gate once the second client shows the step it waits in.
+		require.Eventually(t, func() bool { return strings.Contains(out.String(), "tenant-sync-flag") }, 10*time.Second, 50*time.Millisecond)
 		close(gate)
 		<-done
 		assert.Equal(t, exitOK, wcode)
-		assert.Contains(t, wout, "tenant-sync-flag")
 	})
 
 	t.Run("--output json: onboard --wait, and status, as documents a script decodes", func(t *testing.T) {

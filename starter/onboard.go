@@ -222,7 +222,7 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 	poll := func() {
 		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		d, err := c.DescribeWorkflowExecution(qctx, run.GetID(), run.GetRunID())
+		d, err := c.describe(qctx, run.GetID(), run.GetRunID())
 		if err != nil {
 			warn(fmt.Sprintf("Temporal at %s does not answer (%v); still trying (Ctrl-C stops following, not the onboarding)", c.address, rootCause(err)))
 			return

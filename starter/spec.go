@@ -62,20 +62,11 @@ func (f *specFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.NoStart, "no-start", false, "create and configure the sync jobs but leave them stopped")
 }
 
-// buildSpec makes the tenant spec from the flags (changed names the flags given
-// on the command line) or from --file, read with readFile. It does not
-// validate: call Validate on the result. A fleet file is refused: see buildSpecs.
-func buildSpec(f specFlags, changed func(name string) bool, readFile func(path string) ([]byte, error)) (workflows.TenantSpec, error) {
-	s, fleet, err := buildSpecs(f, changed, readFile)
-	if err == nil && fleet != nil {
-		return s, fmt.Errorf("--file: %s holds a fleet of %d tenant specs, not one", f.File, len(fleet.entries))
-	}
-	return s, err
-}
-
-// buildSpecs is buildSpec for a --file that may hold a fleet: a YAML list of
-// tenant specs, a YAML document "tenants: [...]", or a CSV file (*.csv). It
-// returns either the one spec or the fleet (parsed, not validated).
+// buildSpecs makes the tenant spec from the flags (changed names the flags
+// given on the command line) or from --file, read with readFile, which may
+// hold a fleet: a YAML list of tenant specs, a YAML document "tenants: [...]",
+// or a CSV file (*.csv). It returns either the one spec or the fleet (parsed,
+// not validated: call Validate on the result).
 func buildSpecs(f specFlags, changed func(name string) bool, readFile func(path string) ([]byte, error)) (workflows.TenantSpec, *fleetFile, error) {
 	if changed("file") {
 		var mixed []string

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	"go.temporal.io/sdk/converter"
@@ -30,7 +31,6 @@ type connFlags struct {
 	namespace      string
 	connectTimeout time.Duration
 	uiURL          string
-	cmd            *cobra.Command
 	// dialer connects (client.DialContext); command tests hand the SDK's
 	// mock client instead.
 	dialer func(ctx context.Context, opts client.Options) (client.Client, error)
@@ -46,7 +46,6 @@ func (c *connFlags) register(root *cobra.Command) {
 	f.StringVar(&c.namespace, "namespace", "", "Temporal namespace (overrides TEMPORAL_NAMESPACE and the config profile; default \"default\")")
 	f.DurationVar(&c.connectTimeout, "connect-timeout", 5*time.Second, "how long to try reaching Temporal")
 	f.StringVar(&c.uiURL, "ui-url", ui, "Temporal Web UI base URL for links ($CLOUDSYNC_UI_URL)")
-	c.cmd = root
 }
 
 // conn is a dialled client with what messages need to name.
@@ -126,6 +125,16 @@ func (c *connFlags) dial(ctx context.Context, stderr io.Writer) (*conn, error) {
 }
 
 // link is the Web UI page of a workflow.
+// describe is DescribeWorkflowExecution (not a billed action) through the
+// SDK's DescribeWorkflow, which replaces the deprecated call of that name.
+func (c *conn) describe(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	d, err := c.DescribeWorkflow(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	return d.RawResponse, nil
+}
+
 func (c *conn) link(workflowID string) string {
 	return uiLink(c.uiURL, c.namespace, workflowID)
 }

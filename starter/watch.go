@@ -125,7 +125,7 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 	hinted := false
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		d, err := c.DescribeWorkflowExecution(dctx, id, runID)
+		d, err := c.describe(dctx, id, runID)
 		cancel()
 		if err == nil {
 			e := c.executionOf(d.GetWorkflowExecutionInfo())

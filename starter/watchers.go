@@ -248,7 +248,7 @@ const needKeysHint = "the worker encrypts payloads: give the starter the same ke
 func (c *conn) describeWatcher(ctx context.Context, id string) (execution, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	d, err := c.DescribeWorkflowExecution(dctx, id, "")
+	d, err := c.describe(dctx, id, "")
 	if err != nil {
 		return execution{}, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -14,11 +15,13 @@ import (
 	"github.com/cloudsync/cloudsync/activities"
 	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/graph"
+	"github.com/cloudsync/cloudsync/internal/workerenv"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
 // config is everything the worker reads at start; nothing else reads the
-// environment. Secrets stay in Credentials and are never logged.
+// environment. Every variable read is in workerenv.Vars (env_test.go checks
+// it). Secrets stay in Credentials and are never logged.
 type config struct {
 	TemporalAddress   string
 	TemporalNamespace string
@@ -56,35 +59,8 @@ type config struct {
 	Webhooks      map[string]string
 }
 
-// env lists every variable the worker reads, for the README and --help.
-var envDoc = []struct{ name, doc string }{
-	{"TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE", "Temporal connection (Temporal's envconfig)"},
-	{"CLOUDSYNC_TASK_QUEUE", "task queue (default " + workflows.TaskQueue + ")"},
-	{"CLOUDSYNC_GRAPH_CLOUD", "global | usgov | usgovdod | china (default global)"},
-	{"CLOUDSYNC_GRAPH_BASE_URL", "override the Graph base URL, e.g. a simulator's https://127.0.0.1:8443/beta"},
-	{"AZURE_AUTHORITY_HOST", "override the Entra authority host (azidentity's variable)"},
-	{"CLOUDSYNC_CA_FILE", "extra PEM CA to trust (simulator, TLS-inspecting proxy)"},
-	{"CLOUDSYNC_AUTH_MODE", "client-secret | certificate | workload-identity | managed-identity (default: from what is set)"},
-	{"AZURE_CLIENT_ID, AZURE_CLIENT_SECRET", "the multi-tenant app's id and secret"},
-	{"AZURE_CLIENT_CERTIFICATE_PATH, AZURE_CLIENT_CERTIFICATE_PASSWORD", "certificate credential"},
-	{"AZURE_FEDERATED_TOKEN_FILE", "workload identity token file (set by AKS workload identity)"},
-	{"CLOUDSYNC_TENANT_OVERRIDES", "YAML file: per-tenant credentials {tenantId: {mode, clientId, clientSecretFile, certificatePath}}"},
-	{"CLOUDSYNC_LOG_LEVEL, CLOUDSYNC_LOG_FORMAT", "debug|info|warn|error; json|console"},
-	{"CLOUDSYNC_MAX_CONCURRENT_ACTIVITIES, CLOUDSYNC_MAX_CONCURRENT_WORKFLOW_TASKS", "worker concurrency (defaults 200, 100)"},
-	{"CLOUDSYNC_WORKFLOW_TASK_POLLERS, CLOUDSYNC_ACTIVITY_TASK_POLLERS", "pollers per task queue kind (default 0: the SDK scales them)"},
-	{"CLOUDSYNC_WORKFLOW_CACHE_SIZE", "sticky workflow cache size (default 0: the SDK's 10,000); bounds the memory of many idle watchers"},
-	{"CLOUDSYNC_GRAPH_WRITE_RATE, CLOUDSYNC_GRAPH_WRITE_BURST", "Graph writes per second and burst, per tenant (defaults 15, 20; Graph allows about 20/s; rate 0: no limit)"},
-	{"CLOUDSYNC_CODEC_KEYS", "payload encryption keys \"kid1=<base64 32 bytes>,kid2=...\" (AES-256-GCM); unset: payloads in clear"},
-	{"CLOUDSYNC_CODEC_KEYS_FILE", "a file with the keys in the same format (one per line allowed), instead of CLOUDSYNC_CODEC_KEYS"},
-	{"CLOUDSYNC_CODEC_KEY_ID", "the key id that encrypts new payloads (required with several keys); the others only decrypt"},
-	{"CLOUDSYNC_WATCH_INTERVAL, CLOUDSYNC_WATCH_SHARDS", "poll every watched service principal's jobs this often (default 2m), in this many poller shards (default 4)"},
-	{"CLOUDSYNC_WATCH_GONE_AFTER, CLOUDSYNC_WATCH_REFRESH", "a job missing this long is gone (default 15m); report every job at least this often (default 12h)"},
-	{"CLOUDSYNC_SYNC_SETTLE_WINDOW", "retry a new service principal's synchronization 403/409 this long after its creation (default 5m), then report the missing permission"},
-	{"CLOUDSYNC_DRIFT_INTERVAL", "compare each watched tenant's configuration with its spec this often (default 24h; one read set per tenant)"},
-	{"CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT", "how soon a crashed worker's poller shard moves to another worker (default 5m)"},
-	{"CLOUDSYNC_WEBHOOKS", "notification webhooks \"name=https://…,other=https://…\" that watchers name with --webhook (URLs are secrets: never logged)"},
-	{"CLOUDSYNC_METRICS_ADDR", "Prometheus /metrics and /healthz, /readyz address (default :9090; empty: off)"},
-}
+// errVersion is loadConfig's answer to --version: print it, read nothing else.
+var errVersion = errors.New("--version")
 
 func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
@@ -113,7 +89,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.IntVar(&c.CacheSize, "workflow-cache-size", atoi(getenv("CLOUDSYNC_WORKFLOW_CACHE_SIZE"), 0), "sticky workflow cache size (0: the SDK's 10,000)")
 	fs.Float64Var(&c.GraphWriteRate, "graph-write-rate", atof(getenv("CLOUDSYNC_GRAPH_WRITE_RATE"), graph.DefaultWriteRate), "Graph writes per second per tenant (0: no limit)")
 	fs.IntVar(&c.GraphWriteBurst, "graph-write-burst", atoi(getenv("CLOUDSYNC_GRAPH_WRITE_BURST"), graph.DefaultWriteBurst), "Graph writes a tenant may make at once before the rate applies")
-	fs.DurationVar(&c.StopTimeout, "stop-timeout", 30*time.Second, "on SIGTERM, how long running activities may finish")
+	fs.DurationVar(&c.StopTimeout, "stop-timeout", workerenv.StopTimeout, "on SIGTERM, how long running activities may finish")
 	fs.DurationVar(&c.Watch.Interval, "watch-interval", atod(getenv("CLOUDSYNC_WATCH_INTERVAL"), activities.DefaultWatchInterval), "poll every watched service principal's jobs this often")
 	fs.IntVar(&c.Watch.Shards, "watch-shards", atoi(getenv("CLOUDSYNC_WATCH_SHARDS"), activities.DefaultWatchShards), "poller shards (each a long-running activity)")
 	fs.DurationVar(&c.Watch.GoneAfter, "watch-gone-after", atod(getenv("CLOUDSYNC_WATCH_GONE_AFTER"), activities.DefaultWatchGoneAfter), "a job missing from Graph's list this long is gone")
@@ -131,12 +107,16 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		fmt.Fprintf(fs.Output(), "cloudsync worker: runs OnboardTenant, WatchSyncJob, the WatchPoller shards, PlanTenant and WatchDrift.\n\nFlags:\n")
 		fs.PrintDefaults()
 		fmt.Fprintf(fs.Output(), "\nEnvironment:\n")
-		for _, e := range envDoc {
-			fmt.Fprintf(fs.Output(), "  %s\n      %s\n", e.name, e.doc)
+		for _, v := range workerenv.Vars {
+			fmt.Fprintf(fs.Output(), "  %s\n      %s\n", v.Title(), v.Doc)
 		}
 	}
+	version := fs.Bool("version", false, "print the version (module version, VCS revision) and exit")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *version {
+		return c, errVersion
 	}
 	c.Webhooks = webhooks
 	if c.DriftInterval < time.Second {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,24 +114,6 @@ func TestLoadConfigEndpoints(t *testing.T) {
 				t.Fatalf("want %q, got %v", tc.want, err)
 			}
 		})
-	}
-}
-
-func TestLoadConfigHelpListsEveryVariable(t *testing.T) {
-	_, err := loadConfig([]string{"-h"}, mapEnv(nil))
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("help: %v", err)
-	}
-	// The codec variables are documented for --help and the README.
-	var names []string
-	for _, e := range envDoc {
-		names = append(names, e.name)
-	}
-	all := strings.Join(names, " ")
-	for _, v := range []string{"CLOUDSYNC_CODEC_KEYS", "CLOUDSYNC_CODEC_KEYS_FILE", "CLOUDSYNC_CODEC_KEY_ID", "TEMPORAL_API_KEY", "CLOUDSYNC_METRICS_ADDR"} {
-		if !strings.Contains(all, v) {
-			t.Errorf("envDoc lacks %s", v)
-		}
 	}
 }
 

@@ -21,6 +21,8 @@ import (
 	"github.com/cloudsync/cloudsync/activities"
 	"github.com/cloudsync/cloudsync/codec"
 	"github.com/cloudsync/cloudsync/graph"
+	"github.com/cloudsync/cloudsync/internal/buildinfo"
+	"github.com/cloudsync/cloudsync/internal/workerenv"
 	"github.com/cloudsync/cloudsync/metrics"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -32,6 +34,10 @@ func main() {
 func run(args []string) int {
 	cfg, err := loadConfig(args, os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if errors.Is(err, errVersion) {
+		fmt.Println(buildinfo.Read("worker"))
 		return 0
 	}
 	if err != nil {
@@ -78,7 +84,10 @@ func run(args []string) int {
 	}
 	w := worker.New(c, cfg.TaskQueue, workerOptions(cfg))
 	register(w, acts)
+	build := buildinfo.Read("worker")
 	logger.Info("worker starting",
+		zap.String("version", build.Version), zap.String("revision", build.Revision), zap.String("revisionTime", build.Time),
+		zap.Bool("modified", build.Modified), zap.String("go", build.GoVersion),
 		zap.String("taskQueue", cfg.TaskQueue), zap.String("graph", cfg.Cloud.GraphBaseURL),
 		zap.String("authority", cfg.Cloud.AuthorityHost), zap.String("credentials", cfg.Credentials.Redacted()),
 		zap.String("payloadCodec", codecSummary(cfg)))
@@ -220,7 +229,7 @@ func (g getenvLookup) Environ() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TEMPORAL_GRPC_META_") {
+		if strings.HasPrefix(k, workerenv.TemporalGRPCMetaPrefix) {
 			if v := g(k); v != "" {
 				out = append(out, k+"="+v)
 			}

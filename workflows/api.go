@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/internal/jobtemplate"
 )
 
 // TaskQueue is where workers poll for cloudsync work.
@@ -175,11 +177,11 @@ const (
 	ExchangeSchemaMissing = "ad-schema-missing-mailNickname"
 )
 
-// Job template ids.
+// Job template ids (the same as graph's).
 const (
-	TemplateProvisioning      = "AD2AADProvisioning"
-	TemplatePasswordHash      = "AD2AADPasswordHash"
-	TemplateExchangeWriteback = "AAD2ADExchangeHybridWriteback"
+	TemplateProvisioning      = jobtemplate.Provisioning
+	TemplatePasswordHash      = jobtemplate.PasswordHash
+	TemplateExchangeWriteback = jobtemplate.ExchangeWriteback
 )
 
 // StepReport says what one step found or did.

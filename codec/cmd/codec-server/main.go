@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cloudsync/cloudsync/codec"
+	"github.com/cloudsync/cloudsync/internal/buildinfo"
 )
 
 func main() {
@@ -64,11 +65,16 @@ Environment:
       default for -allowed-origin
 `, codec.EnvKeys, codec.EnvKeysFile, codec.EnvKeyID, codec.EnvAuthToken)
 	}
+	version := fs.Bool("version", false, "print the version (module version, VCS revision) and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *version {
+		fmt.Println(buildinfo.Read("codec-server"))
+		return 0
 	}
 	if len(allowed) == 0 {
 		_ = allowed.Set(getenv("CLOUDSYNC_CODEC_ALLOWED_ORIGINS"))

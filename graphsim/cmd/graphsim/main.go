@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cloudsync/cloudsync/graphsim"
+	"github.com/cloudsync/cloudsync/internal/buildinfo"
 )
 
 const (
@@ -56,7 +57,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	deleteLag := fs.Duration("delete-lag", graphsim.DefaultDeleteLag, "how long reads still show a deleted object (0: none)")
 	reevaluation := fs.Duration("quarantine-reevaluation", graphsim.DefaultQuarantineReevaluation, "how often a quarantined job is re-evaluated")
 	deactivation := fs.Duration("sync-deactivation", graphsim.DefaultSyncDeactivation, "how long turning a tenant's directory sync off runs, during which it cannot be turned on (0: none)")
+	version := fs.Bool("version", false, "print the version (module version, VCS revision) and exit")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *version {
+		_, err := fmt.Fprintln(stdout, buildinfo.Read("graphsim"))
 		return err
 	}
 
