@@ -75,7 +75,7 @@ func measureFleetWatch(ctx context.Context, b *bench) (fleetWatchResult, error) 
 	res := fleetWatchResult{Tenants: b.cfg.watchTenants, JobsPerTenant: jobsPerTenant, Interval: b.cfg.watchInterval, Shards: shards,
 		// The same ratio as production's defaults (5 min for a 2 min interval).
 		HeartbeatTimeout: b.cfg.watchInterval * 5 / 2}
-	sim, err := newSim(b.cfg.latency, 13)
+	sim, err := newSim(graphKnobs{Latency: b.cfg.latency}, 13)
 	if err != nil {
 		return res, err
 	}
