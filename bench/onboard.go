@@ -52,11 +52,11 @@ func startOptions(s workflows.TenantSpec) client.StartWorkflowOptions {
 
 // onboardingRun is one onboarding of a phase.
 type onboardingRun struct {
-	spec    workflows.TenantSpec
-	id      string
-	runID   string
-	start   time.Time
-	end     time.Time // close time (server clock, same machine)
+	spec     workflows.TenantSpec
+	id       string
+	runID    string
+	start    time.Time
+	end      time.Time // close time (server clock, same machine)
 	err      error
 	changed  bool
 	watchers []string // the watcher workflow ids it started

@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/cloudsync/cloudsync/graphsim"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -26,9 +25,8 @@ func startWatcher(ctx context.Context, c client.Client, tenant string, job graph
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: workflows.WatchWorkflowID(tenant, job.JobID), TaskQueue: workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchTenant.ValueSet(tenant),
-			workflows.SearchDomain.ValueSet("example.com"), workflows.SearchAwaitingApproval.ValueSet(false)),
-		Memo: workflows.WatchMemo(in),
+		TypedSearchAttributes:    workflows.WatchSearchAttributes(in),
+		Memo:                     workflows.WatchMemo(in),
 	}, workflows.WatchSyncJobWorkflow, in)
 	return err
 }

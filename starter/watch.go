@@ -92,13 +92,8 @@ watcher waits for a worker).`,
 
 // watchStartOptions are the start options of a watcher started on its own.
 func watchStartOptions(in workflows.WatchInput) client.StartWorkflowOptions {
-	sa := []temporal.SearchAttributeUpdate{
-		workflows.SearchTenant.ValueSet(in.TenantID),
-		workflows.SearchAwaitingApproval.ValueSet(false),
-	}
 	where := "tenant " + in.TenantID
 	if in.Domain != "" {
-		sa = append(sa, workflows.SearchDomain.ValueSet(in.Domain))
 		where = in.Domain
 	}
 	return client.StartWorkflowOptions{
@@ -108,7 +103,7 @@ func watchStartOptions(in workflows.WatchInput) client.StartWorkflowOptions {
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		// Without this the SDK hands back the running execution instead of an error.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
+		TypedSearchAttributes:                    workflows.WatchSearchAttributes(in),
 		Memo:                                     workflows.WatchMemo(in), // registers the job with the poller
 		StaticSummary:                            "Watch " + in.JobID + " (" + where + ")",
 	}

@@ -218,3 +218,14 @@ type Progress struct {
 // FailureType is the application error type of a failed onboarding; its
 // details hold the OnboardResult so far.
 const FailureType = "OnboardingFailed"
+
+// WatchSearchAttributes are the search attributes to start a watcher with:
+// its tenant (and domain when known), not awaiting approval, phase watching.
+// Set at start they cost no action; the watcher upserts only what changes.
+func WatchSearchAttributes(in WatchInput) temporal.SearchAttributes {
+	sa := []temporal.SearchAttributeUpdate{SearchTenant.ValueSet(in.TenantID), SearchAwaitingApproval.ValueSet(false), SearchPhase.ValueSet(PhaseWatching)}
+	if in.Domain != "" {
+		sa = append(sa, SearchDomain.ValueSet(in.Domain))
+	}
+	return temporal.NewSearchAttributes(sa...)
+}
