@@ -249,6 +249,7 @@ type graphKnobs struct {
 	Latency        time.Duration `json:"latencyNs"`                  // every Graph request
 	ReplicationLag time.Duration `json:"replicationLagNs,omitempty"` // a new service principal answers 404
 	JobReadLag     time.Duration `json:"jobReadLagNs,omitempty"`     // a new job answers GET by id with 404 (0: graphsim's default)
+	NoSettle       bool          `json:"noSettle,omitempty"`         // no settling 403/409 of a new service principal (experiments)
 }
 
 // newSim starts graphsim in process with a phase's Graph knobs.
@@ -259,6 +260,7 @@ func newSim(k graphKnobs, seed int64) (*graphsim.Server, error) {
 		Latency:        k.Latency,
 		ReplicationLag: k.ReplicationLag,
 		JobReadLag:     k.JobReadLag,
+		SyncSettle:     map[bool]time.Duration{true: -1}[k.NoSettle],
 		SyncInterval:   5 * time.Second,
 	})
 }

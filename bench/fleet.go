@@ -13,6 +13,11 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
+// idleWindow: after a phase, the server's metrics settle (it reports them
+// every second or so) and its CPU is sampled again: what it burns with
+// nothing to do (the fleet's watchers and the poller idle).
+const idleWindow = 5 * time.Second
+
 // fleetOpts is one fleet run: N onboardings at once on a fresh server (the
 // dev server, or the cluster on PostgreSQL), worker and graphsim.
 type fleetOpts struct {
@@ -72,7 +77,7 @@ func (b *bench) throughputOn(ctx context.Context, tp *throughputResult, cluster 
 		phase = "cluster-" + phase
 		b.logf("throughput N=%d on a Temporal server on PostgreSQL", tp.N)
 	}
-	return b.fleet(ctx, tp, fleetOpts{phase: phase, cluster: cluster, graph: graphKnobs{Latency: b.cfg.latency}, critical: tp.N == 1 && !cluster})
+	return b.fleet(ctx, tp, fleetOpts{phase: phase, cluster: cluster, graph: graphKnobs{Latency: b.cfg.latency, NoSettle: b.cfg.noSettle}, critical: tp.N == 1 && !cluster})
 }
 
 // fleet onboards tp.N tenants at once and fills tp with what it cost.
@@ -116,7 +121,8 @@ func (b *bench) fleet(ctx context.Context, tp *throughputResult, o fleetOpts) er
 	runs := runOnboardings(ctx, ds.client, specs, b.cfg.startParallel)
 	end := time.Now()
 	w1 := sampleWindow(ds, w.pid(), false)
-	time.Sleep(3 * time.Second) // the server reports its metrics every second or so
+	time.Sleep(idleWindow) // the server reports its metrics every second or so
+	tp.ServerIdle = between(w1.server, sampleProc(ds.pid()))
 	m1 := ds.metrics("action", "service_requests")
 	st1 := sim.Stats()
 	for _, r := range runs {
@@ -244,7 +250,8 @@ func (b *bench) floorAfter(ctx context.Context, tp *throughputResult, cluster bo
 	runs := runFloors(ctx, ds.client, phase, tp.N, fl.Shape, b.cfg.startParallel)
 	end := time.Now()
 	w1 := sampleWindow(ds, w.pid(), false)
-	time.Sleep(3 * time.Second)
+	time.Sleep(idleWindow)
+	fl.ServerIdle = between(w1.server, sampleProc(ds.pid()))
 	m1 := ds.metrics("action", "service_requests")
 	var refs []runRef
 	for _, r := range runs {

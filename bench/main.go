@@ -33,6 +33,7 @@ import (
 type config struct {
 	ns             []int
 	latency        time.Duration
+	noSettle       bool
 	watchTenants   int
 	watchInterval  time.Duration
 	watchIntervals int
@@ -92,6 +93,7 @@ func run() int {
 	var cfg config
 	ns := flag.String("n", "1,10,100,1000", "tenants onboarded at once, per throughput phase")
 	flag.DurationVar(&cfg.latency, "latency", 50*time.Millisecond, "graphsim's latency per Graph request")
+	settle := flag.Bool("graph-settle", true, "graphsim answers a new service principal's first synchronization calls with 403/409, as Graph does (false: for experiments)")
 	flag.IntVar(&cfg.watchTenants, "watch-tenants", 1000, "tenants (3 jobs each) watched in the watch phase (0 skips it)")
 	flag.DurationVar(&cfg.watchInterval, "watch-interval", 10*time.Second, "the watch phase's poll interval (the worker's --watch-interval)")
 	flag.IntVar(&cfg.watchIntervals, "watch-intervals", 36, "poll intervals the watch phase measures")
@@ -116,6 +118,7 @@ func run() int {
 	floorWorker := flag.String("floor-worker", "", "internal: run the engine floor's worker against this Temporal address")
 	render := flag.Bool("render", false, "measure nothing: write the report again from the -json results")
 	flag.Parse()
+	cfg.noSettle = !*settle
 	if *floorWorker != "" {
 		return runFloorWorker(*floorWorker)
 	}

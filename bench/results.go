@@ -63,6 +63,7 @@ type throughputResult struct {
 	Queries            float64            `json:"queries"`
 	Floor              *floorResult       `json:"floor,omitempty"`
 	Single             time.Duration      `json:"singleNs,omitempty"` // one onboarding alone, before the fleet (realistic phase)
+	ServerIdle         usage              `json:"serverIdle"`         // the server right after the phase, with nothing left to do
 }
 
 // floorResult is the engine floor at the fleet's N, on the same kind of
@@ -79,6 +80,7 @@ type floorResult struct {
 	Histories     historyStats       `json:"histories"`
 	ServerActions map[string]float64 `json:"serverActions"`
 	Heartbeats    float64            `json:"heartbeats"`
+	ServerIdle    usage              `json:"serverIdle"`
 }
 
 type serialResult struct {
