@@ -152,6 +152,7 @@ func (b *bench) fleet(ctx context.Context, tp *throughputResult, o fleetOpts) er
 	// Histories after the counters: reading them is not the fleet's work.
 	tp.Histories = sampleHistories(ctx, ds.client, runs, 200)
 	tp.Watchers = sampleWatchers(ctx, ds.client, runs, 100)
+	tp.Extras = fleetExtras(ctx, ds.client, runs, tp.Heartbeats/float64(n))
 	b.logf("  %s N=%d: %s wall, %.0f onboardings/min, worker CPU %s (%.0f%%), server CPU %s, peak RSS %s; %d failed; %.1f Graph requests, %.1f events, %.1f actions (history) and %.1f (server counter) per onboarding",
 		o.phase, n, tp.Wall.Round(10*time.Millisecond), tp.PerMinute, tp.Worker.CPU.Round(10*time.Millisecond), tp.Worker.CPUPct, tp.Server.CPU.Round(10*time.Millisecond),
 		mib(tp.Worker.PeakRSS), tp.Failed, tp.GraphPerOnboarding, tp.Histories.Events, tp.Histories.Actions, sumValues(tp.ServerActions)/float64(n))
@@ -220,7 +221,9 @@ func sumValues(m map[string]float64) float64 {
 
 // floorAfter runs the engine floor at the fleet's N on a fresh server of the
 // same kind, with the shape of an onboarding of that fleet (its first sampled
-// history), and checks that the floor's history has the same commands.
+// history), and checks that the floor's history has the same commands; then
+// the floor plus (the same with the fleet's payload sizes, heartbeats and
+// watcher timers), which says how much of the difference those account for.
 func (b *bench) floorAfter(ctx context.Context, tp *throughputResult, cluster bool) error {
 	if !b.cfg.floor {
 		return nil
@@ -228,26 +231,43 @@ func (b *bench) floorAfter(ctx context.Context, tp *throughputResult, cluster bo
 	if tp.Histories.Shape == nil {
 		return fmt.Errorf("no onboarding history to take the floor's shape from: %s", tp.Histories.ShapeError)
 	}
-	fl := &floorResult{Shape: *tp.Histories.Shape}
+	fl, err := b.runFloor(ctx, tp, cluster, nil)
 	tp.Floor = fl
+	if err != nil || !b.cfg.floorPlus || tp.Extras == nil {
+		return err
+	}
+	tp.FloorPlus, err = b.runFloor(ctx, tp, cluster, tp.Extras)
+	return err
+}
+
+// runFloor is one floor run (extras nil) or one floor plus run.
+func (b *bench) runFloor(ctx context.Context, tp *throughputResult, cluster bool, extras *floorExtras) (*floorResult, error) {
+	fl := &floorResult{Shape: *tp.Histories.Shape, Extras: extras}
 	phase := fmt.Sprintf("floor-n%d", tp.N)
+	if extras != nil {
+		phase = fmt.Sprintf("floorplus-n%d", tp.N)
+	}
 	if cluster {
 		phase = "cluster-" + phase
 	}
 	ds, err := b.startServer(cluster, phase)
 	if err != nil {
-		return err
+		return fl, err
 	}
 	defer ds.stop()
 	w, err := startFloorWorker(ds, b.logDir, phase)
 	if err != nil {
-		return err
+		return fl, err
 	}
 	defer w.stop()
-	b.logf("%s: %d floor onboardings at once (%s)", phase, tp.N, fl.Shape)
+	what := fl.Shape.String()
+	if extras != nil {
+		what += "; " + extras.String()
+	}
+	b.logf("%s: %d floor onboardings at once (%s)", phase, tp.N, what)
 	w0 := sampleWindow(ds, w.pid(), true)
 	start := time.Now()
-	runs := runFloors(ctx, ds.client, phase, tp.N, fl.Shape, b.cfg.startParallel)
+	runs := runFloors(ctx, ds.client, phase, tp.N, fl.Shape, extras, b.cfg.startParallel)
 	end := time.Now()
 	w1 := sampleWindow(ds, w.pid(), false)
 	time.Sleep(idleWindow)
@@ -282,9 +302,9 @@ func (b *bench) floorAfter(ctx context.Context, tp *throughputResult, cluster bo
 		phase, tp.N, fl.Wall.Round(10*time.Millisecond), fl.Server.CPU.Round(10*time.Millisecond), fl.Worker.CPU.Round(10*time.Millisecond),
 		floorActions/float64(tp.N), fl.Failed, ratio(tp.Wall, fl.Wall), ratio(tp.Server.CPU, fl.Server.CPU), fleetActions/floorActions)
 	if fl.Failed > 0 {
-		return fmt.Errorf("%d floor onboardings failed: %s", fl.Failed, fl.FirstError)
+		return fl, fmt.Errorf("%d floor onboardings failed: %s", fl.Failed, fl.FirstError)
 	}
-	return nil
+	return fl, nil
 }
 
 func ratio(a, b time.Duration) float64 {
@@ -314,7 +334,7 @@ type floorRun struct {
 
 // runFloors starts n floor onboardings at once (startParallel start calls in
 // flight, as runOnboardings does) and waits for all to end.
-func runFloors(ctx context.Context, c client.Client, phase string, n int, shape floorShape, startParallel int) []*floorRun {
+func runFloors(ctx context.Context, c client.Client, phase string, n int, shape floorShape, extras *floorExtras, startParallel int) []*floorRun {
 	runs := make([]*floorRun, n)
 	done := make(chan struct{}, n)
 	next := make(chan int)
@@ -324,7 +344,7 @@ func runFloors(ctx context.Context, c client.Client, phase string, n int, shape 
 				r := runs[i]
 				opts := floorStartOptions(phase, i)
 				r.id = opts.ID
-				wr, err := c.ExecuteWorkflow(ctx, opts, floorWorkflowName, floorInput{Shape: shape, Index: i})
+				wr, err := c.ExecuteWorkflow(ctx, opts, floorWorkflowName, newFloorInput(shape, i, extras))
 				if err != nil {
 					r.err = err
 					done <- struct{}{}
@@ -347,4 +367,25 @@ func runFloors(ctx context.Context, c client.Client, phase string, n int, shape 
 		<-done
 	}
 	return runs
+}
+
+// fleetExtras are the floor plus's extras from the first onboarding of a
+// fleet that completed and started watchers.
+func fleetExtras(ctx context.Context, c client.Client, runs []*onboardingRun, heartbeats float64) *floorExtras {
+	for _, r := range runs {
+		if r.err != nil || len(r.watchers) == 0 {
+			continue
+		}
+		evs, err := history(ctx, c, r.id, r.runID)
+		if err != nil {
+			continue
+		}
+		wevs, err := history(ctx, c, r.watchers[0], "")
+		if err != nil {
+			continue
+		}
+		e := extrasOf(evs, wevs, heartbeats)
+		return &e
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +20,10 @@ import (
 
 // The clean full onboarding the e2e tests record (make record-histories):
 // re-recorded whenever the onboarding changes, so the floor follows it.
-const recordedOnboarding = "../workflows/testdata/histories/onboard-full-1.json"
+const (
+	recordedOnboarding = "../workflows/testdata/histories/onboard-full-1.json"
+	recordedWatcher    = "../workflows/testdata/histories/watch-unwatched-1.json"
+)
 
 func loadHistory(t *testing.T, path string) []*historypb.HistoryEvent {
 	t.Helper()
@@ -77,9 +82,41 @@ func TestFloorHasTheOnboardingsCommands(t *testing.T) {
 
 	// The children stay open, as watchers do.
 	for i := range shape.Children {
-		d, err := ds.client.DescribeWorkflowExecution(ctx, opts.ID+"-child-"+string(rune('0'+i)), "")
+		d, err := ds.client.DescribeWorkflowExecution(ctx, fmt.Sprintf("%s-child-%d", opts.ID, i), "")
 		require.NoError(t, err)
 		require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, d.GetWorkflowExecutionInfo().GetStatus())
+	}
+
+	// The floor plus: the same commands, and the onboarding's payload sizes,
+	// heartbeat and watcher timer (within a few bytes of JSON framing).
+	extras := extrasOf(real, loadHistory(t, recordedWatcher), 1)
+	require.Positive(t, extras.ChildTimer)
+	opts = floorStartOptions("floor-test-plus", 0)
+	run, err = ds.client.ExecuteWorkflow(ctx, opts, floorWorkflowName, newFloorInput(shape, 0, &extras))
+	require.NoError(t, err)
+	require.NoError(t, run.Get(ctx, nil))
+	plus, err := history(ctx, ds.client, opts.ID, run.GetRunID())
+	require.NoError(t, err)
+	require.Equal(t, want, commandCounts(plus))
+	child, err := history(ctx, ds.client, opts.ID+"-child-0", "")
+	require.NoError(t, err)
+	got2 := extrasOf(plus, child, 1)
+	require.Equal(t, extras.ChildTimer, got2.ChildTimer)
+	near := func(what string, a, b int) {
+		require.InDelta(t, a, b, 0.1*float64(a)+40, "%s: the floor plus carries %d bytes, the onboarding %d", what, b, a)
+	}
+	// The floor plus's input holds the extras: never smaller than the onboarding's.
+	bare, err := json.Marshal(newFloorInput(shape, 0, &extras))
+	require.NoError(t, err)
+	near("workflow input", max(extras.WorkflowInput, len(bare)), got2.WorkflowInput)
+	near("workflow result", extras.WorkflowResult, got2.WorkflowResult)
+	for i := range extras.ActivityInput {
+		near(fmt.Sprintf("activity %d input", i), extras.ActivityInput[i], got2.ActivityInput[i])
+		near(fmt.Sprintf("activity %d result", i), extras.ActivityResult[i], got2.ActivityResult[i])
+	}
+	for i := range extras.ChildInput {
+		near(fmt.Sprintf("child %d input", i), extras.ChildInput[i], got2.ChildInput[i])
+		near(fmt.Sprintf("child %d memo", i), extras.ChildMemo[i], got2.ChildMemo[i])
 	}
 }
 

@@ -48,6 +48,7 @@ type config struct {
 	only           string
 	cluster        bool
 	floor          bool
+	floorPlus      bool
 	merge          bool
 	realistic      realisticConfig
 }
@@ -109,6 +110,7 @@ func run() int {
 	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,watch,throughput,cluster,serial,realistic (default all; cluster only with -cluster)")
 	flag.BoolVar(&cfg.cluster, "cluster", false, "also run the throughput phases (and their floors) on a Temporal server on PostgreSQL (scripts/cluster.sh; make bench passes it)")
 	flag.BoolVar(&cfg.floor, "floor", true, "after each throughput phase, run the engine floor (the onboarding's shape, no-op activities) on a fresh server of the same kind")
+	flag.BoolVar(&cfg.floorPlus, "floor-plus", true, "after each floor, the floor plus: the floor with the fleet's payload sizes, heartbeats and watcher timers")
 	flag.BoolVar(&cfg.merge, "merge", false, "keep the -json file's other phases: replace only what this run measured (one phase at a time, e.g. under a lock)")
 	flag.IntVar(&cfg.realistic.n, "realistic-n", 1000, "tenants onboarded at once in the realistic-latency phase")
 	flag.DurationVar(&cfg.realistic.graph.Latency, "realistic-latency", 150*time.Millisecond, "the realistic phase's latency per Graph request")

@@ -62,6 +62,8 @@ type throughputResult struct {
 	Heartbeats         float64            `json:"heartbeats"`
 	Queries            float64            `json:"queries"`
 	Floor              *floorResult       `json:"floor,omitempty"`
+	Extras             *floorExtras       `json:"extras,omitempty"`    // of the first onboarding: for the floor plus
+	FloorPlus          *floorResult       `json:"floorPlus,omitempty"` // the floor with the extras
 	Single             time.Duration      `json:"singleNs,omitempty"` // one onboarding alone, before the fleet (realistic phase)
 	ServerIdle         usage              `json:"serverIdle"`         // the server right after the phase, with nothing left to do
 }
@@ -70,6 +72,7 @@ type throughputResult struct {
 // server, right after the fleet: the onboarding's shape with no-op activities.
 type floorResult struct {
 	Shape         floorShape         `json:"shape"`
+	Extras        *floorExtras       `json:"extras,omitempty"` // floor plus
 	Wall          time.Duration      `json:"wallNs"`
 	Worker        usage              `json:"worker"`
 	Server        usage              `json:"server"`
