@@ -64,8 +64,8 @@ type throughputResult struct {
 	Floor              *floorResult       `json:"floor,omitempty"`
 	Extras             *floorExtras       `json:"extras,omitempty"`    // of the first onboarding: for the floor plus
 	FloorPlus          *floorResult       `json:"floorPlus,omitempty"` // the floor with the extras
-	Single             time.Duration      `json:"singleNs,omitempty"` // one onboarding alone, before the fleet (realistic phase)
-	ServerIdle         usage              `json:"serverIdle"`         // the server right after the phase, with nothing left to do
+	Single             time.Duration      `json:"singleNs,omitempty"`  // one onboarding alone, before the fleet (realistic phase)
+	ServerIdle         usage              `json:"serverIdle"`          // the server right after the phase, with nothing left to do
 }
 
 // floorResult is the engine floor at the fleet's N, on the same kind of
