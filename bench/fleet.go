@@ -13,10 +13,38 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-// idleWindow: after a phase, the server's metrics settle (it reports them
-// every second or so) and its CPU is sampled again: what it burns with
-// nothing to do (the fleet's watchers and the poller idle).
-const idleWindow = 5 * time.Second
+// The server works on after the last result (visibility records, transfer
+// tasks): its CPU is followed second by second until it settles (below
+// settledRate of a core for two seconds in a row) or for settleMax.
+const (
+	settledRate = 0.15
+	settleMax   = 30 * time.Second
+)
+
+// settle follows a server's CPU after a phase until it settles: its tail
+// (the CPU from the phase's end until it settled), the rate of each second,
+// and its rate over the last two seconds (what it burns idle).
+func settle(pid int, end procSample) (tail usage, rates []float64, idle float64) {
+	prev := end
+	calm := 0
+	for time.Since(end.at) < settleMax && calm < 2 {
+		time.Sleep(time.Second)
+		s := sampleProc(pid)
+		r := (s.cpu - prev.cpu).Seconds() / s.at.Sub(prev.at).Seconds()
+		rates = append(rates, r)
+		if r < settledRate {
+			calm++
+		} else {
+			calm = 0
+		}
+		prev = s
+	}
+	tail = between(end, prev)
+	if n := len(rates); n >= 2 {
+		idle = 100 * (rates[n-1] + rates[n-2]) / 2
+	}
+	return tail, rates, idle
+}
 
 // fleetOpts is one fleet run: N onboardings at once on a fresh server (the
 // dev server, or the cluster on PostgreSQL), worker and graphsim.
@@ -121,8 +149,7 @@ func (b *bench) fleet(ctx context.Context, tp *throughputResult, o fleetOpts) er
 	runs := runOnboardings(ctx, ds.client, specs, b.cfg.startParallel)
 	end := time.Now()
 	w1 := sampleWindow(ds, w.pid(), false)
-	time.Sleep(idleWindow) // the server reports its metrics every second or so
-	tp.ServerIdle = between(w1.server, sampleProc(ds.pid()))
+	tp.ServerTail, tp.TailRates, tp.ServerIdlePct = settle(ds.pid(), w1.server) // also lets the server report its metrics
 	m1 := ds.metrics("action", "service_requests")
 	st1 := sim.Stats()
 	for _, r := range runs {
@@ -270,8 +297,7 @@ func (b *bench) runFloor(ctx context.Context, tp *throughputResult, cluster bool
 	runs := runFloors(ctx, ds.client, phase, tp.N, fl.Shape, extras, b.cfg.startParallel)
 	end := time.Now()
 	w1 := sampleWindow(ds, w.pid(), false)
-	time.Sleep(idleWindow)
-	fl.ServerIdle = between(w1.server, sampleProc(ds.pid()))
+	fl.ServerTail, fl.TailRates, fl.ServerIdlePct = settle(ds.pid(), w1.server)
 	m1 := ds.metrics("action", "service_requests")
 	var refs []runRef
 	for _, r := range runs {

@@ -65,7 +65,9 @@ type throughputResult struct {
 	Extras             *floorExtras       `json:"extras,omitempty"`    // of the first onboarding: for the floor plus
 	FloorPlus          *floorResult       `json:"floorPlus,omitempty"` // the floor with the extras
 	Single             time.Duration      `json:"singleNs,omitempty"`  // one onboarding alone, before the fleet (realistic phase)
-	ServerIdle         usage              `json:"serverIdle"`          // the server right after the phase, with nothing left to do
+	ServerTail         usage              `json:"serverTail"`          // the server after the last result, until it settled
+	TailRates          []float64          `json:"serverTailRates"`     // its CPU (cores) each second of that
+	ServerIdlePct      float64            `json:"serverIdlePct"`       // its CPU once settled (% of a core)
 }
 
 // floorResult is the engine floor at the fleet's N, on the same kind of
@@ -83,7 +85,9 @@ type floorResult struct {
 	Histories     historyStats       `json:"histories"`
 	ServerActions map[string]float64 `json:"serverActions"`
 	Heartbeats    float64            `json:"heartbeats"`
-	ServerIdle    usage              `json:"serverIdle"`
+	ServerTail    usage              `json:"serverTail"`
+	TailRates     []float64          `json:"serverTailRates"`
+	ServerIdlePct float64            `json:"serverIdlePct"`
 }
 
 type serialResult struct {
@@ -323,6 +327,7 @@ func (r *Results) evaluate() {
 	for _, t := range r.Throughput {
 		largest = max(largest, t.N)
 	}
+	r.floorGoals(add)
 	if t := r.throughputAt(largest); t != nil && t.Ratio > 0 {
 		add(fmt.Sprintf("Wall time at N = %d / single-tenant critical path", largest), "≤ 3 at N = 1000",
 			fmt.Sprintf("%.1f", t.Ratio), t.Ratio <= 3 && largest >= 1000)
@@ -394,6 +399,10 @@ func (r *Results) markdown() string {
 		"replication lag, no discover failures: the happy path). Each phase gets a fresh dev server, worker and graphsim. "+
 		"Every figure below comes from this run; `bench/results.json` holds them all.",
 		envNote(r.Config.WorkerEnv), r.Config.Latency)
+	if l := r.runsLine(); l != "" {
+		p("")
+		p("%s", l)
+	}
 	if len(r.Errors) > 0 {
 		p("")
 		p("**The run reported errors:** %s", strings.Join(r.Errors, "; "))
@@ -603,8 +612,11 @@ func (r *Results) markdown() string {
 		p("")
 	}
 
+	r.floorMarkdown(p)
+	r.realisticMarkdown(p)
+
 	// 7. Builds.
-	p("## 5. Build times")
+	p("## 7. Build times")
 	p("")
 	if len(r.Builds) > 0 {
 		p("| binary | cold | warm |")
