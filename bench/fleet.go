@@ -98,14 +98,38 @@ func sampleWindow(ds *devServer, workerPid int, withMetrics bool) window {
 	return w
 }
 
-// throughputOn is a throughput phase at graphsim's bench latency.
+// throughputOn is a throughput phase at graphsim's bench latency, and its
+// floors.
 func (b *bench) throughputOn(ctx context.Context, tp *throughputResult, cluster bool) error {
-	phase := fmt.Sprintf("n%d", tp.N)
+	if err := b.throughputRun(ctx, tp, cluster, fmt.Sprintf("n%d", tp.N)); err != nil {
+		return err
+	}
+	if err := b.floorAfter(ctx, tp, cluster); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	for i := 2; b.cfg.floor && i <= b.cfg.floorPairs && tp.N >= 10 && ctx.Err() == nil; i++ {
+		again := throughputResult{N: tp.N}
+		if err := b.throughputRun(ctx, &again, cluster, fmt.Sprintf("n%d-%d", tp.N, i)); err != nil {
+			return fmt.Errorf("fleet, pair %d: %w", i, err)
+		}
+		fl, err := b.runFloor(ctx, &again, cluster, nil)
+		if err != nil {
+			return fmt.Errorf("floor, pair %d: %w", i, err)
+		}
+		tp.Again = append(tp.Again, pairRun{Fleet: again.cost(), Floor: fl.cost(), Load: loadAvg()})
+		q := pairedRatios(tp)
+		b.logf("  N=%d after %d pairs: fleet/floor wall %.2f, server CPU %.2f, actions %.2f", tp.N, i, q.Wall, q.CPU, q.Actions)
+	}
+	return nil
+}
+
+func (b *bench) throughputRun(ctx context.Context, tp *throughputResult, cluster bool, phase string) error {
 	if cluster {
 		phase = "cluster-" + phase
 		b.logf("throughput N=%d on a Temporal server on PostgreSQL", tp.N)
 	}
-	return b.fleet(ctx, tp, fleetOpts{phase: phase, cluster: cluster, graph: graphKnobs{Latency: b.cfg.latency, NoSettle: b.cfg.noSettle}, critical: tp.N == 1 && !cluster})
+	return b.fleet(ctx, tp, fleetOpts{phase: phase, cluster: cluster, graph: graphKnobs{Latency: b.cfg.latency, NoSettle: b.cfg.noSettle},
+		critical: tp.N == 1 && !cluster && phase == "n1"})
 }
 
 // fleet onboards tp.N tenants at once and fills tp with what it cost.
@@ -270,7 +294,7 @@ func (b *bench) floorAfter(ctx context.Context, tp *throughputResult, cluster bo
 // runFloor is one floor run (extras nil) or one floor plus run.
 func (b *bench) runFloor(ctx context.Context, tp *throughputResult, cluster bool, extras *floorExtras) (*floorResult, error) {
 	fl := &floorResult{Shape: *tp.Histories.Shape, Extras: extras}
-	phase := fmt.Sprintf("floor-n%d", tp.N)
+	phase := fmt.Sprintf("floor-n%d-%d", tp.N, len(tp.Again)+1)
 	if extras != nil {
 		phase = fmt.Sprintf("floorplus-n%d", tp.N)
 	}

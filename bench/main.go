@@ -1,18 +1,24 @@
 // Command bench measures cloudsync on this machine: Graph requests and
 // Temporal actions per onboarding, the watcher's cost, onboarding throughput
-// against a serial script, many watchers on one worker, and build times. It
-// runs the Temporal CLI's dev server and the worker binary as child processes
-// (so their CPU and memory can be read from /proc) and graphsim in process
-// with a per-request latency, then writes BENCHMARKS.md and bench/results.json.
+// against a serial script, the fleet's cost against the engine floor (the
+// onboarding's shape with no-op activities, bench/floor.go), the fleet
+// against the serial script at realistic Graph latency, many watchers on one
+// worker, and build times. It runs the Temporal CLI's dev server (or, with
+// -cluster, the Temporal server on PostgreSQL of scripts/cluster.sh) and the
+// worker binary as child processes (so their CPU and memory can be read from
+// /proc) and graphsim in process with a per-request latency, then writes
+// BENCHMARKS.md and bench/results.json.
 //
-//	go run ./bench              # make bench: the full run (about 30 minutes on 2 cores)
-//	go run ./bench -quick       # make bench-quick: small N, for development
+//	go run ./bench              # make bench: the full run (about 75 minutes on 2 cores)
+//	go run ./bench -quick       # make bench-quick: small sizes, for development
+//	go run ./bench -only throughput -n 1000 -merge   # one phase, merged into bench/results.json
 //	go run ./bench -render      # the report again from bench/results.json
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -49,6 +55,7 @@ type config struct {
 	cluster        bool
 	floor          bool
 	floorPlus      bool
+	floorPairs     int
 	merge          bool
 	realistic      realisticConfig
 }
@@ -106,11 +113,12 @@ func run() int {
 	flag.StringVar(&cfg.outMD, "md", "BENCHMARKS.md", "the report")
 	flag.StringVar(&cfg.outJSON, "json", "bench/results.json", "the results")
 	flag.Var(&cfg.workerEnv, "worker-env", "KEY=VALUE for the worker (tuning experiments; repeatable)")
-	flag.BoolVar(&cfg.quick, "quick", false, "small N for development: -n 1,10 -watch-tenants 100 -builds=false")
+	flag.BoolVar(&cfg.quick, "quick", false, "small sizes for development and smoke: -n 1,10 -watch-tenants 100 -watch-intervals 6 -realistic-n 10 -realistic-serial-budget 1m -builds=false")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,watch,throughput,cluster,serial,realistic (default all; cluster only with -cluster)")
 	flag.BoolVar(&cfg.cluster, "cluster", false, "also run the throughput phases (and their floors) on a Temporal server on PostgreSQL (scripts/cluster.sh; make bench passes it)")
 	flag.BoolVar(&cfg.floor, "floor", true, "after each throughput phase, run the engine floor (the onboarding's shape, no-op activities) on a fresh server of the same kind")
 	flag.BoolVar(&cfg.floorPlus, "floor-plus", true, "after each floor, the floor plus: the floor with the fleet's payload sizes, heartbeats and watcher timers")
+	flag.IntVar(&cfg.floorPairs, "floor-pairs", 2, "fleet and floor pairs measured back to back at each N ≥ 10 (the ratios sum them: this machine is shared)")
 	flag.BoolVar(&cfg.merge, "merge", false, "keep the -json file's other phases: replace only what this run measured (one phase at a time, e.g. under a lock)")
 	flag.IntVar(&cfg.realistic.n, "realistic-n", 1000, "tenants onboarded at once in the realistic-latency phase")
 	flag.DurationVar(&cfg.realistic.graph.Latency, "realistic-latency", 150*time.Millisecond, "the realistic phase's latency per Graph request")
@@ -136,6 +144,9 @@ func run() int {
 		}
 		if !set["watch-tenants"] {
 			cfg.watchTenants = 100
+		}
+		if !set["watch-intervals"] {
+			cfg.watchIntervals = 6
 		}
 		if !set["builds"] {
 			cfg.builds = false
@@ -186,11 +197,11 @@ func run() int {
 	defer stop()
 	b.res = newResults(cfg)
 	if err := b.runAll(ctx); err != nil {
-		b.logf("FAILED: %v (logs kept in %s)", err, b.logDir)
 		keep := filepath.Join(os.TempDir(), "cloudsync-bench-logs")
 		_ = os.RemoveAll(keep)
 		_ = os.Rename(b.logDir, keep)
-		b.res.Errors = append(b.res.Errors, err.Error())
+		b.logf("FAILED (logs kept in %s): %v", keep, err)
+		b.res.Errors = append(b.res.Errors, strings.Split(err.Error(), "\n")...)
 	}
 	b.res.Finished = time.Now()
 	b.res.Machine.LoadAtEnd = loadAvg()
@@ -262,76 +273,95 @@ func (b *bench) want(phase string) bool {
 	return false
 }
 
+// runAll runs the phases asked for. A phase that fails is reported and the
+// next one runs: one missing PostgreSQL or one flaky phase does not cost the
+// other figures of an hour-long run.
 func (b *bench) runAll(ctx context.Context) error {
 	r := b.res
-	if b.want("builds") && b.cfg.builds {
-		b.logf("build times: cold (empty GOCACHE) and warm, worker and starter")
-		for _, pkg := range []string{"worker", "starter"} {
-			cache := filepath.Join(b.workDir, "gocache-"+pkg)
-			out := filepath.Join(b.workDir, "cold-"+pkg)
-			cold, err := buildBinary(b.root, pkg, out, cache)
-			if err != nil {
-				return err
-			}
-			warm, err := buildBinary(b.root, pkg, out, cache)
-			if err != nil {
-				return err
-			}
-			_ = os.RemoveAll(cache)
-			r.Builds = append(r.Builds, buildResult{Package: pkg, Cold: cold, Warm: warm})
-			b.logf("  %s: cold %s, warm %s", pkg, cold.Round(100*time.Millisecond), warm.Round(100*time.Millisecond))
+	var errs []error
+	phase := func(err error) {
+		if err != nil {
+			b.logf("FAILED: %v", err)
+			errs = append(errs, err)
 		}
+	}
+	if b.want("builds") && b.cfg.builds {
+		phase(b.builds())
 	}
 	b.workerBin = filepath.Join(b.workDir, "worker")
 	if _, err := buildBinary(b.root, "worker", b.workerBin, ""); err != nil {
 		return err
 	}
-	if b.want("watch") && b.cfg.watchTenants > 0 {
+	if b.want("watch") && b.cfg.watchTenants > 0 && ctx.Err() == nil {
 		fw, err := measureFleetWatch(ctx, b)
 		r.Watch = &fw // what was measured before a failure is kept
 		if err != nil {
-			return fmt.Errorf("fleet watch: %w", err)
+			phase(fmt.Errorf("fleet watch: %w", err))
+		} else {
+			b.logf("  %s", fw)
 		}
-		b.logf("  %s", fw)
 	}
 	if b.want("throughput") {
 		for _, n := range b.cfg.ns {
+			if ctx.Err() != nil {
+				break
+			}
 			r.Throughput = append(r.Throughput, throughputResult{N: n})
 			tp := &r.Throughput[len(r.Throughput)-1]
 			if err := b.throughputOn(ctx, tp, false); err != nil {
-				return fmt.Errorf("throughput N=%d: %w", n, err)
-			}
-			if err := b.floorAfter(ctx, tp, false); err != nil {
-				return fmt.Errorf("floor N=%d: %w", n, err)
+				phase(fmt.Errorf("throughput N=%d: %w", n, err))
 			}
 		}
 	}
-	if b.cfg.cluster && b.want("cluster") {
-		if err := clusterReachable(); err != nil {
-			return err
-		}
-		for _, n := range b.cfg.ns {
-			r.Cluster = append(r.Cluster, throughputResult{N: n})
-			tp := &r.Cluster[len(r.Cluster)-1]
-			if err := b.throughputOn(ctx, tp, true); err != nil {
-				return fmt.Errorf("cluster throughput N=%d: %w", n, err)
-			}
-			if err := b.floorAfter(ctx, tp, true); err != nil {
-				return fmt.Errorf("cluster floor N=%d: %w", n, err)
-			}
-		}
+	if b.want("serial") && ctx.Err() == nil {
+		phase(b.serial(ctx))
 	}
-	if b.want("serial") {
-		if err := b.serial(ctx); err != nil {
-			return err
-		}
-	}
-	if b.want("realistic") && b.cfg.realistic.n > 0 {
+	if b.want("realistic") && b.cfg.realistic.n > 0 && ctx.Err() == nil {
 		if err := b.realistic(ctx); err != nil {
-			return fmt.Errorf("realistic latency: %w", err)
+			phase(fmt.Errorf("realistic latency: %w", err))
 		}
 	}
-	return ctx.Err()
+	if b.cfg.cluster && b.want("cluster") && ctx.Err() == nil {
+		if err := clusterReachable(); err != nil {
+			phase(err)
+		} else {
+			for _, n := range b.cfg.ns {
+				if ctx.Err() != nil {
+					break
+				}
+				r.Cluster = append(r.Cluster, throughputResult{N: n})
+				tp := &r.Cluster[len(r.Cluster)-1]
+				if err := b.throughputOn(ctx, tp, true); err != nil {
+					phase(fmt.Errorf("cluster throughput N=%d: %w", n, err))
+				}
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
+}
+
+// builds measures cold and warm build times of the worker and the starter.
+func (b *bench) builds() error {
+	b.logf("build times: cold (empty GOCACHE) and warm, worker and starter")
+	for _, pkg := range []string{"worker", "starter"} {
+		cache := filepath.Join(b.workDir, "gocache-"+pkg)
+		out := filepath.Join(b.workDir, "cold-"+pkg)
+		cold, err := buildBinary(b.root, pkg, out, cache)
+		if err != nil {
+			return err
+		}
+		warm, err := buildBinary(b.root, pkg, out, cache)
+		if err != nil {
+			return err
+		}
+		_ = os.RemoveAll(cache)
+		b.res.Builds = append(b.res.Builds, buildResult{Package: pkg, Cold: cold, Warm: warm})
+		b.logf("  %s: cold %s, warm %s", pkg, cold.Round(100*time.Millisecond), warm.Round(100*time.Millisecond))
+	}
+	return nil
 }
 
 // serial runs the serial script once over max(N) tenants and reads the time

@@ -11,25 +11,59 @@ import (
 // divided by its floor's (0 where the floor has none).
 type floorRatios struct{ Wall, CPU, Actions float64 }
 
-// cost is what a run cost the server: wall, server CPU, actions.
-type cost struct {
-	wall, cpu time.Duration
-	actions   float64
+// pairCost is what a run cost the server, for the floor comparison: its
+// wall time, the server's CPU from the first start until it settled after
+// the last result (the work the run caused, async tail included), and the
+// actions it counted.
+type pairCost struct {
+	Wall      time.Duration `json:"wallNs"`
+	ServerCPU time.Duration `json:"serverCpuNs"`
+	Actions   float64       `json:"actions"`
 }
 
-func (t *throughputResult) cost() cost {
-	return cost{t.Wall, t.Server.CPU, sumValues(t.ServerActions)}
+// pairRun is a further fleet and floor at one N, measured back to back
+// (-floor-pairs): the machine is shared, and two runs of one size differ.
+type pairRun struct {
+	Fleet pairCost `json:"fleet"`
+	Floor pairCost `json:"floor"`
+	Load  string   `json:"loadAverage"`
 }
 
-func (f *floorResult) cost() cost { return cost{f.Wall, f.Server.CPU, sumValues(f.ServerActions)} }
+func (t *throughputResult) cost() pairCost {
+	return pairCost{t.Wall, t.Server.CPU + t.ServerTail.CPU, sumValues(t.ServerActions)}
+}
 
-func ratiosOf(t, f interface{ cost() cost }) floorRatios {
-	a, b := t.cost(), f.cost()
-	r := floorRatios{Wall: ratio(a.wall, b.wall), CPU: ratio(a.cpu, b.cpu)}
-	if b.actions > 0 {
-		r.Actions = a.actions / b.actions
+func (f *floorResult) cost() pairCost {
+	return pairCost{f.Wall, f.Server.CPU + f.ServerTail.CPU, sumValues(f.ServerActions)}
+}
+
+func (a pairCost) add(b pairCost) pairCost {
+	return pairCost{a.Wall + b.Wall, a.ServerCPU + b.ServerCPU, a.Actions + b.Actions}
+}
+
+func ratiosOf(t, f interface{ cost() pairCost }) floorRatios {
+	return costRatios(t.cost(), f.cost())
+}
+
+func costRatios(a, b pairCost) floorRatios {
+	r := floorRatios{Wall: ratio(a.Wall, b.Wall), CPU: ratio(a.ServerCPU, b.ServerCPU)}
+	if b.Actions > 0 {
+		r.Actions = a.Actions / b.Actions
 	}
 	return r
+}
+
+// pairedRatios are the fleet's costs over the floor's summed over every pair
+// measured at that N (the first, then -floor-pairs more).
+func pairedRatios(t *throughputResult) floorRatios {
+	if t.Floor == nil {
+		return floorRatios{}
+	}
+	a, b := t.cost(), t.Floor.cost()
+	for _, p := range t.Again {
+		a, b = a.add(p.Fleet), b.add(p.Floor)
+	}
+	return costRatios(a, b)
 }
 
 // largestWithFloor is the largest phase of a server that has a floor.
@@ -53,7 +87,7 @@ func (r *Results) floorGoals(add func(name, target, measured string, met bool)) 
 		if t == nil {
 			continue
 		}
-		q := ratiosOf(t, t.Floor)
+		q := pairedRatios(t)
 		full := t.N >= 1000
 		add(fmt.Sprintf("Fleet ÷ engine floor at N = %d, %s: actions (server counter)", t.N, s.name), "≤ 1.2 at N = 1000", fmt.Sprintf("%.2f", q.Actions), q.Actions <= 1.2 && full)
 		add(fmt.Sprintf("Fleet ÷ engine floor at N = %d, %s: server CPU", t.N, s.name), "≤ 1.2 at N = 1000", fmt.Sprintf("%.2f", q.CPU), q.CPU <= 1.2 && full)
@@ -106,6 +140,7 @@ func (r *Results) floorMarkdown(p func(string, ...any)) {
 	p("")
 	p("| server | N | wall: fleet → floor | ÷ | server CPU: fleet → floor | ÷ | actions per onboarding: fleet → floor | ÷ | PostgreSQL CPU: fleet → floor | worker CPU: fleet → floor | graphsim + starts CPU (bench process) | failed |")
 	p("|---|---|---|---|---|---|---|---|---|---|---|---|")
+	var pairs []string
 	rows := func(name string, ts []throughputResult) {
 		for i := range ts {
 			t := &ts[i]
@@ -113,19 +148,38 @@ func (r *Results) floorMarkdown(p func(string, ...any)) {
 			if f == nil {
 				continue
 			}
-			q := ratiosOf(t, f)
+			a, c := t.cost(), f.cost()
+			q := pairedRatios(t)
 			db := "–"
 			if t.Database != nil && f.Database != nil {
 				db = fmt.Sprintf("%s → %s", secs(t.Database.CPU), secs(f.Database.CPU))
 			}
 			p("| %s | %d | %s → %s | **%.2f** | %s → %s | **%.2f** | %s → %s | **%.2f** | %s | %s → %s | %s | %d / %d |",
-				name, t.N, secs(t.Wall), secs(f.Wall), q.Wall, secs(t.Server.CPU), secs(f.Server.CPU), q.CPU,
-				perN(sumValues(t.ServerActions), t.N), perN(sumValues(f.ServerActions), t.N), q.Actions, db,
+				name, t.N, secs(a.Wall), secs(c.Wall), q.Wall, secs(a.ServerCPU), secs(c.ServerCPU), q.CPU,
+				perN(a.Actions, t.N), perN(c.Actions, t.N), q.Actions, db,
 				secs(t.Worker.CPU), secs(f.Worker.CPU), secs(t.Bench.CPU), t.Failed, f.Failed)
+			if len(t.Again) > 0 {
+				first := ratiosOf(t, f)
+				each := []string{fmt.Sprintf("%.2f / %.2f / %.2f", first.Wall, first.CPU, first.Actions)}
+				for _, pr := range t.Again {
+					x := costRatios(pr.Fleet, pr.Floor)
+					each = append(each, fmt.Sprintf("%.2f / %.2f / %.2f (load %s)", x.Wall, x.CPU, x.Actions, pr.Load))
+				}
+				pairs = append(pairs, fmt.Sprintf("%s N = %d: %s", name, t.N, strings.Join(each, "; ")))
+			}
 		}
 	}
 	rows("dev server", r.Throughput)
 	rows("cluster", r.Cluster)
+	p("")
+	p("The columns show the first fleet and floor of each size; the ratios (÷) sum every pair measured at that size, back to back "+
+		"(`-floor-pairs`, %d by default: CPU seconds on these 2 shared cores vary by up to about 10 %% between two runs of one size). "+
+		"Server CPU runs from the first start until the server settled after the last result (below %.0f %% of a core for 2 s, at most %s): "+
+		"the server works on after the last result (visibility, transfer tasks), the floor more than the fleet.", 2, 100*settledRate, settleMax)
+	if len(pairs) > 0 {
+		p("")
+		p("Each pair's wall / server CPU / actions ratios: %s.", strings.Join(pairs, "; "))
+	}
 	p("")
 	for _, s := range []struct {
 		name string
@@ -186,9 +240,9 @@ func (r *Results) floorBreakdown(p func(string, ...any), server string, t *throu
 	if fp != nil && t.Extras != nil {
 		q, qp := ratiosOf(t, fp), ratiosOf(fp, f)
 		p("The **floor plus** is the floor with what the fleet carries beyond the onboarding's commands: %s. "+
-			"Floor plus ÷ floor: server CPU **%.2f**, actions %.2f, wall %.2f — what those cost the engine. Fleet ÷ floor plus: server CPU **%.2f**, "+
-			"actions %.2f, wall %.2f — what they leave unexplained (the worker's watch poller and its visibility queries, the retries Graph asks "+
-			"for, and this shared machine's noise: two floors of one size differ by several per cent).",
+			"Floor plus ÷ floor: server CPU **%.2f**, actions %.2f, wall %.2f — what those cost the engine (one run each: near 1, within this "+
+			"machine's noise). Fleet ÷ floor plus: server CPU **%.2f**, actions %.2f, wall %.2f — what they leave to the rest: the retries Graph "+
+			"asks for, the worker's watch poller (its heartbeats and its visibility queries) and its gauges, and noise.",
 			t.Extras, qp.CPU, qp.Actions, qp.Wall, q.CPU, q.Actions, q.Wall)
 		p("")
 	}

@@ -64,6 +64,7 @@ type throughputResult struct {
 	Floor              *floorResult       `json:"floor,omitempty"`
 	Extras             *floorExtras       `json:"extras,omitempty"`    // of the first onboarding: for the floor plus
 	FloorPlus          *floorResult       `json:"floorPlus,omitempty"` // the floor with the extras
+	Again              []pairRun          `json:"again,omitempty"`     // further fleet and floor pairs at this N
 	Single             time.Duration      `json:"singleNs,omitempty"`  // one onboarding alone, before the fleet (realistic phase)
 	ServerTail         usage              `json:"serverTail"`          // the server after the last result, until it settled
 	TailRates          []float64          `json:"serverTailRates"`     // its CPU (cores) each second of that
