@@ -99,7 +99,21 @@ func startCluster(root, logDir, name string) (*devServer, error) {
 	return d, nil
 }
 
+// startDevServer starts a dev server, on other ports again when one does not
+// come up (the dev server picks its internal services' ports itself, and
+// another process may take one meanwhile).
 func startDevServer(cli, logDir, name string) (*devServer, error) {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var d *devServer
+		if d, err = startDevServerOnce(cli, logDir, fmt.Sprintf("%s-%d", name, attempt)); err == nil {
+			return d, nil
+		}
+	}
+	return nil, err
+}
+
+func startDevServerOnce(cli, logDir, name string) (*devServer, error) {
 	port, httpPort, metricsPort := freePort(), freePort(), freePort()
 	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
 		"--port", strconv.Itoa(port), "--http-port", strconv.Itoa(httpPort), "--metrics-port", strconv.Itoa(metricsPort),
@@ -120,6 +134,10 @@ func startDevServer(cli, logDir, name string) (*devServer, error) {
 	d := &devServer{cmd: cmd, hostPort: fmt.Sprintf("127.0.0.1:%d", port), metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
+		if !sampleProc(cmd.Process.Pid).alive || strings.Contains(readTail(logf.Name()), "panic:") {
+			d.stop()
+			return nil, fmt.Errorf("the dev server exited at start (see %s)", logf.Name())
+		}
 		c, err := client.Dial(client.Options{HostPort: d.hostPort, Logger: quietLogger()})
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -344,4 +362,21 @@ func buildBinary(root, pkg, out, gocache string) (time.Duration, error) {
 		return 0, fmt.Errorf("go build ./%s: %v\n%s", pkg, err, b)
 	}
 	return time.Since(start), nil
+}
+
+// readTail is the last 4 KiB of a file.
+func readTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(st.Size()-4096, 0)
+	b := make([]byte, st.Size()-off)
+	_, _ = f.ReadAt(b, off)
+	return string(b)
 }

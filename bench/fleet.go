@@ -112,7 +112,7 @@ func (b *bench) throughputOn(ctx context.Context, tp *throughputResult, cluster 
 		if err := b.throughputRun(ctx, &again, cluster, fmt.Sprintf("n%d-%d", tp.N, i)); err != nil {
 			return fmt.Errorf("fleet, pair %d: %w", i, err)
 		}
-		fl, err := b.runFloor(ctx, &again, cluster, nil)
+		fl, err := b.runFloor(ctx, &again, cluster, nil, i)
 		if err != nil {
 			return fmt.Errorf("floor, pair %d: %w", i, err)
 		}
@@ -282,19 +282,22 @@ func (b *bench) floorAfter(ctx context.Context, tp *throughputResult, cluster bo
 	if tp.Histories.Shape == nil {
 		return fmt.Errorf("no onboarding history to take the floor's shape from: %s", tp.Histories.ShapeError)
 	}
-	fl, err := b.runFloor(ctx, tp, cluster, nil)
+	fl, err := b.runFloor(ctx, tp, cluster, nil, 1)
 	tp.Floor = fl
 	if err != nil || !b.cfg.floorPlus || tp.Extras == nil {
 		return err
 	}
-	tp.FloorPlus, err = b.runFloor(ctx, tp, cluster, tp.Extras)
+	tp.FloorPlus, err = b.runFloor(ctx, tp, cluster, tp.Extras, 1)
 	return err
 }
 
 // runFloor is one floor run (extras nil) or one floor plus run.
-func (b *bench) runFloor(ctx context.Context, tp *throughputResult, cluster bool, extras *floorExtras) (*floorResult, error) {
+func (b *bench) runFloor(ctx context.Context, tp *throughputResult, cluster bool, extras *floorExtras, pair int) (*floorResult, error) {
 	fl := &floorResult{Shape: *tp.Histories.Shape, Extras: extras}
-	phase := fmt.Sprintf("floor-n%d-%d", tp.N, len(tp.Again)+1)
+	phase := fmt.Sprintf("floor-n%d", tp.N)
+	if pair > 1 {
+		phase += fmt.Sprintf("-%d", pair)
+	}
 	if extras != nil {
 		phase = fmt.Sprintf("floorplus-n%d", tp.N)
 	}

@@ -473,9 +473,10 @@ func (r *Results) markdown() string {
 		p("- actions by kind: %s, heartbeat %.0f", sortedKinds(r.Actions.Kinds), r.Actions.Heartbeats)
 		p("- events by type: %s", sortedKinds(r.Actions.EventTypes))
 		if len(r.Actions.ServerActions) > 0 {
-			p("- cross-check, the dev server's own `action` counter over the same phase: %s. It also counts the 3 watchers' first polls "+
-				"(2 activities and 1 upsert each) and GetVersion's TemporalChangeVersion upsert (exempt by the published rules), and counts each "+
-				"child start twice (`…_Extra`; one action by the published rules, as counted here)", sortedFloatKinds(r.Actions.ServerActions, 1))
+			p("- cross-check, the dev server's own `action` counter over the same phase: %s. It also counts what is not the onboarding's: "+
+				"the 3 watchers' liveness timers, the worker's 4 poller shards (their starts, activities and heartbeats), and GetVersion's marker "+
+				"and TemporalChangeVersion upsert (exempt by the published rules), and counts each child start twice (`…_Extra`; one action by "+
+				"the published rules, as counted here)", sortedFloatKinds(r.Actions.ServerActions, 1))
 		}
 		p("")
 	}
