@@ -109,13 +109,17 @@ clean:
 
 .PHONY: bench bench-quick bench-cluster
 
-## bench: the benchmarks (about 30 minutes on 2 cores): writes BENCHMARKS.md and bench/results.json
-bench: tools
-	$(GO) run ./bench
+## bench: the benchmarks (about 75 minutes on 2 cores): writes BENCHMARKS.md and bench/results.json.
+## With BENCH_FLAGS=-cluster (the default) also the throughput phases and their engine floors on the
+## Temporal server on PostgreSQL (as for make test-cluster: PostgreSQL and its role, see README);
+## BENCH_FLAGS= leaves the cluster out. One phase at a time: BENCH_FLAGS="-cluster -only cluster -merge".
+BENCH_FLAGS ?= -cluster
+bench: tools cluster-tools
+	$(CLUSTER_ENV) $(GO) run ./bench $(BENCH_FLAGS)
 
-## bench-quick: the benchmarks at small sizes, for development (a few minutes; writes to /tmp)
-bench-quick: tools
-	$(GO) run ./bench -quick -md /tmp/cloudsync-BENCHMARKS.md -json /tmp/cloudsync-bench-results.json
+## bench-quick: every phase at small sizes, for development and smoke (a few minutes; writes to /tmp)
+bench-quick: tools cluster-tools
+	$(CLUSTER_ENV) $(GO) run ./bench -quick $(BENCH_FLAGS) -md /tmp/cloudsync-BENCHMARKS.md -json /tmp/cloudsync-bench-results.json
 
 ## bench-cluster: the throughput phases (N = 1, 10, 100) on the dev server and on the Temporal server on
 ## PostgreSQL that make test-cluster runs, side by side (a few minutes; writes bench/cluster.md and .json)

@@ -51,20 +51,26 @@ type devServer struct {
 	metricsURL string
 	client     client.Client
 
-	// A server on PostgreSQL (startCluster): not our child, no metrics.
+	// A server on PostgreSQL (startCluster): not our child.
 	serverPid int
 	stopFn    func()
 }
 
 // startCluster starts the Temporal server on PostgreSQL that make
-// test-cluster runs, on fresh databases (scripts/cluster.sh up; make
-// bench-cluster passes the environment it needs), and dials it. Its metrics
-// are not scraped (the config has none); its CPU is the server process's, and
-// PostgreSQL's is sampled apart (sampleDatabase).
+// test-cluster runs, on fresh databases of its own (scripts/cluster.sh up;
+// make bench passes the environment it needs; CLUSTER_DB defaults to
+// cloudsync_bench here, so a bench never drops the tests' databases), with its
+// Prometheus endpoint on (PROMETHEUS_ENDPOINT), and dials it. Its CPU is the
+// server process's; PostgreSQL's is sampled apart (sampleDatabase).
 func startCluster(root, logDir, name string) (*devServer, error) {
 	script := filepath.Join(root, "scripts", "cluster.sh")
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	up := exec.Command(script, "up")
 	up.Dir = root
+	up.Env = append(os.Environ(), "PROMETHEUS_ENDPOINT="+metricsAddr)
+	if os.Getenv("CLUSTER_DB") == "" {
+		up.Env = append(up.Env, "CLUSTER_DB=cloudsync_bench")
+	}
 	out, err := up.CombinedOutput()
 	_ = os.WriteFile(filepath.Join(logDir, name+"-cluster-up.log"), out, 0o644)
 	if err != nil {
@@ -85,7 +91,7 @@ func startCluster(root, logDir, name string) (*devServer, error) {
 	if port == "" {
 		port = "17233"
 	}
-	d := &devServer{hostPort: "127.0.0.1:" + port, serverPid: pid, stopFn: down}
+	d := &devServer{hostPort: "127.0.0.1:" + port, serverPid: pid, stopFn: down, metricsURL: "http://" + metricsAddr + "/metrics"}
 	if d.client, err = client.Dial(client.Options{HostPort: d.hostPort, Logger: quietLogger()}); err != nil {
 		down()
 		return nil, err
@@ -93,7 +99,21 @@ func startCluster(root, logDir, name string) (*devServer, error) {
 	return d, nil
 }
 
+// startDevServer starts a dev server, on other ports again when one does not
+// come up (the dev server picks its internal services' ports itself, and
+// another process may take one meanwhile).
 func startDevServer(cli, logDir, name string) (*devServer, error) {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var d *devServer
+		if d, err = startDevServerOnce(cli, logDir, fmt.Sprintf("%s-%d", name, attempt)); err == nil {
+			return d, nil
+		}
+	}
+	return nil, err
+}
+
+func startDevServerOnce(cli, logDir, name string) (*devServer, error) {
 	port, httpPort, metricsPort := freePort(), freePort(), freePort()
 	args := []string{"server", "start-dev", "--headless", "--ip", "127.0.0.1",
 		"--port", strconv.Itoa(port), "--http-port", strconv.Itoa(httpPort), "--metrics-port", strconv.Itoa(metricsPort),
@@ -114,6 +134,10 @@ func startDevServer(cli, logDir, name string) (*devServer, error) {
 	d := &devServer{cmd: cmd, hostPort: fmt.Sprintf("127.0.0.1:%d", port), metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
+		if !sampleProc(cmd.Process.Pid).alive || strings.Contains(readTail(logf.Name()), "panic:") {
+			d.stop()
+			return nil, fmt.Errorf("the dev server exited at start (see %s)", logf.Name())
+		}
 		c, err := client.Dial(client.Options{HostPort: d.hostPort, Logger: quietLogger()})
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -236,13 +260,26 @@ func diffCounts(before, after map[string]float64) map[string]float64 {
 	return out
 }
 
-// newSim starts graphsim in process with the bench's Graph latency.
-func newSim(latency time.Duration, seed int64) (*graphsim.Server, error) {
+// graphKnobs are the Graph behaviours a phase sets in graphsim (the rest are
+// graphsim's defaults, Graph-like: a new service principal's settling 403/409,
+// a new job's 2 s read lag).
+type graphKnobs struct {
+	Latency        time.Duration `json:"latencyNs"`                  // every Graph request
+	ReplicationLag time.Duration `json:"replicationLagNs,omitempty"` // a new service principal answers 404
+	JobReadLag     time.Duration `json:"jobReadLagNs,omitempty"`     // a new job answers GET by id with 404 (0: graphsim's default)
+	NoSettle       bool          `json:"noSettle,omitempty"`         // no settling 403/409 of a new service principal (experiments)
+}
+
+// newSim starts graphsim in process with a phase's Graph knobs.
+func newSim(k graphKnobs, seed int64) (*graphsim.Server, error) {
 	return graphsim.New(graphsim.Options{
-		Clients:      map[string]string{benchClientID: benchSecret},
-		Seed:         seed,
-		Latency:      latency,
-		SyncInterval: 5 * time.Second,
+		Clients:        map[string]string{benchClientID: benchSecret},
+		Seed:           seed,
+		Latency:        k.Latency,
+		ReplicationLag: k.ReplicationLag,
+		JobReadLag:     k.JobReadLag,
+		SyncSettle:     map[bool]time.Duration{true: -1}[k.NoSettle],
+		SyncInterval:   5 * time.Second,
 	})
 }
 
@@ -253,7 +290,8 @@ type workerProc struct {
 }
 
 func startWorker(bin string, ds *devServer, sim *graphsim.Server, logDir, name string, extraEnv []string) (*workerProc, error) {
-	cmd := exec.Command(bin)
+	// Stopped at the end of a phase: the poller's long activity need not finish.
+	cmd := exec.Command(bin, "--stop-timeout=1s")
 	cmd.Env = append(os.Environ(),
 		"TEMPORAL_ADDRESS="+ds.hostPort,
 		"TEMPORAL_NAMESPACE=default",
@@ -276,23 +314,30 @@ func startWorker(bin string, ds *devServer, sim *graphsim.Server, logDir, name s
 		return nil, err
 	}
 	w := &workerProc{cmd: cmd, log: logf}
-	// Ready once it polls both task queue kinds.
+	if err := waitPolling(ds, workflows.TaskQueue, cmd.Process.Pid); err != nil {
+		w.stop()
+		return nil, fmt.Errorf("the worker %w (see %s)", err, logf.Name())
+	}
+	return w, nil
+}
+
+// waitPolling waits until a worker process polls both kinds of a task queue.
+func waitPolling(ds *devServer, taskQueue string, pid int) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		wq, err1 := ds.client.DescribeTaskQueue(ctx, workflows.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
-		aq, err2 := ds.client.DescribeTaskQueue(ctx, workflows.TaskQueue, enums.TASK_QUEUE_TYPE_ACTIVITY)
+		wq, err1 := ds.client.DescribeTaskQueue(ctx, taskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
+		aq, err2 := ds.client.DescribeTaskQueue(ctx, taskQueue, enums.TASK_QUEUE_TYPE_ACTIVITY)
 		cancel()
 		if err1 == nil && err2 == nil && len(wq.GetPollers()) > 0 && len(aq.GetPollers()) > 0 {
-			return w, nil
+			return nil
 		}
-		if s := sampleProc(cmd.Process.Pid); !s.alive {
-			break
+		if s := sampleProc(pid); !s.alive {
+			return fmt.Errorf("exited before polling")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	w.stop()
-	return nil, fmt.Errorf("the worker did not start polling (see %s)", logf.Name())
+	return fmt.Errorf("did not start polling %s", taskQueue)
 }
 
 func (w *workerProc) pid() int { return w.cmd.Process.Pid }
@@ -317,4 +362,21 @@ func buildBinary(root, pkg, out, gocache string) (time.Duration, error) {
 		return 0, fmt.Errorf("go build ./%s: %v\n%s", pkg, err, b)
 	}
 	return time.Since(start), nil
+}
+
+// readTail is the last 4 KiB of a file.
+func readTail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(st.Size()-4096, 0)
+	b := make([]byte, st.Size()-off)
+	_, _ = f.ReadAt(b, off)
+	return string(b)
 }

@@ -1,18 +1,24 @@
 // Command bench measures cloudsync on this machine: Graph requests and
 // Temporal actions per onboarding, the watcher's cost, onboarding throughput
-// against a serial script, many watchers on one worker, and build times. It
-// runs the Temporal CLI's dev server and the worker binary as child processes
-// (so their CPU and memory can be read from /proc) and graphsim in process
-// with a per-request latency, then writes BENCHMARKS.md and bench/results.json.
+// against a serial script, the fleet's cost against the engine floor (the
+// onboarding's shape with no-op activities, bench/floor.go), the fleet
+// against the serial script at realistic Graph latency, many watchers on one
+// worker, and build times. It runs the Temporal CLI's dev server (or, with
+// -cluster, the Temporal server on PostgreSQL of scripts/cluster.sh) and the
+// worker binary as child processes (so their CPU and memory can be read from
+// /proc) and graphsim in process with a per-request latency, then writes
+// BENCHMARKS.md and bench/results.json.
 //
-//	go run ./bench              # make bench: the full run (about 30 minutes on 2 cores)
-//	go run ./bench -quick       # make bench-quick: small N, for development
+//	go run ./bench              # make bench: the full run (about 75 minutes on 2 cores)
+//	go run ./bench -quick       # make bench-quick: small sizes, for development
+//	go run ./bench -only throughput -n 1000 -merge   # one phase, merged into bench/results.json
 //	go run ./bench -render      # the report again from bench/results.json
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -33,6 +39,7 @@ import (
 type config struct {
 	ns             []int
 	latency        time.Duration
+	noSettle       bool
 	watchTenants   int
 	watchInterval  time.Duration
 	watchIntervals int
@@ -46,6 +53,19 @@ type config struct {
 	quick          bool
 	only           string
 	cluster        bool
+	floor          bool
+	floorPlus      bool
+	floorPairs     int
+	merge          bool
+	realistic      realisticConfig
+}
+
+// realisticConfig is the realistic-latency phase: Graph as slow as it is.
+type realisticConfig struct {
+	n            int
+	graph        graphKnobs
+	serialPoll   time.Duration
+	serialBudget time.Duration
 }
 
 type multiFlag []string
@@ -81,6 +101,7 @@ func run() int {
 	var cfg config
 	ns := flag.String("n", "1,10,100,1000", "tenants onboarded at once, per throughput phase")
 	flag.DurationVar(&cfg.latency, "latency", 50*time.Millisecond, "graphsim's latency per Graph request")
+	settle := flag.Bool("graph-settle", true, "graphsim answers a new service principal's first synchronization calls with 403/409, as Graph does (false: for experiments)")
 	flag.IntVar(&cfg.watchTenants, "watch-tenants", 1000, "tenants (3 jobs each) watched in the watch phase (0 skips it)")
 	flag.DurationVar(&cfg.watchInterval, "watch-interval", 10*time.Second, "the watch phase's poll interval (the worker's --watch-interval)")
 	flag.IntVar(&cfg.watchIntervals, "watch-intervals", 36, "poll intervals the watch phase measures")
@@ -92,14 +113,29 @@ func run() int {
 	flag.StringVar(&cfg.outMD, "md", "BENCHMARKS.md", "the report")
 	flag.StringVar(&cfg.outJSON, "json", "bench/results.json", "the results")
 	flag.Var(&cfg.workerEnv, "worker-env", "KEY=VALUE for the worker (tuning experiments; repeatable)")
-	flag.BoolVar(&cfg.quick, "quick", false, "small N for development: -n 1,10 -watch-tenants 100 -builds=false")
-	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,watch,throughput,serial,cluster (default all; cluster only with -cluster)")
-	flag.BoolVar(&cfg.cluster, "cluster", false, "also run the throughput phases on a Temporal server on PostgreSQL (scripts/cluster.sh: make bench-cluster)")
+	flag.BoolVar(&cfg.quick, "quick", false, "small sizes for development and smoke: -n 1,10 -watch-tenants 100 -watch-intervals 6 -realistic-n 10 -realistic-serial-budget 1m -builds=false")
+	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,watch,throughput,cluster,serial,realistic (default all; cluster only with -cluster)")
+	flag.BoolVar(&cfg.cluster, "cluster", false, "also run the throughput phases (and their floors) on a Temporal server on PostgreSQL (scripts/cluster.sh; make bench passes it)")
+	flag.BoolVar(&cfg.floor, "floor", true, "after each throughput phase, run the engine floor (the onboarding's shape, no-op activities) on a fresh server of the same kind")
+	flag.BoolVar(&cfg.floorPlus, "floor-plus", true, "after each floor, the floor plus: the floor with the fleet's payload sizes, heartbeats and watcher timers")
+	flag.IntVar(&cfg.floorPairs, "floor-pairs", 2, "fleet and floor pairs measured back to back at each N ≥ 10 (the ratios sum them: this machine is shared)")
+	flag.BoolVar(&cfg.merge, "merge", false, "keep the -json file's other phases: replace only what this run measured (one phase at a time, e.g. under a lock)")
+	flag.IntVar(&cfg.realistic.n, "realistic-n", 1000, "tenants onboarded at once in the realistic-latency phase")
+	flag.DurationVar(&cfg.realistic.graph.Latency, "realistic-latency", 150*time.Millisecond, "the realistic phase's latency per Graph request")
+	flag.DurationVar(&cfg.realistic.graph.ReplicationLag, "realistic-lag", 10*time.Second, "the realistic phase's replication lag: a new service principal and a new job are not readable for this long")
+	flag.DurationVar(&cfg.realistic.serialPoll, "realistic-poll", 5*time.Second, "how often the serial script polls what Graph asks it to wait out, in the realistic phase")
+	flag.DurationVar(&cfg.realistic.serialBudget, "realistic-serial-budget", 5*time.Minute, "the realistic phase's serial script stops after this long and the rest is extrapolated")
+	floorWorker := flag.String("floor-worker", "", "internal: run the engine floor's worker against this Temporal address")
 	render := flag.Bool("render", false, "measure nothing: write the report again from the -json results")
 	flag.Parse()
+	cfg.noSettle = !*settle
+	if *floorWorker != "" {
+		return runFloorWorker(*floorWorker)
+	}
 	if *render {
 		return renderOnly(cfg)
 	}
+	cfg.realistic.graph.JobReadLag = cfg.realistic.graph.ReplicationLag
 	if cfg.quick {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -109,8 +145,17 @@ func run() int {
 		if !set["watch-tenants"] {
 			cfg.watchTenants = 100
 		}
+		if !set["watch-intervals"] {
+			cfg.watchIntervals = 6
+		}
 		if !set["builds"] {
 			cfg.builds = false
+		}
+		if !set["realistic-n"] {
+			cfg.realistic.n = 10
+		}
+		if !set["realistic-serial-budget"] {
+			cfg.realistic.serialBudget = time.Minute
 		}
 	}
 	for _, s := range strings.Split(*ns, ",") {
@@ -152,13 +197,23 @@ func run() int {
 	defer stop()
 	b.res = newResults(cfg)
 	if err := b.runAll(ctx); err != nil {
-		b.logf("FAILED: %v (logs kept in %s)", err, b.logDir)
 		keep := filepath.Join(os.TempDir(), "cloudsync-bench-logs")
 		_ = os.RemoveAll(keep)
 		_ = os.Rename(b.logDir, keep)
-		b.res.Errors = append(b.res.Errors, err.Error())
+		b.logf("FAILED (logs kept in %s): %v", keep, err)
+		b.res.Errors = append(b.res.Errors, strings.Split(err.Error(), "\n")...)
 	}
 	b.res.Finished = time.Now()
+	b.res.Machine.LoadAtEnd = loadAvg()
+	b.res.Runs = []runInfo{b.res.thisRun(strings.Join(os.Args[1:], " "))}
+	if cfg.merge {
+		old, err := readResults(b.jsonPath())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -merge:", err)
+			return 1
+		}
+		b.res = b.res.mergeInto(old)
+	}
 	b.res.evaluate()
 	if err := b.write(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: write the report:", err)
@@ -174,24 +229,36 @@ func run() int {
 // renderOnly rewrites the report from saved results (after a change to the
 // report's text, without measuring again).
 func renderOnly(cfg config) int {
-	data, err := os.ReadFile(cfg.outJSON)
+	r, err := readResults(cfg.outJSON)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	var r Results
-	if err := json.Unmarshal(data, &r); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", cfg.outJSON+":", err)
-		return 1
-	}
-	end := r.Machine.LoadAtEnd
 	r.evaluate()
-	r.Machine.LoadAtEnd = end
 	if err := os.WriteFile(cfg.outMD, []byte(r.markdown()), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
 	return 0
+}
+
+func readResults(path string) (*Results, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Results
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+func (b *bench) jsonPath() string {
+	if filepath.IsAbs(b.cfg.outJSON) {
+		return b.cfg.outJSON
+	}
+	return filepath.Join(b.root, b.cfg.outJSON)
 }
 
 func (b *bench) want(phase string) bool {
@@ -206,198 +273,95 @@ func (b *bench) want(phase string) bool {
 	return false
 }
 
+// runAll runs the phases asked for. A phase that fails is reported and the
+// next one runs: one missing PostgreSQL or one flaky phase does not cost the
+// other figures of an hour-long run.
 func (b *bench) runAll(ctx context.Context) error {
 	r := b.res
-	if b.want("builds") && b.cfg.builds {
-		b.logf("build times: cold (empty GOCACHE) and warm, worker and starter")
-		for _, pkg := range []string{"worker", "starter"} {
-			cache := filepath.Join(b.workDir, "gocache-"+pkg)
-			out := filepath.Join(b.workDir, "cold-"+pkg)
-			cold, err := buildBinary(b.root, pkg, out, cache)
-			if err != nil {
-				return err
-			}
-			warm, err := buildBinary(b.root, pkg, out, cache)
-			if err != nil {
-				return err
-			}
-			_ = os.RemoveAll(cache)
-			r.Builds = append(r.Builds, buildResult{Package: pkg, Cold: cold, Warm: warm})
-			b.logf("  %s: cold %s, warm %s", pkg, cold.Round(100*time.Millisecond), warm.Round(100*time.Millisecond))
+	var errs []error
+	phase := func(err error) {
+		if err != nil {
+			b.logf("FAILED: %v", err)
+			errs = append(errs, err)
 		}
+	}
+	if b.want("builds") && b.cfg.builds {
+		phase(b.builds())
 	}
 	b.workerBin = filepath.Join(b.workDir, "worker")
 	if _, err := buildBinary(b.root, "worker", b.workerBin, ""); err != nil {
 		return err
 	}
-	if b.want("watch") && b.cfg.watchTenants > 0 {
+	if b.want("watch") && b.cfg.watchTenants > 0 && ctx.Err() == nil {
 		fw, err := measureFleetWatch(ctx, b)
 		r.Watch = &fw // what was measured before a failure is kept
 		if err != nil {
-			return fmt.Errorf("fleet watch: %w", err)
+			phase(fmt.Errorf("fleet watch: %w", err))
+		} else {
+			b.logf("  %s", fw)
 		}
-		b.logf("  %s", fw)
 	}
 	if b.want("throughput") {
 		for _, n := range b.cfg.ns {
-			tp, err := b.throughput(ctx, n)
-			if err != nil {
-				return fmt.Errorf("throughput N=%d: %w", n, err)
+			if ctx.Err() != nil {
+				break
 			}
-			r.Throughput = append(r.Throughput, tp)
+			r.Throughput = append(r.Throughput, throughputResult{N: n})
+			tp := &r.Throughput[len(r.Throughput)-1]
+			if err := b.throughputOn(ctx, tp, false); err != nil {
+				phase(fmt.Errorf("throughput N=%d: %w", n, err))
+			}
 		}
 	}
-	if b.cfg.cluster && b.want("cluster") {
-		for _, n := range b.cfg.ns {
-			tp, err := b.throughputOn(ctx, n, true)
-			if err != nil {
-				return fmt.Errorf("cluster throughput N=%d: %w", n, err)
-			}
-			r.Cluster = append(r.Cluster, tp)
+	if b.want("serial") && ctx.Err() == nil {
+		phase(b.serial(ctx))
+	}
+	if b.want("realistic") && b.cfg.realistic.n > 0 && ctx.Err() == nil {
+		if err := b.realistic(ctx); err != nil {
+			phase(fmt.Errorf("realistic latency: %w", err))
 		}
 	}
-	if b.want("serial") {
-		if err := b.serial(ctx); err != nil {
+	if b.cfg.cluster && b.want("cluster") && ctx.Err() == nil {
+		if err := clusterReachable(); err != nil {
+			phase(err)
+		} else {
+			for _, n := range b.cfg.ns {
+				if ctx.Err() != nil {
+					break
+				}
+				r.Cluster = append(r.Cluster, throughputResult{N: n})
+				tp := &r.Cluster[len(r.Cluster)-1]
+				if err := b.throughputOn(ctx, tp, true); err != nil {
+					phase(fmt.Errorf("cluster throughput N=%d: %w", n, err))
+				}
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
+}
+
+// builds measures cold and warm build times of the worker and the starter.
+func (b *bench) builds() error {
+	b.logf("build times: cold (empty GOCACHE) and warm, worker and starter")
+	for _, pkg := range []string{"worker", "starter"} {
+		cache := filepath.Join(b.workDir, "gocache-"+pkg)
+		out := filepath.Join(b.workDir, "cold-"+pkg)
+		cold, err := buildBinary(b.root, pkg, out, cache)
+		if err != nil {
 			return err
 		}
-	}
-	return ctx.Err()
-}
-
-// throughput onboards n tenants at once on a fresh dev server, worker and
-// graphsim. The N=1 phase also measures the single-tenant critical path and
-// the per-onboarding Graph requests and Temporal actions.
-func (b *bench) throughput(ctx context.Context, n int) (throughputResult, error) {
-	return b.throughputOn(ctx, n, false)
-}
-
-// throughputOn is a throughput phase on a fresh dev server, or with cluster on
-// a Temporal server on PostgreSQL with fresh databases.
-func (b *bench) throughputOn(ctx context.Context, n int, cluster bool) (throughputResult, error) {
-	tp := throughputResult{N: n}
-	phase := fmt.Sprintf("n%d", n)
-	if cluster {
-		phase = "cluster-" + phase
-		b.logf("throughput N=%d on a Temporal server on PostgreSQL", n)
-	}
-	sim, err := newSim(b.cfg.latency, int64(n))
-	if err != nil {
-		return tp, err
-	}
-	defer sim.Close()
-	var ds *devServer
-	if cluster {
-		ds, err = startCluster(b.root, b.logDir, phase)
-	} else {
-		ds, err = startDevServer(b.cfg.temporalCLI, b.logDir, phase)
-	}
-	if err != nil {
-		return tp, err
-	}
-	defer ds.stop()
-	w, err := startWorker(b.workerBin, ds, sim, b.logDir, phase, b.workerEnv())
-	if err != nil {
-		return tp, err
-	}
-	defer w.stop()
-
-	specs := make([]workflows.TenantSpec, n)
-	tenants := map[string]bool{}
-	for i := range specs {
-		specs[i] = fullSpec(benchTenant(phase, i), i)
-		tenants[specs[i].TenantID] = true
-	}
-	b.logf("throughput N=%d: onboarding %d tenants at once", n, n)
-	w0, s0, m0, db0 := sampleProc(w.pid()), sampleProc(ds.pid()), ds.metrics("action", "service_requests"), sampleDatabase()
-	g0 := len(sim.RequestLog())
-	st0 := sim.Stats()
-	start := time.Now()
-	runs := runOnboardings(ctx, ds.client, specs, b.cfg.startParallel)
-	end := time.Now()
-	w1, s1, db1 := sampleProc(w.pid()), sampleProc(ds.pid()), sampleDatabase()
-	if cluster {
-		u := between(db0, db1)
-		tp.Database = &u
-	}
-	time.Sleep(3 * time.Second) // the server reports its metrics every second or so
-	m1 := ds.metrics("action", "service_requests")
-	st1 := sim.Stats()
-	for _, r := range runs {
-		if r.err != nil {
-			tp.Failed++
-			if tp.FirstError == "" {
-				tp.FirstError = r.err.Error()
-			}
+		warm, err := buildBinary(b.root, pkg, out, cache)
+		if err != nil {
+			return err
 		}
+		_ = os.RemoveAll(cache)
+		b.res.Builds = append(b.res.Builds, buildResult{Package: pkg, Cold: cold, Warm: warm})
+		b.logf("  %s: cold %s, warm %s", pkg, cold.Round(100*time.Millisecond), warm.Round(100*time.Millisecond))
 	}
-	tp.Wall = end.Sub(start)
-	tp.PerMinute = float64(n-tp.Failed) / tp.Wall.Minutes()
-	tp.Worker, tp.Server = between(w0, w1), between(s0, s1)
-	tp.Graph = onboardingRequests(sim.RequestLog()[g0:], tenants)
-	tp.GraphPerOnboarding = float64(tp.Graph.Total) / float64(n)
-	tp.TokenRequests = st1.TokensIssued - st0.TokensIssued
-	tp.Connections = st1.Connections - st0.Connections
-	tp.Throttled = st1.Throttled - st0.Throttled
-	tp.Histories = sampleHistories(ctx, ds.client, runs, 200)
-	d := diffCounts(m0, m1)
-	tp.ServerActions = serverActions(d)
-	tp.Heartbeats = sumOps(d, "RecordActivityTaskHeartbeat")
-	tp.Queries = sumOps(d, "QueryWorkflow")
-	b.logf("  N=%d: %s wall, %.0f onboardings/min, worker CPU %s (%.0f%%), peak RSS %s; %d failed; %.1f Graph requests, %.1f events, %.1f actions per onboarding",
-		n, tp.Wall.Round(10*time.Millisecond), tp.PerMinute, tp.Worker.CPU.Round(10*time.Millisecond), tp.Worker.CPUPct, mib(tp.Worker.PeakRSS), tp.Failed,
-		tp.GraphPerOnboarding, tp.Histories.Events, tp.Histories.Actions)
-	if tp.Failed > 0 {
-		b.logf("  first error: %s", tp.FirstError)
-	}
-
-	if n == 1 && !cluster {
-		// The critical path: one onboarding alone on the warm worker, 3 times.
-		var walls []time.Duration
-		for i := 1; i <= 3; i++ {
-			s := fullSpec(benchTenant("critical", i), i)
-			rs := runOnboardings(ctx, ds.client, []workflows.TenantSpec{s}, 1)
-			if rs[0].err != nil {
-				return tp, rs[0].err
-			}
-			walls = append(walls, rs[0].end.Sub(rs[0].start))
-			if i == 1 {
-				// A re-run of a finished onboarding: what it reads and writes.
-				g := len(sim.RequestLog())
-				rs = runOnboardings(ctx, ds.client, []workflows.TenantSpec{s}, 1)
-				if rs[0].err != nil {
-					return tp, rs[0].err
-				}
-				rr := onboardingRequests(sim.RequestLog()[g:], map[string]bool{s.TenantID: true})
-				b.res.Rerun = &rr
-				if rs[0].changed {
-					b.res.Errors = append(b.res.Errors, "the re-run of a finished onboarding reported a change")
-				}
-			}
-		}
-		// The critical path is what one onboarding cannot go below: the
-		// fastest of the single runs (noise only adds).
-		b.res.CriticalPath = tp.Wall
-		for _, w := range walls {
-			b.res.CriticalPath = min(b.res.CriticalPath, w)
-		}
-		b.res.CriticalPathRuns = walls
-		b.res.FirstOnboarding = tp.Wall
-		b.res.Graph = tp.Graph
-		b.res.Actions = actionsResult{Events: tp.Histories.EventsMax, Actions: tp.Histories.ActionsMax, Kinds: tp.Histories.Kinds,
-			EventTypes: tp.Histories.EventTypes, Heartbeats: tp.Heartbeats, ServerActions: tp.ServerActions}
-		b.logf("  critical path (fastest of 4 single onboardings): %s", b.res.CriticalPath.Round(10*time.Millisecond))
-	}
-	return tp, nil
-}
-
-func sumOps(m map[string]float64, op string) float64 {
-	t := 0.0
-	for series, v := range m {
-		if strings.HasPrefix(series, "service_requests{") && labelValue(series, "operation") == op && labelValue(series, "service_name") == "frontend" {
-			t += v
-		}
-	}
-	return t
+	return nil
 }
 
 // serial runs the serial script once over max(N) tenants and reads the time
@@ -405,7 +369,7 @@ func sumOps(m map[string]float64, op string) float64 {
 // the time N tenants take.
 func (b *bench) serial(ctx context.Context) error {
 	maxN := b.cfg.ns[len(b.cfg.ns)-1]
-	sim, err := newSim(b.cfg.latency, 99)
+	sim, err := newSim(graphKnobs{Latency: b.cfg.latency}, 99)
 	if err != nil {
 		return err
 	}
@@ -415,7 +379,7 @@ func (b *bench) serial(ctx context.Context) error {
 		specs[i] = fullSpec(benchTenant("serial", i), i)
 	}
 	b.logf("serial script: up to %d tenants one after another (budget %s)", maxN, b.cfg.serialBudget)
-	elapsed, err := serialScript(ctx, sim, specs, b.cfg.serialBudget, graphTuning{writeRate: graph.DefaultWriteRate, writeBurst: graph.DefaultWriteBurst})
+	elapsed, err := serialScript(ctx, sim, specs, b.cfg.serialBudget, time.Second, graphTuning{writeRate: graph.DefaultWriteRate, writeBurst: graph.DefaultWriteBurst})
 	if err != nil {
 		return err
 	}
@@ -445,11 +409,7 @@ func (b *bench) write() error {
 	if err != nil {
 		return err
 	}
-	jsonPath := b.cfg.outJSON
-	if !filepath.IsAbs(jsonPath) {
-		jsonPath = filepath.Join(b.root, jsonPath)
-	}
-	if err := os.WriteFile(jsonPath, append(js, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(b.jsonPath(), append(js, '\n'), 0o644); err != nil {
 		return err
 	}
 	mdPath := b.cfg.outMD

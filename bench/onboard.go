@@ -36,13 +36,14 @@ func fullSpec(tenant string, i int) workflows.TenantSpec {
 
 // onboardingRun is one onboarding of a phase.
 type onboardingRun struct {
-	spec    workflows.TenantSpec
-	id      string
-	runID   string
-	start   time.Time
-	end     time.Time // close time (server clock, same machine)
-	err     error
-	changed bool
+	spec     workflows.TenantSpec
+	id       string
+	runID    string
+	start    time.Time
+	end      time.Time // close time (server clock, same machine)
+	err      error
+	changed  bool
+	watchers []string // the watcher workflow ids it started
 }
 
 // runOnboardings starts every spec at once (startParallel start calls in
@@ -68,7 +69,7 @@ func runOnboardings(ctx context.Context, c client.Client, specs []workflows.Tena
 			follows.Go(func() error {
 				var res workflows.OnboardResult
 				r.err = wr.Get(ctx, &res)
-				r.changed = res.Changed
+				r.changed, r.watchers = res.Changed, res.Watchers
 				r.end = time.Now()
 				return nil
 			})
@@ -83,6 +84,9 @@ func runOnboardings(ctx context.Context, c client.Client, specs []workflows.Tena
 // historyStats are a sample of onboardings' histories.
 type historyStats struct {
 	Sampled    int            `json:"sampled"`
+	Commands   map[string]int `json:"commandsOfFirst,omitempty"`
+	Shape      *floorShape    `json:"shapeOfFirst,omitempty"` // what the floor mirrors
+	ShapeError string         `json:"shapeError,omitempty"`
 	Events     float64        `json:"eventsAvg"`
 	EventsMin  int            `json:"eventsMin"`
 	EventsMax  int            `json:"eventsMax"`
@@ -93,9 +97,34 @@ type historyStats struct {
 	EventTypes map[string]int `json:"eventTypesOfFirst"`
 }
 
-// sampleHistories reads up to max histories of closed onboardings; it also
-// sets each sampled run's close time from its last event.
+// sampleHistories reads up to max histories of closed onboardings.
 func sampleHistories(ctx context.Context, c client.Client, runs []*onboardingRun, max int) historyStats {
+	var ids []runRef
+	for _, r := range runs {
+		if r.err == nil {
+			ids = append(ids, runRef{r.id, r.runID})
+		}
+	}
+	return sampleRuns(ctx, c, ids, max)
+}
+
+// runRef names a workflow run (runID "": the latest).
+type runRef struct{ id, runID string }
+
+// sampleWatchers reads up to max histories of the watchers the runs started
+// (as they are now: running, their first poll done or not).
+func sampleWatchers(ctx context.Context, c client.Client, runs []*onboardingRun, max int) historyStats {
+	var ids []runRef
+	for _, r := range runs {
+		for _, w := range r.watchers {
+			ids = append(ids, runRef{id: w})
+		}
+	}
+	return sampleRuns(ctx, c, ids, max)
+}
+
+// sampleRuns reads up to max of the runs' histories, spread over the list.
+func sampleRuns(ctx context.Context, c client.Client, runs []runRef, max int) historyStats {
 	var st historyStats
 	step := 1
 	if len(runs) > max {
@@ -104,9 +133,6 @@ func sampleHistories(ctx context.Context, c client.Client, runs []*onboardingRun
 	sumE, sumA := 0, 0
 	for i := 0; i < len(runs) && st.Sampled < max; i += step {
 		r := runs[i]
-		if r.err != nil {
-			continue
-		}
 		evs, err := history(ctx, c, r.id, r.runID)
 		if err != nil {
 			continue
@@ -117,6 +143,12 @@ func sampleHistories(ctx context.Context, c client.Client, runs []*onboardingRun
 			st.EventTypes = map[string]int{}
 			for _, ev := range evs {
 				st.EventTypes[strings.TrimPrefix(ev.GetEventType().String(), "EVENT_TYPE_")]++
+			}
+			st.Commands = commandCounts(evs)
+			if sh, err := shapeOf(evs); err != nil {
+				st.ShapeError = err.Error()
+			} else {
+				st.Shape = &sh
 			}
 			st.EventsMin, st.ActionsMin = len(evs), a.Total
 		}
@@ -177,8 +209,9 @@ func sortedRoutes(m map[string]int) []string {
 // as OnboardTenant's activities (the activities package's methods, in the
 // workflow's order, in-process through the SDK's test activity environment:
 // no server, no history, no retries) and records the elapsed time after each
-// tenant.
-func serialScript(ctx context.Context, sim *graphsim.Server, specs []workflows.TenantSpec, budget time.Duration, tune graphTuning) (elapsed []time.Duration, err error) {
+// tenant. What Graph asks it to wait out (a new service principal's
+// replication, its settling 403/409) it retries every poll.
+func serialScript(ctx context.Context, sim *graphsim.Server, specs []workflows.TenantSpec, budget, poll time.Duration, tune graphTuning) (elapsed []time.Duration, err error) {
 	tr, err := graph.TransportWithCA(sim.CAFile())
 	if err != nil {
 		return nil, err
@@ -193,13 +226,13 @@ func serialScript(ctx context.Context, sim *graphsim.Server, specs []workflows.T
 	env.RegisterActivity(a)
 	// A script retries what Graph asks it to wait out (replication lag, a new
 	// service principal's settling 403/409), as the public scripts' sleeps and
-	// loops do: once a second, for up to a minute.
+	// loops do: every poll, for up to 60 polls.
 	call := func(fn, in, out any) error {
 		for attempt := 1; ; attempt++ {
 			v, err := env.ExecuteActivity(fn, in)
 			var ae *temporal.ApplicationError
 			if err != nil && errors.As(err, &ae) && !ae.NonRetryable() && attempt < 60 && ctx.Err() == nil {
-				time.Sleep(time.Second)
+				time.Sleep(poll)
 				continue
 			}
 			if err != nil {

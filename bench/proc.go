@@ -39,7 +39,7 @@ func sampleProc(pid int) procSample {
 		ut, _ := strconv.ParseInt(f[11], 10, 64) // field 14
 		st, _ := strconv.ParseInt(f[12], 10, 64) // field 15
 		s.cpu = time.Duration(ut+st) * time.Second / clockTicks
-		s.alive = true
+		s.alive = f[0] != "Z" // a zombie has exited
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -48,6 +48,7 @@ type throughputResult struct {
 	Worker             usage              `json:"worker"`
 	Server             usage              `json:"devServer"`
 	Database           *usage             `json:"database,omitempty"` // PostgreSQL's processes, on the cluster
+	Bench              usage              `json:"bench"`              // this process: graphsim and the start calls
 	Failed             int                `json:"failed"`
 	FirstError         string             `json:"firstError,omitempty"`
 	Graph              graphCount         `json:"graph"`
@@ -56,9 +57,38 @@ type throughputResult struct {
 	Connections        int                `json:"tcpConnectionsToGraph"`
 	Throttled          int                `json:"throttled"`
 	Histories          historyStats       `json:"histories"`
+	Watchers           historyStats       `json:"watchers"` // the watchers the onboardings started, at the end of the phase
 	ServerActions      map[string]float64 `json:"serverActions"`
 	Heartbeats         float64            `json:"heartbeats"`
 	Queries            float64            `json:"queries"`
+	Floor              *floorResult       `json:"floor,omitempty"`
+	Extras             *floorExtras       `json:"extras,omitempty"`    // of the first onboarding: for the floor plus
+	FloorPlus          *floorResult       `json:"floorPlus,omitempty"` // the floor with the extras
+	Again              []pairRun          `json:"again,omitempty"`     // further fleet and floor pairs at this N
+	Single             time.Duration      `json:"singleNs,omitempty"`  // one onboarding alone, before the fleet (realistic phase)
+	ServerTail         usage              `json:"serverTail"`          // the server after the last result, until it settled
+	TailRates          []float64          `json:"serverTailRates"`     // its CPU (cores) each second of that
+	ServerIdlePct      float64            `json:"serverIdlePct"`       // its CPU once settled (% of a core)
+}
+
+// floorResult is the engine floor at the fleet's N, on the same kind of
+// server, right after the fleet: the onboarding's shape with no-op activities.
+type floorResult struct {
+	Shape         floorShape         `json:"shape"`
+	Extras        *floorExtras       `json:"extras,omitempty"` // floor plus
+	Wall          time.Duration      `json:"wallNs"`
+	Worker        usage              `json:"worker"`
+	Server        usage              `json:"server"`
+	Database      *usage             `json:"database,omitempty"`
+	Bench         usage              `json:"bench"`
+	Failed        int                `json:"failed"`
+	FirstError    string             `json:"firstError,omitempty"`
+	Histories     historyStats       `json:"histories"`
+	ServerActions map[string]float64 `json:"serverActions"`
+	Heartbeats    float64            `json:"heartbeats"`
+	ServerTail    usage              `json:"serverTail"`
+	TailRates     []float64          `json:"serverTailRates"`
+	ServerIdlePct float64            `json:"serverIdlePct"`
 }
 
 type serialResult struct {
@@ -103,8 +133,88 @@ type Results struct {
 	Serial               []serialResult     `json:"serial"`
 	SerialPerTenant      time.Duration      `json:"serialPerTenantNs"`
 	SerialGraphPerTenant float64            `json:"serialGraphRequestsPerTenant"`
+	Realistic            *realisticResult   `json:"realistic,omitempty"`
 	Goals                []goal             `json:"goals"`
 	Errors               []string           `json:"errors,omitempty"`
+	// Runs: the bench runs these results come from (more than one after
+	// -merge: each phase run alone, e.g. under a lock shared with other work).
+	Runs []runInfo `json:"runs,omitempty"`
+}
+
+// runInfo is one bench run: when, what it ran, how loaded the machine was.
+type runInfo struct {
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	Args        string    `json:"args"`
+	LoadAtStart string    `json:"loadAverageAtStart"`
+	LoadAtEnd   string    `json:"loadAverageAtEnd"`
+	Errors      []string  `json:"errors,omitempty"`
+}
+
+func (r *Results) thisRun(args string) runInfo {
+	return runInfo{Started: r.Started, Finished: r.Finished, Args: args, LoadAtStart: r.Machine.LoadAtStart, LoadAtEnd: r.Machine.LoadAtEnd, Errors: r.Errors}
+}
+
+// mergeInto puts what r measured into earlier results: a phase r ran
+// replaces the same phase there (throughput and cluster phases by N), the
+// rest stays. Each ratio compares figures of one phase, so of one run.
+func (r *Results) mergeInto(old *Results) *Results {
+	out := *old
+	if len(out.Runs) == 0 {
+		out.Runs = []runInfo{old.thisRun("(before -merge existed)")}
+	}
+	out.Runs = append(out.Runs, r.Runs...)
+	if r.Started.Before(out.Started) {
+		out.Started = r.Started
+	}
+	if r.Finished.After(out.Finished) {
+		out.Finished = r.Finished
+	}
+	out.Machine.LoadAtEnd = r.Machine.LoadAtEnd
+	if len(r.Builds) > 0 {
+		out.Builds = r.Builds
+	}
+	if r.Watch != nil {
+		out.Watch = r.Watch
+	}
+	out.Throughput = mergeByN(out.Throughput, r.Throughput)
+	out.Cluster = mergeByN(out.Cluster, r.Cluster)
+	if r.CriticalPath > 0 {
+		out.CriticalPath, out.CriticalPathRuns, out.FirstOnboarding = r.CriticalPath, r.CriticalPathRuns, r.FirstOnboarding
+		out.Graph, out.Rerun, out.Actions = r.Graph, r.Rerun, r.Actions
+	}
+	if len(r.Serial) > 0 {
+		out.Serial, out.SerialPerTenant, out.SerialGraphPerTenant = r.Serial, r.SerialPerTenant, r.SerialGraphPerTenant
+		out.Config.SerialBudget = r.Config.SerialBudget
+	}
+	if r.Realistic != nil {
+		out.Realistic = r.Realistic
+	}
+	if r.Config.ClusterServer != "" {
+		out.Config.ClusterServer = r.Config.ClusterServer
+	}
+	out.Errors = nil
+	for _, run := range out.Runs {
+		out.Errors = append(out.Errors, run.Errors...)
+	}
+	return &out
+}
+
+func mergeByN(old, add []throughputResult) []throughputResult {
+	out := append([]throughputResult{}, old...)
+	for _, a := range add {
+		replaced := false
+		for i := range out {
+			if out[i].N == a.N {
+				out[i], replaced = a, true
+			}
+		}
+		if !replaced {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].N < out[j].N })
+	return out
 }
 
 func newResults(cfg config) *Results {
@@ -179,7 +289,6 @@ func (r *Results) serialAt(n int) *serialResult {
 
 // evaluate fills the ratios and the goals.
 func (r *Results) evaluate() {
-	r.Machine.LoadAtEnd = loadAvg()
 	for i := range r.Throughput {
 		t := &r.Throughput[i]
 		if r.CriticalPath > 0 {
@@ -219,6 +328,7 @@ func (r *Results) evaluate() {
 	for _, t := range r.Throughput {
 		largest = max(largest, t.N)
 	}
+	r.floorGoals(add)
 	if t := r.throughputAt(largest); t != nil && t.Ratio > 0 {
 		add(fmt.Sprintf("Wall time at N = %d / single-tenant critical path", largest), "≤ 3 at N = 1000",
 			fmt.Sprintf("%.1f", t.Ratio), t.Ratio <= 3 && largest >= 1000)
@@ -290,6 +400,10 @@ func (r *Results) markdown() string {
 		"replication lag, no discover failures: the happy path). Each phase gets a fresh dev server, worker and graphsim. "+
 		"Every figure below comes from this run; `bench/results.json` holds them all.",
 		envNote(r.Config.WorkerEnv), r.Config.Latency)
+	if l := r.runsLine(); l != "" {
+		p("")
+		p("%s", l)
+	}
 	if len(r.Errors) > 0 {
 		p("")
 		p("**The run reported errors:** %s", strings.Join(r.Errors, "; "))
@@ -359,9 +473,10 @@ func (r *Results) markdown() string {
 		p("- actions by kind: %s, heartbeat %.0f", sortedKinds(r.Actions.Kinds), r.Actions.Heartbeats)
 		p("- events by type: %s", sortedKinds(r.Actions.EventTypes))
 		if len(r.Actions.ServerActions) > 0 {
-			p("- cross-check, the dev server's own `action` counter over the same phase: %s. It also counts the 3 watchers' first polls "+
-				"(2 activities and 1 upsert each) and GetVersion's TemporalChangeVersion upsert (exempt by the published rules), and counts each "+
-				"child start twice (`…_Extra`; one action by the published rules, as counted here)", sortedFloatKinds(r.Actions.ServerActions, 1))
+			p("- cross-check, the dev server's own `action` counter over the same phase: %s. It also counts what is not the onboarding's: "+
+				"the 3 watchers' liveness timers, the worker's 4 poller shards (their starts, activities and heartbeats), and GetVersion's marker "+
+				"and TemporalChangeVersion upsert (exempt by the published rules), and counts each child start twice (`…_Extra`; one action by "+
+				"the published rules, as counted here)", sortedFloatKinds(r.Actions.ServerActions, 1))
 		}
 		p("")
 	}
@@ -499,8 +614,11 @@ func (r *Results) markdown() string {
 		p("")
 	}
 
+	r.floorMarkdown(p)
+	r.realisticMarkdown(p)
+
 	// 7. Builds.
-	p("## 5. Build times")
+	p("## 7. Build times")
 	p("")
 	if len(r.Builds) > 0 {
 		p("| binary | cold | warm |")

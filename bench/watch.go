@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cloudsync/cloudsync/graphsim"
@@ -26,9 +25,8 @@ func startWatcher(ctx context.Context, c client.Client, tenant string, job graph
 	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: workflows.WatchWorkflowID(tenant, job.JobID), TaskQueue: workflows.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchTenant.ValueSet(tenant),
-			workflows.SearchDomain.ValueSet("example.com"), workflows.SearchAwaitingApproval.ValueSet(false)),
-		Memo: workflows.WatchMemo(in),
+		TypedSearchAttributes:    workflows.WatchSearchAttributes(in),
+		Memo:                     workflows.WatchMemo(in),
 	}, workflows.WatchSyncJobWorkflow, in)
 	return err
 }
@@ -75,7 +73,7 @@ func measureFleetWatch(ctx context.Context, b *bench) (fleetWatchResult, error) 
 	res := fleetWatchResult{Tenants: b.cfg.watchTenants, JobsPerTenant: jobsPerTenant, Interval: b.cfg.watchInterval, Shards: shards,
 		// The same ratio as production's defaults (5 min for a 2 min interval).
 		HeartbeatTimeout: b.cfg.watchInterval * 5 / 2}
-	sim, err := newSim(b.cfg.latency, 13)
+	sim, err := newSim(graphKnobs{Latency: b.cfg.latency}, 13)
 	if err != nil {
 		return res, err
 	}

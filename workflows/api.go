@@ -275,3 +275,14 @@ func DecodeOnboardFailure(err error) (f OnboardFailure, ok bool) {
 	}
 	return f, true
 }
+
+// WatchSearchAttributes are the search attributes to start a watcher with:
+// its tenant (and domain when known), not awaiting approval, phase watching.
+// Set at start they cost no action; the watcher upserts only what changes.
+func WatchSearchAttributes(in WatchInput) temporal.SearchAttributes {
+	sa := []temporal.SearchAttributeUpdate{SearchTenant.ValueSet(in.TenantID), SearchAwaitingApproval.ValueSet(false), SearchPhase.ValueSet(PhaseWatching)}
+	if in.Domain != "" {
+		sa = append(sa, SearchDomain.ValueSet(in.Domain))
+	}
+	return temporal.NewSearchAttributes(sa...)
+}

@@ -58,10 +58,11 @@ type onboarding struct {
 	// spCreated: when this run created the service principal (zero when it
 	// found one); its synchronization calls may meet 403/409 for a while.
 	spCreated time.Time
-	// lean: this run takes the cheaper path (changeLean); runs recorded
-	// before it replay the old one.
-	lean bool
-	seen *JobsSeen // the latest job listing, for the next jobs step
+	// lean: this run takes the cheaper path (changeLean, version 1 and up);
+	// runs recorded before it replay the old one.
+	lean        bool
+	leanVersion workflow.Version
+	seen        *JobsSeen // the latest job listing, for the next jobs step
 	// found: every job of the service principal by template, from the
 	// first jobs step (those of features the spec does not ask for too);
 	// created: the templates whose job that step created.
@@ -86,11 +87,21 @@ func (o *onboarding) converging(ctx workflow.Context) bool {
 }
 
 // changeLean gates the changes that cut Temporal actions and Graph requests
-// (BENCHMARKS.md): search attribute upserts that would change nothing are
-// skipped, the service-principal wait shows as the application step and the
-// writeback job's creation as the exchange step in CloudSyncStep, and the
-// jobs steps hand their listing on (JobsSeen).
+// (BENCHMARKS.md). Version 1: search attribute upserts that would change
+// nothing are skipped, the service-principal wait shows as the application
+// step and the writeback job's creation as the exchange step in
+// CloudSyncStep, and the jobs steps hand their listing on (JobsSeen).
+// Version 2 (the engine floor, BENCHMARKS.md): the watchers are started
+// together, with their phase and first state set at start.
 const changeLean = "lean-onboarding"
+
+// watcherAttributes are a watcher's search attributes at start.
+func (o *onboarding) watcherAttributes(win WatchInput) temporal.SearchAttributes {
+	if o.leanVersion >= 2 {
+		return WatchSearchAttributes(win)
+	}
+	return temporal.NewSearchAttributes(SearchTenant.ValueSet(o.spec.TenantID), SearchDomain.ValueSet(o.spec.Domain), SearchAwaitingApproval.ValueSet(false))
+}
 
 func (o *onboarding) setup(ctx workflow.Context) error {
 	o.progress = Progress{Status: OnboardingRunning, CurrentStep: StepValidate, StartedAt: workflow.Now(ctx)}
@@ -99,7 +110,8 @@ func (o *onboarding) setup(ctx workflow.Context) error {
 
 func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	res := &o.progress.Result
-	o.lean = workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, 1) >= 1
+	o.leanVersion = workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, 2)
+	o.lean = o.leanVersion >= 1
 	if err := o.in.Spec.Validate(); err != nil {
 		var ve *ValidationError
 		errors.As(err, &ve)
@@ -263,15 +275,32 @@ func (o *onboarding) startWatchers(ctx workflow.Context, jobIDs []string) {
 	o.progress.CurrentStep = StepWatch
 	res := &o.progress.Result
 	var started, kept []string
-	for _, id := range jobIDs {
+	start := func(id string) workflow.Future {
 		win := WatchInput{
 			TenantID: o.spec.TenantID, Domain: o.spec.Domain, ServicePrincipalID: res.ServicePrincipalID, JobID: id, Options: o.in.WatchOptions,
 		}
-		wid := WatchWorkflowID(win.TenantID, id)
-		cctx := workflow.WithChildOptions(ctx, watchChildOptions(win))
-		f := workflow.ExecuteChildWorkflow(cctx, WatchSyncJobWorkflow, win)
+		opts := watchChildOptions(win)
+		// Runs recorded before set no phase: the watcher upserted it.
+		opts.TypedSearchAttributes = o.watcherAttributes(win)
+		cctx := workflow.WithChildOptions(ctx, opts)
+		return workflow.ExecuteChildWorkflow(cctx, WatchSyncJobWorkflow, win).GetChildWorkflowExecution()
+	}
+	// The watchers are independent: started together, one workflow task
+	// waits for all (runs recorded before started one per workflow task).
+	starts := map[string]workflow.Future{}
+	if o.leanVersion >= 2 {
+		for _, id := range jobIDs {
+			starts[id] = start(id)
+		}
+	}
+	for _, id := range jobIDs {
+		wid := WatchWorkflowID(o.spec.TenantID, id)
+		f, ok := starts[id]
+		if !ok {
+			f = start(id)
+		}
 		var exec workflow.Execution
-		if err := f.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
+		if err := f.Get(ctx, &exec); err != nil {
 			if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 				kept = append(kept, id)
 				res.Watchers = append(res.Watchers, wid)

@@ -82,13 +82,10 @@ type watchStart struct {
 }
 
 func watchIdentity(in WatchInput) watchStart {
-	sa := []temporal.SearchAttributeUpdate{SearchTenant.ValueSet(in.TenantID)}
 	where := "tenant " + in.TenantID
 	if in.Domain != "" {
-		sa = append(sa, SearchDomain.ValueSet(in.Domain))
 		where = in.Domain
 	}
-	sa = append(sa, SearchAwaitingApproval.ValueSet(false))
-	return watchStart{id: WatchWorkflowID(in.TenantID, in.JobID), attrs: temporal.NewSearchAttributes(sa...), memo: WatchMemo(in),
+	return watchStart{id: WatchWorkflowID(in.TenantID, in.JobID), attrs: WatchSearchAttributes(in), memo: WatchMemo(in),
 		summary: "Watch " + in.JobID + " (" + where + ")"}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -20,10 +21,10 @@ func WatchSyncJob(ctx workflow.Context, in WatchInput) (WatchState, error) {
 	w := &watcher{in: in, opts: in.Options.WithDefaults()}
 	if in.State != nil {
 		w.st = *in.State
+		w.st.Runs++
 	} else {
-		w.st = WatchState{Phase: PhaseWatching}
+		w.st = newWatchState()
 	}
-	w.st.Runs++
 	if err := w.setup(ctx); err != nil {
 		return w.st, err
 	}
@@ -43,8 +44,7 @@ type watcher struct {
 	unwatch        *UnwatchRequest
 	restarting     *Episode // an approval of this episode is being acted on
 
-	publishOn bool   // the state memo (publish) is on for this run
-	published string // what the memo holds now
+	published string // what the memo holds now ("": unknown)
 	phaseSA   string // what the CloudSyncPhase search attribute holds
 }
 
@@ -100,7 +100,9 @@ func (w *watcher) run(ctx workflow.Context) (WatchState, error) {
 	if w.st.Phase == PhaseAwaitingApproval {
 		w.startReminder(ctx)
 	}
-	w.publishOn = workflow.GetVersion(ctx, publishStateChange, workflow.DefaultVersion, 1) >= 1
+	// What the start set costs nothing to keep: neither is written again
+	// unless it changes.
+	w.phaseSA, _ = workflow.GetTypedSearchAttributes(ctx).GetKeyword(SearchPhase)
 	if w.in.State == nil && w.in.LookFirst {
 		w.firstLook(ctx)
 	}
@@ -161,12 +163,20 @@ func (w *watcher) run(ctx workflow.Context) (WatchState, error) {
 }
 
 // ensureMemo registers the watcher with the poller (its memo says what to
-// poll) when whoever started it did not.
+// poll) when whoever started it did not. A new watcher started with WatchMemo
+// (or given it here) holds its first state in the memo already.
 func (w *watcher) ensureMemo(ctx workflow.Context) {
-	if m := workflow.GetInfo(ctx).Memo; m != nil && m.GetFields()[WatchMemoKey] != nil {
-		return
+	fields := workflow.GetInfo(ctx).Memo.GetFields()
+	if fields[WatchMemoKey] == nil {
+		_ = workflow.UpsertMemo(ctx, WatchMemo(w.in))
+		fields = map[string]*commonpb.Payload{WatchStateMemoKey: nil}
 	}
-	_ = workflow.UpsertMemo(ctx, WatchMemo(w.in))
+	if _, ok := fields[WatchStateMemoKey]; ok && w.in.State == nil {
+		// Its presence is enough: only WatchMemo writes it on a new watcher
+		// (reading it back would need the payload codec).
+		b, _ := json.Marshal(newWatchState().Published())
+		w.published = string(b)
+	}
 }
 
 func (w *watcher) lastHeard(ctx workflow.Context) time.Time {
@@ -562,15 +572,9 @@ func (w *watcher) details(ctx workflow.Context) {
 	w.publish(ctx)
 }
 
-// publishStateChange versions the state memo: runs recorded before it publish none.
-const publishStateChange = "publish-state-memo"
-
 // publish puts the state in the memo (WatchStateMemoKey) when it changed, so
 // the starter reads it from Describe and listings without a query.
 func (w *watcher) publish(ctx workflow.Context) {
-	if !w.publishOn {
-		return
-	}
 	p := w.st.Published()
 	b, err := json.Marshal(p)
 	if err != nil || string(b) == w.published {

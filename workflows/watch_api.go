@@ -154,8 +154,19 @@ func (in WatchInput) Target() WatchTarget {
 	return WatchTarget{TenantID: in.TenantID, ServicePrincipalID: in.ServicePrincipalID, JobID: in.JobID}
 }
 
-// WatchMemo is the memo to start a watcher with.
-func WatchMemo(in WatchInput) map[string]any { return map[string]any{WatchMemoKey: in.Target()} }
+// WatchMemo is the memo to start a watcher with: what the poller polls and,
+// for a new watcher, the state it would publish first (set at start it costs
+// no action; the watcher publishes only what differs from it).
+func WatchMemo(in WatchInput) map[string]any {
+	m := map[string]any{WatchMemoKey: in.Target()}
+	if in.State == nil {
+		m[WatchStateMemoKey] = newWatchState().Published()
+	}
+	return m
+}
+
+// newWatchState is a new watcher's state, before anything happened.
+func newWatchState() WatchState { return WatchState{Phase: PhaseWatching, Runs: 1} }
 
 // Episode is one quarantine for too many deletes: Graph keeps seriesBegan
 // while it re-evaluates the same quarantine (currentBegan moves) and resets it

@@ -607,3 +607,40 @@ func TestWatchContinuesAsNewAfterAnUpdate(t *testing.T) {
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.Equal(t, []string{OutcomeRejected, "started"}, outcomes(next.State.Decisions))
 }
+
+// A watcher started as the onboarding and `starter watch` start one (memo
+// WatchMemo, search attributes WatchSearchAttributes) writes nothing at start:
+// its phase and first state are already there, and each write is a billed
+// action. Started without them, it writes both.
+func TestWatchStartedWithItsMemoAndAttributesWritesNothingAtStart(t *testing.T) {
+	for _, given := range []bool{true, false} {
+		env, f := newWatchEnv(t)
+		if given {
+			require.NoError(t, env.SetMemoOnStart(WatchMemo(defaultIn)))
+			require.NoError(t, env.SetTypedSearchAttributesOnStart(WatchSearchAttributes(defaultIn)))
+		}
+		var memos, upserts int
+		var observed bool
+		env.OnUpsertMemo(mock.Anything).Run(func(mock.Arguments) {
+			if !observed {
+				memos++
+			}
+		}).Return(nil)
+		env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(mock.Arguments) {
+			if !observed {
+				upserts++
+			}
+		}).Return(nil)
+		at(env, time.Minute, func() { observed = true })
+		observe(env, f, time.Hour, gone)
+		env.ExecuteWorkflow(WatchSyncJobWorkflow, defaultIn)
+		finalState(t, env)
+		if given {
+			require.Zero(t, memos, "no memo upsert before anything happened")
+			require.Zero(t, upserts, "no search attribute upsert before anything happened")
+		} else {
+			require.Equal(t, 1, memos, "registration, with the first state")
+			require.Equal(t, 1, upserts, "the phase")
+		}
+	}
+}
