@@ -126,40 +126,34 @@ func isWorkflowNotFound(err error) bool {
 // principal must still sync the domain (its Domain secret), or nothing is
 // deleted; a 404 (the job or its service principal) is "already gone".
 func (a *Activities) DeleteSyncJob(ctx context.Context, in wf.DeleteJobInput) (wf.StepReport, error) {
-	rep := wf.StepReport{Step: wf.StepDeleteJobs}
-	c, err := a.client(in.TenantID)
-	if err != nil {
-		return rep, err
-	}
-	gone, err := stillSyncs(ctx, c, in.ServicePrincipalID, in.Domain)
-	if err != nil {
-		return rep, err
-	}
-	if gone {
-		rep.Outcome, rep.Detail = wf.OutcomeAlreadyGone, "job "+in.JobID+" (its service principal is gone)"
-		return rep, nil
-	}
-	return deleted(rep, "job "+in.JobID, c.DeleteJob(ctx, in.ServicePrincipalID, in.JobID))
+	return a.deleteOfSP(ctx, wf.StepReport{Step: wf.StepDeleteJobs}, in.TenantID, in.ServicePrincipalID, in.Domain, "job "+in.JobID, " (its service principal is gone)",
+		func(c *graph.Client) error { return c.DeleteJob(ctx, in.ServicePrincipalID, in.JobID) })
 }
 
 // DeleteServicePrincipal deletes the configuration's service principal if it
 // still syncs the domain; a 404 is "already gone".
 func (a *Activities) DeleteServicePrincipal(ctx context.Context, in wf.DeleteObjectInput) (wf.StepReport, error) {
-	rep := wf.StepReport{Step: wf.StepDeleteSP}
-	c, err := a.client(in.TenantID)
+	return a.deleteOfSP(ctx, wf.StepReport{Step: wf.StepDeleteSP}, in.TenantID, in.ServicePrincipalID, in.Domain, "service principal "+in.ServicePrincipalID, "",
+		func(c *graph.Client) error { return c.DeleteServicePrincipal(ctx, in.ServicePrincipalID) })
+}
+
+// deleteOfSP deletes what (the service principal or one of its jobs) once
+// the service principal is confirmed to still sync the domain; gone says
+// why it is already gone when the service principal is.
+func (a *Activities) deleteOfSP(ctx context.Context, rep wf.StepReport, tenantID, spID, domain, what, gone string, del func(*graph.Client) error) (wf.StepReport, error) {
+	c, err := a.client(tenantID)
 	if err != nil {
 		return rep, err
 	}
-	gone, err := stillSyncs(ctx, c, in.ServicePrincipalID, in.Domain)
+	spGone, err := stillSyncs(ctx, c, spID, domain)
 	if err != nil {
 		return rep, err
 	}
-	what := "service principal " + in.ServicePrincipalID
-	if gone {
-		rep.Outcome, rep.Detail = wf.OutcomeAlreadyGone, what
+	if spGone {
+		rep.Outcome, rep.Detail = wf.OutcomeAlreadyGone, what+gone
 		return rep, nil
 	}
-	return deleted(rep, what, c.DeleteServicePrincipal(ctx, in.ServicePrincipalID))
+	return deleted(rep, what, del(c))
 }
 
 // DeleteApplication deletes the configuration's application (found again by

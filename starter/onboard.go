@@ -341,6 +341,15 @@ func describeFailure(err error) failure {
 		}
 		return f
 	}
+	if how := endedHow(err, "workflow"); how != "" {
+		f.message = how + "; a re-run picks up what exists"
+	}
+	return f
+}
+
+// endedHow says how a run ended that did not fail by itself: terminated,
+// timed out or canceled ("" otherwise).
+func endedHow(err error, what string) string {
 	var (
 		term     *temporal.TerminatedError
 		timeout  *temporal.TimeoutError
@@ -348,13 +357,13 @@ func describeFailure(err error) failure {
 	)
 	switch {
 	case errors.As(err, &term):
-		f.message = "the workflow was terminated (the Web UI shows by whom and why); a re-run picks up what exists"
+		return "the " + what + " was terminated (the Web UI shows by whom and why)"
 	case errors.As(err, &timeout):
-		f.message = "the workflow timed out (" + timeout.TimeoutType().String() + "); a re-run picks up what exists"
+		return "the " + what + " timed out (" + timeout.TimeoutType().String() + ")"
 	case errors.As(err, &canceled):
-		f.message = "the workflow was canceled; a re-run picks up what exists"
+		return "the " + what + " was canceled"
 	}
-	return f
+	return ""
 }
 
 // noWorkerHint says when no worker polls the task queue (so nothing can move

@@ -117,16 +117,31 @@ type statusView struct {
 	conn         *conn  // for the offboardings' links
 }
 
+// runView is what a listing or Describe says of one run of a tenant's
+// workflow; the views embed it (its fields appear inline in JSON).
+type runView struct {
+	WorkflowID string     `json:"workflowId"`
+	RunID      string     `json:"runId"`
+	TenantID   string     `json:"tenantId"`
+	Domain     string     `json:"domain,omitempty"`
+	Status     string     `json:"status"`
+	Started    time.Time  `json:"started"`
+	Closed     *time.Time `json:"closed,omitempty"`
+	WebUI      string     `json:"webUi"`
+}
+
+func (c *conn) runOf(e execution) runView {
+	v := runView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Started: e.start, WebUI: c.link(e.id)}
+	if !e.running() && !e.close.IsZero() {
+		closed := e.close
+		v.Closed = &closed
+	}
+	return v
+}
+
 // offboardView is one offboarding, with the state it publishes in its memo.
 type offboardView struct {
-	WorkflowID string                   `json:"workflowId"`
-	RunID      string                   `json:"runId"`
-	TenantID   string                   `json:"tenantId"`
-	Domain     string                   `json:"domain"`
-	Status     string                   `json:"status"`
-	Started    time.Time                `json:"started"`
-	Closed     *time.Time               `json:"closed,omitempty"`
-	WebUI      string                   `json:"webUi"`
+	runView
 	State      *workflows.OffboardState `json:"state,omitempty"`
 	StateError string                   `json:"stateError,omitempty"`
 
@@ -134,12 +149,7 @@ type offboardView struct {
 }
 
 func (c *conn) offboardViewOf(e execution) offboardView {
-	v := offboardView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Started: e.start,
-		WebUI: c.link(e.id), State: e.offboard, e: e}
-	if !e.running() && !e.close.IsZero() {
-		closed := e.close
-		v.Closed = &closed
-	}
+	v := offboardView{runView: c.runOf(e), State: e.offboard, e: e}
 	if e.stateErr != nil {
 		v.StateError = oneLine(e.stateErr.Error())
 	}
@@ -202,18 +212,11 @@ type onboardingView struct {
 // watcherView is one watcher: visibility or Describe, with the state it
 // publishes in its memo (or its result, once completed).
 type watcherView struct {
-	WorkflowID       string     `json:"workflowId"`
-	RunID            string     `json:"runId"`
-	TenantID         string     `json:"tenantId"`
-	Domain           string     `json:"domain,omitempty"`
-	JobID            string     `json:"jobId"`
-	Summary          string     `json:"summary,omitempty"`
-	Status           string     `json:"status"`
-	Started          time.Time  `json:"started"`
-	Closed           *time.Time `json:"closed,omitempty"`
-	WebUI            string     `json:"webUi"`
-	AwaitingApproval bool       `json:"awaitingApproval"` // its search attribute
-	JobState         string     `json:"jobState,omitempty"`
+	runView
+	JobID            string `json:"jobId"`
+	Summary          string `json:"summary,omitempty"`
+	AwaitingApproval bool   `json:"awaitingApproval"` // its search attribute
+	JobState         string `json:"jobState,omitempty"`
 	// State is nil when the watcher publishes none; StateError says why it
 	// cannot be read (encrypted, no keys).
 	State      *workflows.WatchState `json:"state,omitempty"`
@@ -465,12 +468,7 @@ func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 // watcherViewOf is a watcher as a listing or Describe shows it; result, when
 // given, is its final state.
 func (c *conn) watcherViewOf(e execution, result *workflows.WatchState) watcherView {
-	v := watcherView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, JobID: e.jobID(), Status: statusWord(e.status),
-		Started: e.start, WebUI: c.link(e.id), AwaitingApproval: e.awaiting, JobState: e.jobState, State: e.state, running: e.running()}
-	if !e.running() && !e.close.IsZero() {
-		closed := e.close
-		v.Closed = &closed
-	}
+	v := watcherView{runView: c.runOf(e), JobID: e.jobID(), AwaitingApproval: e.awaiting, JobState: e.jobState, State: e.state, running: e.running()}
 	switch {
 	case result != nil:
 		v.State = result
@@ -505,18 +503,8 @@ func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecu
 		v.Summary, _ = desc.GetStaticSummary()
 		if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, nil); err != nil {
 			msg := describeFailure(err).message
-			var (
-				term     *temporal.TerminatedError
-				timeout  *temporal.TimeoutError
-				canceled *temporal.CanceledError
-			)
-			switch {
-			case errors.As(err, &term):
-				msg = "the watcher was terminated (the Web UI shows by whom and why)"
-			case errors.As(err, &timeout):
-				msg = "the watcher timed out (" + timeout.TimeoutType().String() + ")"
-			case errors.As(err, &canceled):
-				msg = "the watcher was canceled"
+			if how := endedHow(err, "watcher"); how != "" {
+				msg = how
 			}
 			v.Error = oneLine(msg)
 		}
