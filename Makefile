@@ -78,7 +78,7 @@ fuzz:
 ## record-histories: refresh the histories the replay test checks (after an intended workflow change)
 record-histories: tools
 	CLOUDSYNC_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories $(GO) test -vet=off -count=1 \
-	  -run 'TestOnboardFullThenRerunChangesNothing|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel' ./e2e/
+	  -run 'TestOnboardFullThenRerunChangesNothing|TestDeletesAboveThresholdWaitForAHuman|TestApprovalForOneEpisodeNeverForcesTheNext|TestEarlyDecisionUnwatchAndCancel|TestOffboardWaitsForApprovalThenRemovesTheConfiguration' ./e2e/
 
 ## lint: go vet and staticcheck (staticcheck.conf) on our packages; the first run analyses
 ## every dependency (README "Build cost": minutes), later runs take seconds

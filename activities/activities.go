@@ -27,6 +27,10 @@ type ClientFactory interface {
 	ForTenant(tenantID string) (*graph.Client, error)
 }
 
+// Activities implements every activity of the contract; a method missing or
+// with the wrong signature is a compile error here.
+var _ wf.Activities = (*Activities)(nil)
+
 // Activities holds the steps' dependencies.
 type Activities struct {
 	Graph  ClientFactory
@@ -38,6 +42,9 @@ type Activities struct {
 	Registry  WatchRegistry
 	Converter converter.DataConverter
 	Webhooks  map[string]string
+	// Control ends watchers and cancels drift checks when a configuration is
+	// offboarded (the worker's Temporal client).
+	Control WorkflowControl
 	// SyncSettleWindow: how long after creating a service principal its
 	// synchronization calls' 403/409 are retried (0: the default, 5 min).
 	SyncSettleWindow time.Duration

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -35,21 +34,6 @@ func fullSpec(tenant string, i int) workflows.TenantSpec {
 		Notifications: workflows.Notifications{Enabled: true, Recipients: []string{"admin@contoso.com"}}}
 }
 
-// startOptions are the starter's (starter/onboard.go): deterministic id,
-// search attributes set at start (free), duplicates refused.
-func startOptions(s workflows.TenantSpec) client.StartWorkflowOptions {
-	n := s.Normalized()
-	return client.StartWorkflowOptions{
-		ID:                       workflows.OnboardWorkflowID(n.TenantID, n.Domain),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchTenant.ValueSet(n.TenantID), workflows.SearchDomain.ValueSet(n.Domain),
-			workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning), workflows.SearchStep.ValueSet(workflows.StepTenantSyncFlag)),
-	}
-}
-
 // onboardingRun is one onboarding of a phase.
 type onboardingRun struct {
 	spec    workflows.TenantSpec
@@ -66,7 +50,7 @@ type onboardingRun struct {
 func runOnboardings(ctx context.Context, c client.Client, specs []workflows.TenantSpec, startParallel int) []*onboardingRun {
 	runs := make([]*onboardingRun, len(specs))
 	for i, s := range specs {
-		runs[i] = &onboardingRun{spec: s, id: startOptions(s).ID}
+		runs[i] = &onboardingRun{spec: s, id: workflows.OnboardStartOptions(s).ID}
 	}
 	// Starts bounded by startParallel; each started run is followed (Get
 	// is a long poll) without bound.
@@ -75,7 +59,7 @@ func runOnboardings(ctx context.Context, c client.Client, specs []workflows.Tena
 	for _, r := range runs {
 		starts.Go(func() error {
 			r.start = time.Now()
-			wr, err := c.ExecuteWorkflow(ctx, startOptions(r.spec), workflows.OnboardTenantWorkflow, workflows.OnboardInput{Spec: r.spec})
+			wr, err := c.ExecuteWorkflow(ctx, workflows.OnboardStartOptions(r.spec), workflows.OnboardTenantWorkflow, workflows.OnboardInput{Spec: r.spec})
 			if err != nil {
 				r.err = err
 				return nil

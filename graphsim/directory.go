@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // AD2AADTemplateID is the application template of cloud sync (AD2AAD).
@@ -73,6 +74,9 @@ func (g *gctx) orgPatch() {
 		enabled = &b
 	}
 	if enabled != nil {
+		if g.t.onPremSync && !*enabled {
+			g.s.violationLocked(ViolationSyncFlagTurnedOff, g.tenant, "onPremisesSyncEnabled turned off: the flag is tenant-wide")
+		}
 		g.t.onPremSync = *enabled
 	}
 	g.noContent()
@@ -204,7 +208,13 @@ func (g *gctx) spList() {
 		}
 	}
 	out := []any{}
-	for _, sp := range g.t.sps {
+	all := g.t.sps
+	for _, gone := range g.t.goneSPs {
+		if g.lingering(gone.deletedAt) {
+			all = append(all[:len(all):len(all)], gone)
+		}
+	}
+	for _, sp := range all {
 		ok := !g.now.Before(sp.listedAt)
 		for _, p := range preds {
 			if !p(sp) {
@@ -246,33 +256,62 @@ func (g *gctx) spPatch() {
 	g.noContent()
 }
 
-// appPatch implements PATCH /applications/{id} (object id) and PATCH
-// /applications(appId='{appId}') (alternate key); only displayName is modelled.
-func (g *gctx) appPatch() {
-	var app *application
+// app resolves {id} (object id) or {appId} (alternate key) to an
+// application of the caller's tenant (for a read, also one deleted within the
+// delete lag), answering 404 (and recording cross-tenant access) otherwise.
+func (g *gctx) app() *application {
 	key := g.params["id"]
 	byAppID := key == ""
 	if byAppID {
 		key = g.params["appId"]
 	}
-	for _, a := range g.t.apps {
-		if (byAppID && strings.EqualFold(a.appID, key)) || (!byAppID && strings.EqualFold(a.objectID, key)) {
-			app = a
-			break
+	if app := g.t.findApp(key, byAppID); app != nil {
+		return app
+	}
+	if gone := findAppIn(g.t.goneApps, key, byAppID); gone != nil && g.lingering(gone.deletedAt) {
+		return gone
+	}
+	for id, t := range g.s.tenants {
+		if id == g.tenant {
+			continue
+		}
+		for _, a := range t.apps {
+			if strings.EqualFold(a.appID, key) || strings.EqualFold(a.objectID, key) {
+				g.s.violationLocked(ViolationCrossTenantToken, g.tenant, "%s: application %s belongs to tenant %s, token is for tenant %s", g.route, key, id, g.tenant)
+			}
 		}
 	}
+	g.notFoundResource(key)
+	return nil
+}
+
+// appGet implements GET /applications/{id} and /applications(appId='{appId}').
+func (g *gctx) appGet() {
+	app := g.app()
 	if app == nil {
-		for id, t := range g.s.tenants {
-			if id == g.tenant {
-				continue
-			}
-			for _, a := range t.apps {
-				if strings.EqualFold(a.appID, key) || strings.EqualFold(a.objectID, key) {
-					g.s.violationLocked(ViolationCrossTenantToken, g.tenant, "%s: application %s belongs to tenant %s, token is for tenant %s", g.route, key, id, g.tenant)
-				}
-			}
-		}
-		g.notFoundResource(key)
+		return
+	}
+	var template any
+	if app.templateID != "" {
+		template = app.templateID
+	}
+	g.json(200, map[string]any{
+		"@odata.context":        graphMeta + "#applications/$entity",
+		"id":                    app.objectID,
+		"appId":                 app.appID,
+		"applicationTemplateId": template,
+		"displayName":           app.displayName,
+		"deletedDateTime":       nil,
+		"signInAudience":        "AzureADMyOrg",
+		"createdDateTime":       app.created.UTC().Format(time.RFC3339),
+	})
+}
+
+// appPatch implements PATCH /applications/{id} (object id) and PATCH
+// /applications(appId='{appId}') (alternate key); only displayName is modelled.
+func (g *gctx) appPatch() {
+	app := g.app()
+	if app == nil {
 		return
 	}
 	name, ok := g.patchDisplayName("application")
@@ -282,6 +321,18 @@ func (g *gctx) appPatch() {
 	if name != nil {
 		app.displayName = *name
 	}
+	g.noContent()
+}
+
+// appDelete implements DELETE /applications/{id} and
+// /applications(appId='{appId}'): a soft delete (deletedItems, 30 days) that
+// takes the application's service principal in its home tenant with it.
+func (g *gctx) appDelete() {
+	app := g.app()
+	if app == nil {
+		return
+	}
+	g.t.deleteAppLocked(app, g.now)
 	g.noContent()
 }
 
@@ -310,17 +361,14 @@ func (g *gctx) patchDisplayName(entity string) (*string, bool) {
 	return name, true
 }
 
+// spDelete implements DELETE /servicePrincipals/{id}: a soft delete
+// (deletedItems); its jobs and secrets go with it, its application stays.
 func (g *gctx) spDelete() {
 	sp := g.sp()
 	if sp == nil {
 		return
 	}
-	for i, x := range g.t.sps {
-		if x == sp {
-			g.t.sps = append(g.t.sps[:i:i], g.t.sps[i+1:]...)
-			break
-		}
-	}
+	g.t.deleteSPLocked(sp, g.now)
 	g.noContent()
 }
 

@@ -17,12 +17,15 @@
 // Graph and recorded as a Violation (duplicate applications, duplicate jobs,
 // duplicate CredentialData mappings, "*" written back as a secret, start on a
 // running job, start lifting a TooManyDeletes quarantine, cross-tenant access,
-// two configurations of one domain).
+// two configurations of one domain, turning the tenant-wide sync flag off).
 //
 // Graph's quarantine life cycle is modelled: a quarantine is re-evaluated
 // periodically (Options.QuarantineReevaluation, about daily) in the same series,
 // start clears any quarantine, and a lifted quarantine ends its series. A new
 // job answers GET by id with 404 for Options.JobReadLag while already listed.
+// Deletes are soft for applications and service principals (deleting an
+// application deletes its service principal), and reads still show a deleted
+// object for Options.DeleteLag.
 //
 // Known leniencies (places where the simulator is friendlier than Graph):
 //   - a newly created service principal is listed by GET /servicePrincipals

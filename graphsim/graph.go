@@ -58,8 +58,12 @@ func init() {
 	add("GET", sp, (*gctx).spGet)
 	add("PATCH", sp, (*gctx).spPatch)
 	add("DELETE", sp, (*gctx).spDelete)
+	add("GET", "/applications/{id}", (*gctx).appGet)
+	add("GET", "/applications(appId='{appId}')", (*gctx).appGet)
 	add("PATCH", "/applications/{id}", (*gctx).appPatch)
 	add("PATCH", "/applications(appId='{appId}')", (*gctx).appPatch)
+	add("DELETE", "/applications/{id}", (*gctx).appDelete)
+	add("DELETE", "/applications(appId='{appId}')", (*gctx).appDelete)
 	add("GET", sp+"/synchronization/jobs", (*gctx).jobList)
 	add("POST", sp+"/synchronization/jobs", (*gctx).jobCreate)
 	add("GET", jb, (*gctx).jobGet)
@@ -430,11 +434,25 @@ func (g *gctx) decodeObject() (map[string]json.RawMessage, bool) {
 
 // ---- lookups ----
 
-// sp resolves {id} to a visible service principal of the caller's tenant,
-// answering 404 (and recording cross-tenant access) otherwise.
+// lingering reports whether an object deleted at deletedAt still shows in
+// reads (the delete lag: Graph's replicas catch up after the delete).
+func (g *gctx) lingering(deletedAt time.Time) bool {
+	return g.r.Method == http.MethodGet && g.now.Before(deletedAt.Add(g.s.faults.DeleteLag))
+}
+
+// sp resolves {id} to a visible service principal of the caller's tenant
+// (for a read, also one deleted within the delete lag), answering 404 (and
+// recording cross-tenant access) otherwise.
 func (g *gctx) sp() *servicePrincipal {
 	id := g.params["id"]
 	sp := g.t.findSP(id)
+	if sp == nil {
+		for _, gone := range g.t.goneSPs {
+			if strings.EqualFold(gone.id, id) && g.lingering(gone.deletedAt) {
+				return gone
+			}
+		}
+	}
 	if sp == nil {
 		if other := g.s.otherTenantHoldingSP(g.tenant, id); other != "" {
 			g.s.violationLocked(ViolationCrossTenantToken, g.tenant, "%s: service principal %s belongs to tenant %s, token is for tenant %s", g.route, id, other, g.tenant)
@@ -457,6 +475,11 @@ func (g *gctx) job() (*servicePrincipal, *job) {
 	id := g.params["jobId"]
 	j := sp.findJob(id)
 	if j == nil {
+		for _, gone := range sp.goneJobs {
+			if gone.id == id && g.lingering(gone.deletedAt) {
+				return sp, gone
+			}
+		}
 		g.jobNotFound(sp, id)
 		return nil, nil
 	}

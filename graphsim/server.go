@@ -66,6 +66,12 @@ type Options struct {
 	// Graph does for a few minutes after one is created (Terraform's azuread
 	// provider retries exactly these). 0 means DefaultSyncSettle; negative, none.
 	SyncSettle time.Duration
+	// DeleteLag: after a DELETE, reads (GET by id, lists, the jobs list, the
+	// secrets) still show the deleted object for this long, as Graph's
+	// replicas catch up (Terraform's azuread provider waits for five
+	// "not found" answers in a row after each delete). Writes see it gone at
+	// once. 0 means DefaultDeleteLag; negative, none.
+	DeleteLag time.Duration
 	// ExactJobCreateAnswer: the answer to creating an AD2AADProvisioning job
 	// names its template. By default it shows "ADDCInPassthrough", as the
 	// documented answer does: clients must recognise jobs by their id too.
@@ -77,6 +83,7 @@ const (
 	DefaultJobReadLag             = 2 * time.Second
 	DefaultQuarantineReevaluation = 24 * time.Hour
 	DefaultSyncSettle             = 3 * time.Second
+	DefaultDeleteLag              = 2 * time.Second
 )
 
 // Faults are the runtime-adjustable fault knobs. SetFaults replaces all of
@@ -95,6 +102,8 @@ type Faults struct {
 	// QuarantineReevaluation: a quarantined job is re-evaluated this long
 	// after the last evaluation (0 or negative: DefaultQuarantineReevaluation).
 	QuarantineReevaluation time.Duration `json:"quarantineReevaluation"`
+	// DeleteLag: a deleted object still shows in reads this long (0: none).
+	DeleteLag time.Duration `json:"deleteLag"`
 }
 
 type faultsJSON struct {
@@ -107,13 +116,14 @@ type faultsJSON struct {
 	TokenEndpointDown      bool            `json:"tokenEndpointDown"`
 	JobReadLag             json.RawMessage `json:"jobReadLag"`
 	QuarantineReevaluation json.RawMessage `json:"quarantineReevaluation"`
+	DeleteLag              json.RawMessage `json:"deleteLag"`
 }
 
 // MarshalJSON writes durations as Go duration strings.
 func (f Faults) MarshalJSON() ([]byte, error) {
 	d := func(v time.Duration) json.RawMessage { b, _ := json.Marshal(v.String()); return b }
 	return json.Marshal(faultsJSON{f.ThrottleRate, f.UnavailableRate, f.RetryAfterSeconds, d(f.Latency), d(f.ReplicationLag),
-		f.DiscoverFailures, f.TokenEndpointDown, d(f.JobReadLag), d(f.quarantineReevaluation())})
+		f.DiscoverFailures, f.TokenEndpointDown, d(f.JobReadLag), d(f.quarantineReevaluation()), d(f.DeleteLag)})
 }
 
 // quarantineReevaluation is the re-evaluation period in force.
@@ -146,7 +156,13 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("quarantineReevaluation: %w", err)
 	}
-	*f = Faults{j.ThrottleRate, j.UnavailableRate, j.RetryAfterSeconds, lat, lag, j.DiscoverFailures, j.TokenEndpointDown, readLag, reeval}
+	delLag, err := parseJSONDuration(j.DeleteLag)
+	if err != nil {
+		return fmt.Errorf("deleteLag: %w", err)
+	}
+	*f = Faults{ThrottleRate: j.ThrottleRate, UnavailableRate: j.UnavailableRate, RetryAfterSeconds: j.RetryAfterSeconds, Latency: lat,
+		ReplicationLag: lag, DiscoverFailures: j.DiscoverFailures, TokenEndpointDown: j.TokenEndpointDown, JobReadLag: readLag,
+		QuarantineReevaluation: reeval, DeleteLag: delLag}
 	return nil
 }
 
@@ -207,6 +223,11 @@ const (
 	// while another of the tenant already has that domain (two cloud sync
 	// configurations syncing one AD domain).
 	ViolationDuplicateDomain = "duplicate-domain"
+	// ViolationSyncFlagTurnedOff: PATCH organization with
+	// onPremisesSyncEnabled false on a tenant where it was on. The flag is
+	// tenant-wide (every domain's sync, Connect Sync's too): cloudsync never
+	// turns it off, not even when it offboards a configuration.
+	ViolationSyncFlagTurnedOff = "sync-flag-turned-off"
 )
 
 // Stats counts requests.
@@ -293,6 +314,12 @@ func New(opts Options) (*Server, error) {
 	case opts.SyncSettle < 0:
 		opts.SyncSettle = 0
 	}
+	switch {
+	case opts.DeleteLag == 0:
+		opts.DeleteLag = DefaultDeleteLag
+	case opts.DeleteLag < 0:
+		opts.DeleteLag = 0
+	}
 	s := &Server{
 		opts: opts,
 		faults: Faults{
@@ -304,6 +331,7 @@ func New(opts Options) (*Server, error) {
 			DiscoverFailures:       opts.DiscoverFailures,
 			JobReadLag:             opts.JobReadLag,
 			QuarantineReevaluation: opts.QuarantineReevaluation,
+			DeleteLag:              opts.DeleteLag,
 		},
 		idRNG:    rand.New(rand.NewPCG(uint64(opts.Seed), 0x9e3779b97f4a7c15)),
 		faultRNG: rand.New(rand.NewPCG(uint64(opts.Seed), 0xd1b54a32d192ed03)),

@@ -15,11 +15,17 @@ type tenant struct {
 	sps           []*servicePrincipal
 	discoverCalls int
 	opts          TenantOptions
+	// goneApps and goneSPs were deleted: reads still show them for the
+	// delete lag (gctx.lingering). deleted lists the soft-deleted directory
+	// objects, as Graph's deletedItems keeps them (restorable for 30 days).
+	goneApps []*application
+	goneSPs  []*servicePrincipal
+	deleted  []DeletedItem
 }
 
 type application struct {
 	objectID, appID, displayName, templateID string
-	created                                  time.Time
+	created, deletedAt                       time.Time
 }
 
 type secret struct{ Key, Value string }
@@ -31,6 +37,8 @@ type servicePrincipal struct {
 	settleAnswers                      int       // 403/409 answers given while it settles (SyncSettle)
 	secrets                            []secret
 	jobs                               []*job
+	goneJobs                           []*job    // deleted: read for the delete lag
+	deletedAt                          time.Time // when it was deleted (it is then in tenant.goneSPs)
 }
 
 type quarantine struct {
@@ -54,7 +62,7 @@ type execution struct {
 
 type job struct {
 	id, templateID, spID string
-	created              time.Time
+	created, deletedAt   time.Time
 	scheduleState        string // Active | Disabled | Paused
 	code                 string // NotConfigured | NotRun | Active | Paused | Quarantine
 	quarantine           *quarantine
@@ -103,6 +111,76 @@ func (sp *servicePrincipal) findJob(id string) *job {
 	for _, j := range sp.jobs {
 		if j.id == id {
 			return j
+		}
+	}
+	return nil
+}
+
+// DeletedItem is a soft-deleted directory object (an application or a
+// service principal), as Graph's deletedItems keeps it for 30 days. Sync jobs
+// are deleted for good ("permanently delete all the state associated with it").
+type DeletedItem struct {
+	Type        string    `json:"type"` // application | servicePrincipal
+	ID          string    `json:"id"`
+	AppID       string    `json:"appId"`
+	DisplayName string    `json:"displayName"`
+	DeletedAt   time.Time `json:"deletedAt"`
+}
+
+// deleteSPLocked soft-deletes a service principal (its jobs and secrets go
+// with it). Caller holds s.mu.
+func (t *tenant) deleteSPLocked(sp *servicePrincipal, now time.Time) {
+	for i, x := range t.sps {
+		if x == sp {
+			t.sps = append(t.sps[:i:i], t.sps[i+1:]...)
+			break
+		}
+	}
+	sp.deletedAt = now
+	t.goneSPs = append(t.goneSPs, sp)
+	t.deleted = append(t.deleted, DeletedItem{Type: "servicePrincipal", ID: sp.id, AppID: sp.appID, DisplayName: sp.displayName, DeletedAt: now})
+}
+
+// deleteAppLocked soft-deletes an application and, as Graph does, its
+// service principal in its home tenant. Caller holds s.mu.
+func (t *tenant) deleteAppLocked(app *application, now time.Time) {
+	for i, x := range t.apps {
+		if x == app {
+			t.apps = append(t.apps[:i:i], t.apps[i+1:]...)
+			break
+		}
+	}
+	app.deletedAt = now
+	t.goneApps = append(t.goneApps, app)
+	t.deleted = append(t.deleted, DeletedItem{Type: "application", ID: app.objectID, AppID: app.appID, DisplayName: app.displayName, DeletedAt: now})
+	for _, sp := range append([]*servicePrincipal(nil), t.sps...) {
+		if strings.EqualFold(sp.appID, app.appID) {
+			t.deleteSPLocked(sp, now)
+		}
+	}
+}
+
+// deleteJobLocked deletes a job for good. Caller holds s.mu.
+func (sp *servicePrincipal) deleteJobLocked(j *job, now time.Time) {
+	for i, x := range sp.jobs {
+		if x == j {
+			sp.jobs = append(sp.jobs[:i:i], sp.jobs[i+1:]...)
+			break
+		}
+	}
+	j.deletedAt = now
+	sp.goneJobs = append(sp.goneJobs, j)
+}
+
+// findApp finds a live application by object id or, byAppID, by appId.
+func (t *tenant) findApp(key string, byAppID bool) *application {
+	return findAppIn(t.apps, key, byAppID)
+}
+
+func findAppIn(apps []*application, key string, byAppID bool) *application {
+	for _, a := range apps {
+		if (byAppID && strings.EqualFold(a.appID, key)) || (!byAppID && strings.EqualFold(a.objectID, key)) {
+			return a
 		}
 	}
 	return nil
@@ -198,6 +276,9 @@ type TenantState struct {
 	CredentialDataMappings map[string]map[string]int `json:"credentialDataMappings"`
 	DiscoverCalls          int                       `json:"discoverCalls"`
 	Options                TenantOptions             `json:"options"`
+	// DeletedItems are the soft-deleted applications and service principals
+	// (not in Applications and ServicePrincipals, whatever the delete lag).
+	DeletedItems []DeletedItem `json:"deletedItems"`
 }
 
 // ApplicationState describes an application.
@@ -254,11 +335,13 @@ func (s *Server) Snapshot(tenantID string) TenantState {
 		Secrets:                map[string]map[string]string{},
 		Schemas:                map[string]json.RawMessage{},
 		CredentialDataMappings: map[string]map[string]int{},
+		DeletedItems:           []DeletedItem{},
 	}
 	t := s.tenants[key]
 	if t == nil {
 		return st
 	}
+	st.DeletedItems = append(st.DeletedItems, t.deleted...)
 	st.OnPremisesSyncEnabled = t.onPremSync
 	st.DiscoverCalls = t.discoverCalls
 	st.Options = t.opts

@@ -144,6 +144,11 @@ func (g *gctx) jobList() {
 	for _, j := range sp.jobs {
 		out = append(out, g.jobJSON(sp, j))
 	}
+	for _, j := range sp.goneJobs {
+		if g.lingering(j.deletedAt) {
+			out = append(out, g.jobJSON(sp, j))
+		}
+	}
 	g.json(200, map[string]any{"@odata.context": jobsContext(sp.id), "value": out})
 }
 
@@ -209,12 +214,7 @@ func (g *gctx) jobDelete() {
 	if j == nil {
 		return
 	}
-	for i, x := range sp.jobs {
-		if x == j {
-			sp.jobs = append(sp.jobs[:i:i], sp.jobs[i+1:]...)
-			break
-		}
-	}
+	sp.deleteJobLocked(j, g.now)
 	g.noContent()
 }
 

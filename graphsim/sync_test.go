@@ -51,7 +51,9 @@ func TestJobsLifecycle(t *testing.T) {
 	require.Len(t, violationsOf(s, ViolationDuplicateJob), 1)
 	require.Len(t, c.do("GET", base, nil).json(t)["value"], 4)
 	require.Equal(t, 204, c.do("DELETE", base+"/"+dup, nil).Status)
-	require.Len(t, c.do("GET", base+"/", nil).json(t)["value"], 3)
+	require.Len(t, c.do("GET", base+"/", nil).json(t)["value"], 4, "reads still show a deleted job for the delete lag")
+	require.Equal(t, 404, c.do("DELETE", base+"/"+dup, nil).Status, "writes see it gone at once")
+	require.Len(t, s.Snapshot(tenantA).Jobs, 3)
 
 	r = c.do("GET", base+"/AD2AADProvisioning.nope", nil)
 	require.Equal(t, 404, r.Status)

@@ -26,7 +26,11 @@ mkdir -p "$state"
 stop() {
   for p in worker graphsim temporal; do
     if [ -f "$state/$p.pid" ]; then
-      kill "$(cat "$state/$p.pid")" 2>/dev/null || true
+      pid=$(cat "$state/$p.pid")
+      kill "$pid" 2>/dev/null || true
+      # Wait (up to 10 s) until it has exited: its ports and files are free
+      # when stop returns, so a demo can start again at once.
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       rm -f "$state/$p.pid"
     fi
   done

@@ -41,6 +41,12 @@ Commands:
   approve   approve the held-back deletions (restart with ForceDeletes)
   reject    reject them (the job stays quarantined)
   watch     watch one job on its own (adopt a job created elsewhere)
+  offboard  remove a domain's configuration (jobs, service principal,
+            application) after a human approves; never the tenant's sync flag
+  completion  a shell completion script (bash, zsh, fish, powershell)
+
+status, list, onboard, approve and reject take --output json: one JSON
+document on stdout (described in the README), with the same exit codes.
 
 Typical approval:
   starter list --awaiting-approval
@@ -74,16 +80,17 @@ Exit codes:
   1  the onboarding failed (status: the onboarding is failed, terminated,
      timed out or canceled); approve/reject: the watcher refused the decision
      (approver not allowed, the job left the episode) or the restart failed;
-     watch: Graph refuses to show the job (the watcher is kept); or another
-     error
+     watch: Graph refuses to show the job (the watcher is kept); offboard:
+     the offboarding failed or was cancelled, or the decision was refused;
+     or another error
   2  bad input or usage: nothing was sent to Temporal (approve/reject: also
      when several jobs await a decision and --job-id is needed; an approver
      is an e-mail address); payloads encrypted and no CLOUDSYNC_CODEC_KEYS
-  3  an onboarding of the same tenant and domain is already running (onboard),
-     or the job is already watched (watch)
+  3  an onboarding of the same tenant and domain is already running (onboard,
+     offboard), or the job is already watched (watch)
   4  no such onboarding (status), no such watcher, nothing awaits approval
-     (approve/reject, with --domain, --job-id or --async alike), or the job
-     to watch is not there (watch)
+     (approve/reject, with --domain, --job-id or --async alike; offboard
+     --approve/--reject), or the job to watch is not there (watch)
   5  Temporal unreachable or not set up (namespace, search attributes; for
      approve/reject without --async: no worker to answer)
   130 interrupted while waiting (the onboarding itself goes on)`
@@ -116,7 +123,16 @@ type app struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a := &app{stdout: stdout, stderr: stderr, pollInterval: 2 * time.Second}
+	return newApp(stdout, stderr).execute(ctx, args)
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr, pollInterval: 2 * time.Second}
+}
+
+// execute runs one command line; the exit code is the CLI's.
+func (a *app) execute(ctx context.Context, args []string) int {
+	stdout, stderr := a.stdout, a.stderr
 	root := a.rootCmd()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -151,7 +167,7 @@ func (a *app) rootCmd() *cobra.Command {
 			return &exitError{code: exitUsage}
 		},
 	}
-	root.CompletionOptions.DisableDefaultCmd = true
+	// starter completion bash|zsh|fish|powershell (cobra's), see the README.
 	// --version (cobra's flag): module version and VCS revision.
 	root.Version = buildinfo.Read("starter").String()
 	root.SetVersionTemplate("{{.Version}}\n")
@@ -159,6 +175,6 @@ func (a *app) rootCmd() *cobra.Command {
 		return exitf(exitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	a.conn.register(root)
-	root.AddCommand(a.onboardCmd(), a.statusCmd(), a.listCmd(), a.approveCmd(), a.rejectCmd(), a.watchCmd(), a.unwatchCmd(), a.resumeCmd())
+	root.AddCommand(a.onboardCmd(), a.statusCmd(), a.listCmd(), a.approveCmd(), a.rejectCmd(), a.watchCmd(), a.unwatchCmd(), a.resumeCmd(), a.offboardCmd())
 	return root
 }

@@ -116,8 +116,8 @@ func badInputs(t *testing.T) []badInput {
 			[]string{"unknown flag: --tenant"}},
 		{"positional argument", append(with(), "contoso.com"),
 			[]string{"unknown command"}},
-		{"unknown command", []string{"offboard"},
-			[]string{`unknown command "offboard"`}},
+		{"unknown command", []string{"destroy"},
+			[]string{`unknown command "destroy"`}},
 		{"status without target", []string{"status"},
 			[]string{"--tenant-id and --domain"}},
 		{"status with a bad tenant", []string{"status", "--tenant-id", "nope", "--domain", goodDomain},
@@ -127,7 +127,29 @@ func badInputs(t *testing.T) []badInput {
 		{"status with a bad tenant and no domain", []string{"status", "--tenant-id", "contoso.com"},
 			[]string{"--tenant-id:", "is not a GUID"}},
 	}
-	return append(cases, watchBadInputs()...)
+	return append(append(cases, watchBadInputs()...), offboardBadInputs()...)
+}
+
+// offboardBadInputs are offboard flags refused before Temporal is contacted.
+func offboardBadInputs() []badInput {
+	off := func(extra ...string) []string {
+		return append([]string{"offboard", "--tenant-id", goodTenant, "--domain", goodDomain}, extra...)
+	}
+	return []badInput{
+		{"offboard with nothing", []string{"offboard"}, []string{"--tenant-id:", "is required", "--domain:", "(2 problems)"}},
+		{"offboard with a tenant name", []string{"offboard", "--tenant-id", "contoso.onmicrosoft.com", "--domain", goodDomain}, []string{"--tenant-id:", "is not a GUID"}},
+		{"offboard with a bad domain", []string{"offboard", "--tenant", goodTenant, "--domain", "contoso"}, []string{"--domain:", "not a fully qualified"}},
+		{"offboard approve and reject", off("--approve", "--reject", "--approver", "a@contoso.com", "--reason", "r"), []string{"--approve:", "decide one way"}},
+		{"offboard approve without approver", off("--approve", "--reason", "r"), []string{"--approver:", "is required"}},
+		{"offboard reject without reason", off("--reject", "--approver", "a@contoso.com"), []string{"--reason:", "is required"}},
+		{"offboard approve as a name", off("--approve", "--approver", "alice", "--reason", "r"), []string{"--approver:", "not an e-mail address"}},
+		{"offboard approve with an oversized reason", off("--approve", "--approver", "a@contoso.com", "--reason", strings.Repeat("r", 1001)), []string{"--reason:", "1001 characters"}},
+		{"offboard approver without a decision", off("--approver", "a@contoso.com"), []string{"--approver:", "goes with --approve or --reject"}},
+		{"offboard decision with start options", off("--approve", "--approver", "a@contoso.com", "--reason", "r", "--allowed-approver", "b@contoso.com"), []string{"--allowed-approver:", "not with --approve"}},
+		{"offboard with an allowed approver that is not an address", off("--allowed-approver", "bob"), []string{"--allowed-approver:", "not an e-mail address"}},
+		{"offboard with a display name of spaces", off("--display-name", "   "), []string{"--display-name:"}},
+		{"offboard with a zero timeout", off("--timeout", "0s"), []string{"--timeout:", "greater than 0"}},
+	}
 }
 
 const goodJob = "AD2AADProvisioning.0123456789abcdef.fedcba9876543210"
@@ -354,12 +376,13 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 		assert.Contains(t, stdout, want)
 	}
 	for cmd, flags := range map[string][]string{
-		"approve": {"tenant-id", "domain", "job-id", "approver", "reason", "async", "timeout"},
-		"reject":  {"tenant-id", "domain", "job-id", "approver", "reason", "async"},
-		"watch":   {"tenant-id", "service-principal-id", "job-id", "domain", "reminder-interval", "approver", "webhook"},
-		"list":    {"awaiting-approval", "tenant-id"},
-		"status":  {"tenant-id", "domain", "workflow-id"},
-		"onboard": {"approver", "reminder-interval", "webhook", "no-watch"},
+		"approve":  {"tenant-id", "domain", "job-id", "approver", "reason", "async", "timeout"},
+		"reject":   {"tenant-id", "domain", "job-id", "approver", "reason", "async"},
+		"watch":    {"tenant-id", "service-principal-id", "job-id", "domain", "reminder-interval", "approver", "webhook"},
+		"list":     {"awaiting-approval", "tenant-id"},
+		"status":   {"tenant-id", "domain", "workflow-id"},
+		"onboard":  {"approver", "reminder-interval", "webhook", "no-watch"},
+		"offboard": {"tenant-id", "domain", "display-name", "allowed-approver", "approve", "reject", "approver", "reason", "wait", "timeout"},
 	} {
 		code, stdout, _ := runCLI(t, cmd, "--help")
 		require.Equal(t, exitOK, code, cmd)

@@ -89,6 +89,7 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 		tenant, domain, job, approver, reason, episode string
 		async                                          bool
 		timeout                                        time.Duration
+		out                                            outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:     d.verb,
@@ -139,9 +140,9 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 				req.Episode, nothingAwaits = ep, known && ep == ""
 			}
 			if async {
-				return a.signalDecision(cmd.Context(), c, d, id, t, req, nothingAwaits)
+				return a.signalDecision(cmd.Context(), c, d, id, t, req, nothingAwaits, out)
 			}
-			return a.updateDecision(cmd.Context(), c, d, id, t, req, timeout)
+			return a.updateDecision(cmd.Context(), c, d, id, t, req, timeout, out)
 		},
 	}
 	f := cmd.Flags()
@@ -153,6 +154,7 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 	f.StringVar(&episode, "episode", "", "the quarantine episode decided on, <job id>@<seriesBegan> (default: the one the watcher presents now)")
 	f.BoolVar(&async, "async", false, "send the signal instead of the update: fire and forget, no answer")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the watcher's answer (update only)")
+	out.register(f)
 	f.SortFlags = false
 	return cmd
 }
@@ -231,7 +233,22 @@ func presentedEpisode(ctx context.Context, c *conn, id, tenant string) (episode 
 	return p.ID(), true, nil
 }
 
-func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, nothingAwaits bool) error {
+// decisionView is what approve and reject show (--output json: this
+// document): the watcher's answer to the update, or what the signal carried.
+type decisionView struct {
+	WorkflowID string `json:"workflowId"`
+	JobID      string `json:"jobId"`
+	WebUI      string `json:"webUi"`
+	// Signal names the signal sent with --async (no answer); Request is
+	// what it carried.
+	Signal  string                     `json:"signal,omitempty"`
+	Request *workflows.DecisionRequest `json:"request,omitempty"`
+	// Decision is the watcher's answer to the update: its outcome says
+	// whether it was acted upon.
+	Decision *workflows.Decision `json:"decision,omitempty"`
+}
+
+func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, nothingAwaits bool, out outputFormat) error {
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := c.SignalWorkflow(sctx, id, "", d.signal, req); err != nil {
@@ -240,13 +257,19 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 		}
 		return c.temporalError("cannot send the "+d.signal+" signal", err)
 	}
-	fmt.Fprintf(a.stdout, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, watcherJobID(id), req.Approver)
-	if req.Episode != "" {
-		fmt.Fprintf(a.stdout, "for episode %s only\n", req.Episode)
+	if out.json() {
+		if err := emit(a.stdout, decisionView{WorkflowID: id, JobID: watcherJobID(id), WebUI: c.link(id), Signal: d.signal, Request: &req}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, watcherJobID(id), req.Approver)
+		if req.Episode != "" {
+			fmt.Fprintf(a.stdout, "for episode %s only\n", req.Episode)
+		}
+		fmt.Fprintln(a.stdout, "fire and forget: the watcher acts on it if that episode still awaits a decision; otherwise it records it as not acted upon")
+		fmt.Fprintf(a.stdout, "check the outcome with: starter status --workflow-id %s\n", id)
+		fmt.Fprintf(a.stdout, "web ui: %s\n", c.link(id))
 	}
-	fmt.Fprintln(a.stdout, "fire and forget: the watcher acts on it if that episode still awaits a decision; otherwise it records it as not acted upon")
-	fmt.Fprintf(a.stdout, "check the outcome with: starter status --workflow-id %s\n", id)
-	fmt.Fprintf(a.stdout, "web ui: %s\n", c.link(id))
 	if nothingAwaits {
 		// The same answer as the update's: the signal is recorded as not
 		// acted upon (and makes the watcher look at the job).
@@ -255,7 +278,7 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 	return nil
 }
 
-func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, timeout time.Duration) error {
+func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, timeout time.Duration, out outputFormat) error {
 	// Without a worker nothing can validate the update: it would only time out.
 	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
 	hint, herr := noWorkerHint(hctx, c)
@@ -299,15 +322,21 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 		}
 		return c.temporalError("cannot send the "+d.update+" update", err)
 	}
-	verb := "rejected"
-	if res.Approve {
-		verb = "approved"
+	if out.json() {
+		if err := emit(a.stdout, decisionView{WorkflowID: id, JobID: watcherJobID(id), WebUI: c.link(id), Decision: &res}); err != nil {
+			return err
+		}
+	} else {
+		verb := "rejected"
+		if res.Approve {
+			verb = "approved"
+		}
+		fmt.Fprintf(a.stdout, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
+		fmt.Fprintf(a.stdout, "job:         %s\n", watcherJobID(id))
+		fmt.Fprintf(a.stdout, "episode:     %s\n", orDash(res.Episode))
+		fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
+		fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(id))
 	}
-	fmt.Fprintf(a.stdout, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
-	fmt.Fprintf(a.stdout, "job:         %s\n", watcherJobID(id))
-	fmt.Fprintf(a.stdout, "episode:     %s\n", orDash(res.Episode))
-	fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
-	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(id))
 	switch {
 	case strings.HasPrefix(res.Outcome, workflows.OutcomeNotActedUpon):
 		return exitf(exitNotFound, "nothing was decided: %s", strings.TrimPrefix(res.Outcome, workflows.OutcomeNotActedUpon))

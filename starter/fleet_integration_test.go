@@ -30,16 +30,12 @@ func TestFleetAgainstDevServer(t *testing.T) {
 	domain := func(i int) string { return fmt.Sprintf("fleet%02d.contoso.com", i) }
 	failing, quarantined, late := tenant(7), tenant(1), tenant(21)
 	gate := make(chan struct{})
-	fake := &fakeGraph{gates: map[string]chan struct{}{late: gate}, failJobs: map[string]bool{failing: true}, apps: map[string]bool{}}
-	jobs := &fakeJobs{quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{}}
-	jobs.quarantine(quarantined, workflows.TemplateProvisioning+".job-1")
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	workflows.RegisterWorkflows(w)
-	fake.register(w)
-	jobs.register(w)
+	jobs := fakeActivities(t, c, w, map[string]chan struct{}{late: gate}, map[string]bool{failing: true})
+	jobs.Quarantine(quarantined, workflows.TemplateProvisioning+".job-1")
 	require.NoError(t, w.Start())
 	defer w.Stop()
-	jobs.poll(t, c)
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 
 	var y strings.Builder

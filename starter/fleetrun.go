@@ -217,7 +217,7 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 func (a *app) startFleetRow(ctx context.Context, c *conn, run *fleetRun, r *fleetRow, base workflows.OnboardInput) (client.WorkflowRun, error) {
 	in := base
 	in.Spec = r.entry.spec
-	wr, err := c.start(ctx, startOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
+	wr, err := c.start(ctx, workflows.OnboardStartOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
 	if err != nil {
 		if !errors.Is(err, errAlreadyStarted) {
 			return nil, err

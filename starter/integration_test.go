@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
@@ -30,184 +30,43 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloudsync/cloudsync/workflows"
+	"github.com/cloudsync/cloudsync/workflows/workflowstest"
 )
 
-// fakeGraph implements the onboarding activities by name, without Graph.
-// Tenants listed in gates block in EnableTenantSync until the gate closes;
-// tenants in failJobs fail EnsureJobs for good.
-type fakeGraph struct {
-	mu       sync.Mutex
-	gates    map[string]chan struct{}
-	failJobs map[string]bool
-	apps     map[string]bool
-}
-
-func (f *fakeGraph) gate(tenant string) chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.gates[tenant]
-}
-
-func (f *fakeGraph) register(w worker.Worker) {
-	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
-	reg(func(ctx context.Context, in workflows.TenantInput) (workflows.StepReport, error) {
-		if g := f.gate(in.TenantID); g != nil {
-			select {
-			case <-g:
-			case <-ctx.Done():
-				return workflows.StepReport{}, ctx.Err()
+// fakeActivities is the shared fake (workflowstest) with what these tests
+// need on top: tenants in gates block in EnableTenantSync until the gate
+// closes, tenants in failJobs fail EnsureJobs for good, and a job id with
+// "denied" in it answers 403 to a look. Poll stands in for the poller until
+// the test ends.
+func fakeActivities(t *testing.T, c client.Client, w worker.Worker, gates map[string]chan struct{}, failJobs map[string]bool) *workflowstest.Fake {
+	f := workflowstest.New()
+	f.Before = func(ctx context.Context, activity string, in any) error {
+		switch in := in.(type) {
+		case workflows.TenantInput:
+			if g := gates[in.TenantID]; g != nil {
+				select {
+				case <-g:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		case workflows.EnsureJobsInput:
+			if failJobs[in.TenantID] {
+				return workflowstest.Refuse("Forbidden", "Graph said 403: missing Synchronization.ReadWrite.All")
+			}
+		case workflows.WatchTarget:
+			if strings.Contains(in.JobID, "denied") {
+				return workflowstest.Refuse("GraphForbidden", "Graph answered 403 Forbidden: Authorization_RequestDenied")
 			}
 		}
-		return workflows.StepReport{Step: workflows.StepTenantSyncFlag, Outcome: workflows.OutcomeChanged, Detail: "on-premises sync enabled"}, nil
-	}, workflows.EnableTenantSyncActivity)
-	reg(func(_ context.Context, in workflows.EnsureApplicationInput) (workflows.ApplicationResult, error) {
-		f.mu.Lock()
-		existed := f.apps[in.TenantID]
-		f.apps[in.TenantID] = true
-		f.mu.Unlock()
-		out := workflows.OutcomeCreated
-		if existed {
-			out = workflows.OutcomeUnchanged
-		}
-		return workflows.ApplicationResult{ApplicationObjectID: "app-obj-1", AppID: "app-1", ServicePrincipalID: "sp-1",
-			Report: workflows.StepReport{Step: workflows.StepApplication, Outcome: out, Detail: in.DisplayName}}, nil
-	}, workflows.EnsureApplicationActivity)
-	reg(func(context.Context, workflows.ServicePrincipalInput) error { return nil }, workflows.WaitForServicePrincipalActivity)
-	reg(func(_ context.Context, in workflows.EnsureJobsInput) (workflows.EnsureJobsResult, error) {
-		if f.failJobs[in.TenantID] {
-			return workflows.EnsureJobsResult{}, temporal.NewNonRetryableApplicationError("Graph said 403: missing Synchronization.ReadWrite.All", "Forbidden", nil)
-		}
-		jobs := map[string]string{}
-		for _, t := range in.Templates {
-			jobs[t] = t + ".job-1"
-		}
-		return workflows.EnsureJobsResult{Jobs: jobs, Report: workflows.StepReport{Step: workflows.StepJobs, Outcome: workflows.OutcomeCreated, Detail: strings.Join(in.Templates, ", ")}}, nil
-	}, workflows.EnsureJobsActivity)
-	reg(func(context.Context, workflows.SecretsInput) (workflows.StepReport, error) {
-		return workflows.StepReport{Step: workflows.StepSecrets, Outcome: workflows.OutcomeChanged}, nil
-	}, workflows.ApplySecretsActivity)
-	reg(func(context.Context, workflows.JobInput) (workflows.SchemaResult, error) {
-		return workflows.SchemaResult{ADDirectoryID: "ad-1", Report: workflows.StepReport{Step: workflows.StepSchema, Outcome: workflows.OutcomeChanged}}, nil
-	}, workflows.PatchSchemaActivity)
-	reg(func(context.Context, workflows.ExchangeCheckInput) (workflows.ExchangeCheckResult, error) {
-		return workflows.ExchangeCheckResult{MailNicknamePresent: true, ADDirectoryID: "ad-1"}, nil
-	}, workflows.CheckExchangeSchemaActivity)
-	reg(func(_ context.Context, in workflows.StartJobsInput) (workflows.StartJobsResult, error) {
-		return workflows.StartJobsResult{Started: in.JobIDs, Report: workflows.StepReport{Step: workflows.StepStartJobs, Outcome: workflows.OutcomeChanged, Detail: fmt.Sprint(len(in.JobIDs), " started")}}, nil
-	}, workflows.StartJobsActivity)
-}
-
-// fakeJobs implements the watcher's activities by name, and stands in for the
-// poller: observe signals a watcher what its job shows now. A job marked
-// quarantined shows TooManyDeletes until a ForceDeletes restart is recorded.
-type fakeJobs struct {
-	mu          sync.Mutex
-	quarantined map[string]bool // tenant/job
-	restarts    map[string][]workflows.RestartInput
-	notes       []workflows.Notification
-}
-
-var fakeSeries = time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
-
-func (f *fakeJobs) quarantine(tenant, job string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.quarantined[tenant+"/"+job] = true
-}
-
-func (f *fakeJobs) status(tenant, job string) workflows.JobStatus {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	key := tenant + "/" + job
-	now := time.Now()
-	if strings.Contains(job, "missing") {
-		return workflows.JobStatus{Missing: true, MissingSince: now, ObservedAt: now}
+		return nil
 	}
-	if f.quarantined[key] && len(f.restarts[key]) == 0 {
-		return workflows.JobStatus{ScheduleState: "Active", StatusCode: "Quarantine", QuarantineReason: "TooManyDeletes",
-			QuarantineError: "TooManyDeletes", QuarantineMessage: "1200 deletions exceed the threshold of 500", TenantActionable: true,
-			QuarantineSince: fakeSeries, SeriesBegan: fakeSeries, ObservedAt: now}
-	}
-	return workflows.JobStatus{ScheduleState: "Active", StatusCode: "Active", ObservedAt: now}
-}
-
-// poll stands in for the poller until the test ends: every 100 ms it tells
-// each running watcher what its job shows, when that changed.
-func (f *fakeJobs) poll(t *testing.T, c client.Client) {
+	w.RegisterActivity(f.Activities())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		told := map[string]string{}
-		for ctx.Err() == nil {
-			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-				Query: "WorkflowType = '" + workflows.WatchSyncJobWorkflow + "' AND ExecutionStatus = 'Running'"})
-			if err == nil {
-				for _, e := range resp.GetExecutions() {
-					var target workflows.WatchTarget
-					p := e.GetMemo().GetFields()[workflows.WatchMemoKey]
-					if p == nil || converter.GetDefaultDataConverter().FromPayload(p, &target) != nil {
-						continue
-					}
-					id := e.GetExecution().GetWorkflowId()
-					s := f.status(target.TenantID, target.JobID)
-					if told[id] != s.Fingerprint() && c.SignalWorkflow(ctx, id, "", workflows.ObservedSignal, s) == nil {
-						told[id] = s.Fingerprint()
-					}
-				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
-}
-
-func (f *fakeJobs) restartsOf(tenant, job string) []workflows.RestartInput {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]workflows.RestartInput(nil), f.restarts[tenant+"/"+job]...)
-}
-
-func (f *fakeJobs) notified(tenant, job, kind string) []workflows.Notification {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []workflows.Notification
-	for _, n := range f.notes {
-		if n.TenantID == tenant && n.JobID == job && n.Kind == kind {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func (f *fakeJobs) register(w worker.Worker) {
-	reg := func(fn any, name string) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
-	reg(func(_ context.Context, in workflows.WatchTarget) (workflows.JobStatus, error) {
-		if strings.Contains(in.JobID, "denied") {
-			return workflows.JobStatus{}, temporal.NewNonRetryableApplicationError("Graph answered 403 Forbidden: Authorization_RequestDenied", "GraphForbidden", nil)
-		}
-		return f.status(in.TenantID, in.JobID), nil
-	}, workflows.LookAtJobActivity)
-	reg(func(_ context.Context, in workflows.RestartInput) (workflows.RestartResult, error) {
-		s := f.status(in.TenantID, in.JobID)
-		if ep, ok := s.Episode(in.JobID); !ok || ep.ID() != in.Episode.ID() {
-			return workflows.RestartResult{Detail: "not in that episode", Job: s}, nil
-		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		key := in.TenantID + "/" + in.JobID
-		f.restarts[key] = append(f.restarts[key], in)
-		return workflows.RestartResult{Restarted: true, Detail: "restarted with ForceDeletes", Job: s}, nil
-	}, workflows.RestartJobActivity)
-	reg(func(_ context.Context, n workflows.Notification) error {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.notes = append(f.notes, n)
-		return nil
-	}, workflows.NotifyActivity)
+	go func() { defer close(done); f.Poll(ctx, c, 100*time.Millisecond) }()
+	return f
 }
 
 // TestAgainstDevServer drives the CLI against a real Temporal dev server and
@@ -222,7 +81,6 @@ func TestAgainstDevServer(t *testing.T) {
 		tenantFail = "aaaaaaaa-0000-0000-0000-000000000003"
 	)
 	gate := make(chan struct{})
-	fake := &fakeGraph{gates: map[string]chan struct{}{tenantGate: gate}, failJobs: map[string]bool{tenantFail: true}, apps: map[string]bool{}}
 	// Every query a worker answers is a billed action: the starter asks none
 	// (status, list, approve and onboard --wait read Describe and listings).
 	queries := &queryCounter{}
@@ -231,12 +89,9 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Zero(t, queries.n.Load(), "queries answered: %v", queries.names())
 	}()
 	workflows.RegisterWorkflows(w)
-	fake.register(w)
-	jobs := &fakeJobs{quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{}}
-	jobs.register(w)
+	jobs := fakeActivities(t, c, w, map[string]chan struct{}{tenantGate: gate}, map[string]bool{tenantFail: true})
 	require.NoError(t, w.Start())
 	defer w.Stop()
-	jobs.poll(t, c)
 
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	t.Setenv("CLOUDSYNC_UI_URL", "http://ui.test")
@@ -336,6 +191,30 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Equal(t, exitOK, wcode)
 	})
 
+	t.Run("--output json: onboard --wait, and status, as documents a script decodes", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--wait", "--output", "json")
+		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		var ov onboardingView
+		require.NoError(t, json.Unmarshal([]byte(stdout), &ov), "stdout is one JSON document:\n%s", stdout)
+		assert.Equal(t, "completed", ov.Status)
+		assert.Equal(t, workflows.OnboardWorkflowID(tenantOK, goodDomain), ov.WorkflowID)
+		require.NotNil(t, ov.Result)
+		assert.Equal(t, "sp-1", ov.Result.ServicePrincipalID)
+		assert.NotEmpty(t, ov.Steps)
+		assert.Contains(t, stderr, "waiting on", "progress goes to stderr")
+		assert.NotContains(t, stdout, "waiting on")
+
+		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain, "--output", "json")
+		require.Equal(t, exitOK, code, stderr)
+		var sv statusView
+		require.NoError(t, json.Unmarshal([]byte(stdout), &sv), stdout)
+		require.Len(t, sv.Onboardings, 1)
+		assert.Equal(t, "completed", sv.Onboardings[0].Status)
+		assert.Equal(t, workflows.OnboardingCompleted, sv.Onboardings[0].Outcome)
+		require.NotNil(t, sv.Onboardings[0].Result)
+		assert.Equal(t, ov.Result.Jobs, sv.Onboardings[0].Result.Jobs)
+	})
+
 	t.Run("a failed onboarding exits 1 and lists what exists", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantFail, "--domain", goodDomain, "--wait")
 		assert.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
@@ -350,6 +229,15 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Equal(t, exitFailed, code)
 		assert.Contains(t, stdout, "status:        failed")
 		assert.Contains(t, stdout, "jobs                      failed")
+
+		// JSON says the same, with the same exit code.
+		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantFail, "--domain", goodDomain, "--output", "json")
+		assert.Equal(t, exitFailed, code)
+		var sv statusView
+		require.NoError(t, json.Unmarshal([]byte(stdout), &sv), stdout)
+		require.Len(t, sv.Onboardings, 1)
+		assert.Equal(t, "failed", sv.Onboardings[0].Status)
+		assert.Contains(t, sv.Onboardings[0].Error, "missing Synchronization.ReadWrite.All")
 	})
 
 	t.Run("status --tenant-id shows the onboarding and its watchers", func(t *testing.T) {
@@ -399,8 +287,8 @@ func TestAgainstDevServer(t *testing.T) {
 			jobB   = "AD2AADPasswordHash.watch-b"
 		)
 		idA, idB := workflows.WatchWorkflowID(tenant, jobA), workflows.WatchWorkflowID(tenant, jobB)
-		jobs.quarantine(tenant, jobA)
-		jobs.quarantine(tenant, jobB)
+		jobs.Quarantine(tenant, jobA)
+		jobs.Quarantine(tenant, jobB)
 		watch := func(job string) (int, string, string) {
 			return runCLI(t, "watch", "--tenant-id", strings.ToUpper(tenant), "--service-principal-id", sp, "--job-id", job, "--domain", "Contoso.com",
 				"--reminder-interval", "1h", "--approver", "alice@contoso.com", "--approver", "bob@contoso.com",
@@ -439,15 +327,15 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stdout, "TENANT")
 		assert.Regexp(t, tenant+` +contoso\.com +`+regexp.QuoteMeta(jobA)+` +\d{4}-\d\d-\d\dT\S+ +http://ui\.test/namespaces/default/workflows/cloudsync-watch%2F`+tenant+`%2F`+regexp.QuoteMeta(jobA), stdout)
 		assert.NotContains(t, stdout, "(started)", "awaiting since comes from the status query")
-		assert.NotEmpty(t, jobs.notified(tenant, jobA, "awaiting-approval"))
-		assert.Equal(t, "teams-ops", jobs.notified(tenant, jobA, "awaiting-approval")[0].Webhook)
+		assert.NotEmpty(t, jobs.Notified(tenant, jobA, "awaiting-approval"))
+		assert.Equal(t, "teams-ops", jobs.Notified(tenant, jobA, "awaiting-approval")[0].Webhook)
 
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenant)
 		require.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "watchers of tenant "+tenant+" (2):")
 		assert.Contains(t, stdout, field("phase", "awaiting-delete-approval"))
 		assert.Contains(t, stdout, field("quarantine", "TooManyDeletes (TooManyDeletes): 1200 deletions exceed the threshold of 500, series began"))
-		episodeA := workflows.Episode{JobID: jobA, SeriesBegan: fakeSeries}.ID()
+		episodeA := workflows.Episode{JobID: jobA, SeriesBegan: workflowstest.Series}.ID()
 		assert.Contains(t, stdout, field("awaiting decision", "episode "+episodeA))
 		assert.Contains(t, stdout, field("awaiting since", ""))
 		assert.Contains(t, stdout, field("advice", "the accidental-delete threshold held deletions back"))
@@ -459,19 +347,19 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stderr, "2 jobs of tenant "+tenant+" domain contoso.com await a decision: give --job-id")
 		assert.Contains(t, stderr, jobA)
 		assert.Contains(t, stderr, jobB)
-		assert.Empty(t, jobs.restartsOf(tenant, jobA))
+		assert.Empty(t, jobs.Restarts(tenant, jobA))
 
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "mallory@contoso.com", "--reason", "why not")
 		assert.Equal(t, exitFailed, code, stderr)
 		assert.Contains(t, stderr, "approve refused: mallory@contoso.com is not an allowed approver for this tenant")
-		assert.Empty(t, jobs.restartsOf(tenant, jobA))
+		assert.Empty(t, jobs.Restarts(tenant, jobA))
 
 		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com",
 			"--reason", "HR offboarding batch", "--async=false")
 		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "approved by alice@contoso.com: restart-issued")
 		assert.Contains(t, stdout, "episode:     "+episodeA)
-		restarts := jobs.restartsOf(tenant, jobA)
+		restarts := jobs.Restarts(tenant, jobA)
 		require.Len(t, restarts, 1)
 		assert.Equal(t, episodeA, restarts[0].Episode.ID(), "bound to the episode the command saw")
 		assert.Equal(t, "alice@contoso.com", restarts[0].Decision.Approver)
@@ -484,12 +372,12 @@ func TestAgainstDevServer(t *testing.T) {
 			"--reason", "HR offboarding batch", "--episode", episodeA)
 		assert.Equal(t, exitOK, code, stderr)
 		assert.Contains(t, stdout, "approved by alice@contoso.com: restart-issued")
-		assert.Len(t, jobs.restartsOf(tenant, jobA), 1)
+		assert.Len(t, jobs.Restarts(tenant, jobA), 1)
 		// Nothing presented: recorded as not acted upon, exit 4.
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com", "--reason", "again")
 		assert.Equal(t, exitNotFound, code, stderr)
 		assert.Contains(t, stderr, "nothing was decided: nothing awaited a decision on job "+jobA)
-		assert.Len(t, jobs.restartsOf(tenant, jobA), 1)
+		assert.Len(t, jobs.Restarts(tenant, jobA), 1)
 
 		// Only B awaits now (once visibility has caught up): reject it by tenant and domain.
 		require.Eventually(t, func() bool {
@@ -499,7 +387,7 @@ func TestAgainstDevServer(t *testing.T) {
 		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "rejected by bob@contoso.com: rejected")
 		assert.Contains(t, stdout, "workflow id: "+idB)
-		assert.Empty(t, jobs.restartsOf(tenant, jobB))
+		assert.Empty(t, jobs.Restarts(tenant, jobB))
 
 		// A signal is fire and forget: B's watcher records it as not acted upon;
 		// nothing awaited a decision, so the exit is 4 as with the update.
@@ -517,7 +405,7 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.NotContains(t, stdout, "approved by alice@contoso.com (late)")
 		assert.Contains(t, stdout, field("phase", "deletes-rejected"))
 		assert.Contains(t, stdout, field("summary", "Watch "+jobB+" (contoso.com)"))
-		assert.Empty(t, jobs.restartsOf(tenant, jobB))
+		assert.Empty(t, jobs.Restarts(tenant, jobB))
 
 		// Nothing awaits any more.
 		require.Eventually(t, func() bool {
@@ -739,7 +627,7 @@ func runAttach(t *testing.T, tenant string, stdout, stderr io.Writer) int {
 	defer c.Close()
 	spec := workflows.TenantSpec{TenantID: tenant, Domain: goodDomain}.Normalized()
 	run := c.GetWorkflow(context.Background(), workflows.OnboardWorkflowID(tenant, goodDomain), "")
-	err = a.follow(context.Background(), c, run, spec)
+	err = a.follow(context.Background(), c, run, spec, a.stdout, nil, onboardingView{})
 	if ee, ok := err.(*exitError); ok {
 		return ee.code
 	}

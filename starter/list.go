@@ -15,13 +15,15 @@ func (a *app) listCmd() *cobra.Command {
 	var (
 		awaiting bool
 		tenant   string
+		out      outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List running onboardings and watchers, or the jobs awaiting an approval",
-		Long: `List, across tenants, the running onboardings and sync job watchers, or with
---awaiting-approval only the jobs whose held-back deletions await a decision
-(approve or reject them with 'starter approve' / 'starter reject').
+		Short: "List running onboardings, offboardings and watchers, or what awaits an approval",
+		Long: `List, across tenants, the running onboardings, offboardings and sync job
+watchers, or with --awaiting-approval only the jobs whose held-back deletions
+await a decision (approve or reject them with 'starter approve' / 'starter
+reject') and the offboardings awaiting theirs ('starter offboard --approve').
 
 Listings come from Temporal's visibility store, which trails the workflows by a
 moment (a watcher that just started waiting may show a second later). Exit 0
@@ -46,15 +48,26 @@ even when nothing is listed.`,
 				return err
 			}
 			defer c.Close()
+			var v listView
 			if awaiting {
-				return a.listAwaiting(cmd.Context(), c, t)
+				v, err = a.listAwaiting(cmd.Context(), c, t)
+			} else {
+				v, err = a.listRunning(cmd.Context(), c, t)
 			}
-			return a.listRunning(cmd.Context(), c, t)
+			if err != nil {
+				return err
+			}
+			if out.json() {
+				return emit(a.stdout, v)
+			}
+			a.printList(v)
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&awaiting, "awaiting-approval", false, "only the jobs whose deletions await an approval")
 	f.StringVar(&tenant, "tenant-id", "", "only this tenant")
+	out.register(f)
 	f.SortFlags = false
 	return cmd
 }
@@ -66,34 +79,87 @@ func tenantFilter(tenant string) string {
 	return " AND CloudSyncTenant = " + quoted(tenant)
 }
 
-func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) error {
+// listView is what list shows (--output json: this document).
+type listView struct {
+	// AwaitingApproval: the listing is of what awaits a decision only.
+	AwaitingApproval bool       `json:"awaitingApproval"`
+	Items            []listItem `json:"items"`
+	// Truncated: more matched than are listed (narrow with --tenant-id).
+	Truncated bool `json:"truncated"`
+	// StateError: why some watchers' published state could not be read.
+	StateError string `json:"stateError,omitempty"`
+}
+
+// listItem is one running onboarding or watcher.
+type listItem struct {
+	Kind     string `json:"kind"` // onboarding | watcher | offboarding
+	TenantID string `json:"tenantId"`
+	Domain   string `json:"domain,omitempty"`
+	JobID    string `json:"jobId,omitempty"` // watcher
+	Step     string `json:"step,omitempty"`  // onboarding: its current step
+	// Phase is a watcher's (watching, awaiting-approval, …), from its memo
+	// or, without one, its search attribute.
+	Phase            string    `json:"phase,omitempty"`
+	JobState         string    `json:"jobState,omitempty"`
+	AwaitingApproval bool      `json:"awaitingApproval"`
+	Started          time.Time `json:"started"`
+	// AwaitingSince: when the episode shown began awaiting a decision.
+	AwaitingSince *time.Time `json:"awaitingSince,omitempty"`
+	WorkflowID    string     `json:"workflowId"`
+	RunID         string     `json:"runId"`
+	WebUI         string     `json:"webUi"`
+}
+
+func (c *conn) listItemOf(e execution) listItem {
+	it := listItem{Kind: "watcher", TenantID: e.tenant, Domain: e.domain, Started: e.start, WorkflowID: e.id, RunID: e.runID, WebUI: c.link(e.id),
+		JobState: e.jobState, AwaitingApproval: e.awaitingNow()}
+	switch e.typ {
+	case workflows.OnboardTenantWorkflow:
+		it.Kind, it.Step, it.JobState = "onboarding", e.step, ""
+		return it
+	case workflows.OffboardTenantWorkflow:
+		it.Kind, it.Phase, it.JobState = "offboarding", "starting", ""
+		if e.offboard != nil {
+			it.Phase = e.offboard.Phase
+			if !e.offboard.AwaitingSince.IsZero() {
+				since := e.offboard.AwaitingSince
+				it.AwaitingSince = &since
+			}
+		}
+		return it
+	}
+	it.JobID, it.Phase = e.jobID(), "watching"
+	if e.awaiting {
+		it.Phase = workflows.PhaseAwaitingApproval
+	}
+	if st := e.state; st != nil {
+		it.Phase = st.Phase
+		if st.Phase == workflows.PhaseAwaitingApproval && !st.AwaitingSince.IsZero() {
+			since := st.AwaitingSince
+			it.AwaitingSince = &since
+		}
+	}
+	return it
+}
+
+func (c *conn) listViewOf(list []execution, truncated, awaiting bool) listView {
+	v := listView{AwaitingApproval: awaiting, Items: []listItem{}, Truncated: truncated, StateError: stateHint(list)}
+	for _, e := range list {
+		v.Items = append(v.Items, c.listItemOf(e))
+	}
+	return v
+}
+
+func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) (listView, error) {
 	q := "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'" + tenantFilter(tenant)
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
-		return c.temporalError("cannot list the watchers awaiting approval", err)
+		return listView{}, c.temporalError("cannot list the watchers awaiting approval", err)
 	}
-	list := latestRuns(all)
-	if len(list) == 0 {
-		fmt.Fprintln(a.stdout, "nothing awaits approval")
-		return nil
-	}
-	hint := stateHint(list)
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tDOMAIN\tJOB ID\tAWAITING SINCE\tWEB UI")
-	for _, e := range list {
-		since := e.start.Local().Format(time.RFC3339) + " (started)"
-		if e.state != nil && !e.state.AwaitingSince.IsZero() {
-			since = e.state.AwaitingSince.Local().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), e.jobID(), since, c.link(e.id))
-	}
-	tw.Flush()
-	a.listFooter(len(list), truncated, hint)
-	fmt.Fprintln(a.stdout, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
-	return nil
+	return c.listViewOf(latestRuns(all), truncated, true), nil
 }
 
-func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
+func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView, error) {
 	// The tenant attribute is in the query even without --tenant-id, so a
 	// namespace without the cloudsync search attributes is refused (exit 5)
 	// here as with --awaiting-approval, rather than listed as empty.
@@ -102,44 +168,74 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) error {
 		tf = " AND CloudSyncTenant != ''"
 	}
 	q := "(WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " OR WorkflowType = " + quoted(workflows.WatchSyncJobWorkflow) +
-		") AND ExecutionStatus = 'Running'" + tf
+		" OR WorkflowType = " + quoted(workflows.OffboardTenantWorkflow) + ") AND ExecutionStatus = 'Running'" + tf
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
-		return c.temporalError("cannot list the running workflows", err)
+		return listView{}, c.temporalError("cannot list the running workflows", err)
 	}
-	list := latestRuns(all)
-	if len(list) == 0 {
-		fmt.Fprintln(a.stdout, "no onboarding or watcher is running")
-		return nil
+	return c.listViewOf(latestRuns(all), truncated, false), nil
+}
+
+// printList prints a listing as a table.
+func (a *app) printList(v listView) {
+	if len(v.Items) == 0 {
+		if v.AwaitingApproval {
+			fmt.Fprintln(a.stdout, "nothing awaits approval")
+		} else {
+			fmt.Fprintln(a.stdout, "no onboarding or watcher is running")
+		}
+		return
 	}
-	hint := stateHint(list)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KIND\tTENANT\tDOMAIN\tJOB ID\tSTATE\tSINCE\tWEB UI")
-	for _, e := range list {
-		since := e.start.Local().Format(time.RFC3339)
-		switch e.typ {
-		case workflows.OnboardTenantWorkflow:
-			fmt.Fprintf(tw, "onboarding\t%s\t%s\t-\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), "step "+orDash(e.step), since, c.link(e.id))
+	if v.AwaitingApproval {
+		fmt.Fprintln(tw, "TENANT\tDOMAIN\tJOB ID\tAWAITING SINCE\tWEB UI")
+	} else {
+		fmt.Fprintln(tw, "KIND\tTENANT\tDOMAIN\tJOB ID\tSTATE\tSINCE\tWEB UI")
+	}
+	for _, it := range v.Items {
+		since := it.Started.Local().Format(time.RFC3339)
+		if it.AwaitingSince != nil {
+			since = it.AwaitingSince.Local().Format(time.RFC3339)
+		}
+		switch {
+		case v.AwaitingApproval:
+			if it.AwaitingSince == nil {
+				since += " (started)" // no published state: when the watcher started
+			}
+			job := it.JobID
+			if it.Kind == "offboarding" {
+				job = "(offboarding)" // awaits the approval to remove a configuration
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), job, since, it.WebUI)
+		case it.Kind == "onboarding":
+			fmt.Fprintf(tw, "onboarding\t%s\t%s\t-\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), "step "+orDash(it.Step), since, it.WebUI)
+		case it.Kind == "offboarding":
+			fmt.Fprintf(tw, "offboarding\t%s\t%s\t-\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), it.Phase, since, it.WebUI)
 		default:
-			state := "watching"
-			if e.awaiting {
-				state = workflows.PhaseAwaitingApproval
+			state := it.Phase
+			if it.JobState != "" {
+				state += " (" + it.JobState + ")"
 			}
-			if st := e.state; st != nil {
-				state = st.Phase
-				if state == workflows.PhaseAwaitingApproval && !st.AwaitingSince.IsZero() {
-					since = st.AwaitingSince.Local().Format(time.RFC3339)
-				}
-			}
-			if e.jobState != "" {
-				state += " (" + e.jobState + ")"
-			}
-			fmt.Fprintf(tw, "watcher\t%s\t%s\t%s\t%s\t%s\t%s\n", e.tenant, orDash(e.domain), e.jobID(), state, since, c.link(e.id))
+			fmt.Fprintf(tw, "watcher\t%s\t%s\t%s\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), it.JobID, state, since, it.WebUI)
 		}
 	}
 	tw.Flush()
-	a.listFooter(len(list), truncated, hint)
-	return nil
+	a.listFooter(len(v.Items), v.Truncated, v.StateError)
+	if !v.AwaitingApproval {
+		return
+	}
+	offboardings := 0
+	for _, it := range v.Items {
+		if it.Kind == "offboarding" {
+			offboardings++
+		}
+	}
+	if offboardings < len(v.Items) {
+		fmt.Fprintln(a.stdout, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
+	}
+	if offboardings > 0 {
+		fmt.Fprintln(a.stdout, "offboardings: starter offboard --tenant-id <tenant> --domain <domain> --approve|--reject --approver <who> --reason <why>")
+	}
 }
 
 // stateHint says why some watchers' state could not be read (encrypted

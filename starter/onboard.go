@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ func (a *app) onboardCmd() *cobra.Command {
 		wait        bool
 		rate        float64
 		concurrency int
+		out         outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "onboard",
@@ -111,6 +113,9 @@ Temporal action); each step's outcome is printed when it ends.`,
 				}
 				// A fleet is followed unless --wait=false: the table needs the outcomes.
 				follow := wait || !changed("wait")
+				if out.json() {
+					return exitf(exitUsage, "--output json applies to one tenant; a fleet prints a table (follow each with starter status --output json)")
+				}
 				return a.onboardFleet(cmd.Context(), fleet, in, fleetOptions{rate: rate, concurrency: concurrency, wait: follow})
 			}
 			if err := spec.Validate(); err != nil {
@@ -123,7 +128,7 @@ Temporal action); each step's outcome is printed when it ends.`,
 			if err := p.err("invalid watch options"); err != nil {
 				return err
 			}
-			return a.onboard(cmd.Context(), in, wait)
+			return a.onboard(cmd.Context(), in, wait, out)
 		},
 	}
 	sf.register(cmd.Flags())
@@ -132,36 +137,15 @@ Temporal action); each step's outcome is printed when it ends.`,
 	cmd.Flags().IntVar(&concurrency, "concurrency", defaultFleetConcurrency, "fleet: onboardings in flight at once (with --wait)")
 	wf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "start no watcher for the jobs")
+	out.register(cmd.Flags())
 	cmd.Flags().SortFlags = false
 	return cmd
 }
 
-// startOptions are the workflow start options for a validated spec.
-func startOptions(spec workflows.TenantSpec) client.StartWorkflowOptions {
-	n := spec.Normalized()
-	return client.StartWorkflowOptions{
-		ID:                       workflows.OnboardWorkflowID(n.TenantID, n.Domain),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Without this the SDK hands back the running execution instead of an error.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchTenant.ValueSet(n.TenantID),
-			workflows.SearchDomain.ValueSet(n.Domain),
-			workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning),
-			// The first step: set here (free) rather than by the workflow (an
-			// upsert is a billed action); the workflow skips values in place.
-			workflows.SearchStep.ValueSet(workflows.StepTenantSyncFlag),
-		),
-		StaticSummary: fmt.Sprintf("Onboard %s (%s)", n.Domain, n.TenantID),
-	}
-}
-
-func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool) error {
+func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool, out outputFormat) error {
 	spec := in.Spec
 	n := spec.Normalized()
-	opts := startOptions(spec)
+	opts := workflows.OnboardStartOptions(spec)
 	c, err := a.conn.dial(ctx, a.stderr)
 	if err != nil {
 		return err
@@ -177,15 +161,23 @@ func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool)
 		}
 		return c.temporalError("cannot start the onboarding", err)
 	}
+	started := onboardingView{WorkflowID: run.GetID(), RunID: run.GetRunID(), Domain: n.Domain, Status: "running", WebUI: c.link(run.GetID()), running: true}
+	if out.json() {
+		if !wait {
+			return emit(a.stdout, started)
+		}
+		// Progress goes to stderr; stdout holds the one document.
+		return a.follow(ctx, c, run, n, a.stderr, func(v onboardingView) error { return emit(a.stdout, v) }, started)
+	}
 	fmt.Fprintf(a.stdout, "started onboarding of tenant %s domain %s\n", n.TenantID, n.Domain)
 	fmt.Fprintf(a.stdout, "workflow id: %s\n", run.GetID())
 	fmt.Fprintf(a.stdout, "run id:      %s\n", run.GetRunID())
-	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(run.GetID()))
+	fmt.Fprintf(a.stdout, "web ui:      %s\n", started.WebUI)
 	if !wait {
 		fmt.Fprintf(a.stdout, "follow it with: %s\n", a.statusCommand(n))
 		return nil
 	}
-	return a.follow(ctx, c, run, n)
+	return a.follow(ctx, c, run, n, a.stdout, nil, started)
 }
 
 // statusCommand is the command that shows this onboarding, with the
@@ -206,7 +198,9 @@ func (a *app) statusCommand(n workflows.TenantSpec) string {
 // search attribute, the pending activity's attempt and last failure. No
 // query: each is a billed Temporal action. Each step's outcome is printed
 // from the result when the run ends.
-func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n workflows.TenantSpec) error {
+// Progress lines go to w; when emit is set, the end is handed to it as a
+// view (--output json) rather than printed.
+func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n workflows.TenantSpec, w io.Writer, emit func(onboardingView) error, v onboardingView) error {
 	type outcome struct {
 		res workflows.OnboardResult
 		err error
@@ -217,7 +211,7 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 		o.err = run.Get(ctx, &o.res)
 		done <- o
 	}()
-	p := &stepPrinter{w: a.stdout}
+	p := &stepPrinter{w: w}
 	warned := ""
 	warn := func(msg string) {
 		if msg != warned && ctx.Err() == nil {
@@ -274,6 +268,9 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 				}
 				return c.temporalError("lost track of the onboarding (it goes on: "+a.statusCommand(n)+")", o.err)
 			}
+			if emit != nil {
+				return a.finishView(v, o.res, o.err, emit)
+			}
 			return a.finish(p, o.res, o.err)
 		case <-tick.C:
 			poll()
@@ -305,6 +302,24 @@ func (a *app) finish(p *stepPrinter, res workflows.OnboardResult, err error) err
 	return &exitError{code: exitFailed}
 }
 
+// finishView hands the end of a run to emit as a view; exit 1 when it failed.
+func (a *app) finishView(v onboardingView, res workflows.OnboardResult, err error, emit func(onboardingView) error) error {
+	v.running = false
+	if err == nil {
+		v.Status, v.CurrentStep, v.Steps, v.Result = "completed", workflows.StepDone, res.Steps, &res
+		return emit(v)
+	}
+	f := describeFailure(err)
+	v.Status, v.Error, v.Validation = "failed", oneLine(f.message), f.validation
+	if f.hasResult {
+		v.Steps, v.Result = f.result.Steps, &f.result
+	}
+	if eerr := emit(v); eerr != nil {
+		return eerr
+	}
+	return &exitError{code: exitFailed, msg: "onboarding failed: " + f.message}
+}
+
 // failure is what a failed run tells.
 type failure struct {
 	message    string
@@ -316,19 +331,13 @@ type failure struct {
 func describeFailure(err error) failure {
 	var f failure
 	f.message = err.Error()
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		f.message = ae.Message()
-		switch ae.Type() {
-		case workflows.FailureType:
-			if ae.HasDetails() && ae.Details(&f.result) == nil {
-				f.hasResult = true
-			}
-		case workflows.ValidationErrorType:
-			var ve *workflows.ValidationError
-			if ae.HasDetails() && ae.Details(&ve) == nil && ve != nil && len(ve.Errors) > 0 {
-				f.validation = validationLines(ve)
-			}
+	if of, ok := workflows.DecodeOnboardFailure(err); ok {
+		f.message = of.Message
+		if of.Result != nil {
+			f.result, f.hasResult = *of.Result, true
+		}
+		if of.Validation != nil {
+			f.validation = validationLines(of.Validation)
 		}
 		return f
 	}

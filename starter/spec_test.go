@@ -184,7 +184,7 @@ func TestParseSpecYAMLReportsDecodingAndValidationAtOnce(t *testing.T) {
 func TestStartOptions(t *testing.T) {
 	spec := workflows.TenantSpec{TenantID: " " + strings.ToUpper(goodTenant) + " ", Domain: "Contoso.COM."}
 	require.NoError(t, spec.Validate())
-	o := startOptions(spec)
+	o := workflows.OnboardStartOptions(spec)
 	assert.Equal(t, "cloudsync-onboard/"+goodTenant+"/contoso.com", o.ID)
 	assert.Equal(t, workflows.OnboardWorkflowID(goodTenant, goodDomain), o.ID)
 	assert.Equal(t, workflows.TaskQueue, o.TaskQueue)

@@ -17,10 +17,13 @@ import (
 )
 
 func (a *app) statusCmd() *cobra.Command {
-	var tenant, domain, workflowID string
+	var (
+		tenant, domain, workflowID string
+		out                        outputFormat
+	)
 	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show a tenant's onboardings and sync job watchers, or one workflow",
+		Short: "Show a tenant's onboardings, offboardings and sync job watchers, or one workflow",
 		Long: `Show the status of the onboarding of one tenant and domain (or of a workflow
 id): the workflow status, the current step, every step so far, the service
 principal and the sync job ids; then every watcher of the tenant with its
@@ -30,7 +33,10 @@ and the last decision.
 
 Without --domain, every onboarding of the tenant is shown (found through
 Temporal's visibility store, which trails new workflows by a moment), then its
-watchers. --workflow-id shows one onboarding or one watcher.
+watchers. An offboarding of the tenant (of the domain) is shown after them,
+from the state it publishes in its memo: its phase, what it removes, the
+decision and its steps. --workflow-id shows one onboarding, offboarding or
+watcher.
 
 Exit 0 when the onboardings shown are running or completed, 1 when one failed
 (or was terminated, timed out or canceled), 4 when there is none (and, without
@@ -44,50 +50,16 @@ failed or was terminated.`,
   temporal workflow query --workflow-id 'cloudsync-watch/<tenant>/<job>' --name ` + workflows.StatusQuery,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if strings.TrimSpace(workflowID) == "" && strings.TrimSpace(domain) == "" && tenant != "" {
-				// The whole tenant: its onboardings and watchers.
-				var p problems
-				t := checkTenant(&p, tenant)
-				if err := p.err("invalid status"); err != nil {
-					return err
-				}
-				c, err := a.conn.dial(ctx, a.stderr)
-				if err != nil {
-					return err
-				}
-				defer c.Close()
-				return a.tenantStatus(ctx, c, t)
-			}
-			id, label, err := statusTarget(tenant, domain, workflowID)
-			if err != nil {
+			v, err := a.statusView(cmd.Context(), tenant, domain, workflowID)
+			if v == nil {
 				return err
 			}
-			c, err := a.conn.dial(ctx, a.stderr)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if workflowID != "" {
-				return a.status(ctx, c, id, label, "onboarding or watcher")
-			}
-			err = a.status(ctx, c, id, label, "onboarding")
-			var ee *exitError
-			found := !errors.As(err, &ee) || ee.code != exitNotFound
-			if found {
-				fmt.Fprintln(a.stdout)
-			}
-			// The onboarding's exit code stands; the watchers of that domain
-			// (only) come in addition.
-			n := workflows.TenantSpec{TenantID: tenant, Domain: domain}.Normalized()
-			shown, werr := a.tenantWatchers(ctx, c, n.TenantID, n.Domain, found)
-			switch {
-			case werr != nil && err == nil:
-				return werr
-			case !found && shown > 0:
-				// Watchers adopted for this domain without an onboarding.
-				fmt.Fprintln(a.stderr, ee.msg)
-				return nil
+			if out.json() {
+				if jerr := emit(a.stdout, v); jerr != nil {
+					return jerr
+				}
+			} else {
+				a.printStatus(v)
 			}
 			return err
 		},
@@ -96,6 +68,7 @@ failed or was terminated.`,
 	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id")
 	f.StringVar(&domain, "domain", "", "on-premises AD domain (without it: every onboarding of the tenant)")
 	f.StringVar(&workflowID, "workflow-id", "", "workflow id of an onboarding or a watcher (instead of --tenant-id)")
+	out.register(f)
 	f.SortFlags = false
 	return cmd
 }
@@ -121,21 +94,230 @@ func statusTarget(tenant, domain, workflowID string) (id, label string, err erro
 	return id, fmt.Sprintf("of tenant %s domain %s (workflow id %s)", n.TenantID, n.Domain, id), nil
 }
 
-// tenantStatus shows every onboarding and watcher of a tenant.
-func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) error {
+// statusView is what status shows (--output json: this document).
+type statusView struct {
+	Onboardings []onboardingView `json:"onboardings"`
+	Watchers    []watcherView    `json:"watchers"`
+	// WatchersTruncated: there are more watchers than are listed.
+	WatchersTruncated bool `json:"watchersTruncated,omitempty"`
+	// Offboardings of the tenant (or domain), the latest of each.
+	Offboardings []offboardView `json:"offboardings,omitempty"`
+
+	// How the text lays it out.
+	tenantWide   bool   // every onboarding of a tenant, each under a heading
+	watchersOf   string // heading of the watchers section; empty: no section
+	noneWatchers bool   // say "watchers: none" when there are none
+	conn         *conn  // for the offboardings' links
+}
+
+// offboardView is one offboarding, with the state it publishes in its memo.
+type offboardView struct {
+	WorkflowID string                   `json:"workflowId"`
+	RunID      string                   `json:"runId"`
+	TenantID   string                   `json:"tenantId"`
+	Domain     string                   `json:"domain"`
+	Status     string                   `json:"status"`
+	Started    time.Time                `json:"started"`
+	Closed     *time.Time               `json:"closed,omitempty"`
+	WebUI      string                   `json:"webUi"`
+	State      *workflows.OffboardState `json:"state,omitempty"`
+	StateError string                   `json:"stateError,omitempty"`
+
+	e execution
+}
+
+func (c *conn) offboardViewOf(e execution) offboardView {
+	v := offboardView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Started: e.start,
+		WebUI: c.link(e.id), State: e.offboard, e: e}
+	if !e.running() && !e.close.IsZero() {
+		closed := e.close
+		v.Closed = &closed
+	}
+	if e.stateErr != nil {
+		v.StateError = oneLine(e.stateErr.Error())
+	}
+	return v
+}
+
+// offboardingsInto adds a tenant's offboardings (of one domain, if given:
+// the latest, read with Describe).
+func (a *app) offboardingsInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
+	var list []execution
+	if domain != "" {
+		e, err := c.describeWatcher(ctx, workflows.OffboardWorkflowID(tenant, domain))
+		switch {
+		case isNotFound(err):
+			return nil
+		case err != nil:
+			return c.temporalError("cannot read the offboarding of tenant "+tenant+" domain "+domain, err)
+		}
+		list = []execution{e}
+	} else {
+		all, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.OffboardTenantWorkflow)+" AND CloudSyncTenant = "+quoted(tenant))
+		if err != nil {
+			return c.temporalError("cannot list the offboardings of tenant "+tenant, err)
+		}
+		list = latestRuns(all)
+	}
+	for _, e := range list {
+		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
+	}
+	return nil
+}
+
+// onboardingView is one onboarding run: what Describe, its search
+// attributes and (once closed) its result or failure say. No query.
+type onboardingView struct {
+	WorkflowID string     `json:"workflowId"`
+	RunID      string     `json:"runId"`
+	Domain     string     `json:"domain,omitempty"`
+	Summary    string     `json:"summary,omitempty"`
+	Status     string     `json:"status"` // running, completed, failed, terminated, canceled, timedout, continuedasnew
+	Outcome    string     `json:"outcome,omitempty"`
+	Started    time.Time  `json:"started"`
+	Closed     *time.Time `json:"closed,omitempty"`
+	WebUI      string     `json:"webUi"`
+	// While running: the step, its attempt and last error; Hint when no
+	// worker polls the task queue.
+	CurrentStep string `json:"currentStep,omitempty"`
+	Attempt     int32  `json:"attempt,omitempty"`
+	LastError   string `json:"lastError,omitempty"`
+	Hint        string `json:"hint,omitempty"`
+	// Once closed: every step, and what exists (also after a failure).
+	Steps      []workflows.StepReport   `json:"steps,omitempty"`
+	Result     *workflows.OnboardResult `json:"result,omitempty"`
+	Error      string                   `json:"error,omitempty"`
+	Validation string                   `json:"validation,omitempty"`
+
+	running bool
+}
+
+// watcherView is one watcher: visibility or Describe, with the state it
+// publishes in its memo (or its result, once completed).
+type watcherView struct {
+	WorkflowID       string     `json:"workflowId"`
+	RunID            string     `json:"runId"`
+	TenantID         string     `json:"tenantId"`
+	Domain           string     `json:"domain,omitempty"`
+	JobID            string     `json:"jobId"`
+	Summary          string     `json:"summary,omitempty"`
+	Status           string     `json:"status"`
+	Started          time.Time  `json:"started"`
+	Closed           *time.Time `json:"closed,omitempty"`
+	WebUI            string     `json:"webUi"`
+	AwaitingApproval bool       `json:"awaitingApproval"` // its search attribute
+	JobState         string     `json:"jobState,omitempty"`
+	// State is nil when the watcher publishes none; StateError says why it
+	// cannot be read (encrypted, no keys).
+	State      *workflows.WatchState `json:"state,omitempty"`
+	StateError string                `json:"stateError,omitempty"`
+	// Error: how a failed, terminated, timed-out or canceled watcher ended.
+	Error string `json:"error,omitempty"`
+
+	running bool
+}
+
+// statusView gathers what status shows; nil with an error when there is
+// nothing to show. The error, when there is a view too, carries the exit
+// code (and a message for stderr).
+func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string) (*statusView, error) {
+	if strings.TrimSpace(workflowID) == "" && strings.TrimSpace(domain) == "" && tenant != "" {
+		// The whole tenant: its onboardings and watchers.
+		var p problems
+		t := checkTenant(&p, tenant)
+		if err := p.err("invalid status"); err != nil {
+			return nil, err
+		}
+		c, err := a.conn.dial(ctx, a.stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return a.tenantStatus(ctx, c, t)
+	}
+	id, label, err := statusTarget(tenant, domain, workflowID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := a.conn.dial(ctx, a.stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, conn: c}
+	what := "onboarding"
+	if workflowID != "" {
+		what = "onboarding or watcher"
+	}
+	desc, err := describe(ctx, c, id, label, what)
+	if err == nil && desc.WorkflowType.Name == workflows.WatchSyncJobWorkflow && workflowID != "" {
+		w, werr := a.watcherOf(ctx, c, desc)
+		if w == nil {
+			return nil, werr
+		}
+		v.Watchers = append(v.Watchers, *w)
+		return v, werr
+	}
+	if err == nil && desc.WorkflowType.Name == workflows.OffboardTenantWorkflow && workflowID != "" {
+		e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+		if errors.Is(e.stateErr, errNeedKeys) {
+			return nil, exitf(exitUsage, "cannot read the offboarding %s: %v", e.id, e.stateErr)
+		}
+		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
+		return v, offboardExit(e)
+	}
+	if err == nil {
+		var o *onboardingView
+		o, err = a.onboardingOf(ctx, c, desc, label)
+		if o == nil {
+			return nil, err
+		}
+		v.Onboardings = append(v.Onboardings, *o)
+	}
+	if workflowID != "" {
+		if len(v.Onboardings) == 0 {
+			return nil, err
+		}
+		return v, err
+	}
+	// The onboarding's exit code stands; the watchers of that domain (only)
+	// come in addition.
+	var ee *exitError
+	found := !errors.As(err, &ee) || ee.code != exitNotFound
+	n := workflows.TenantSpec{TenantID: tenant, Domain: domain}.Normalized()
+	v.watchersOf, v.noneWatchers = "tenant "+n.TenantID+" domain "+n.Domain, found
+	werr := a.watchersInto(ctx, c, v, n.TenantID, n.Domain)
+	if werr == nil {
+		werr = a.offboardingsInto(ctx, c, v, n.TenantID, n.Domain)
+	}
+	switch {
+	case werr != nil && err == nil:
+		return nil, werr
+	case !found && len(v.Watchers)+len(v.Offboardings) > 0:
+		// Watchers adopted for this domain without an onboarding.
+		return v, &exitError{code: exitOK, msg: ee.msg}
+	case !found:
+		return nil, err
+	}
+	return v, err
+}
+
+// tenantStatus gathers every onboarding and watcher of a tenant.
+func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*statusView, error) {
 	q := "WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " AND CloudSyncTenant = " + quoted(tenant)
 	all, _, err := listExecutions(ctx, c, q)
 	if err != nil {
-		return c.temporalError("cannot list the onboardings of tenant "+tenant, err)
+		return nil, c.temporalError("cannot list the onboardings of tenant "+tenant, err)
 	}
-	onboardings := latestRuns(all)
+	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, tenantWide: true, conn: c}
 	code := exitOK
-	for i, e := range onboardings {
-		if i > 0 {
-			fmt.Fprintln(a.stdout)
+	for _, e := range latestRuns(all) {
+		label := "with workflow id " + e.id
+		desc, err := describe(ctx, c, e.id, label, "onboarding")
+		var o *onboardingView
+		if err == nil {
+			o, err = a.onboardingOf(ctx, c, desc, label)
 		}
-		fmt.Fprintf(a.stdout, "onboarding of %s:\n", orDash(e.domain))
-		err := a.status(ctx, c, e.id, "with workflow id "+e.id, "onboarding")
 		var ee *exitError
 		switch {
 		case err == nil:
@@ -147,151 +329,287 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) error {
 				code = ee.code
 			}
 		default:
-			return err
+			return nil, err
+		}
+		if o != nil {
+			o.Domain = e.domain
+			v.Onboardings = append(v.Onboardings, *o)
 		}
 	}
-	if len(onboardings) > 0 {
-		fmt.Fprintln(a.stdout)
+	v.watchersOf, v.noneWatchers = "tenant "+tenant, len(v.Onboardings) > 0
+	if err := a.watchersInto(ctx, c, v, tenant, ""); err != nil {
+		return nil, err
 	}
-	n, err := a.tenantWatchers(ctx, c, tenant, "", len(onboardings) > 0)
-	if err != nil {
-		return err
+	if err := a.offboardingsInto(ctx, c, v, tenant, ""); err != nil {
+		return nil, err
 	}
-	if len(onboardings) == 0 && n == 0 {
-		return exitf(exitNotFound, "no onboarding or watcher of tenant %s found in namespace %s at %s (new workflows reach the listing a moment after they start)",
+	if len(v.Onboardings) == 0 && len(v.Watchers) == 0 && len(v.Offboardings) == 0 {
+		return nil, exitf(exitNotFound, "no onboarding or watcher of tenant %s found in namespace %s at %s (new workflows reach the listing a moment after they start)",
 			tenant, c.namespace, c.address)
 	}
 	if code != exitOK {
-		return &exitError{code: code}
+		return v, &exitError{code: code}
 	}
+	return v, nil
+}
+
+// watchersInto adds every watcher of a tenant (of one domain, if given; the
+// latest run of each) with the state it publishes in its memo.
+func (a *app) watchersInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
+	all, truncated, err := listExecutions(ctx, c, watchersQuery(tenant, domain, false))
+	if err != nil {
+		return c.temporalError("cannot list the watchers of tenant "+tenant, err)
+	}
+	for _, e := range latestRuns(all) {
+		v.Watchers = append(v.Watchers, c.watcherViewOf(e, nil))
+	}
+	v.WatchersTruncated = truncated
 	return nil
 }
 
-// tenantWatchers prints every watcher of a tenant (of one domain, if given;
-// the latest run of each), with the state it publishes in its memo; "none"
-// only when always is set.
-func (a *app) tenantWatchers(ctx context.Context, c *conn, tenant, domain string, always bool) (int, error) {
-	all, truncated, err := listExecutions(ctx, c, watchersQuery(tenant, domain, false))
-	if err != nil {
-		return 0, c.temporalError("cannot list the watchers of tenant "+tenant, err)
-	}
-	list := latestRuns(all)
-	w := a.stdout
-	if len(list) == 0 {
-		if always {
-			fmt.Fprintf(w, "%-14s none\n", "watchers:")
-		}
-		return 0, nil
-	}
-	of := "tenant " + tenant
-	if domain != "" {
-		of += " domain " + domain
-	}
-	fmt.Fprintf(w, "watchers of %s (%d):\n", of, len(list))
-	for i, e := range list {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		printWatcher(w, c, "  ", e, nil)
-	}
-	if truncated {
-		fmt.Fprintf(w, "(only the first %d watchers)\n", len(list))
-	}
-	return len(list), nil
-}
-
-func (a *app) status(ctx context.Context, c *conn, id, label, what string) error {
+// describe reads one workflow (DescribeWorkflowExecution: no query).
+func describe(ctx context.Context, c *conn, id, label, what string) (*client.WorkflowExecutionDescription, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	desc, err := c.DescribeWorkflow(dctx, id, "")
 	if err != nil {
 		if isNotFound(err) {
-			return exitf(exitNotFound, "no %s %s found in namespace %s at %s", what, label, c.namespace, c.address)
+			return nil, exitf(exitNotFound, "no %s %s found in namespace %s at %s", what, label, c.namespace, c.address)
 		}
-		return c.temporalError("cannot look up the "+what+" "+label, err)
+		return nil, c.temporalError("cannot look up the "+what+" "+label, err)
 	}
-	if desc.WorkflowType.Name == workflows.WatchSyncJobWorkflow {
-		return a.watcherStatus(ctx, c, desc)
-	}
-	w := a.stdout
-	runID := desc.WorkflowExecution.RunID
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "%-14s %s\n", k+":", v)
-		}
-	}
-	row("workflow id", id)
-	row("run id", runID)
-	if summary, _ := desc.GetStaticSummary(); summary != "" {
-		row("summary", summary)
-	}
-	row("status", strings.ToLower(desc.Status.String()))
+	return desc, nil
+}
+
+// onboardingOf is one onboarding run; with exit 1 when it failed (or was
+// terminated, timed out or canceled).
+func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription, label string) (*onboardingView, error) {
+	id, runID := desc.WorkflowExecution.ID, desc.WorkflowExecution.RunID
+	v := &onboardingView{WorkflowID: id, RunID: runID, Status: strings.ToLower(desc.Status.String()), Started: desc.WorkflowStartTime,
+		WebUI: c.link(id), running: desc.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING}
+	v.Summary, _ = desc.GetStaticSummary()
 	switch desc.Status {
 	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED:
 		// Terminated, timed-out or canceled runs never recorded their outcome.
-		outcome, _ := desc.TypedSearchAttributes.GetKeyword(workflows.SearchOutcome)
-		row("outcome", outcome)
+		v.Outcome, _ = desc.TypedSearchAttributes.GetKeyword(workflows.SearchOutcome)
 	}
-	row("started", desc.WorkflowStartTime.Local().Format(time.RFC3339))
 	if desc.WorkflowCloseTime != nil {
-		row("closed", fmt.Sprintf("%s (took %s)", desc.WorkflowCloseTime.Local().Format(time.RFC3339), desc.WorkflowCloseTime.Sub(desc.WorkflowStartTime).Round(time.Second)))
+		closed := *desc.WorkflowCloseTime
+		v.Closed = &closed
 	}
-	row("web ui", c.link(id))
-
-	if desc.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if v.running {
 		// Describe and the search attributes, not the progress query (each
 		// query is a billed action): the step, its attempt and last error.
-		var attempt int32
-		var lastErr string
 		for _, pa := range desc.RawResponse.GetPendingActivities() {
-			attempt = pa.GetAttempt()
+			v.Attempt = pa.GetAttempt()
 			if lf := pa.GetLastFailure(); lf != nil {
-				lastErr = lf.GetMessage()
+				v.LastError = lf.GetMessage()
 			}
 		}
-		step, _ := desc.TypedSearchAttributes.GetKeyword(workflows.SearchStep)
-		row("current step", withAttempt(step, attempt))
-		row("last error", oneLine(lastErr))
+		v.CurrentStep, _ = desc.TypedSearchAttributes.GetKeyword(workflows.SearchStep)
 		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		if hint, _ := noWorkerHint(hctx, c); hint != "" {
-			row("progress", hint)
-		} else {
-			row("steps", "listed when it ends (each step's outcome is on the Web UI page meanwhile)")
-		}
-		return nil
+		v.Hint, _ = noWorkerHint(hctx, c)
+		return v, nil
 	}
 
 	// Closed: the result (or the failure's details) says everything.
-	gctx, cancel2 := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel2()
+	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
 	var res workflows.OnboardResult
-	err = c.GetWorkflow(gctx, id, runID).Get(gctx, &res)
+	err := c.GetWorkflow(gctx, id, runID).Get(gctx, &res)
 	if err == nil {
-		row("current step", workflows.StepDone)
-		printSteps(w, res.Steps)
-		fmt.Fprintln(w, "result:        "+res.Summary())
-		printResult(w, res)
-		return nil
+		v.CurrentStep, v.Steps, v.Result = workflows.StepDone, res.Steps, &res
+		return v, nil
 	}
 	var wee *temporal.WorkflowExecutionError
 	if !errors.As(err, &wee) {
 		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
-			return exitf(exitUsage, "cannot read the result of the onboarding %s: %v", label, perr)
+			return nil, exitf(exitUsage, "cannot read the result of the onboarding %s: %v", label, perr)
 		}
-		return c.temporalError("cannot read the result of the onboarding "+label, err)
+		return nil, c.temporalError("cannot read the result of the onboarding "+label, err)
 	}
 	f := describeFailure(err)
-	row("error", oneLine(f.message))
+	v.Error, v.Validation = oneLine(f.message), f.validation
 	if f.hasResult {
-		printSteps(w, f.result.Steps)
-		fmt.Fprintln(w, "what exists now (a re-run after the fix reuses it):")
-		printResult(w, f.result)
+		v.Steps, v.Result = f.result.Steps, &f.result
 	}
-	if f.validation != "" {
-		fmt.Fprintln(w, f.validation)
+	return v, &exitError{code: exitFailed}
+}
+
+// watcherViewOf is a watcher as a listing or Describe shows it; result, when
+// given, is its final state.
+func (c *conn) watcherViewOf(e execution, result *workflows.WatchState) watcherView {
+	v := watcherView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, JobID: e.jobID(), Status: statusWord(e.status),
+		Started: e.start, WebUI: c.link(e.id), AwaitingApproval: e.awaiting, JobState: e.jobState, State: e.state, running: e.running()}
+	if !e.running() && !e.close.IsZero() {
+		closed := e.close
+		v.Closed = &closed
 	}
-	return &exitError{code: exitFailed}
+	switch {
+	case result != nil:
+		v.State = result
+	case e.stateErr != nil:
+		v.StateError = oneLine(e.stateErr.Error())
+	}
+	return v
+}
+
+// watcherOf is one watcher found by its workflow id; with exit 1 when it
+// failed or was terminated.
+func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) (*watcherView, error) {
+	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+	if errors.Is(e.stateErr, errNeedKeys) {
+		return nil, exitf(exitUsage, "cannot read the watcher %s: %v", e.id, e.stateErr)
+	}
+	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	switch desc.Status {
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		var st workflows.WatchState
+		if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, &st); err == nil {
+			v := c.watcherViewOf(e, &st)
+			v.Summary, _ = desc.GetStaticSummary()
+			return &v, nil
+		}
+	default:
+		// Failed, terminated, timed out or canceled: its last published
+		// state (memo) and how it ended.
+		v := c.watcherViewOf(e, nil)
+		v.Summary, _ = desc.GetStaticSummary()
+		if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, nil); err != nil {
+			msg := describeFailure(err).message
+			var (
+				term     *temporal.TerminatedError
+				timeout  *temporal.TimeoutError
+				canceled *temporal.CanceledError
+			)
+			switch {
+			case errors.As(err, &term):
+				msg = "the watcher was terminated (the Web UI shows by whom and why)"
+			case errors.As(err, &timeout):
+				msg = "the watcher timed out (" + timeout.TimeoutType().String() + ")"
+			case errors.As(err, &canceled):
+				msg = "the watcher was canceled"
+			}
+			v.Error = oneLine(msg)
+		}
+		return &v, &exitError{code: exitFailed}
+	}
+	v := c.watcherViewOf(e, nil)
+	v.Summary, _ = desc.GetStaticSummary()
+	return &v, nil
+}
+
+// printStatus prints a status view as text.
+func (a *app) printStatus(v *statusView) {
+	w := a.stdout
+	for i, o := range v.Onboardings {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if v.tenantWide {
+			fmt.Fprintf(w, "onboarding of %s:\n", orDash(o.Domain))
+		}
+		printOnboarding(w, o)
+	}
+	defer a.printOffboardings(v)
+	if v.watchersOf == "" {
+		// One watcher or offboarding, by its workflow id.
+		for _, wv := range v.Watchers {
+			if wv.Summary != "" {
+				fmt.Fprintf(w, "%-16s %s\n", "summary:", wv.Summary)
+			}
+			printWatcher(w, "", wv)
+			if wv.Error != "" || (!wv.running && wv.Status != statusWord(enums.WORKFLOW_EXECUTION_STATUS_COMPLETED)) {
+				if wv.Error != "" {
+					fmt.Fprintf(w, "%-16s %s\n", "error:", wv.Error)
+				}
+				fmt.Fprintf(w, "%-16s %s\n", "watch again:", "starter watch --tenant-id "+orDash(wv.TenantID)+" --service-principal-id <sp> --job-id "+wv.JobID)
+			}
+		}
+		return
+	}
+	if len(v.Onboardings) > 0 {
+		fmt.Fprintln(w)
+	}
+	if len(v.Watchers) == 0 {
+		if v.noneWatchers {
+			fmt.Fprintf(w, "%-14s none\n", "watchers:")
+		}
+		return
+	}
+	fmt.Fprintf(w, "watchers of %s (%d):\n", v.watchersOf, len(v.Watchers))
+	for i, wv := range v.Watchers {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		printWatcher(w, "  ", wv)
+	}
+	if v.WatchersTruncated {
+		fmt.Fprintf(w, "(only the first %d watchers)\n", len(v.Watchers))
+	}
+}
+
+// printOffboardings prints the offboardings after the rest; one shown by its
+// workflow id stands alone.
+func (a *app) printOffboardings(v *statusView) {
+	for _, o := range v.Offboardings {
+		if v.watchersOf == "" && len(v.Onboardings)+len(v.Watchers) == 0 {
+			a.printOffboard(a.stdout, v.conn, o.e)
+			continue
+		}
+		fmt.Fprintln(a.stdout)
+		fmt.Fprintf(a.stdout, "offboarding of %s:\n", orDash(o.Domain))
+		printOffboardState(a.stdout, v.conn, o.e, "  ")
+	}
+}
+
+// printOnboarding prints one onboarding run.
+func printOnboarding(w io.Writer, v onboardingView) {
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(w, "%-14s %s\n", k+":", val)
+		}
+	}
+	row("workflow id", v.WorkflowID)
+	row("run id", v.RunID)
+	row("summary", v.Summary)
+	row("status", v.Status)
+	row("outcome", v.Outcome)
+	row("started", v.Started.Local().Format(time.RFC3339))
+	if v.Closed != nil {
+		row("closed", fmt.Sprintf("%s (took %s)", v.Closed.Local().Format(time.RFC3339), v.Closed.Sub(v.Started).Round(time.Second)))
+	}
+	row("web ui", v.WebUI)
+	switch {
+	case v.running:
+		row("current step", withAttempt(v.CurrentStep, v.Attempt))
+		row("last error", oneLine(v.LastError))
+		if v.Hint != "" {
+			row("progress", v.Hint)
+		} else {
+			row("steps", "listed when it ends (each step's outcome is on the Web UI page meanwhile)")
+		}
+	case v.Error == "":
+		row("current step", v.CurrentStep)
+		printSteps(w, v.Steps)
+		if v.Result != nil {
+			fmt.Fprintln(w, "result:        "+v.Result.Summary())
+			printResult(w, *v.Result)
+		}
+	default:
+		row("error", v.Error)
+		if v.Result != nil {
+			printSteps(w, v.Steps)
+			fmt.Fprintln(w, "what exists now (a re-run after the fix reuses it):")
+			printResult(w, *v.Result)
+		}
+		if v.Validation != "" {
+			fmt.Fprintln(w, v.Validation)
+		}
+	}
 }
 
 func withAttempt(step string, attempt int32) string {
@@ -310,55 +628,4 @@ func printSteps(w io.Writer, steps []workflows.StepReport) {
 	for _, s := range steps {
 		fmt.Fprintln(w, stepLine(s))
 	}
-}
-
-// watcherStatus shows one watcher found by its workflow id.
-func (a *app) watcherStatus(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) error {
-	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
-	if errors.Is(e.stateErr, errNeedKeys) {
-		return exitf(exitUsage, "cannot read the watcher %s: %v", e.id, e.stateErr)
-	}
-	w := a.stdout
-	if summary, _ := desc.GetStaticSummary(); summary != "" {
-		fmt.Fprintf(w, "%-16s %s\n", "summary:", summary)
-	}
-	switch desc.Status {
-	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		printWatcher(w, c, "", e, nil)
-		return nil
-	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		var st workflows.WatchState
-		if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, &st); err == nil {
-			printWatcher(w, c, "", e, &st)
-			return nil
-		}
-		printWatcher(w, c, "", e, nil)
-		return nil
-	}
-	// Failed, terminated, timed out or canceled: its last published state
-	// (memo) and how it ended.
-	printWatcher(w, c, "", e, nil)
-	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, nil); err != nil {
-		msg := describeFailure(err).message
-		var (
-			term     *temporal.TerminatedError
-			timeout  *temporal.TimeoutError
-			canceled *temporal.CanceledError
-		)
-		switch {
-		case errors.As(err, &term):
-			msg = "the watcher was terminated (the Web UI shows by whom and why)"
-		case errors.As(err, &timeout):
-			msg = "the watcher timed out (" + timeout.TimeoutType().String() + ")"
-		case errors.As(err, &canceled):
-			msg = "the watcher was canceled"
-		}
-		fmt.Fprintf(w, "%-16s %s\n", "error:", oneLine(msg))
-	}
-	fmt.Fprintf(w, "%-16s %s\n", "watch again:", "starter watch --tenant-id "+orDash(e.tenant)+" --service-principal-id <sp> --job-id "+e.jobID())
-	return &exitError{code: exitFailed}
 }

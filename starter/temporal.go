@@ -31,6 +31,9 @@ type connFlags struct {
 	namespace      string
 	connectTimeout time.Duration
 	uiURL          string
+	// dialer connects (client.DialContext); command tests hand the SDK's
+	// mock client instead.
+	dialer func(ctx context.Context, opts client.Options) (client.Client, error)
 }
 
 func (c *connFlags) register(root *cobra.Command) {
@@ -103,7 +106,11 @@ func (c *connFlags) dial(ctx context.Context, stderr io.Writer) (*conn, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cl, err := client.DialContext(dctx, opts)
+	dial := c.dialer
+	if dial == nil {
+		dial = client.DialContext
+	}
+	cl, err := dial(dctx, opts)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, exitf(exitInterrupted, "interrupted")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -90,32 +89,8 @@ watcher waits for a worker).`,
 	return cmd
 }
 
-// watchStartOptions are the start options of a watcher started on its own.
-func watchStartOptions(in workflows.WatchInput) client.StartWorkflowOptions {
-	sa := []temporal.SearchAttributeUpdate{
-		workflows.SearchTenant.ValueSet(in.TenantID),
-		workflows.SearchAwaitingApproval.ValueSet(false),
-	}
-	where := "tenant " + in.TenantID
-	if in.Domain != "" {
-		sa = append(sa, workflows.SearchDomain.ValueSet(in.Domain))
-		where = in.Domain
-	}
-	return client.StartWorkflowOptions{
-		ID:                       workflows.WatchWorkflowID(in.TenantID, in.JobID),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		// Without this the SDK hands back the running execution instead of an error.
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
-		Memo:                                     workflows.WatchMemo(in), // registers the job with the poller
-		StaticSummary:                            "Watch " + in.JobID + " (" + where + ")",
-	}
-}
-
 func (a *app) watch(ctx context.Context, in workflows.WatchInput, check time.Duration, keepMissing bool) error {
-	opts := watchStartOptions(in)
+	opts := workflows.WatchStartOptions(in)
 	c, err := a.conn.dial(ctx, a.stderr)
 	if err != nil {
 		return err

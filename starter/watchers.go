@@ -36,6 +36,8 @@ type execution struct {
 	// says why it cannot be read).
 	state    *workflows.WatchState
 	stateErr error
+	// offboard is what an offboarding publishes in its memo.
+	offboard *workflows.OffboardState
 }
 
 // presented is the episode a running watcher presents, from its memo.
@@ -61,10 +63,8 @@ func (e execution) running() bool { return e.status == enums.WORKFLOW_EXECUTION_
 func (e execution) jobID() string { return watcherJobID(e.id) }
 
 func watcherJobID(workflowID string) string {
-	if rest, ok := strings.CutPrefix(workflowID, "cloudsync-watch/"); ok {
-		if _, job, ok := strings.Cut(rest, "/"); ok {
-			return job
-		}
+	if _, job, ok := workflows.ParseWatchWorkflowID(workflowID); ok {
+		return job
 	}
 	return workflowID
 }
@@ -132,8 +132,11 @@ func (c *conn) executionOf(info *workflowpb.WorkflowExecutionInfo) execution {
 	if info.GetCloseTime() != nil {
 		e.close = info.GetCloseTime().AsTime()
 	}
-	if e.typ == workflows.WatchSyncJobWorkflow {
+	switch e.typ {
+	case workflows.WatchSyncJobWorkflow:
 		e.state, e.stateErr = c.watchState(info.GetMemo())
+	case workflows.OffboardTenantWorkflow:
+		e.offboard, e.stateErr = c.offboardState(info.GetMemo())
 	}
 	return e
 }
@@ -205,6 +208,20 @@ func (c *conn) watchState(memo *commonpb.Memo) (*workflows.WatchState, error) {
 	return &st, nil
 }
 
+// offboardState reads the state an offboarding publishes in its memo
+// (workflows.OffboardMemoKey): nil before its first publication.
+func (c *conn) offboardState(memo *commonpb.Memo) (*workflows.OffboardState, error) {
+	p := memo.GetFields()[workflows.OffboardMemoKey]
+	if p == nil {
+		return nil, nil
+	}
+	var st workflows.OffboardState
+	if err := c.dc.FromPayload(p, &st); err != nil {
+		return nil, c.payloadError(err)
+	}
+	return &st, nil
+}
+
 // payloadError explains a payload the starter cannot read: encrypted by the
 // worker's codec while the starter has no keys.
 func (c *conn) payloadError(err error) error {
@@ -230,41 +247,36 @@ func (c *conn) describeWatcher(ctx context.Context, id string) (execution, error
 	return c.executionOf(d.GetWorkflowExecutionInfo()), nil
 }
 
-// printWatcher prints one watcher: what visibility or Describe knows, with
-// the state it publishes in its memo (or its result, when completed).
-func printWatcher(w io.Writer, c *conn, indent string, e execution, result *workflows.WatchState) {
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "%s%-16s %s\n", indent, k+":", v)
+// printWatcher prints one watcher.
+func printWatcher(w io.Writer, indent string, v watcherView) {
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(w, "%s%-16s %s\n", indent, k+":", val)
 		}
 	}
-	row("job id", e.jobID())
-	row("tenant", e.tenant)
-	row("domain", e.domain)
-	row("workflow id", e.id)
-	st := statusWord(e.status)
-	if !e.running() && !e.close.IsZero() {
-		st += " at " + e.close.Local().Format(time.RFC3339)
+	row("job id", v.JobID)
+	row("tenant", v.TenantID)
+	row("domain", v.Domain)
+	row("workflow id", v.WorkflowID)
+	st := v.Status
+	if v.Closed != nil {
+		st += " at " + v.Closed.Local().Format(time.RFC3339)
 	}
 	row("status", st)
-	ws := e.state
-	switch {
-	case result != nil:
-		ws = result
-	case e.stateErr != nil:
-		row("phase", "unknown: "+oneLine(e.stateErr.Error()))
+	if v.State == nil && v.StateError != "" {
+		row("phase", "unknown: "+v.StateError)
 	}
-	if ws == nil {
+	if v.State == nil {
 		// What the search attributes say.
-		if e.running() && e.awaiting {
+		if v.running && v.AwaitingApproval {
 			row("awaiting", "deletions held back: awaits an approval (starter approve) or a rejection (starter reject)")
 		}
-		row("job status", e.jobState)
+		row("job status", v.JobState)
 	} else {
-		printWatchState(row, *ws)
+		printWatchState(row, *v.State)
 	}
-	row("started", e.start.Local().Format(time.RFC3339))
-	row("web ui", c.link(e.id))
+	row("started", v.Started.Local().Format(time.RFC3339))
+	row("web ui", v.WebUI)
 }
 
 func printWatchState(row func(k, v string), s workflows.WatchState) {

@@ -70,6 +70,7 @@ func run(args []string) int {
 		Logger:   logger,
 		Watch:    cfg.Watch,
 		Registry: c,
+		Control:  c,
 		Webhooks: cfg.Webhooks,
 
 		SyncSettleWindow: cfg.SyncSettleWindow,

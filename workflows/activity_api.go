@@ -2,22 +2,9 @@ package workflows
 
 import "time"
 
-// Activity names and their input/result types. The activities package
-// implements them; workflows call them by name so this package never links
-// the Graph SDK. Nothing here carries a secret: the activity builds secret
+// The onboarding activities' input and result types (the interfaces are in
+// activities.go). Nothing here carries a secret: the activity builds secret
 // payloads (e.g. the AppKey scenario) from these flags.
-const (
-	EnableTenantSyncActivity        = "EnableTenantSync"
-	EnsureApplicationActivity       = "EnsureApplication"
-	WaitForServicePrincipalActivity = "WaitForServicePrincipal"
-	EnsureJobsActivity              = "EnsureJobs"
-	ApplySecretsActivity            = "ApplySecrets"
-	PatchSchemaActivity             = "PatchSchema"
-	UnpatchSchemaActivity           = "UnpatchSchema"
-	PauseJobsActivity               = "PauseJobs"
-	CheckExchangeSchemaActivity     = "CheckExchangeSchema"
-	StartJobsActivity               = "StartJobs"
-)
 
 // Activity error types (stable; Temporal's ApplicationError.Type).
 const (

@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -75,6 +76,17 @@ func OffboardWorkflowID(tenantID, domain string) string {
 	return "cloudsync-offboard/" + strings.TrimPrefix(OnboardWorkflowID(tenantID, domain), "cloudsync-onboard/")
 }
 
+// ParseWatchWorkflowID is WatchWorkflowID's inverse; ok is false for an id
+// that is not a watcher's.
+func ParseWatchWorkflowID(id string) (tenantID, jobID string, ok bool) {
+	rest, ok := strings.CutPrefix(id, "cloudsync-watch/")
+	if !ok {
+		return "", "", false
+	}
+	tenantID, jobID, ok = strings.Cut(rest, "/")
+	return tenantID, jobID, ok && tenantID != "" && jobID != ""
+}
+
 // Search attributes (register them on the namespace: see the README).
 var (
 	SearchTenant           = temporal.NewSearchAttributeKeyKeyword("CloudSyncTenant")
@@ -129,6 +141,11 @@ const (
 	StepWatch          = "watch"
 	StepDone           = "done"
 )
+
+// OnboardingSteps are the steps in the order an onboarding runs them (a step
+// a spec does not need is left out of a run).
+var OnboardingSteps = []string{StepValidate, StepTenantSyncFlag, StepApplication, StepSPVisible, StepJobs, StepPauseJobs, StepSecrets,
+	StepSchema, StepExchange, StepStartJobs, StepWatch, StepDone}
 
 // Outcome of one step.
 type Outcome string
@@ -220,3 +237,35 @@ type Progress struct {
 // FailureType is the application error type of a failed onboarding; its
 // details hold the OnboardResult so far.
 const FailureType = "OnboardingFailed"
+
+// OnboardFailure is what the error of a failed onboarding carries.
+type OnboardFailure struct {
+	Message string
+	// Result: what exists so far (a re-run after the fix reuses it).
+	Result *OnboardResult
+	// Validation: the spec's problems, when it was refused before any step.
+	Validation *ValidationError
+}
+
+// DecodeOnboardFailure reads an onboarding's failure from the error a
+// client gets; ok is false when err is not one (e.g. a termination).
+func DecodeOnboardFailure(err error) (f OnboardFailure, ok bool) {
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) {
+		return f, false
+	}
+	f.Message = ae.Message()
+	switch ae.Type() {
+	case FailureType:
+		var res OnboardResult
+		if ae.HasDetails() && ae.Details(&res) == nil {
+			f.Result = &res
+		}
+	case ValidationErrorType:
+		var ve *ValidationError
+		if ae.HasDetails() && ae.Details(&ve) == nil && ve != nil && len(ve.Errors) > 0 {
+			f.Validation = ve
+		}
+	}
+	return f, true
+}

@@ -1,12 +1,11 @@
 package workflows
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-
-	enums "go.temporal.io/api/enums/v1"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -116,21 +115,21 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 
 	// 1. Tenant sync flag.
 	var flag StepReport
-	if err := o.step(ctx, StepTenantSyncFlag, graphStep, EnableTenantSyncActivity, TenantInput{s.TenantID}, &flag); err != nil {
+	if err := runStep(ctx, o, StepTenantSyncFlag, graphStep, OnboardingActivities.EnableTenantSync, TenantInput{s.TenantID}, &flag); err != nil {
 		return o.fail(ctx, err)
 	}
 	o.report(flag)
 
 	// 2. Find or instantiate the app, then wait until its service principal is readable.
 	var app ApplicationResult
-	if err := o.step(ctx, StepApplication, graphStep, EnsureApplicationActivity, EnsureApplicationInput{TenantID: s.TenantID, DisplayName: s.DisplayName, Domain: s.Domain}, &app); err != nil {
+	if err := runStep(ctx, o, StepApplication, graphStep, OnboardingActivities.EnsureApplication, EnsureApplicationInput{TenantID: s.TenantID, DisplayName: s.DisplayName, Domain: s.Domain}, &app); err != nil {
 		return o.fail(ctx, err)
 	}
 	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = app.ApplicationObjectID, app.AppID, app.ServicePrincipalID
 	o.spCreated = app.CreatedAt
 	o.report(app.Report)
 	sp := ServicePrincipalInput{s.TenantID, app.ServicePrincipalID}
-	if err := o.step(ctx, StepSPVisible, replicationPoll, WaitForServicePrincipalActivity, sp, nil); err != nil {
+	if err := runStepErr(ctx, o, StepSPVisible, replicationPoll, OnboardingActivities.WaitForServicePrincipal, sp); err != nil {
 		return o.fail(ctx, err)
 	}
 
@@ -161,7 +160,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 
 	// 4. Secrets: the full desired set (PUT replaces).
 	var secrets StepReport
-	if err := o.step(ctx, StepSecrets, graphStep, ApplySecretsActivity, SecretsInput{
+	if err := runStep(ctx, o, StepSecrets, graphStep, OnboardingActivities.ApplySecrets, SecretsInput{
 		TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, SPCreated: o.spCreated, Domain: s.Domain,
 		PasswordHashSync: s.PasswordHashSync, Notifications: s.Notifications, DeleteThreshold: s.DeleteThreshold,
 		ProvisioningJobID: prov,
@@ -173,14 +172,14 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	// 5. Password hash: the CredentialData mapping in the provisioning schema.
 	var schema SchemaResult
 	if s.PasswordHashSync {
-		if err := o.step(ctx, StepSchema, graphStep, PatchSchemaActivity, JobInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobID: prov, SPCreated: o.spCreated}, &schema); err != nil {
+		if err := runStep(ctx, o, StepSchema, graphStep, OnboardingActivities.PatchSchema, JobInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobID: prov, SPCreated: o.spCreated}, &schema); err != nil {
 			return o.fail(ctx, err)
 		}
 		o.report(schema.Report)
 	} else if o.found[TemplatePasswordHash] != "" && o.converging(ctx) {
 		// Password hash sync was on (its job exists) and is off now: the
 		// mapping goes (byte-preserving), the job was paused above.
-		if err := o.step(ctx, StepSchema, graphStep, UnpatchSchemaActivity, JobInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobID: prov, SPCreated: o.spCreated}, &schema); err != nil {
+		if err := runStep(ctx, o, StepSchema, graphStep, OnboardingActivities.UnpatchSchema, JobInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobID: prov, SPCreated: o.spCreated}, &schema); err != nil {
 			return o.fail(ctx, err)
 		}
 		o.report(schema.Report)
@@ -210,7 +209,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 		if id := res.Jobs[TemplatePasswordHash]; s.PasswordHashSync && id != "" && !o.created[TemplatePasswordHash] && schema.Report.Outcome == OutcomeChanged {
 			resume = append(resume, FeatureJob{ID: id, Feature: FeaturePasswordHash})
 		}
-		if err := o.step(ctx, StepStartJobs, graphStep, StartJobsActivity, StartJobsInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobIDs: o.jobIDs(), Seen: o.seen, SPCreated: o.spCreated, Resume: resume}, &started); err != nil {
+		if err := runStep(ctx, o, StepStartJobs, graphStep, OnboardingActivities.StartJobs, StartJobsInput{TenantID: s.TenantID, ServicePrincipalID: sp.ServicePrincipalID, JobIDs: o.jobIDs(), Seen: o.seen, SPCreated: o.spCreated, Resume: resume}, &started); err != nil {
 			return o.fail(ctx, err)
 		}
 		if len(started.LeftAlone) > 0 {
@@ -240,18 +239,11 @@ func (o *onboarding) startWatchers(ctx workflow.Context, jobIDs []string) {
 	res := &o.progress.Result
 	var started, kept []string
 	for _, id := range jobIDs {
-		wid := WatchWorkflowID(o.spec.TenantID, id)
 		win := WatchInput{
 			TenantID: o.spec.TenantID, Domain: o.spec.Domain, ServicePrincipalID: res.ServicePrincipalID, JobID: id, Options: o.in.WatchOptions,
 		}
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:        wid,
-			Memo:              WatchMemo(win),
-			ParentClosePolicy: enums.PARENT_CLOSE_POLICY_ABANDON,
-			TypedSearchAttributes: temporal.NewSearchAttributes(SearchTenant.ValueSet(o.spec.TenantID), SearchDomain.ValueSet(o.spec.Domain),
-				SearchAwaitingApproval.ValueSet(false)),
-			StaticSummary: "Watch " + id + " (" + o.spec.Domain + ")",
-		})
+		wid := WatchWorkflowID(win.TenantID, id)
+		cctx := workflow.WithChildOptions(ctx, watchChildOptions(win))
 		f := workflow.ExecuteChildWorkflow(cctx, WatchSyncJobWorkflow, win)
 		var exec workflow.Execution
 		if err := f.GetChildWorkflowExecution().Get(ctx, &exec); err != nil {
@@ -290,7 +282,7 @@ func (o *onboarding) ensureJobs(ctx workflow.Context, step string, templates []s
 	if !o.lean {
 		step = StepJobs
 	}
-	if err := o.step(ctx, step, graphStep, EnsureJobsActivity, EnsureJobsInput{TenantID: o.spec.TenantID, ServicePrincipalID: o.progress.Result.ServicePrincipalID, Templates: templates, Seen: o.seen, SPCreated: o.spCreated}, &jobs); err != nil {
+	if err := runStep(ctx, o, step, graphStep, OnboardingActivities.EnsureJobs, EnsureJobsInput{TenantID: o.spec.TenantID, ServicePrincipalID: o.progress.Result.ServicePrincipalID, Templates: templates, Seen: o.seen, SPCreated: o.spCreated}, &jobs); err != nil {
 		return err
 	}
 	if o.lean {
@@ -333,7 +325,7 @@ func (o *onboarding) pauseJobs(ctx workflow.Context, off []FeatureJob) error {
 		}
 	}
 	var paused PauseJobsResult
-	if err := o.step(ctx, StepPauseJobs, graphStep, PauseJobsActivity, PauseJobsInput{TenantID: o.spec.TenantID, ServicePrincipalID: o.progress.Result.ServicePrincipalID,
+	if err := runStep(ctx, o, StepPauseJobs, graphStep, OnboardingActivities.PauseJobs, PauseJobsInput{TenantID: o.spec.TenantID, ServicePrincipalID: o.progress.Result.ServicePrincipalID,
 		Jobs: off, Seen: o.seen, SPCreated: o.spCreated}, &paused); err != nil {
 		return err
 	}
@@ -347,7 +339,7 @@ func (o *onboarding) pauseJobs(ctx workflow.Context, off []FeatureJob) error {
 func (o *onboarding) exchange(ctx workflow.Context, prov, adDirectoryID string) error {
 	res := &o.progress.Result
 	var check ExchangeCheckResult
-	err := o.step(ctx, StepExchange, discoverStep, CheckExchangeSchemaActivity,
+	err := runStep(ctx, o, StepExchange, discoverStep, OnboardingActivities.CheckExchangeSchema,
 		ExchangeCheckInput{TenantID: o.spec.TenantID, ServicePrincipalID: res.ServicePrincipalID, JobID: prov, ADDirectoryID: adDirectoryID, SPCreated: o.spCreated}, &check)
 	if err != nil {
 		return err
@@ -365,9 +357,28 @@ func (o *onboarding) exchange(ctx workflow.Context, prov, adDirectoryID string) 
 	return nil
 }
 
-// step runs one activity with its options, keeping progress, details and the
+// runStep runs one activity with its options, keeping progress, details and the
 // step search attribute current.
-func (o *onboarding) step(ctx workflow.Context, step string, opts workflow.ActivityOptions, activity string, in, out any) error {
+func runStep[I, O any](ctx workflow.Context, o *onboarding, name string, opts workflow.ActivityOptions, m func(OnboardingActivities, context.Context, I) (O, error), in I, out *O) error {
+	res, err := Execute(o.prepare(ctx, name, opts), m, in).Get(ctx)
+	if err != nil {
+		return fmt.Errorf("step %s: %w", name, err)
+	}
+	*out = res
+	return nil
+}
+
+// runStepErr is runStep for an activity with no result.
+func runStepErr[I any](ctx workflow.Context, o *onboarding, name string, opts workflow.ActivityOptions, m func(OnboardingActivities, context.Context, I) error, in I) error {
+	if err := ExecuteErr(o.prepare(ctx, name, opts), m, in).Get(ctx, nil); err != nil {
+		return fmt.Errorf("step %s: %w", name, err)
+	}
+	return nil
+}
+
+// prepare marks step as the current one and returns the context to run its
+// activity in.
+func (o *onboarding) prepare(ctx workflow.Context, step string, opts workflow.ActivityOptions) workflow.Context {
 	o.progress.CurrentStep = step
 	saStep := step
 	if o.lean && step == StepSPVisible {
@@ -378,11 +389,7 @@ func (o *onboarding) step(ctx workflow.Context, step string, opts workflow.Activ
 	o.upsert(ctx, keyword{SearchStep, saStep})
 	workflow.SetCurrentDetails(ctx, o.details())
 	opts.Summary = step + " for " + o.spec.TenantID
-	f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), activity, in)
-	if err := f.Get(ctx, out); err != nil {
-		return fmt.Errorf("step %s: %w", step, err)
-	}
-	return nil
+	return workflow.WithActivityOptions(ctx, opts)
 }
 
 // keyword is one search attribute value.

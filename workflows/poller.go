@@ -32,8 +32,8 @@ func WatchPoller(ctx workflow.Context, in PollerInput) error {
 	}
 	ctx = workflow.WithActivityOptions(ctx, ao)
 	for run := 0; ; run++ {
-		var res PollShardResult
-		if err := workflow.ExecuteActivity(ctx, PollShardActivity, PollShardInput{Shard: in.Shard}).Get(ctx, &res); err != nil {
+		res, err := Execute(ctx, WatchingActivities.PollShard, PollShardInput{Shard: in.Shard}).Get(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil // cancelled: nothing to clean up
 			}

@@ -19,6 +19,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(OnboardTenant, workflowOpts(OnboardTenantWorkflow))
 	r.RegisterWorkflowWithOptions(WatchSyncJob, workflowOpts(WatchSyncJobWorkflow))
 	r.RegisterWorkflowWithOptions(WatchPoller, workflowOpts(WatchPollerWorkflow))
+	r.RegisterWorkflowWithOptions(OffboardTenant, workflowOpts(OffboardTenantWorkflow))
 }
 
 // EnsurePollers starts the watch poller shards of a task queue that are not

@@ -368,9 +368,8 @@ func (w *watcher) decide(ctx workflow.Context, approve bool, req DecisionRequest
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
 		Summary:     "ForceDeletes restart of episode " + ep.ID() + " approved by " + d.Approver,
 	}
-	var res RestartResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), RestartJobActivity,
-		RestartInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, Episode: ep, Decision: d}).Get(ctx, &res)
+	res, err := Execute(workflow.WithActivityOptions(ctx, ao), WatchingActivities.RestartForceDeletes,
+		RestartInput{TenantID: w.in.TenantID, ServicePrincipalID: w.in.ServicePrincipalID, JobID: w.in.JobID, Episode: ep, Decision: d}).Get(ctx)
 	w.restarting = nil
 	switch {
 	case err != nil:
@@ -421,8 +420,7 @@ func (w *watcher) resume(ctx workflow.Context, req ResumeRequest) (Decision, err
 	if last, ok := w.st.LastDecision(); ok && w.st.Phase == PhaseRejected && last.Outcome == OutcomeRejected {
 		in.Rejected = last.Episode
 	}
-	var res ResumeResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), ResumeJobActivity, in).Get(ctx, &res)
+	res, err := Execute(workflow.WithActivityOptions(ctx, ao), WatchingActivities.ResumeJob, in).Get(ctx)
 	switch {
 	case err != nil:
 		d.Outcome = "start failed: " + rootMessage(err)
@@ -454,8 +452,8 @@ func (w *watcher) lookNow(ctx workflow.Context) {
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
 		Summary:     "look at " + w.in.JobID,
 	}
-	var s JobStatus
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), LookAtJobActivity, w.in.Target()).Get(ctx, &s); err != nil {
+	s, err := Execute(workflow.WithActivityOptions(ctx, ao), WatchingActivities.LookAtJob, w.in.Target()).Get(ctx)
+	if err != nil {
 		workflow.GetLogger(ctx).Warn("look at job failed; the poller reports the next change", "error", err)
 		return
 	}
@@ -524,7 +522,7 @@ func (w *watcher) notify(ctx workflow.Context, kind, msg string) {
 	}
 	n := Notification{TenantID: w.in.TenantID, Domain: w.in.Domain, JobID: w.in.JobID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		Kind: kind, Message: msg, Job: w.st.Job, Webhook: w.opts.Webhook}
-	f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), NotifyActivity, n)
+	f := ExecuteErr(workflow.WithActivityOptions(ctx, ao), WatchingActivities.Notify, n)
 	w.notifying++
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { w.notifying-- }()
@@ -591,8 +589,8 @@ func (w *watcher) firstLook(ctx workflow.Context) {
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Second},
 		Summary:     "first look at " + w.in.JobID,
 	}
-	var s JobStatus
-	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ao), LookAtJobActivity, w.in.Target()).Get(ctx, &s); err != nil {
+	s, err := Execute(workflow.WithActivityOptions(ctx, ao), WatchingActivities.LookAtJob, w.in.Target()).Get(ctx)
+	if err != nil {
 		w.st.FirstLook = rootMessage(err)
 		return
 	}

@@ -398,15 +398,6 @@ func (s WatchState) decided(episodeID string) (Decision, bool) {
 	return Decision{}, false
 }
 
-// Activities of watching.
-const (
-	PollShardActivity  = "PollShard"
-	LookAtJobActivity  = "LookAtJob"
-	RestartJobActivity = "RestartForceDeletes"
-	ResumeJobActivity  = "ResumeJob"
-	NotifyActivity     = "Notify"
-)
-
 // PollerWorkflowID names a poller shard's workflow; deployments that share a
 // namespace on different task queues each have their own pollers.
 func PollerWorkflowID(taskQueue string, shard int) string {

@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	discoverFailures := fs.Int("discover-failures", 2, "first N discover calls per tenant fail with 500")
 	syncInterval := fs.Duration("sync-interval", time.Second, "sync engine tick")
 	jobReadLag := fs.Duration("job-read-lag", graphsim.DefaultJobReadLag, "how long a new job answers GET by id with 404 (0: none)")
+	deleteLag := fs.Duration("delete-lag", graphsim.DefaultDeleteLag, "how long reads still show a deleted object (0: none)")
 	reevaluation := fs.Duration("quarantine-reevaluation", graphsim.DefaultQuarantineReevaluation, "how often a quarantined job is re-evaluated")
 	version := fs.Bool("version", false, "print the version (module version, VCS revision) and exit")
 	if err := fs.Parse(args); err != nil {
@@ -72,6 +73,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *jobReadLag == 0 {
 		*jobReadLag = -1 // Options: negative is none, 0 the default
 	}
+	if *deleteLag == 0 {
+		*deleteLag = -1
+	}
 	// A start that fails (the port is taken) leaves no directory behind that
 	// it made itself.
 	_, statErr := os.Stat(absDir)
@@ -81,6 +85,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		Hosts: extraHosts, Seed: *seed, Latency: *latency, ThrottleRate: *throttle, UnavailableRate: *unavailable,
 		RetryAfterSeconds: *retryAfter, ReplicationLag: *lag, DiscoverFailures: *discoverFailures,
 		SyncInterval: *syncInterval, JobReadLag: *jobReadLag, QuarantineReevaluation: *reevaluation,
+		DeleteLag: *deleteLag,
 	})
 	if err != nil {
 		if made {

@@ -1,0 +1,438 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/workflows"
+)
+
+// offboardFlags are what 'starter offboard' takes.
+type offboardFlags struct {
+	tenant, domain, displayName string
+	allowed                     []string
+	approve, reject, wait       bool
+	approver, reason            string
+	timeout                     time.Duration
+}
+
+func (a *app) offboardCmd() *cobra.Command {
+	var f offboardFlags
+	cmd := &cobra.Command{
+		Use:   "offboard",
+		Short: "Remove a tenant domain's cloud sync configuration, after a human approves",
+		Long: `Start the OffboardTenant workflow for one tenant and domain (or show the one
+running). It finds the domain's configuration as onboarding does (the service
+principal whose Domain secret names the domain; with --display-name also one the
+Entra portal made under that name), publishes what it would remove (the sync
+jobs, the service principal, the application) and waits for a human. This
+command waits until that list is published, prints it and how to decide.
+Nothing found: it completes at once, saying there is nothing to remove.
+
+--approve or --reject, with --approver (an e-mail address) and --reason, sends
+the decision (the update ` + workflows.ApproveOffboardUpdate + ` or ` + workflows.RejectOffboardUpdate + `), recorded in the
+workflow. Approved, the workflow stops watching (it ends each job's watcher,
+recorded with who and why, and cancels the domain's drift check), then
+deletes the jobs, the service principal and the application, one step each
+("deleted", or "already gone"). Before each delete it checks that the object
+still belongs to this domain's configuration; it never deletes anything
+else. Rejected or cancelled, it removes nothing. It never turns the tenant's
+onPremisesSyncEnabled off: the flag is tenant-wide.
+
+Safe to re-run: every step is idempotent, a crash is retried where it
+stopped, and a new run removes what is left. A second offboarding of the same
+tenant and domain is refused while one runs (this command shows it instead);
+an offboarding is refused while an onboarding of the same pair runs.
+--allowed-approver (repeatable) limits who may decide. --wait follows the
+offboarding to its end, printing each step (with a decision: after it; on a
+start: through the approval). No query is ever sent: the state is read from
+the workflow's memo with Describe.
+
+Exit codes: 0 published and awaiting a decision, nothing to remove, decided,
+or (--wait) offboarded or rejected; 1 the offboarding failed or was cancelled,
+the decision was refused (approver not allowed, already decided) or no answer
+in time; 2 bad input (nothing sent); 3 an onboarding of the same tenant and
+domain is running; 4 no offboarding to decide on, or nothing awaits a
+decision; 5 Temporal unreachable or no worker to answer; 130 interrupted.`,
+		Example: `  starter offboard --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com
+  starter offboard --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
+      --approve --approver alice@contoso.com --reason "domain retired" --wait
+  starter offboard --tenant-id 11111111-2222-3333-4444-555555555555 --domain contoso.com \
+      --reject --approver alice@contoso.com --reason "still in use"
+
+  # The same decision with the plain Temporal CLI:
+  temporal workflow update execute --workflow-id 'cloudsync-offboard/<tenant>/<domain>' \
+      --name ` + workflows.ApproveOffboardUpdate + ` --input '{"approver":"alice@contoso.com","reason":"domain retired"}'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			changed := cmd.Flags().Changed
+			var p problems
+			in := workflows.OffboardInput{TenantID: checkTenant(&p, f.tenant), Domain: checkDomain(&p, f.domain, true), DisplayName: strings.TrimSpace(f.displayName)}
+			if f.timeout <= 0 {
+				p.add("--timeout", "%s must be greater than 0", f.timeout)
+			}
+			decide := f.approve || f.reject
+			var req workflows.OffboardDecisionRequest
+			switch {
+			case f.approve && f.reject:
+				p.add("--approve", "cannot be combined with --reject: decide one way")
+			case decide:
+				req.Approver = checkApprover(&p, "--approver", f.approver, "who decides, e.g. alice@contoso.com")
+				req.Reason = checkText(&p, "--reason", f.reason, maxReasonLength, "why the configuration is (or is not) removed")
+				if given := anyChanged(changed, "display-name", "allowed-approver"); len(given) > 0 {
+					p.add(given[0], "configures a new offboarding: not with --approve or --reject")
+				}
+			default:
+				if given := anyChanged(changed, "approver", "reason"); len(given) > 0 {
+					p.add(given[0], "goes with --approve or --reject")
+				}
+				if len(f.allowed) > maxApprovers {
+					p.add("--allowed-approver", "%d given: at most %d (use a group address)", len(f.allowed), maxApprovers)
+				}
+				for _, ap := range f.allowed {
+					in.Approvers = append(in.Approvers, checkApprover(&p, "--allowed-approver", ap, "who may decide"))
+				}
+				if changed("display-name") {
+					if err := (workflows.TenantSpec{TenantID: goodGUID, Domain: "example.com", DisplayName: " " + f.displayName}).Validate(); err != nil {
+						p.add("--display-name", "%s", strings.TrimPrefix(err.Error(), "invalid tenant spec: displayName: "))
+					}
+				}
+			}
+			if err := p.err("invalid offboard"); err != nil {
+				return err
+			}
+			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if decide {
+				return a.offboardDecide(cmd.Context(), c, in, f.approve, req, f)
+			}
+			return a.offboardStart(cmd.Context(), c, in, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.tenant, "tenant-id", "", "directory (tenant) id (required)")
+	fl.StringVar(&f.tenant, "tenant", "", "same as --tenant-id")
+	_ = fl.MarkHidden("tenant")
+	fl.StringVar(&f.domain, "domain", "", "on-premises AD domain whose configuration goes (required)")
+	fl.StringVar(&f.displayName, "display-name", "", "also find a configuration the Entra portal made under this name (applicationTemplateId null)")
+	fl.StringArrayVar(&f.allowed, "allowed-approver", nil, "who may approve or reject (repeatable; default: anyone)")
+	fl.BoolVar(&f.approve, "approve", false, "approve the running offboarding: remove what it published")
+	fl.BoolVar(&f.reject, "reject", false, "reject it: nothing is removed")
+	fl.StringVar(&f.approver, "approver", "", "who decides, an e-mail address (with --approve or --reject; recorded)")
+	fl.StringVar(&f.reason, "reason", "", "why (with --approve or --reject; recorded)")
+	fl.BoolVar(&f.wait, "wait", false, "follow the offboarding to its end, printing each step")
+	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the list of what goes, or for the answer to a decision")
+	fl.SortFlags = false
+	return cmd
+}
+
+// offboardStartOptions starts an offboarding under its deterministic id: a
+// second one of the same pair is refused while one runs.
+func offboardStartOptions(in workflows.OffboardInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                                       workflows.OffboardWorkflowID(in.TenantID, in.Domain),
+		TaskQueue:                                workflows.TaskQueue,
+		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.SearchTenant.ValueSet(in.TenantID), workflows.SearchDomain.ValueSet(in.Domain),
+			// Set here (free) rather than by the workflow's first upsert.
+			workflows.SearchPhase.ValueSet(workflows.PhaseInventory), workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning),
+		),
+		StaticSummary: fmt.Sprintf("Offboard %s (%s)", in.Domain, in.TenantID),
+	}
+}
+
+func (a *app) offboardStart(ctx context.Context, c *conn, in workflows.OffboardInput, f offboardFlags) error {
+	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
+	// An onboarding of the pair would make what this removes.
+	onb := workflows.OnboardWorkflowID(in.TenantID, in.Domain)
+	if e, err := c.describeWatcher(ctx, onb); err == nil && e.running() {
+		return exitf(exitRunning, "an onboarding of tenant %s domain %s is running (workflow id %s): let it end, then offboard\n%s",
+			in.TenantID, in.Domain, onb, c.link(onb))
+	} else if err != nil && !isNotFound(err) {
+		return c.temporalError("cannot look up the onboarding "+onb, err)
+	}
+	run, err := c.start(ctx, offboardStartOptions(in), workflows.OffboardTenantWorkflow, in)
+	runID := ""
+	switch {
+	case errors.Is(err, errAlreadyStarted):
+		fmt.Fprintf(a.stdout, "an offboarding of tenant %s domain %s is already running: showing it\n", in.TenantID, in.Domain)
+	case err != nil:
+		return c.temporalError("cannot start the offboarding", err)
+	default:
+		runID = run.GetRunID()
+		fmt.Fprintf(a.stdout, "started offboarding of tenant %s domain %s\n", in.TenantID, in.Domain)
+	}
+	e, err := a.awaitOffboard(ctx, c, id, runID, f.timeout, func(st workflows.OffboardState) bool { return st.Phase != workflows.PhaseInventory })
+	if err != nil {
+		return err
+	}
+	a.printOffboard(a.stdout, c, e)
+	if f.wait && e.running() {
+		return a.followOffboard(ctx, c, in, e)
+	}
+	return offboardExit(e)
+}
+
+// awaitOffboard reads the offboarding with Describe every pollInterval until
+// done says so (or it closed); runID "" is the latest run.
+func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, timeout time.Duration, done func(workflows.OffboardState) bool) (execution, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		d, err := c.describe(dctx, id, runID)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return execution{}, exitf(exitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
+			}
+			return execution{}, c.temporalError("cannot read the offboarding "+id, err)
+		}
+		e := c.executionOf(d.GetWorkflowExecutionInfo())
+		if errors.Is(e.stateErr, errNeedKeys) {
+			return e, exitf(exitUsage, "cannot read the offboarding %s: %v", id, e.stateErr)
+		}
+		if !e.running() || (e.offboard != nil && done(*e.offboard)) {
+			return e, nil
+		}
+		if time.Now().After(deadline) {
+			hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+			hint, _ := noWorkerHint(hctx, c)
+			hcancel()
+			if hint != "" {
+				return e, exitf(exitUnreachable, "%s; the offboarding waits for it: %s", strings.TrimSuffix(hint, "; the onboarding waits for it"), c.link(id))
+			}
+			phase := "starting"
+			if e.offboard != nil {
+				phase = e.offboard.Phase
+			}
+			return e, exitf(exitFailed, "the offboarding is still %s after %s; it goes on (starter status --workflow-id %s)%s", phase, timeout, id, pendingError(d))
+		}
+		select {
+		case <-ctx.Done():
+			return e, exitf(exitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
+		case <-time.After(a.pollInterval):
+		}
+	}
+}
+
+// pendingError is the last failure of the pending activity, if any.
+func pendingError(d *workflowservice.DescribeWorkflowExecutionResponse) string {
+	for _, pa := range d.GetPendingActivities() {
+		if lf := pa.GetLastFailure(); lf != nil {
+			return fmt.Sprintf("; step %s, attempt %d, last error: %s", pa.GetActivityType().GetName(), pa.GetAttempt(), oneLine(lf.GetMessage()))
+		}
+	}
+	return ""
+}
+
+func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.OffboardInput, approve bool, req workflows.OffboardDecisionRequest, f offboardFlags) error {
+	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
+	verb, update := "reject", workflows.RejectOffboardUpdate
+	if approve {
+		verb, update = "approve", workflows.ApproveOffboardUpdate
+	}
+	e, err := c.describeWatcher(ctx, id)
+	switch {
+	case isNotFound(err):
+		return exitf(exitNotFound, "no offboarding of tenant %s domain %s in namespace %s: start one with: starter offboard --tenant-id %s --domain %s",
+			in.TenantID, in.Domain, c.namespace, in.TenantID, in.Domain)
+	case err != nil:
+		return c.temporalError("cannot read the offboarding "+id, err)
+	case errors.Is(e.stateErr, errNeedKeys):
+		return exitf(exitUsage, "cannot read the offboarding %s: %v", id, e.stateErr)
+	case !e.running():
+		a.printOffboard(a.stdout, c, e)
+		return exitf(exitNotFound, "the offboarding of tenant %s domain %s is %s: nothing awaits a decision", in.TenantID, in.Domain, statusWord(e.status))
+	case e.offboard == nil || e.offboard.Phase != workflows.PhaseAwaitingOffboardApproval:
+		phase := "starting"
+		if e.offboard != nil {
+			phase = e.offboard.Phase
+		}
+		return exitf(exitNotFound, "nothing awaits a decision: the offboarding of tenant %s domain %s is %s (starter status --workflow-id %s)", in.TenantID, in.Domain, phase, id)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+	hint, herr := noWorkerHint(hctx, c)
+	hcancel()
+	if herr != nil {
+		return c.temporalError("cannot reach the offboarding "+id, herr)
+	}
+	if hint != "" {
+		return exitf(exitUnreachable, "%s.\nNothing was decided: start the worker, then decide again.", strings.TrimSuffix(hint, "; the onboarding waits for it"))
+	}
+	uctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, RunID: e.runID, UpdateID: workflows.OffboardUpdateID(e.runID, approve), UpdateName: update,
+		Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var d workflows.OffboardDecision
+	if err == nil {
+		err = h.Get(uctx, &d)
+	}
+	var ae *temporal.ApplicationError
+	switch {
+	case err == nil:
+	case isNotFound(err):
+		return exitf(exitNotFound, "the offboarding %s is no longer running: nothing was decided (starter status --workflow-id %s)", id, id)
+	case errors.As(err, &ae):
+		return exitf(exitFailed, "%s refused: %s", verb, ae.Message())
+	case ctx.Err() != nil:
+		return exitf(exitInterrupted, "interrupted; if the offboarding accepted the decision it goes on: starter status --workflow-id %s", id)
+	case uctx.Err() != nil:
+		return exitf(exitFailed, "no answer from the offboarding %s within %s; if it accepted the decision it goes on: starter status --workflow-id %s", id, f.timeout, id)
+	default:
+		return c.temporalError("cannot send the "+update+" update", err)
+	}
+	done := "rejected"
+	if d.Approve {
+		done = "approved"
+	}
+	if d.Approve != approve {
+		return exitf(exitFailed, "%s refused: already %s by %s (%s)", verb, done, d.Approver, d.Reason)
+	}
+	fmt.Fprintf(a.stdout, "%s by %s: %s\n", done, d.Approver, d.Reason)
+	fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
+	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(id))
+	if !f.wait {
+		if d.Approve {
+			fmt.Fprintf(a.stdout, "the offboarding removes what it listed now; follow it with: starter status --tenant-id %s --domain %s\n", in.TenantID, in.Domain)
+		}
+		return nil
+	}
+	return a.followOffboard(ctx, c, in, e)
+}
+
+// followOffboard prints each step as the offboarding publishes it, until it
+// ends: from the memo (Describe), then from the result.
+func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.OffboardInput, e execution) error {
+	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
+	p := &stepPrinter{w: a.stdout}
+	if e.offboard != nil {
+		p.printed = len(e.offboard.Steps) // printed already
+	}
+	said := ""
+	for {
+		if st := e.offboard; st != nil {
+			p.steps(st.Steps)
+			if st.Phase == workflows.PhaseAwaitingOffboardApproval && said != st.Phase {
+				fmt.Fprintln(a.stderr, "… awaiting a decision (starter offboard … --approve|--reject)")
+			}
+			said = st.Phase
+		}
+		if !e.running() {
+			break
+		}
+		var err error
+		e, err = a.awaitOffboard(ctx, c, id, e.runID, 24*365*time.Hour, func(st workflows.OffboardState) bool {
+			return e.offboard == nil || len(st.Steps) != len(e.offboard.Steps) || st.Phase != e.offboard.Phase
+		})
+		if err != nil {
+			return err
+		}
+	}
+	// Closed: the result or the failure says how it ended.
+	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var st workflows.OffboardState
+	err := c.GetWorkflow(gctx, id, e.runID).Get(gctx, &st)
+	if err != nil {
+		var ae *temporal.ApplicationError
+		if errors.As(err, &ae) && ae.HasDetails() && ae.Details(&st) == nil {
+			p.steps(st.Steps)
+			return exitf(exitFailed, "offboarding failed: %s", ae.Message())
+		}
+		return exitf(exitFailed, "offboarding %s: %s", statusWord(e.status), describeFailure(err).message)
+	}
+	p.steps(st.Steps)
+	fmt.Fprintln(a.stdout, "done: "+st.Summary())
+	return nil
+}
+
+// offboardExit is the exit code of an offboarding as shown.
+func offboardExit(e execution) error {
+	if e.running() {
+		return nil
+	}
+	if st := e.offboard; st != nil && st.Settled() && st.Phase != workflows.PhaseOffboardFailed && st.Phase != workflows.PhaseOffboardCancelled {
+		return nil
+	}
+	return &exitError{code: exitFailed}
+}
+
+// printOffboard prints an offboarding: where it is, what it removes, the
+// decision and the steps so far, and how to decide when it waits for one.
+func (a *app) printOffboard(w io.Writer, c *conn, e execution) {
+	printOffboardState(w, c, e, "")
+}
+
+func printOffboardState(w io.Writer, c *conn, e execution, indent string) {
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%s%-14s %s\n", indent, k+":", v)
+		}
+	}
+	row("offboarding", "tenant "+orDash(e.tenant)+" domain "+orDash(e.domain))
+	row("workflow id", e.id)
+	st := statusWord(e.status)
+	if !e.running() && !e.close.IsZero() {
+		st += " at " + e.close.Local().Format(time.RFC3339)
+	}
+	row("status", st)
+	s := e.offboard
+	if s == nil {
+		if e.stateErr != nil {
+			row("phase", "unknown: "+oneLine(e.stateErr.Error()))
+		}
+		row("web ui", c.link(e.id))
+		return
+	}
+	phase := s.Phase
+	if s.Phase == workflows.PhaseAwaitingOffboardApproval && !s.AwaitingSince.IsZero() {
+		phase += " since " + s.AwaitingSince.Local().Format(time.RFC3339)
+	}
+	row("phase", phase)
+	if inv := s.Inventory; inv != nil && inv.Found && (s.Phase == workflows.PhaseAwaitingOffboardApproval || s.Decision == nil) {
+		fmt.Fprintf(w, "%swill remove:\n", indent)
+		for _, l := range inv.Lines() {
+			fmt.Fprintf(w, "%s  - %s\n", indent, l)
+		}
+		row("never touched", "the tenant's onPremisesSyncEnabled (tenant-wide)")
+	}
+	if d := s.Decision; d != nil {
+		verb := "rejected"
+		if d.Approve {
+			verb = "approved"
+		}
+		row("decision", fmt.Sprintf("%s by %s at %s: %s", verb, d.Approver, d.At.Local().Format(time.RFC3339), d.Reason))
+	}
+	if len(s.Steps) > 0 {
+		fmt.Fprintf(w, "%ssteps:\n", indent)
+		for _, r := range s.Steps {
+			fmt.Fprintln(w, indent+stepLine(r))
+		}
+	}
+	row("error", oneLine(s.Error))
+	row("result", map[bool]string{true: s.Summary()}[s.Settled()])
+	row("web ui", c.link(e.id))
+	if e.running() && s.Phase == workflows.PhaseAwaitingOffboardApproval {
+		t, d := s.TenantID, s.Domain
+		fmt.Fprintf(w, "%sapprove with:  starter offboard --tenant-id %s --domain %s --approve --approver <you@example.com> --reason <why> --wait\n", indent, t, d)
+		fmt.Fprintf(w, "%sreject with:   starter offboard --tenant-id %s --domain %s --reject --approver <you@example.com> --reason <why>\n", indent, t, d)
+	}
+}
