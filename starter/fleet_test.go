@@ -294,7 +294,8 @@ func TestProgressLine(t *testing.T) {
 }
 
 // On a terminal the bar (mpb) fills with the rows done and ends on the last
-// state, followed by the progress line.
+// state, followed by the progress line cut to the width; the hint has a row of
+// its own, so a long one never pushes the bar out.
 func TestFleetBarOnATerminal(t *testing.T) {
 	run := &fleetRun{started: time.Now()}
 	for range 6 {
@@ -302,12 +303,17 @@ func TestFleetBarOnATerminal(t *testing.T) {
 	}
 	var out lockedBuf
 	// A buffer is no terminal: auto refresh and a width stand in for one.
-	stop := fleetBar(run, fleetOptions{wait: true}, mpb.WithOutput(&out), mpb.WithAutoRefresh(), mpb.WithWidth(200))
+	stop := fleetBar(run, fleetOptions{wait: true}, mpb.WithOutput(&out), mpb.WithAutoRefresh(), mpb.WithWidth(100))
 	for i, s := range []string{rowCompleted, rowNoChange, rowFailed, rowRunning, rowRunning} {
 		run.set(run.rows[i], s, "")
 	}
+	hint := `no worker is polling task queue "cloudsync" in namespace "default" at 127.0.0.1:7233: start one`
+	run.setHint(hint)
 	stop()
-	screen := strings.TrimSpace(out.String())
-	last := screen[strings.LastIndex(screen, "\n")+1:]
-	assert.Contains(t, last, "[###############...............] 3/6 done: 2 completed, 1 failed; 2 running, 1 to start", "%q", screen)
+	screen := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.GreaterOrEqual(t, len(screen), 2, "%q", out.String())
+	barLine, hintLine := screen[len(screen)-2], screen[len(screen)-1]
+	assert.Contains(t, barLine, "[###############...............] 3/6 done: 2 completed, 1 failed; 2 running, 1 to start", "%q", out.String())
+	assert.LessOrEqual(t, len([]rune(barLine)), 100, "cut to the width: %q", barLine)
+	assert.Equal(t, hint, strings.TrimSpace(hintLine))
 }

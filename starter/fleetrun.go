@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/sync/errgroup"
@@ -80,8 +81,12 @@ func (f *fleetRun) onChange(fn func()) {
 
 func (f *fleetRun) setHint(h string) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.hint = h
+	changed := f.changed
+	f.mu.Unlock()
+	if changed != nil {
+		changed()
+	}
 }
 
 func (f *fleetRun) getHint() string {
@@ -343,8 +348,12 @@ func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
 // bar redrawn in place on a terminal (fleetBar), otherwise a plain line when
 // something changed, at most every a.fleetEvery.
 func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
-	if isTerminal(a.stderr) && len(run.rows) > 0 {
-		return fleetBar(run, opts, mpb.WithOutput(a.stderr))
+	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && len(run.rows) > 0 {
+		// Each redraw starts with a carriage return: what the terminal
+		// echoes meanwhile (^C) must not shift it.
+		cw := cupwriter.New(carriageReturn{f}, false)
+		cw.SetTermFd(int(f.Fd()))
+		return fleetBar(run, opts, mpb.WithConsoleWriter(cw))
 	}
 	every := a.fleetEvery
 	if every <= 0 {
@@ -378,23 +387,63 @@ func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
 	}
 }
 
-// fleetBar is the terminal's progress: "[#####.....] " and the progress line,
-// redrawn by mpb (which also fits it to the terminal's width); stop leaves
-// the last state on screen.
+// fleetBar is the terminal's progress, redrawn in place by mpb: "[#####.....]"
+// and the progress line, cut to the terminal's width so the bar stays, and
+// under it, once there is one, the hint (no worker polls the task queue).
+// stop leaves the last state on screen.
 func fleetBar(run *fleetRun, opts fleetOptions, popts ...mpb.ContainerOption) (stop func()) {
 	p := mpb.New(append([]mpb.ContainerOption{mpb.WithRefreshRate(200 * time.Millisecond)}, popts...)...)
 	bar := p.New(int64(len(run.rows)),
 		mpb.BarStyle().Lbound("[").Filler("#").Tip("#").Padding(".").Rbound("]"),
 		mpb.BarWidth(fleetBarWidth+2),
-		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return progressLine(run, opts) })),
+		mpb.AppendDecorators(decor.Any(func(s decor.Statistics) string {
+			line, _ := progressParts(run, opts)
+			return fit(line, s.AvailableWidth-fleetBarWidth-4) // the brackets and a space each side
+		})),
 	)
-	run.onChange(func() { bar.SetCurrent(int64(run.done(opts))) })
+	var (
+		mu      sync.Mutex
+		hintRow *mpb.Bar
+		stopped bool
+	)
+	addHintRow := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, h := progressParts(run, opts); hintRow != nil || stopped || h == "" {
+			return
+		}
+		hintRow = p.New(0, mpb.NopStyle(), mpb.BarFillerTrim(),
+			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { _, h := progressParts(run, opts); return h })))
+	}
+	run.onChange(func() {
+		bar.SetCurrent(int64(run.done(opts)))
+		addHintRow()
+	})
 	return func() {
 		run.onChange(nil)
+		mu.Lock()
+		stopped = true
+		hr := hintRow
+		mu.Unlock()
 		bar.SetCurrent(int64(run.done(opts)))
 		bar.Abort(false) // not all done (interrupted): keep the bar as it is
+		if hr != nil {
+			hr.Abort(false)
+		}
 		p.Wait()
 	}
+}
+
+// fit cuts s to width columns (runes: the line is ASCII but for "…").
+func fit(s string, width int) string {
+	r := []rune(s)
+	switch {
+	case width <= 0:
+		return ""
+	case len(r) <= width:
+		return s
+	}
+	return string(r[:width-1]) + "…"
 }
 
 const fleetBarWidth = 30
@@ -431,8 +480,18 @@ func (a *app) fleetWorkerHint(ctx context.Context, c *conn, run *fleetRun) (stop
 }
 
 // progressLine is e.g. "35/100 done: 33 completed, 2 failed; 50 running,
-// 15 to start; 4.2/min, 1m10s".
+// 15 to start; 4.2/min, 1m10s", and "; " and the hint when there is one.
 func progressLine(run *fleetRun, opts fleetOptions) string {
+	line, hint := progressParts(run, opts)
+	if hint != "" {
+		line += "; " + hint
+	}
+	return line
+}
+
+// progressParts is the progress line without the hint, and the hint (while
+// onboardings run and wait).
+func progressParts(run *fleetRun, opts fleetOptions) (line, hint string) {
 	c := run.counts()
 	total := len(run.rows)
 	done := doneOf(c, total, opts)
@@ -450,10 +509,10 @@ func progressLine(run *fleetRun, opts fleetOptions) string {
 		fmt.Fprintf(&b, "; %.1f/min", float64(done)/m)
 	}
 	fmt.Fprintf(&b, ", %s", elapsed.Round(time.Second))
-	if h := run.getHint(); h != "" && opts.wait && c[rowRunning] > 0 {
-		b.WriteString("; " + h)
+	if opts.wait && c[rowRunning] > 0 {
+		hint = run.getHint()
 	}
-	return b.String()
+	return b.String(), hint
 }
 
 // doneOf is how many rows are done: ended when followed (not followed,
@@ -467,8 +526,13 @@ func doneOf(c map[string]int, total int, opts fleetOptions) int {
 
 func (f *fleetRun) done(opts fleetOptions) int { return doneOf(f.counts(), len(f.rows), opts) }
 
-// isTerminal says whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+// carriageReturn writes a carriage return before each write (mpb writes a
+// redraw at once: cursor up, clear, the rows).
+type carriageReturn struct{ w io.Writer }
+
+func (c carriageReturn) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, "\r"); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }

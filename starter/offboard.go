@@ -195,7 +195,7 @@ func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, time
 	deadline := time.Now().Add(timeout)
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		d, err := c.DescribeWorkflowExecution(dctx, id, runID)
+		d, err := c.describe(dctx, id, runID)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
