@@ -82,9 +82,9 @@ func TestFloorHasTheOnboardingsCommands(t *testing.T) {
 
 	// The children stay open, as watchers do.
 	for i := range shape.Children {
-		d, err := ds.client.DescribeWorkflowExecution(ctx, fmt.Sprintf("%s-child-%d", opts.ID, i), "")
+		d, err := ds.client.DescribeWorkflow(ctx, fmt.Sprintf("%s-child-%d", opts.ID, i), "")
 		require.NoError(t, err)
-		require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, d.GetWorkflowExecutionInfo().GetStatus())
+		require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_RUNNING, d.Status)
 	}
 
 	// The floor plus: the same commands, and the onboarding's payload sizes,

@@ -22,7 +22,7 @@ func (e *env) driftOf(t *testing.T, id string) (string, workflows.DriftState, en
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d, err := e.client.DescribeWorkflowExecution(ctx, id, "")
+	d, err := describe(ctx, e.client, id)
 	if err != nil {
 		return "", workflows.DriftState{}, enums.WORKFLOW_EXECUTION_STATUS_UNSPECIFIED
 	}
