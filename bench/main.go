@@ -50,6 +50,7 @@ type config struct {
 	temporalCLI    string
 	outMD, outJSON string
 	workerEnv      multiFlag
+	workerSrc      string
 	quick          bool
 	only           string
 	cluster        bool
@@ -112,6 +113,7 @@ func run() int {
 	flag.StringVar(&cfg.temporalCLI, "temporal", "", "Temporal CLI (default $TEMPORAL_CLI, then $(go env GOPATH)/bin/temporal)")
 	flag.StringVar(&cfg.outMD, "md", "BENCHMARKS.md", "the report")
 	flag.StringVar(&cfg.outJSON, "json", "bench/results.json", "the results")
+	flag.StringVar(&cfg.workerSrc, "worker-src", "", "build the worker from this checkout instead (a before/after comparison of a workflow change)")
 	flag.Var(&cfg.workerEnv, "worker-env", "KEY=VALUE for the worker (tuning experiments; repeatable)")
 	flag.BoolVar(&cfg.quick, "quick", false, "small sizes for development and smoke: -n 1,10 -watch-tenants 100 -watch-intervals 6 -realistic-n 10 -realistic-serial-budget 1m -builds=false")
 	flag.StringVar(&cfg.only, "only", "", "comma-separated phases to run: builds,watch,throughput,cluster,serial,realistic (default all; cluster only with -cluster)")
@@ -289,7 +291,11 @@ func (b *bench) runAll(ctx context.Context) error {
 		phase(b.builds())
 	}
 	b.workerBin = filepath.Join(b.workDir, "worker")
-	if _, err := buildBinary(b.root, "worker", b.workerBin, ""); err != nil {
+	src := b.root
+	if b.cfg.workerSrc != "" {
+		src = b.cfg.workerSrc
+	}
+	if _, err := buildBinary(src, "worker", b.workerBin, ""); err != nil {
 		return err
 	}
 	if b.want("watch") && b.cfg.watchTenants > 0 && ctx.Err() == nil {

@@ -129,8 +129,10 @@ func (r *Results) floorMarkdown(p func(string, ...any)) {
 		"That is the engine's least for \"start a child that outlives its parent\": a child that ended at once would cost the floor more than " +
 		"our watcher's start (a close, a ChildWorkflowExecutionCompleted event in the parent and a workflow task to take it), and one that " +
 		"mirrored the watcher would copy our design into the floor. So what a watcher does beyond existing during the phase — its liveness " +
-		"timer, and its first report from the poller when the phase outlasts the poll interval — is counted against the fleet. The **floor plus** " +
-		"(below) adds those and the fleet's payload sizes to the floor, to say how much of the difference they are.")
+		"timer — is counted against the fleet. Its first report from the poller (a signal, a search-attribute upsert and a memo upsert) " +
+		"comes after the phase: the worker polls every 15 min in these phases, so that report falls outside every phase rather than inside " +
+		"some and not others by their length; section 3 measures it. The **floor plus** (below) adds the timers, the heartbeat and the " +
+		"fleet's payload sizes to the floor, to say how much of the difference they are.")
 	p("")
 	p("Both are measured back to back on the same machine in one run: wall = first start request to last result; server CPU from "+
 		"`/proc/<pid>/stat` of the server process over that window (on the cluster PostgreSQL's processes are summed apart); actions from the "+

@@ -56,6 +56,10 @@ type fleetWatchResult struct {
 	ServerPeakRSS    int64              `json:"serverPeakRssBytes"`
 	ToAwaiting       []time.Duration    `json:"quarantineToAwaitingNs"` // graphsim quarantine -> visible in list --awaiting-approval
 	ToRestart        []time.Duration    `json:"approvalToRestartNs"`    // update sent -> ForceDeletes restart reaches graphsim
+	// Starting to watch, per watcher: from the first start until every
+	// watcher had the poller's first report (and 15 s for the metrics).
+	FirstReportCPU     time.Duration      `json:"firstReportServerCpuNsPerWatcher"`
+	FirstReportActions map[string]float64 `json:"firstReportActionsPerWatcher"`
 }
 
 const (
@@ -104,6 +108,8 @@ func measureFleetWatch(ctx context.Context, b *bench) (fleetWatchResult, error) 
 
 	n := len(jobs)
 	b.logf("fleet watch: %d tenants × %d jobs, poll interval %s, %d shards", res.Tenants, jobsPerTenant, res.Interval, shards)
+	time.Sleep(3 * time.Second) // the worker's own start (its poller shards) reaches the metrics
+	f0, fa0 := sampleProc(ds.pid()), ds.metrics("action")
 	start := time.Now()
 	var startErrs atomic.Int64
 	var starts errgroup.Group
@@ -135,6 +141,13 @@ func measureFleetWatch(ctx context.Context, b *bench) (fleetWatchResult, error) 
 	// The dev server reports its metrics with a delay: let the start-up's
 	// actions land before the window opens.
 	time.Sleep(15 * time.Second)
+	// What starting to watch cost, per watcher: its start and the poller's
+	// first report (a signal, its job state upserted, its state memo).
+	res.FirstReportCPU = between(f0, sampleProc(ds.pid())).CPU / time.Duration(n)
+	res.FirstReportActions = map[string]float64{}
+	for k, v := range serverActions(diffCounts(fa0, ds.metrics("action"))) {
+		res.FirstReportActions[k] = v / float64(n)
+	}
 	res.Window = time.Duration(b.cfg.watchIntervals) * res.Interval
 	b.logf("fleet watch: %d started in %s, settled=%t after %s; measuring %s (%d intervals)", n, secs(res.StartWall), res.Settled,
 		secs(res.SettleWall), res.Window, b.cfg.watchIntervals)
