@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,7 +62,7 @@ const (
 func (a *app) planCmd() *cobra.Command {
 	var (
 		sf          specFlags
-		output      string
+		output      outputFormat
 		concurrency int
 		timeout     time.Duration
 	)
@@ -126,7 +125,7 @@ Exit codes (as terraform plan -detailed-exitcode):
 	})
 	sf.register(cmd.Flags())
 	f := cmd.Flags()
-	f.StringVarP(&output, "output", "o", "text", "text | json")
+	output.register(f)
 	f.IntVar(&concurrency, "concurrency", 20, "plans in flight at once (a fleet)")
 	f.DurationVar(&timeout, "timeout", workflows.DefaultPlanTimeout, "how long a plan may take (a worker must be running)")
 	f.SortFlags = false
@@ -135,11 +134,8 @@ Exit codes (as terraform plan -detailed-exitcode):
 
 // planRun validates the input, runs the plans and prints them; changes says
 // whether a tenant would change. A failed plan is an error (exit 1).
-func (a *app) planRun(cmd *cobra.Command, sf specFlags, output string, concurrency int, timeout time.Duration) (bool, error) {
+func (a *app) planRun(cmd *cobra.Command, sf specFlags, output outputFormat, concurrency int, timeout time.Duration) (bool, error) {
 	var p problems
-	if output != "text" && output != "json" {
-		p.add("--output", "%q is not an output: text or json", output)
-	}
 	if concurrency < 1 || concurrency > 1000 {
 		p.add("--concurrency", "%d is out of range: between 1 and 1000", concurrency)
 	}
@@ -180,10 +176,8 @@ func (a *app) planRun(cmd *cobra.Command, sf specFlags, output string, concurren
 	if err != nil {
 		return false, err
 	}
-	if output == "json" {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+	if output.json() {
+		if err := emit(a.stdout, rep); err != nil {
 			return false, err
 		}
 	} else {

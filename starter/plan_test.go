@@ -45,7 +45,7 @@ func TestPlanBadInputExitsOneWithoutContactingTemporal(t *testing.T) {
 		{"bad domain", []string{"plan", "--tenant-id", goodTenant, "--domain", "not a domain"}, "domain"},
 		{"unknown flag", []string{"plan", "--tenant-id", goodTenant, "--domain", "contoso.com", "--bogus"}, "unknown flag: --bogus"},
 		{"an argument", []string{"plan", "contoso.com"}, "plan takes no arguments"},
-		{"bad output", []string{"plan", "--tenant-id", goodTenant, "--domain", "contoso.com", "--output", "yaml"}, `--output: "yaml" is not an output`},
+		{"bad output", []string{"plan", "--tenant-id", goodTenant, "--domain", "contoso.com", "--output", "yaml"}, `invalid argument "yaml" for "-o, --output" flag: must be text or json`},
 		{"bad fleet row", []string{"plan", "--file", fleet}, "row 2"},
 		{"file and flags", []string{"plan", "--file", fleet, "--domain", "contoso.com"}, "--file cannot be combined with --domain"},
 		{"missing file", []string{"plan", "--file", "/nonexistent/spec.yaml"}, "--file"},
