@@ -125,7 +125,10 @@ func (b *bench) throughputOn(ctx context.Context, tp *throughputResult, cluster 
 		if err != nil {
 			return fmt.Errorf("floor, pair %d: %w", i, err)
 		}
-		tp.Again = append(tp.Again, pairRun{Fleet: again.cost(), Floor: fl.cost(), Load: loadAvg()})
+		tp.Again = append(tp.Again, pairRun{Fleet: again.cost(), Floor: fl.cost(), Load: loadAvg(), Failed: again.Failed, FirstError: again.FirstError})
+		if again.Failed > 0 {
+			b.res.Errors = append(b.res.Errors, fmt.Sprintf("N=%d, pair %d: %d onboardings failed: %s", tp.N, i, again.Failed, again.FirstError))
+		}
 		q := pairedRatios(tp)
 		b.logf("  N=%d after %d pairs: fleet/floor wall %.2f, server CPU %.2f, actions %.2f", tp.N, i, q.Wall, q.CPU, q.Actions)
 	}

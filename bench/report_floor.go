@@ -24,9 +24,11 @@ type pairCost struct {
 // pairRun is a further fleet and floor at one N, measured back to back
 // (-floor-pairs): the machine is shared, and two runs of one size differ.
 type pairRun struct {
-	Fleet pairCost `json:"fleet"`
-	Floor pairCost `json:"floor"`
-	Load  string   `json:"loadAverage"`
+	Fleet      pairCost `json:"fleet"`
+	Floor      pairCost `json:"floor"`
+	Load       string   `json:"loadAverage"`
+	Failed     int      `json:"failed"` // onboardings of the fleet that failed
+	FirstError string   `json:"firstError,omitempty"`
 }
 
 func (t *throughputResult) cost() pairCost {
