@@ -238,11 +238,7 @@ func (g *gctx) spList() {
 	g.json(200, map[string]any{"@odata.context": graphMeta + "#servicePrincipals", "value": out})
 }
 
-func (g *gctx) spGet() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
+func (g *gctx) spGet(sp *servicePrincipal) {
 	o := g.spJSON(sp)
 	o["@odata.context"] = graphMeta + "#servicePrincipals/$entity"
 	g.json(200, o)
@@ -250,19 +246,8 @@ func (g *gctx) spGet() {
 
 // spPatch implements PATCH /servicePrincipals/{id}; only displayName is
 // modelled (other properties are refused rather than silently ignored).
-func (g *gctx) spPatch() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
-	name, ok := g.patchDisplayName("servicePrincipal")
-	if !ok {
-		return
-	}
-	if name != nil {
-		sp.displayName = *name
-	}
-	g.noContent()
+func (g *gctx) spPatch(sp *servicePrincipal) {
+	g.patchDisplayName("servicePrincipal", &sp.displayName)
 }
 
 // app resolves {id} (object id) or {appId} (alternate key) to an
@@ -295,11 +280,7 @@ func (g *gctx) app() *application {
 }
 
 // appGet implements GET /applications/{id} and /applications(appId='{appId}').
-func (g *gctx) appGet() {
-	app := g.app()
-	if app == nil {
-		return
-	}
+func (g *gctx) appGet(app *application) {
 	var template any
 	if app.templateID != "" {
 		template = app.templateID
@@ -318,38 +299,24 @@ func (g *gctx) appGet() {
 
 // appPatch implements PATCH /applications/{id} (object id) and PATCH
 // /applications(appId='{appId}') (alternate key); only displayName is modelled.
-func (g *gctx) appPatch() {
-	app := g.app()
-	if app == nil {
-		return
-	}
-	name, ok := g.patchDisplayName("application")
-	if !ok {
-		return
-	}
-	if name != nil {
-		app.displayName = *name
-	}
-	g.noContent()
+func (g *gctx) appPatch(app *application) {
+	g.patchDisplayName("application", &app.displayName)
 }
 
 // appDelete implements DELETE /applications/{id} and
 // /applications(appId='{appId}'): a soft delete (deletedItems, 30 days) that
 // takes the application's service principal in its home tenant with it.
-func (g *gctx) appDelete() {
-	app := g.app()
-	if app == nil {
-		return
-	}
+func (g *gctx) appDelete(app *application) {
 	g.t.deleteAppLocked(app, g.now)
 	g.noContent()
 }
 
-// patchDisplayName reads a PATCH body that may set displayName and nothing else.
-func (g *gctx) patchDisplayName(entity string) (*string, bool) {
+// patchDisplayName answers a PATCH whose body may set displayName and
+// nothing else, setting *displayName only when the whole body is valid.
+func (g *gctx) patchDisplayName(entity string, displayName *string) {
 	m, ok := g.decodeObject()
 	if !ok {
-		return nil, false
+		return
 	}
 	var name *string
 	for k, v := range m {
@@ -358,25 +325,24 @@ func (g *gctx) patchDisplayName(entity string) (*string, bool) {
 		}
 		if !strings.EqualFold(k, "displayName") {
 			g.err(400, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set, or is not modelled by graphsim on type 'microsoft.graph.%s'.", k, entity))
-			return nil, false
+			return
 		}
 		var n string
 		if json.Unmarshal(v, &n) != nil || strings.TrimSpace(n) == "" {
 			g.err(400, "Request_BadRequest", fmt.Sprintf("Invalid value specified for property 'displayName' of resource '%s'.", entity))
-			return nil, false
+			return
 		}
 		name = &n
 	}
-	return name, true
+	if name != nil {
+		*displayName = *name
+	}
+	g.noContent()
 }
 
 // spDelete implements DELETE /servicePrincipals/{id}: a soft delete
 // (deletedItems); its jobs and secrets go with it, its application stays.
-func (g *gctx) spDelete() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
+func (g *gctx) spDelete(sp *servicePrincipal) {
 	g.t.deleteSPLocked(sp, g.now)
 	g.noContent()
 }

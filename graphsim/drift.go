@@ -130,58 +130,35 @@ func (s *Server) RemoveCredentialDataMapping(tenantID, jobID string) (int, error
 	return removed, nil
 }
 
-// serveDriftControl implements the control endpoints that make drift:
-//
-//	POST   /_sim/tenants/{t}/sync-flag                               body: {"enabled":false}
-//	DELETE /_sim/tenants/{t}/servicePrincipals/{sp}/secrets/{key}
-//	DELETE /_sim/tenants/{t}/jobs/{jobId}
-//	DELETE /_sim/tenants/{t}/jobs/{jobId}/credentialdata           answers {"removed":N}
-//
-// It reports whether the request was one of them.
-func (s *Server) serveDriftControl(w http.ResponseWriter, r *http.Request, parts []string, decode func(any) bool) bool {
-	bad := func(status int, msg string) { writeJSON(w, status, map[string]string{"error": msg}) }
-	if len(parts) < 3 || parts[0] != "tenants" {
-		return false
+// The control endpoints that make drift (routed in controlMux).
+
+func (s *Server) ctlSyncFlag(w http.ResponseWriter, r *http.Request) {
+	var b struct {
+		Enabled *bool `json:"enabled"`
 	}
-	t := parts[1]
-	switch {
-	case r.Method == http.MethodPost && len(parts) == 3 && parts[2] == "sync-flag":
-		var b struct {
-			Enabled *bool `json:"enabled"`
-		}
-		if !decode(&b) {
-			return true
-		}
-		if b.Enabled == nil {
-			bad(400, "enabled required")
-			return true
-		}
-		if err := s.SetOnPremisesSyncEnabled(t, *b.Enabled); err != nil {
-			bad(404, err.Error())
-			return true
-		}
-		w.WriteHeader(204)
-	case r.Method == http.MethodDelete && len(parts) == 6 && parts[2] == "servicePrincipals" && parts[4] == "secrets":
-		if err := s.DeleteSecret(t, parts[3], parts[5]); err != nil {
-			bad(404, err.Error())
-			return true
-		}
-		w.WriteHeader(204)
-	case r.Method == http.MethodDelete && len(parts) == 4 && parts[2] == "jobs":
-		if err := s.DeleteJob(t, parts[3]); err != nil {
-			bad(404, err.Error())
-			return true
-		}
-		w.WriteHeader(204)
-	case r.Method == http.MethodDelete && len(parts) == 5 && parts[2] == "jobs" && parts[4] == "credentialdata":
-		n, err := s.RemoveCredentialDataMapping(t, parts[3])
-		if err != nil {
-			bad(404, err.Error())
-			return true
-		}
-		writeJSON(w, 200, map[string]int{"removed": n})
-	default:
-		return false
+	if !ctlDecode(w, r, &b) {
+		return
 	}
-	return true
+	if b.Enabled == nil {
+		ctlError(w, 400, "enabled required")
+		return
+	}
+	ctlDone(w, s.SetOnPremisesSyncEnabled(r.PathValue("t"), *b.Enabled))
+}
+
+func (s *Server) ctlDeleteSecret(w http.ResponseWriter, r *http.Request) {
+	ctlDone(w, s.DeleteSecret(r.PathValue("t"), r.PathValue("sp"), r.PathValue("key")))
+}
+
+func (s *Server) ctlDeleteJob(w http.ResponseWriter, r *http.Request) {
+	ctlDone(w, s.DeleteJob(r.PathValue("t"), r.PathValue("jobId")))
+}
+
+func (s *Server) ctlRemoveCredentialData(w http.ResponseWriter, r *http.Request) {
+	n, err := s.RemoveCredentialDataMapping(r.PathValue("t"), r.PathValue("jobId"))
+	if err != nil {
+		ctlError(w, 404, err.Error())
+		return
+	}
+	writeJSON(w, 200, map[string]int{"removed": n})
 }

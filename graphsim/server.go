@@ -296,6 +296,7 @@ type Server struct {
 	violations []Violation
 	log        []Request
 	closeOnce  sync.Once
+	control    *http.ServeMux
 }
 
 // New starts a simulator listening on HTTPS and writes its CA certificate.
@@ -353,6 +354,7 @@ func New(opts Options) (*Server, error) {
 		stop:     make(chan struct{}),
 	}
 	s.stats.Requests = map[string]int{}
+	s.control = s.controlMux()
 
 	dir := opts.Dir
 	if dir == "" {
@@ -527,7 +529,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/beta" || strings.HasPrefix(p, "/beta/"):
 		s.serveGraph(w, r)
 	case p == "/_sim" || strings.HasPrefix(p, "/_sim/"):
-		s.serveControl(w, r)
+		s.control.ServeHTTP(w, r)
 	default:
 		s.serveAuth(w, r)
 	}
