@@ -55,38 +55,23 @@ func (g *gctx) orgPatch() {
 		g.err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return
 	}
-	m, ok := g.decodeObject()
+	var enabled bool
+	set, ok := g.patchProperty("organization", "onPremisesSyncEnabled", func(v json.RawMessage) bool { return json.Unmarshal(v, &enabled) == nil })
 	if !ok {
 		return
 	}
-	var enabled *bool
-	for k, v := range m {
-		if strings.HasPrefix(k, "@odata") {
-			continue
-		}
-		if !strings.EqualFold(k, "onPremisesSyncEnabled") {
-			g.err(400, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set, or does not exist on type 'microsoft.graph.organization'.", k))
-			return
-		}
-		var b bool
-		if err := json.Unmarshal(v, &b); err != nil {
-			g.err(400, "Request_BadRequest", "Invalid value specified for property 'onPremisesSyncEnabled' of resource 'Organization'.")
-			return
-		}
-		enabled = &b
-	}
-	if enabled != nil {
-		if g.t.onPremSync && !*enabled {
+	if set {
+		if g.t.onPremSync && !enabled {
 			g.s.violationLocked(ViolationSyncFlagTurnedOff, g.tenant, "onPremisesSyncEnabled turned off: the flag is tenant-wide")
 		}
-		if *enabled && !g.t.onPremSync && g.now.Before(g.t.deactivating) {
+		if enabled && !g.t.onPremSync && g.now.Before(g.t.deactivating) {
 			// "Deactivating DirSync may take up to 72 hours ... Once disabled,
 			// the process cannot be canceled and must complete before you can
 			// take further action, including re-enabling DirSync."
 			g.err(400, "Request_BadRequest", "Directory synchronization is being turned off for this tenant; it cannot be turned on again until that completes (up to 72 hours).")
 			return
 		}
-		g.s.setSyncLocked(g.t, *enabled, g.now)
+		g.s.setSyncLocked(g.t, enabled, g.now)
 	}
 	g.noContent()
 }
@@ -312,32 +297,45 @@ func (g *gctx) appDelete(app *application) {
 }
 
 // patchDisplayName answers a PATCH whose body may set displayName and
-// nothing else, setting *displayName only when the whole body is valid.
-func (g *gctx) patchDisplayName(entity string, displayName *string) {
-	m, ok := g.decodeObject()
+// nothing else.
+func (g *gctx) patchDisplayName(resource string, displayName *string) {
+	var name string
+	set, ok := g.patchProperty(resource, "displayName", func(v json.RawMessage) bool {
+		return json.Unmarshal(v, &name) == nil && strings.TrimSpace(name) != ""
+	})
 	if !ok {
 		return
 	}
-	var name *string
+	if set {
+		*displayName = name
+	}
+	g.noContent()
+}
+
+// patchProperty reads a PATCH body that may set one property of a resource
+// and nothing else (annotations aside), answering 400 otherwise; valid
+// decodes and checks the value. It reports whether the body was valid, and
+// set whether it set the property: the caller changes state only then.
+func (g *gctx) patchProperty(resource, property string, valid func(json.RawMessage) bool) (set, ok bool) {
+	m, ok := g.decodeObject()
+	if !ok {
+		return false, false
+	}
 	for k, v := range m {
 		if strings.HasPrefix(k, "@odata") {
 			continue
 		}
-		if !strings.EqualFold(k, "displayName") {
-			g.err(400, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set, or is not modelled by graphsim on type 'microsoft.graph.%s'.", k, entity))
-			return
+		if !strings.EqualFold(k, property) {
+			g.err(400, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set, or does not exist or is not modelled by graphsim on type 'microsoft.graph.%s'.", k, resource))
+			return false, false
 		}
-		var n string
-		if json.Unmarshal(v, &n) != nil || strings.TrimSpace(n) == "" {
-			g.err(400, "Request_BadRequest", fmt.Sprintf("Invalid value specified for property 'displayName' of resource '%s'.", entity))
-			return
+		if !valid(v) {
+			g.err(400, "Request_BadRequest", fmt.Sprintf("Invalid value specified for property '%s' of resource '%s'.", property, resource))
+			return false, false
 		}
-		name = &n
+		set = true
 	}
-	if name != nil {
-		*displayName = *name
-	}
-	g.noContent()
+	return set, true
 }
 
 // spDelete implements DELETE /servicePrincipals/{id}: a soft delete

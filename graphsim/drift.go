@@ -27,73 +27,67 @@ func (s *Server) setSyncLocked(t *tenant, on bool, now time.Time) {
 // SetOnPremisesSyncEnabled sets a tenant's directory sync flag as an admin
 // does (turning it off starts its deactivation, Options.SyncDeactivation).
 func (s *Server) SetOnPremisesSyncEnabled(tenantID string, on bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		return fmt.Errorf("unknown tenant %q", tenantID)
-	}
-	s.setSyncLocked(t, on, time.Now().UTC())
-	return nil
+	return s.changeTenant(tenantID, func(t *tenant) error {
+		s.setSyncLocked(t, on, time.Now().UTC())
+		return nil
+	})
 }
 
 // DeleteSecret removes one key from a service principal's synchronization
 // secrets (as a PUT of the set without it would).
 func (s *Server) DeleteSecret(tenantID, spID, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		return fmt.Errorf("unknown tenant %q", tenantID)
-	}
-	sp := t.findSP(spID)
-	if sp == nil {
-		return fmt.Errorf("unknown service principal %q in tenant %q", spID, tenantID)
-	}
-	for i, kv := range sp.secrets {
-		if strings.EqualFold(kv.Key, key) {
-			sp.secrets = append(sp.secrets[:i:i], sp.secrets[i+1:]...)
-			return nil
+	return s.changeTenant(tenantID, func(t *tenant) error {
+		sp := t.findSP(spID)
+		if sp == nil {
+			return fmt.Errorf("unknown service principal %q in tenant %q", spID, tenantID)
 		}
-	}
-	return fmt.Errorf("service principal %q has no secret %q", spID, key)
+		for i, kv := range sp.secrets {
+			if strings.EqualFold(kv.Key, key) {
+				sp.secrets = append(sp.secrets[:i:i], sp.secrets[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("service principal %q has no secret %q", spID, key)
+	})
 }
 
 // DeleteJob deletes a job (as DELETE …/jobs/{jobId} does).
 func (s *Server) DeleteJob(tenantID, jobID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tenants[strings.ToLower(tenantID)]
-	if t == nil {
-		return fmt.Errorf("unknown tenant %q", tenantID)
-	}
-	for _, sp := range t.sps {
-		for i, j := range sp.jobs {
-			if j.id == jobID {
-				sp.jobs = append(sp.jobs[:i:i], sp.jobs[i+1:]...)
+	return s.changeTenant(tenantID, func(t *tenant) error {
+		for _, sp := range t.sps {
+			if j := sp.findJob(jobID); j != nil {
+				sp.jobs = without(sp.jobs, j)
 				return nil
 			}
 		}
-	}
-	return fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
+		return fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
+	})
 }
 
 // RemoveCredentialDataMapping removes every attribute mapping targeting
 // CredentialData from a job's schema, as an admin editing the mappings in
 // the portal does (the portal writes the schema back in its own formatting).
 // It returns how many it removed.
-func (s *Server) RemoveCredentialDataMapping(tenantID, jobID string) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.jobLocked(tenantID, jobID)
-	if err != nil {
-		return 0, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(j.schema))
+func (s *Server) RemoveCredentialDataMapping(tenantID, jobID string) (removed int, err error) {
+	err = s.changeJob(tenantID, jobID, func(j *job) error {
+		schema, n, err := withoutCredentialDataMappings(j.schema)
+		if err != nil {
+			return fmt.Errorf("job %q: schema: %w", jobID, err)
+		}
+		j.schema, removed = schema, n
+		return nil
+	})
+	return removed, err
+}
+
+// withoutCredentialDataMappings removes the attribute mappings targeting
+// CredentialData from a schema; with none, it returns the schema as it was.
+func withoutCredentialDataMappings(schema []byte) ([]byte, int, error) {
+	dec := json.NewDecoder(bytes.NewReader(schema))
 	dec.UseNumber() // numbers as written
 	var doc map[string]any
 	if err := dec.Decode(&doc); err != nil {
-		return 0, fmt.Errorf("job %q: schema: %w", jobID, err)
+		return nil, 0, err
 	}
 	removed := 0
 	rules, _ := doc["synchronizationRules"].([]any)
@@ -120,14 +114,13 @@ func (s *Server) RemoveCredentialDataMapping(tenantID, jobID string) (int, error
 		}
 	}
 	if removed == 0 {
-		return 0, nil
+		return schema, 0, nil
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	j.schema = b
-	return removed, nil
+	return b, removed, nil
 }
 
 // The control endpoints that make drift (routed in controlMux).
