@@ -55,38 +55,23 @@ func (g *gctx) orgPatch() {
 		g.err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return
 	}
-	m, ok := g.decodeObject()
+	var enabled bool
+	set, ok := g.patchProperty("organization", "onPremisesSyncEnabled", func(v json.RawMessage) bool { return json.Unmarshal(v, &enabled) == nil })
 	if !ok {
 		return
 	}
-	var enabled *bool
-	for k, v := range m {
-		if strings.HasPrefix(k, "@odata") {
-			continue
-		}
-		if !strings.EqualFold(k, "onPremisesSyncEnabled") {
-			g.err(400, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set, or does not exist on type 'microsoft.graph.organization'.", k))
-			return
-		}
-		var b bool
-		if err := json.Unmarshal(v, &b); err != nil {
-			g.err(400, "Request_BadRequest", "Invalid value specified for property 'onPremisesSyncEnabled' of resource 'Organization'.")
-			return
-		}
-		enabled = &b
-	}
-	if enabled != nil {
-		if g.t.onPremSync && !*enabled {
+	if set {
+		if g.t.onPremSync && !enabled {
 			g.s.violationLocked(ViolationSyncFlagTurnedOff, g.tenant, "onPremisesSyncEnabled turned off: the flag is tenant-wide")
 		}
-		if *enabled && !g.t.onPremSync && g.now.Before(g.t.deactivating) {
+		if enabled && !g.t.onPremSync && g.now.Before(g.t.deactivating) {
 			// "Deactivating DirSync may take up to 72 hours ... Once disabled,
 			// the process cannot be canceled and must complete before you can
 			// take further action, including re-enabling DirSync."
 			g.err(400, "Request_BadRequest", "Directory synchronization is being turned off for this tenant; it cannot be turned on again until that completes (up to 72 hours).")
 			return
 		}
-		g.s.setSyncLocked(g.t, *enabled, g.now)
+		g.s.setSyncLocked(g.t, enabled, g.now)
 	}
 	g.noContent()
 }
@@ -238,11 +223,7 @@ func (g *gctx) spList() {
 	g.json(200, map[string]any{"@odata.context": graphMeta + "#servicePrincipals", "value": out})
 }
 
-func (g *gctx) spGet() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
+func (g *gctx) spGet(sp *servicePrincipal) {
 	o := g.spJSON(sp)
 	o["@odata.context"] = graphMeta + "#servicePrincipals/$entity"
 	g.json(200, o)
@@ -250,19 +231,8 @@ func (g *gctx) spGet() {
 
 // spPatch implements PATCH /servicePrincipals/{id}; only displayName is
 // modelled (other properties are refused rather than silently ignored).
-func (g *gctx) spPatch() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
-	name, ok := g.patchDisplayName("servicePrincipal")
-	if !ok {
-		return
-	}
-	if name != nil {
-		sp.displayName = *name
-	}
-	g.noContent()
+func (g *gctx) spPatch(sp *servicePrincipal) {
+	g.patchDisplayName("servicePrincipal", &sp.displayName)
 }
 
 // app resolves {id} (object id) or {appId} (alternate key) to an
@@ -295,11 +265,7 @@ func (g *gctx) app() *application {
 }
 
 // appGet implements GET /applications/{id} and /applications(appId='{appId}').
-func (g *gctx) appGet() {
-	app := g.app()
-	if app == nil {
-		return
-	}
+func (g *gctx) appGet(app *application) {
 	var template any
 	if app.templateID != "" {
 		template = app.templateID
@@ -318,65 +284,63 @@ func (g *gctx) appGet() {
 
 // appPatch implements PATCH /applications/{id} (object id) and PATCH
 // /applications(appId='{appId}') (alternate key); only displayName is modelled.
-func (g *gctx) appPatch() {
-	app := g.app()
-	if app == nil {
-		return
-	}
-	name, ok := g.patchDisplayName("application")
-	if !ok {
-		return
-	}
-	if name != nil {
-		app.displayName = *name
-	}
-	g.noContent()
+func (g *gctx) appPatch(app *application) {
+	g.patchDisplayName("application", &app.displayName)
 }
 
 // appDelete implements DELETE /applications/{id} and
 // /applications(appId='{appId}'): a soft delete (deletedItems, 30 days) that
 // takes the application's service principal in its home tenant with it.
-func (g *gctx) appDelete() {
-	app := g.app()
-	if app == nil {
-		return
-	}
+func (g *gctx) appDelete(app *application) {
 	g.t.deleteAppLocked(app, g.now)
 	g.noContent()
 }
 
-// patchDisplayName reads a PATCH body that may set displayName and nothing else.
-func (g *gctx) patchDisplayName(entity string) (*string, bool) {
+// patchDisplayName answers a PATCH whose body may set displayName and
+// nothing else.
+func (g *gctx) patchDisplayName(resource string, displayName *string) {
+	var name string
+	set, ok := g.patchProperty(resource, "displayName", func(v json.RawMessage) bool {
+		return json.Unmarshal(v, &name) == nil && strings.TrimSpace(name) != ""
+	})
+	if !ok {
+		return
+	}
+	if set {
+		*displayName = name
+	}
+	g.noContent()
+}
+
+// patchProperty reads a PATCH body that may set one property of a resource
+// and nothing else (annotations aside), answering 400 otherwise; valid
+// decodes and checks the value. It reports whether the body was valid, and
+// set whether it set the property: the caller changes state only then.
+func (g *gctx) patchProperty(resource, property string, valid func(json.RawMessage) bool) (set, ok bool) {
 	m, ok := g.decodeObject()
 	if !ok {
-		return nil, false
+		return false, false
 	}
-	var name *string
 	for k, v := range m {
 		if strings.HasPrefix(k, "@odata") {
 			continue
 		}
-		if !strings.EqualFold(k, "displayName") {
-			g.err(400, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set, or is not modelled by graphsim on type 'microsoft.graph.%s'.", k, entity))
-			return nil, false
+		if !strings.EqualFold(k, property) {
+			g.err(400, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set, or does not exist or is not modelled by graphsim on type 'microsoft.graph.%s'.", k, resource))
+			return false, false
 		}
-		var n string
-		if json.Unmarshal(v, &n) != nil || strings.TrimSpace(n) == "" {
-			g.err(400, "Request_BadRequest", fmt.Sprintf("Invalid value specified for property 'displayName' of resource '%s'.", entity))
-			return nil, false
+		if !valid(v) {
+			g.err(400, "Request_BadRequest", fmt.Sprintf("Invalid value specified for property '%s' of resource '%s'.", property, resource))
+			return false, false
 		}
-		name = &n
+		set = true
 	}
-	return name, true
+	return set, true
 }
 
 // spDelete implements DELETE /servicePrincipals/{id}: a soft delete
 // (deletedItems); its jobs and secrets go with it, its application stays.
-func (g *gctx) spDelete() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
+func (g *gctx) spDelete(sp *servicePrincipal) {
 	g.t.deleteSPLocked(sp, g.now)
 	g.noContent()
 }

@@ -31,104 +31,7 @@ type gctx struct {
 	now         time.Time
 }
 
-type routeDef struct {
-	method  string
-	pattern string
-	segs    []string
-	h       func(*gctx)
-	write   bool
-	logBody bool
-}
-
-var graphRoutes []*routeDef
-
-func init() {
-	add := func(method, pattern string, h func(*gctx)) *routeDef {
-		rd := &routeDef{method: method, pattern: pattern, segs: strings.Split(strings.Trim(pattern, "/"), "/"), h: h, write: method != http.MethodGet}
-		graphRoutes = append(graphRoutes, rd)
-		return rd
-	}
-	const sp = "/servicePrincipals/{id}"
-	const jb = sp + "/synchronization/jobs/{jobId}"
-	add("GET", "/organization", (*gctx).orgList)
-	add("GET", "/organization/{id}", (*gctx).orgGet)
-	add("PATCH", "/organization/{id}", (*gctx).orgPatch)
-	add("POST", "/applicationTemplates/{id}/instantiate", (*gctx).instantiate)
-	add("GET", "/servicePrincipals", (*gctx).spList)
-	add("GET", sp, (*gctx).spGet)
-	add("PATCH", sp, (*gctx).spPatch)
-	add("DELETE", sp, (*gctx).spDelete)
-	add("GET", "/applications/{id}", (*gctx).appGet)
-	add("GET", "/applications(appId='{appId}')", (*gctx).appGet)
-	add("PATCH", "/applications/{id}", (*gctx).appPatch)
-	add("PATCH", "/applications(appId='{appId}')", (*gctx).appPatch)
-	add("DELETE", "/applications/{id}", (*gctx).appDelete)
-	add("DELETE", "/applications(appId='{appId}')", (*gctx).appDelete)
-	add("GET", sp+"/synchronization/jobs", (*gctx).jobList)
-	add("POST", sp+"/synchronization/jobs", (*gctx).jobCreate)
-	add("GET", jb, (*gctx).jobGet)
-	add("DELETE", jb, (*gctx).jobDelete)
-	add("POST", jb+"/start", (*gctx).jobStart).logBody = true
-	add("POST", jb+"/pause", (*gctx).jobPause)
-	add("POST", jb+"/restart", (*gctx).jobRestart).logBody = true
-	add("GET", jb+"/schema", (*gctx).schemaGet)
-	add("PUT", jb+"/schema", (*gctx).schemaPut)
-	add("POST", jb+"/schema/directories/{directoryId}/discover", (*gctx).discover)
-	add("GET", sp+"/synchronization/secrets", (*gctx).secretsGet)
-	add("PUT", sp+"/synchronization/secrets", (*gctx).secretsPut)
-}
-
-// matchRoute returns the route for method+path, or (nil, pattern) when the
-// path matches a known pattern with another method, or (nil, "") if unknown.
-func matchRoute(method string, segs []string) (*routeDef, map[string]string, string) {
-	var pathMatch string
-	var pathParams map[string]string
-	for _, rd := range graphRoutes {
-		if len(rd.segs) != len(segs) {
-			continue
-		}
-		params := map[string]string{}
-		ok := true
-		for i, ps := range rd.segs {
-			if name, v, isParam := matchSegment(ps, segs[i]); isParam {
-				if v == "" {
-					ok = false
-					break
-				}
-				params[name] = v
-			} else if !strings.EqualFold(ps, segs[i]) {
-				ok = false
-				break
-			}
-		}
-		if !ok {
-			continue
-		}
-		if rd.method == method {
-			return rd, params, rd.pattern
-		}
-		pathMatch, pathParams = rd.pattern, params
-	}
-	return nil, pathParams, pathMatch
-}
-
-// matchSegment matches one path segment against a pattern segment holding a
-// parameter: "{id}" takes the whole segment, "applications(appId='{appId}')"
-// (an alternate key) the part between a literal prefix and suffix, compared
-// case-insensitively. isParam is false for a literal pattern segment.
-func matchSegment(pattern, seg string) (name, value string, isParam bool) {
-	i, j := strings.Index(pattern, "{"), strings.Index(pattern, "}")
-	if i < 0 || j < i {
-		return "", "", false
-	}
-	name = pattern[i+1 : j]
-	prefix, suffix := pattern[:i], pattern[j+1:]
-	if len(seg) <= len(prefix)+len(suffix) || !strings.EqualFold(seg[:len(prefix)], prefix) || !strings.EqualFold(seg[len(seg)-len(suffix):], suffix) {
-		return name, "", true
-	}
-	return name, seg[len(prefix) : len(seg)-len(suffix)], true
-}
-
+// serveGraph answers a Graph request (below /beta).
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	g := &gctx{s: s, w: w, r: r, reqID: randomGUID(), clientReqID: r.Header.Get("client-request-id"), now: time.Now().UTC()}
 	if g.clientReqID == "" {
@@ -139,14 +42,14 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	h.Set("client-request-id", g.clientReqID)
 	h.Set("x-ms-ags-diagnostic", `{"ServerInfo":{"DataCenter":"Simulated","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"GRAPHSIM"}}`)
 	h.Set("Strict-Transport-Security", "max-age=31536000")
+	routeGraph(g)
+}
 
-	rest := strings.Trim(strings.TrimPrefix(r.URL.Path, "/beta"), "/")
-	var segs []string
-	if rest != "" {
-		segs = strings.Split(rest, "/")
-	}
-	rd, params, pattern := matchRoute(r.Method, segs)
-	g.params = params
+// serve answers the request with route rd, which pattern names; rd is nil
+// when the method is not served at pattern, both are empty when the path is
+// unknown. Authentication and faults come first, as on Graph.
+func (g *gctx) serve(rd *graphRoute, pattern string) {
+	s, r, h := g.s, g.r, g.w.Header()
 	if pattern == "" {
 		g.route = r.Method + " (unmatched)"
 	} else {
@@ -202,14 +105,11 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 			g.err(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
 			return
 		}
-		seg := ""
-		if len(segs) > 0 {
-			seg = segs[len(segs)-1]
-		}
-		g.err(400, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg))
+		segs := g.segments()
+		g.err(400, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", segs[len(segs)-1]))
 		return
 	}
-	if rd.write {
+	if rd.write() {
 		g.countWrite()
 	}
 
@@ -231,7 +131,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	if g.settling(rd) {
 		return
 	}
-	if rd.write && g.t.opts.MissingPermission != "" {
+	if rd.write() && g.t.opts.MissingPermission != "" {
 		g.err(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return
 	}
@@ -240,7 +140,7 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 
 // settling answers a synchronization call on a service principal created
 // less than SyncSettle ago with 403 or 409, in turn. Caller holds s.mu.
-func (g *gctx) settling(rd *routeDef) bool {
+func (g *gctx) settling(rd *graphRoute) bool {
 	if g.s.opts.SyncSettle <= 0 || !strings.Contains(rd.pattern, "/synchronization/") {
 		return false
 	}
@@ -377,9 +277,14 @@ func (g *gctx) syncErr(status int, innerCode, innerMsg string) {
 	g.err(status, "UnknownError", string(b))
 }
 
+// segments are the request's path segments below /beta, as sent.
+func (g *gctx) segments() []string {
+	return strings.Split(strings.Trim(strings.TrimPrefix(g.r.URL.Path, "/beta"), "/"), "/")
+}
+
 // noHTTPResource is syncfabric's answer to an unsupported method/route.
 func (g *gctx) noHTTPResource() {
-	segs := strings.Split(strings.Trim(strings.TrimPrefix(g.r.URL.Path, "/beta"), "/"), "/")
+	segs := g.segments()
 	var out []string
 	for i := 0; i < len(segs); i++ {
 		name := segs[i]

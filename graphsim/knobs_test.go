@@ -1,7 +1,9 @@
 package graphsim
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -36,4 +38,22 @@ func TestIssuedTokensAndTenants(t *testing.T) {
 	ta, tb := token(t, s, tenantA), token(t, s, tenantB)
 	require.ElementsMatch(t, []string{ta, tb}, s.IssuedTokens())
 	require.Equal(t, []string{tenantA, tenantB}, s.Tenants())
+}
+
+// Faults read durations as Go duration strings or integer nanoseconds, and
+// name the knob a bad one was given for.
+func TestFaultsJSONDurations(t *testing.T) {
+	var f Faults
+	require.NoError(t, json.Unmarshal([]byte(`{"throttleRate":0.5,"latency":"2s","jobReadLag":7,"deleteLag":null}`), &f))
+	require.Equal(t, Faults{ThrottleRate: 0.5, Latency: 2 * time.Second, JobReadLag: 7}, f)
+	b, err := json.Marshal(f)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"throttleRate":0.5,"unavailableRate":0,"retryAfterSeconds":0,"discoverFailures":0,"tokenEndpointDown":false,
+		"latency":"2s","replicationLag":"0s","jobReadLag":"7ns","quarantineReevaluation":"24h0m0s","deleteLag":"0s"}`, string(b))
+
+	for body, knob := range map[string]string{`{"latency":"3x"}`: "latency", `{"deleteLag":1.5}`: "deleteLag", `{"replicationLag":true}`: "replicationLag"} {
+		err := json.Unmarshal([]byte(body), &f)
+		require.ErrorContains(t, err, "."+knob+" ", body)
+		require.ErrorContains(t, err, `want a duration string such as "250ms", or integer nanoseconds`, body)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -20,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,24 +113,28 @@ type Faults struct {
 	DeleteLag time.Duration `json:"deleteLag"`
 }
 
+// faultsFields is Faults without its JSON methods.
+type faultsFields Faults
+
+// faultsJSON is Faults in JSON: its durations as jsonDuration.
 type faultsJSON struct {
-	ThrottleRate           float64         `json:"throttleRate"`
-	UnavailableRate        float64         `json:"unavailableRate"`
-	RetryAfterSeconds      float64         `json:"retryAfterSeconds"`
-	Latency                json.RawMessage `json:"latency"`
-	ReplicationLag         json.RawMessage `json:"replicationLag"`
-	DiscoverFailures       int             `json:"discoverFailures"`
-	TokenEndpointDown      bool            `json:"tokenEndpointDown"`
-	JobReadLag             json.RawMessage `json:"jobReadLag"`
-	QuarantineReevaluation json.RawMessage `json:"quarantineReevaluation"`
-	DeleteLag              json.RawMessage `json:"deleteLag"`
+	*faultsFields
+	Latency                *jsonDuration `json:"latency"`
+	ReplicationLag         *jsonDuration `json:"replicationLag"`
+	JobReadLag             *jsonDuration `json:"jobReadLag"`
+	QuarantineReevaluation *jsonDuration `json:"quarantineReevaluation"`
+	DeleteLag              *jsonDuration `json:"deleteLag"`
+}
+
+func (f *Faults) wire() *faultsJSON {
+	return &faultsJSON{(*faultsFields)(f), (*jsonDuration)(&f.Latency), (*jsonDuration)(&f.ReplicationLag),
+		(*jsonDuration)(&f.JobReadLag), (*jsonDuration)(&f.QuarantineReevaluation), (*jsonDuration)(&f.DeleteLag)}
 }
 
 // MarshalJSON writes durations as Go duration strings.
 func (f Faults) MarshalJSON() ([]byte, error) {
-	d := func(v time.Duration) json.RawMessage { b, _ := json.Marshal(v.String()); return b }
-	return json.Marshal(faultsJSON{f.ThrottleRate, f.UnavailableRate, f.RetryAfterSeconds, d(f.Latency), d(f.ReplicationLag),
-		f.DiscoverFailures, f.TokenEndpointDown, d(f.JobReadLag), d(f.quarantineReevaluation()), d(f.DeleteLag)})
+	f.QuarantineReevaluation = f.quarantineReevaluation()
+	return json.Marshal(f.wire())
 }
 
 // quarantineReevaluation is the re-evaluation period in force.
@@ -141,51 +145,38 @@ func (f Faults) quarantineReevaluation() time.Duration {
 	return f.QuarantineReevaluation
 }
 
-// UnmarshalJSON accepts durations as strings ("3s") or integer nanoseconds.
+// UnmarshalJSON accepts durations as strings ("3s") or integer nanoseconds;
+// a knob left out is zero.
 func (f *Faults) UnmarshalJSON(b []byte) error {
-	var j faultsJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	var n Faults
+	if err := json.Unmarshal(b, n.wire()); err != nil {
 		return err
 	}
-	lat, err := parseJSONDuration(j.Latency)
-	if err != nil {
-		return fmt.Errorf("latency: %w", err)
-	}
-	lag, err := parseJSONDuration(j.ReplicationLag)
-	if err != nil {
-		return fmt.Errorf("replicationLag: %w", err)
-	}
-	readLag, err := parseJSONDuration(j.JobReadLag)
-	if err != nil {
-		return fmt.Errorf("jobReadLag: %w", err)
-	}
-	reeval, err := parseJSONDuration(j.QuarantineReevaluation)
-	if err != nil {
-		return fmt.Errorf("quarantineReevaluation: %w", err)
-	}
-	delLag, err := parseJSONDuration(j.DeleteLag)
-	if err != nil {
-		return fmt.Errorf("deleteLag: %w", err)
-	}
-	*f = Faults{ThrottleRate: j.ThrottleRate, UnavailableRate: j.UnavailableRate, RetryAfterSeconds: j.RetryAfterSeconds, Latency: lat,
-		ReplicationLag: lag, DiscoverFailures: j.DiscoverFailures, TokenEndpointDown: j.TokenEndpointDown, JobReadLag: readLag,
-		QuarantineReevaluation: reeval, DeleteLag: delLag}
+	*f = n
 	return nil
 }
 
-func parseJSONDuration(raw json.RawMessage) (time.Duration, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return 0, nil
-	}
+// jsonDuration is a duration in JSON: a Go duration string ("250ms") when
+// written; that or integer nanoseconds when read.
+type jsonDuration time.Duration
+
+func (d jsonDuration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return time.ParseDuration(s)
+	if json.Unmarshal(b, &s) == nil {
+		v, err := time.ParseDuration(s)
+		if err == nil {
+			*d = jsonDuration(v)
+			return nil
+		}
+	} else if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*d = jsonDuration(n)
+		return nil
 	}
-	var n int64
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return 0, errors.New("want a duration string or integer nanoseconds")
-	}
-	return time.Duration(n), nil
+	// The decoder adds the field's name to a type error.
+	return &json.UnmarshalTypeError{Value: string(b) + ` (want a duration string such as "250ms", or integer nanoseconds)`,
+		Type: reflect.TypeFor[time.Duration]()}
 }
 
 // TenantOptions are per-tenant behaviours.
@@ -296,6 +287,7 @@ type Server struct {
 	violations []Violation
 	log        []Request
 	closeOnce  sync.Once
+	control    *http.ServeMux
 }
 
 // New starts a simulator listening on HTTPS and writes its CA certificate.
@@ -306,33 +298,13 @@ func New(opts Options) (*Server, error) {
 	if opts.SyncInterval <= 0 {
 		opts.SyncInterval = time.Second
 	}
-	switch {
-	case opts.JobReadLag == 0:
-		opts.JobReadLag = DefaultJobReadLag
-	case opts.JobReadLag < 0:
-		opts.JobReadLag = 0
-	}
+	opts.JobReadLag = orDefault(opts.JobReadLag, DefaultJobReadLag)
 	if opts.QuarantineReevaluation <= 0 {
 		opts.QuarantineReevaluation = DefaultQuarantineReevaluation
 	}
-	switch {
-	case opts.SyncSettle == 0:
-		opts.SyncSettle = DefaultSyncSettle
-	case opts.SyncSettle < 0:
-		opts.SyncSettle = 0
-	}
-	switch {
-	case opts.DeleteLag == 0:
-		opts.DeleteLag = DefaultDeleteLag
-	case opts.DeleteLag < 0:
-		opts.DeleteLag = 0
-	}
-	switch {
-	case opts.SyncDeactivation == 0:
-		opts.SyncDeactivation = DefaultSyncDeactivation
-	case opts.SyncDeactivation < 0:
-		opts.SyncDeactivation = 0
-	}
+	opts.SyncSettle = orDefault(opts.SyncSettle, DefaultSyncSettle)
+	opts.DeleteLag = orDefault(opts.DeleteLag, DefaultDeleteLag)
+	opts.SyncDeactivation = orDefault(opts.SyncDeactivation, DefaultSyncDeactivation)
 	s := &Server{
 		opts: opts,
 		faults: Faults{
@@ -353,6 +325,7 @@ func New(opts Options) (*Server, error) {
 		stop:     make(chan struct{}),
 	}
 	s.stats.Requests = map[string]int{}
+	s.control = s.controlMux()
 
 	dir := opts.Dir
 	if dir == "" {
@@ -409,6 +382,18 @@ func New(opts Options) (*Server, error) {
 	s.engineWG.Add(1)
 	go s.runEngine()
 	return s, nil
+}
+
+// orDefault reads an Options duration whose zero means def and whose
+// negative values mean none.
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 func (s *Server) cleanupDir() {
@@ -527,7 +512,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/beta" || strings.HasPrefix(p, "/beta/"):
 		s.serveGraph(w, r)
 	case p == "/_sim" || strings.HasPrefix(p, "/_sim/"):
-		s.serveControl(w, r)
+		s.control.ServeHTTP(w, r)
 	default:
 		s.serveAuth(w, r)
 	}

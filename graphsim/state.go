@@ -132,12 +132,7 @@ type DeletedItem struct {
 // deleteSPLocked soft-deletes a service principal (its jobs and secrets go
 // with it). Caller holds s.mu.
 func (t *tenant) deleteSPLocked(sp *servicePrincipal, now time.Time) {
-	for i, x := range t.sps {
-		if x == sp {
-			t.sps = append(t.sps[:i:i], t.sps[i+1:]...)
-			break
-		}
-	}
+	t.sps = without(t.sps, sp)
 	sp.deletedAt = now
 	t.goneSPs = append(t.goneSPs, sp)
 	t.deleted = append(t.deleted, DeletedItem{Type: "servicePrincipal", ID: sp.id, AppID: sp.appID, DisplayName: sp.displayName, DeletedAt: now})
@@ -146,12 +141,7 @@ func (t *tenant) deleteSPLocked(sp *servicePrincipal, now time.Time) {
 // deleteAppLocked soft-deletes an application and, as Graph does, its
 // service principal in its home tenant. Caller holds s.mu.
 func (t *tenant) deleteAppLocked(app *application, now time.Time) {
-	for i, x := range t.apps {
-		if x == app {
-			t.apps = append(t.apps[:i:i], t.apps[i+1:]...)
-			break
-		}
-	}
+	t.apps = without(t.apps, app)
 	app.deletedAt = now
 	t.goneApps = append(t.goneApps, app)
 	t.deleted = append(t.deleted, DeletedItem{Type: "application", ID: app.objectID, AppID: app.appID, DisplayName: app.displayName, DeletedAt: now})
@@ -164,12 +154,7 @@ func (t *tenant) deleteAppLocked(app *application, now time.Time) {
 
 // deleteJobLocked deletes a job for good. Caller holds s.mu.
 func (sp *servicePrincipal) deleteJobLocked(j *job, now time.Time) {
-	for i, x := range sp.jobs {
-		if x == j {
-			sp.jobs = append(sp.jobs[:i:i], sp.jobs[i+1:]...)
-			break
-		}
-	}
+	sp.jobs = without(sp.jobs, j)
 	j.deletedAt = now
 	sp.goneJobs = append(sp.goneJobs, j)
 }
@@ -430,27 +415,33 @@ func (s *Server) StageDeletions(tenantID, jobID string, n int) error {
 	if n < 0 {
 		return fmt.Errorf("negative count %d", n)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.jobLocked(tenantID, jobID)
-	if err != nil {
-		return err
-	}
-	j.pendingDeletions += n
-	return nil
+	return s.changeJob(tenantID, jobID, func(j *job) error {
+		j.pendingDeletions += n
+		return nil
+	})
 }
 
-// jobLocked finds a tenant's job for the control API; the caller holds s.mu.
-func (s *Server) jobLocked(tenantID, jobID string) (*job, error) {
+// changeTenant runs change on a known tenant under s.mu, for the control
+// API: an admin's change, or drift made from the outside.
+func (s *Server) changeTenant(tenantID string, change func(*tenant) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	t := s.tenants[strings.ToLower(tenantID)]
 	if t == nil {
-		return nil, fmt.Errorf("unknown tenant %q", tenantID)
+		return fmt.Errorf("unknown tenant %q", tenantID)
 	}
-	j := t.findJob(jobID)
-	if j == nil {
-		return nil, fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
-	}
-	return j, nil
+	return change(t)
+}
+
+// changeJob runs change on a tenant's job under s.mu, for the control API.
+func (s *Server) changeJob(tenantID, jobID string, change func(*job) error) error {
+	return s.changeTenant(tenantID, func(t *tenant) error {
+		j := t.findJob(jobID)
+		if j == nil {
+			return fmt.Errorf("unknown job %q in tenant %q", jobID, tenantID)
+		}
+		return change(j)
+	})
 }
 
 // Quarantine forces a job into quarantine with any reason and error code
@@ -459,43 +450,30 @@ func (s *Server) Quarantine(tenantID, jobID, reason, errorCode string) error {
 	if reason == "" {
 		return fmt.Errorf("empty reason")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.jobLocked(tenantID, jobID)
-	if err != nil {
-		return err
-	}
-	msg := quarantineMessage(errorCode)
-	j.quarantineLocked(time.Now().UTC(), s.faults.quarantineReevaluation(), reason, errorCode, msg)
-	return nil
+	return s.changeJob(tenantID, jobID, func(j *job) error {
+		j.quarantineLocked(time.Now().UTC(), s.faults.quarantineReevaluation(), reason, errorCode, quarantineMessage(errorCode))
+		return nil
+	})
 }
 
 // PauseJob pauses a job as an admin does in the portal (the same effect as
 // POST …/jobs/{jobId}/pause): schedule and status Paused; a quarantine stays.
 func (s *Server) PauseJob(tenantID, jobID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.jobLocked(tenantID, jobID)
-	if err != nil {
-		return err
-	}
-	j.pauseLocked()
-	return nil
+	return s.changeJob(tenantID, jobID, func(j *job) error {
+		j.pauseLocked()
+		return nil
+	})
 }
 
 // LiftQuarantine clears a job's quarantine as an admin's restart in the
 // portal would; pending deletions at or above the threshold quarantine it
 // again at its next cycle, as a new series.
 func (s *Server) LiftQuarantine(tenantID, jobID string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	j, err := s.jobLocked(tenantID, jobID)
-	if err != nil {
-		return err
-	}
-	j.quarantine = nil
-	j.scheduleState, j.code = "Active", "Active"
-	return nil
+	return s.changeJob(tenantID, jobID, func(j *job) error {
+		j.quarantine = nil
+		j.scheduleState, j.code = "Active", "Active"
+		return nil
+	})
 }
 
 func quarantineMessage(code string) string {
@@ -524,6 +502,17 @@ func (j *job) quarantineLocked(now time.Time, reevaluation time.Duration, reason
 	j.quarantine.ErrorCode, j.quarantine.ErrorMessage = code, msg
 	j.quarantine.NextAttempt = now.Add(reevaluation)
 	j.code = "Quarantine"
+}
+
+// without returns s less its first element equal to x, in a new array when
+// it holds x (callers may be iterating over the old one).
+func without[T comparable](s []T, x T) []T {
+	for i, y := range s {
+		if y == x {
+			return append(s[:i:i], s[i+1:]...)
+		}
+	}
+	return s
 }
 
 func sortedKeys[M ~map[string]V, V any](m M) []string {

@@ -135,11 +135,7 @@ func jobsContext(spID string) string {
 
 // ---- job routes ----
 
-func (g *gctx) jobList() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
+func (g *gctx) jobList(sp *servicePrincipal) {
 	out := []any{}
 	for _, j := range sp.jobs {
 		out = append(out, g.jobJSON(sp, j))
@@ -152,11 +148,7 @@ func (g *gctx) jobList() {
 	g.json(200, map[string]any{"@odata.context": jobsContext(sp.id), "value": out})
 }
 
-func (g *gctx) jobCreate() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
+func (g *gctx) jobCreate(sp *servicePrincipal) {
 	m, ok := g.decodeObject()
 	if !ok {
 		return
@@ -194,11 +186,7 @@ func (g *gctx) jobCreate() {
 	g.json(201, o)
 }
 
-func (g *gctx) jobGet() {
-	sp, j := g.job()
-	if j == nil {
-		return
-	}
+func (g *gctx) jobGet(sp *servicePrincipal, j *job) {
 	if g.now.Before(j.created.Add(g.s.faults.JobReadLag)) {
 		// A new job is listed at once but not yet readable by id everywhere.
 		g.jobNotFound(sp, j.id)
@@ -209,20 +197,12 @@ func (g *gctx) jobGet() {
 	g.json(200, o)
 }
 
-func (g *gctx) jobDelete() {
-	sp, j := g.job()
-	if j == nil {
-		return
-	}
+func (g *gctx) jobDelete(sp *servicePrincipal, j *job) {
 	sp.deleteJobLocked(j, g.now)
 	g.noContent()
 }
 
-func (g *gctx) jobStart() {
-	_, j := g.job()
-	if j == nil {
-		return
-	}
+func (g *gctx) jobStart(_ *servicePrincipal, j *job) {
 	if j.scheduleState == "Active" && j.code == "Active" {
 		g.s.violationLocked(ViolationStartOnRunningJob, g.tenant, "start on running job %s", j.id)
 	}
@@ -240,11 +220,7 @@ func (g *gctx) jobStart() {
 	g.noContent()
 }
 
-func (g *gctx) jobPause() {
-	_, j := g.job()
-	if j == nil {
-		return
-	}
+func (g *gctx) jobPause(_ *servicePrincipal, j *job) {
 	j.pauseLocked()
 	g.noContent()
 }
@@ -260,11 +236,7 @@ var restartScopes = map[string]string{
 	"quarantinestate": "QuarantineState", "full": "Full", "forcedeletes": "ForceDeletes",
 }
 
-func (g *gctx) jobRestart() {
-	_, j := g.job()
-	if j == nil {
-		return
-	}
+func (g *gctx) jobRestart(_ *servicePrincipal, j *job) {
 	scopes := map[string]bool{}
 	if len(bytes.TrimSpace(g.body)) > 0 {
 		var body struct {
@@ -314,19 +286,11 @@ func (g *gctx) jobRestart() {
 
 // ---- schema ----
 
-func (g *gctx) schemaGet() {
-	_, j := g.job()
-	if j == nil {
-		return
-	}
+func (g *gctx) schemaGet(_ *servicePrincipal, j *job) {
 	g.raw(200, j.schema)
 }
 
-func (g *gctx) schemaPut() {
-	_, j := g.job()
-	if j == nil {
-		return
-	}
+func (g *gctx) schemaPut(_ *servicePrincipal, j *job) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(g.body, &m); err != nil || m == nil {
 		g.err(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
@@ -375,11 +339,7 @@ var entraDiscoverObjects = []struct {
 	{"Group", []attrDef{{"displayName", "String"}, {"member", "Reference"}}},
 }
 
-func (g *gctx) discover() {
-	_, j := g.job()
-	if j == nil {
-		return
-	}
+func (g *gctx) discover(_ *servicePrincipal, j *job) {
 	dir := strings.ToLower(g.params["directoryId"])
 	if dir != ADDirectoryID && dir != EntraDirectoryID {
 		g.syncErr(404, "DirectoryDefinitionNotFound", fmt.Sprintf("The directory definition '%s' was not found in the schema of job '%s'.", g.params["directoryId"], j.id))
@@ -439,11 +399,7 @@ func isSensitiveKey(k string) bool {
 	return strings.Contains(lk, "secret") || strings.Contains(lk, "password")
 }
 
-func (g *gctx) secretsGet() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
+func (g *gctx) secretsGet(sp *servicePrincipal) {
 	out := []any{}
 	for _, kv := range sp.secrets {
 		v := kv.Value
@@ -455,11 +411,7 @@ func (g *gctx) secretsGet() {
 	g.json(200, map[string]any{"@odata.context": fmt.Sprintf("%s#servicePrincipals('%s')/synchronization/secrets", graphMeta, sp.id), "value": out})
 }
 
-func (g *gctx) secretsPut() {
-	sp := g.sp()
-	if sp == nil {
-		return
-	}
+func (g *gctx) secretsPut(sp *servicePrincipal) {
 	var body struct {
 		Value *[]struct {
 			Key   *string `json:"key"`
