@@ -301,7 +301,7 @@ func startWorker(bin string, ds *devServer, sim *graphsim.Server, logDir, name s
 		"AZURE_CLIENT_ID="+benchClientID,
 		"AZURE_CLIENT_SECRET="+benchSecret,
 		"CLOUDSYNC_LOG_LEVEL=warn",
-		"CLOUDSYNC_METRICS_ADDR=",
+		"CLOUDSYNC_METRICS_ADDR=off", // the bench reads the server's counters, not the worker's
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	logf, err := os.Create(filepath.Join(logDir, name+"-worker.log"))

@@ -102,7 +102,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("CLOUDSYNC_WEBHOOKS: %w", err)
 	}
 	fs.Var(webhooks, "webhook", "name=https://… a notification webhook watchers may name (repeatable)")
-	fs.StringVar(&c.MetricsAddr, "metrics-addr", def("CLOUDSYNC_METRICS_ADDR", ":9090"), "serve /metrics, /healthz and /readyz here (empty: off)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", def("CLOUDSYNC_METRICS_ADDR", ":9090"), "serve /metrics, /healthz and /readyz here (off or empty: none)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "cloudsync worker: runs OnboardTenant, WatchSyncJob, the WatchPoller shards, PlanTenant and WatchDrift.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -119,6 +119,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return c, errVersion
 	}
 	c.Webhooks = webhooks
+	if strings.EqualFold(c.MetricsAddr, "off") {
+		c.MetricsAddr = "" // an empty variable is unset (the default), so "off" says none
+	}
 	if c.DriftInterval < time.Second {
 		return c, fmt.Errorf("--drift-interval %s is too short: at least 1s (every check reads each watched tenant's configuration)", c.DriftInterval)
 	}

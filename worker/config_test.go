@@ -268,3 +268,26 @@ func TestLoadConfigDriftInterval(t *testing.T) {
 		t.Fatalf("too short: %v", err)
 	}
 }
+
+func TestMetricsAddrOff(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, ":9090"},
+		{nil, map[string]string{"CLOUDSYNC_METRICS_ADDR": ""}, ":9090"},
+		{nil, map[string]string{"CLOUDSYNC_METRICS_ADDR": "off"}, ""},
+		{nil, map[string]string{"CLOUDSYNC_METRICS_ADDR": "OFF"}, ""},
+		{[]string{"--metrics-addr="}, nil, ""},
+		{[]string{"--metrics-addr=off"}, map[string]string{"CLOUDSYNC_METRICS_ADDR": "127.0.0.1:1"}, ""},
+	} {
+		c, err := loadConfig(tc.args, mapEnv(secretEnv(tc.env)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.MetricsAddr != tc.want {
+			t.Errorf("%v %v: metrics address %q, want %q", tc.args, tc.env, c.MetricsAddr, tc.want)
+		}
+	}
+}

@@ -72,7 +72,7 @@ var Vars = []Var{
 	{Names: []string{"CLOUDSYNC_DRIFT_INTERVAL"}, Doc: "compare each watched tenant's configuration with its spec this often (default 24h; one read set per tenant)"},
 	{Names: []string{"CLOUDSYNC_WATCH_HEARTBEAT_TIMEOUT"}, Doc: "how soon a crashed worker's poller shard moves to another worker (default 5m)"},
 	{Names: []string{"CLOUDSYNC_WEBHOOKS"}, Doc: "notification webhooks \"name=https://…,other=https://…\" that watchers name with --webhook (URLs are secrets: never logged)"},
-	{Names: []string{"CLOUDSYNC_METRICS_ADDR"}, Doc: "Prometheus /metrics and /healthz, /readyz address (default :9090; empty: off)"},
+	{Names: []string{"CLOUDSYNC_METRICS_ADDR"}, Doc: "Prometheus /metrics and /healthz, /readyz address (default :9090; off: none — an empty variable means the default)"},
 }
 
 // StopTimeout is the worker's --stop-timeout default (a flag, no variable):
