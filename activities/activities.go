@@ -109,10 +109,7 @@ func toTemporal(err error, f fresh) error {
 // expected condition); after it (or on one we found), a 403 is the missing
 // permission it says.
 func (a *Activities) syncErr(err error, spCreated time.Time) error {
-	window := a.SyncSettleWindow
-	if window <= 0 {
-		window = wf.DefaultSyncSettleWindow
-	}
+	window := wf.OrDefault(a.SyncSettleWindow, wf.DefaultSyncSettleWindow)
 	ge, ok := graph.AsError(err)
 	if ok && (ge.Kind == graph.KindForbidden || ge.Kind == graph.KindConflict) && !spCreated.IsZero() && time.Since(spCreated) < window {
 		return temporal.NewApplicationErrorWithOptions(ge.Error()+": the service principal was created at "+spCreated.Format(time.RFC3339)+
