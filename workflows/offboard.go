@@ -91,14 +91,8 @@ func (o *offboarding) validDecision(req OffboardDecisionRequest) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	if len(o.in.Approvers) > 0 {
-		ok := false
-		for _, a := range o.in.Approvers {
-			ok = ok || strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(req.Approver))
-		}
-		if !ok {
-			return fmt.Errorf("%s is not an allowed approver for this offboarding", req.Approver)
-		}
+	if !allowedApprover(o.in.Approvers, req.Approver) {
+		return fmt.Errorf("%s is not an allowed approver for this offboarding", req.Approver)
 	}
 	switch {
 	case o.st.Decision != nil:

@@ -307,15 +307,24 @@ func (w *watcher) validDecision(req DecisionRequest) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	if len(w.opts.Approvers) > 0 {
-		for _, a := range w.opts.Approvers {
-			if strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(req.Approver)) {
-				return nil
-			}
-		}
+	if !allowedApprover(w.opts.Approvers, req.Approver) {
 		return fmt.Errorf("%s is not an allowed approver for this tenant", req.Approver)
 	}
 	return nil
+}
+
+// allowedApprover: anyone when approvers is empty, else one of them (case
+// and surrounding spaces ignored).
+func allowedApprover(approvers []string, who string) bool {
+	if len(approvers) == 0 {
+		return true
+	}
+	for _, a := range approvers {
+		if strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(who)) {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *watcher) signal(ctx workflow.Context, c workflow.ReceiveChannel, approve bool) {
@@ -521,15 +530,22 @@ func (w *watcher) publishPhase(ctx workflow.Context) {
 	}
 }
 
-// notify sends a notification without holding the watcher up; end and
-// continue-as-new wait for every one in flight, so none is dropped.
-func (w *watcher) notify(ctx workflow.Context, kind, msg string) {
-	ao := workflow.ActivityOptions{
+// notifyOptions are the Notify activity's, the watcher's and the drift
+// check's: a webhook down is retried for half an hour, one not configured is
+// not retried.
+func notifyOptions(kind string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 30 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
 			NonRetryableErrorTypes: []string{ErrUnknownWebhook}},
 		Summary: "notify " + kind,
 	}
+}
+
+// notify sends a notification without holding the watcher up; end and
+// continue-as-new wait for every one in flight, so none is dropped.
+func (w *watcher) notify(ctx workflow.Context, kind, msg string) {
+	ao := notifyOptions(kind)
 	n := Notification{TenantID: w.in.TenantID, Domain: w.in.Domain, JobID: w.in.JobID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		Kind: kind, Message: msg, Job: w.st.Job, Webhook: w.opts.Webhook}
 	f := ExecuteErr(workflow.WithActivityOptions(ctx, ao), WatchingActivities.Notify, n)
