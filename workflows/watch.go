@@ -304,27 +304,26 @@ func adviceFor(s JobStatus) string {
 // signals: recorded as not acted upon). Whether anything awaits is not its
 // business: a well-formed decision is recorded either way.
 func (w *watcher) validDecision(req DecisionRequest) error {
-	if err := req.Validate(); err != nil {
-		return err
-	}
-	if !allowedApprover(w.opts.Approvers, req.Approver) {
-		return fmt.Errorf("%s is not an allowed approver for this tenant", req.Approver)
-	}
-	return nil
+	return validDecider(req.Validate, w.opts.Approvers, req.Approver, "this tenant")
 }
 
-// allowedApprover: anyone when approvers is empty, else one of them (case
-// and surrounding spaces ignored).
-func allowedApprover(approvers []string, who string) bool {
+// validDecider is what the watcher's and the offboarding's decisions share: a
+// well-formed request (validate), from anyone when approvers is empty, else
+// from one of them (case and surrounding spaces ignored); of names what they
+// approve for.
+func validDecider(validate func() error, approvers []string, approver, of string) error {
+	if err := validate(); err != nil {
+		return err
+	}
 	if len(approvers) == 0 {
-		return true
+		return nil
 	}
 	for _, a := range approvers {
-		if strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(who)) {
-			return true
+		if strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(approver)) {
+			return nil
 		}
 	}
-	return false
+	return fmt.Errorf("%s is not an allowed approver for %s", approver, of)
 }
 
 func (w *watcher) signal(ctx workflow.Context, c workflow.ReceiveChannel, approve bool) {
