@@ -109,10 +109,7 @@ func toTemporal(err error, f fresh) error {
 // expected condition); after it (or on one we found), a 403 is the missing
 // permission it says.
 func (a *Activities) syncErr(err error, spCreated time.Time) error {
-	window := a.SyncSettleWindow
-	if window <= 0 {
-		window = wf.DefaultSyncSettleWindow
-	}
+	window := wf.OrDefault(a.SyncSettleWindow, wf.DefaultSyncSettleWindow)
 	ge, ok := graph.AsError(err)
 	if ok && (ge.Kind == graph.KindForbidden || ge.Kind == graph.KindConflict) && !spCreated.IsZero() && time.Since(spCreated) < window {
 		return temporal.NewApplicationErrorWithOptions(ge.Error()+": the service principal was created at "+spCreated.Format(time.RFC3339)+
@@ -416,13 +413,9 @@ func (a *Activities) WaitForServicePrincipal(ctx context.Context, in wf.ServiceP
 // made (in.Seen; see JobsSeen).
 func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.EnsureJobsResult, error) {
 	res := wf.EnsureJobsResult{Jobs: map[string]string{}, Report: wf.StepReport{Step: wf.StepJobs}}
-	c, err := a.client(in.TenantID)
+	c, jobs, err := a.tenantJobs(ctx, in.TenantID, in.ServicePrincipalID, in.Seen, in.SPCreated)
 	if err != nil {
 		return res, err
-	}
-	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
-	if err != nil {
-		return res, a.syncErr(err, in.SPCreated)
 	}
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].ID < jobs[j].ID })
 	res.Jobs = jobsByTemplate(jobs)
@@ -474,21 +467,37 @@ func missingTemplates(byTemplate map[string]string, templates []string) (found, 
 	return found, missing
 }
 
-// jobs lists a service principal's jobs, or takes a listing handed on by the
-// previous step when it may stand in for one.
-func (a *Activities) jobs(ctx context.Context, c *graph.Client, spID string, seen *wf.JobsSeen) ([]wf.SeenJob, error) {
+// tenantJobs gives the tenant's client and a service principal's jobs: a
+// listing handed on by the previous step when it may stand in for one, or a
+// fresh one. Its errors are classified for Temporal (see syncErr).
+func (a *Activities) tenantJobs(ctx context.Context, tenantID, spID string, seen *wf.JobsSeen, spCreated time.Time) (*graph.Client, []wf.SeenJob, error) {
+	c, err := a.client(tenantID)
+	if err != nil {
+		return nil, nil, err
+	}
 	if seenUsable(ctx, seen) {
-		return append([]wf.SeenJob(nil), seen.Jobs...), nil
+		return c, append([]wf.SeenJob(nil), seen.Jobs...), nil
 	}
 	list, err := c.ListJobs(ctx, spID)
 	if err != nil {
-		return nil, err
+		return nil, nil, a.syncErr(err, spCreated)
 	}
 	out := make([]wf.SeenJob, 0, len(list))
 	for _, j := range list {
 		out = append(out, seenJob(j))
 	}
-	return out, nil
+	return c, out, nil
+}
+
+// appendNotes appends notes to a "; "-separated step detail.
+func appendNotes(detail string, notes []string) string {
+	for _, n := range notes {
+		if detail != "" {
+			detail += "; "
+		}
+		detail += n
+	}
+	return detail
 }
 
 // seenJob keeps what the next steps decide on.

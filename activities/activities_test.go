@@ -57,6 +57,25 @@ func activityEnv(a *Activities) *testsuite.TestActivityEnvironment {
 	return env
 }
 
+// runner runs activities of a in a test activity environment, failing the
+// test on an error: exec(a.EnsureJobs, in, &out).
+func runner(t *testing.T, a *Activities) func(fn, in, out any) {
+	env := activityEnv(a)
+	return func(fn, in, out any) {
+		t.Helper()
+		v, err := env.ExecuteActivity(fn, in)
+		require.NoError(t, err)
+		require.NoError(t, v.Get(out))
+	}
+}
+
+// newSP runs EnsureApplication and gives the service principal's id.
+func newSP(exec func(fn, in, out any), a *Activities, in wf.EnsureApplicationInput) string {
+	var app wf.ApplicationResult
+	exec(a.EnsureApplication, in, &app)
+	return app.ServicePrincipalID
+}
+
 func TestEnsureApplicationLooksBeforeInstantiating(t *testing.T) {
 	a, srv := newActivities(t, graphsim.Options{})
 	env := activityEnv(a)

@@ -28,16 +28,8 @@ func writes(sim *graphsim.Server, from int) []string {
 // was restored, resumes the paused job.
 func TestPasswordHashOffPausesItsJobAndRemovesTheMapping(t *testing.T) {
 	a, sim := newActivities(t, graphsim.Options{})
-	env := activityEnv(a)
-	exec := func(fn, in, out any) {
-		t.Helper()
-		v, err := env.ExecuteActivity(fn, in)
-		require.NoError(t, err)
-		require.NoError(t, v.Get(out))
-	}
-	var app wf.ApplicationResult
-	exec(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "phs.contoso.com", Domain: "phs.contoso.com"}, &app)
-	sp := app.ServicePrincipalID
+	exec := runner(t, a)
+	sp := newSP(exec, a, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "phs.contoso.com", Domain: "phs.contoso.com"})
 	secrets := wf.SecretsInput{TenantID: tenant, ServicePrincipalID: sp, Domain: "phs.contoso.com", PasswordHashSync: true}
 	var rep wf.StepReport
 	exec(a.ApplySecrets, secrets, &rep)
@@ -112,16 +104,8 @@ func TestPasswordHashOffPausesItsJobAndRemovesTheMapping(t *testing.T) {
 // stopped is left as it is. A resume request never starts a quarantined job.
 func TestExchangeOffPausesTheWritebackJob(t *testing.T) {
 	a, sim := newActivities(t, graphsim.Options{})
-	env := activityEnv(a)
-	exec := func(fn, in, out any) {
-		t.Helper()
-		v, err := env.ExecuteActivity(fn, in)
-		require.NoError(t, err)
-		require.NoError(t, v.Get(out))
-	}
-	var app wf.ApplicationResult
-	exec(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "exch.contoso.com"}, &app)
-	sp := app.ServicePrincipalID
+	exec := runner(t, a)
+	sp := newSP(exec, a, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "exch.contoso.com"})
 	var jobs wf.EnsureJobsResult
 	exec(a.EnsureJobs, wf.EnsureJobsInput{TenantID: tenant, ServicePrincipalID: sp, Templates: []string{wf.TemplateProvisioning, wf.TemplatePasswordHash, wf.TemplateExchangeWriteback}}, &jobs)
 	prov, phs, exch := jobs.Jobs[wf.TemplateProvisioning], jobs.Jobs[wf.TemplatePasswordHash], jobs.Jobs[wf.TemplateExchangeWriteback]

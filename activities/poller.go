@@ -49,27 +49,13 @@ const (
 
 // WithDefaults fills unset fields.
 func (c WatchConfig) WithDefaults() WatchConfig {
-	if c.Shards <= 0 {
-		c.Shards = DefaultWatchShards
-	}
-	if c.Interval <= 0 {
-		c.Interval = DefaultWatchInterval
-	}
-	if c.GoneAfter <= 0 {
-		c.GoneAfter = DefaultWatchGoneAfter
-	}
-	if c.Refresh <= 0 {
-		c.Refresh = DefaultWatchRefresh
-	}
-	if c.UnreachableAfter <= 0 {
-		c.UnreachableAfter = 3
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = 30 * time.Minute
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = 16
-	}
+	c.Shards = wf.OrDefault(c.Shards, DefaultWatchShards)
+	c.Interval = wf.OrDefault(c.Interval, DefaultWatchInterval)
+	c.GoneAfter = wf.OrDefault(c.GoneAfter, DefaultWatchGoneAfter)
+	c.Refresh = wf.OrDefault(c.Refresh, DefaultWatchRefresh)
+	c.UnreachableAfter = wf.OrDefault(c.UnreachableAfter, 3)
+	c.MaxBackoff = wf.OrDefault(c.MaxBackoff, 30*time.Minute)
+	c.Concurrency = wf.OrDefault(c.Concurrency, 16)
 	return c
 }
 

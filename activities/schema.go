@@ -122,13 +122,9 @@ func (a *Activities) editSchema(ctx context.Context, in wf.JobInput, edit func([
 // attempt) or lists them: no request at all when nothing needs pausing.
 func (a *Activities) PauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.PauseJobsResult, error) {
 	res := wf.PauseJobsResult{Report: wf.StepReport{Step: wf.StepPauseJobs}}
-	c, err := a.client(in.TenantID)
+	c, jobs, err := a.tenantJobs(ctx, in.TenantID, in.ServicePrincipalID, in.Seen, in.SPCreated)
 	if err != nil {
 		return res, err
-	}
-	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
-	if err != nil {
-		return res, a.syncErr(err, in.SPCreated)
 	}
 	toPause, stopped := pauseDecision(jobs, in.Jobs)
 	var paused []string
@@ -156,13 +152,7 @@ func (a *Activities) PauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.Pa
 		res.Report.Outcome = wf.OutcomeChanged
 		d = "changed: paused " + strings.Join(paused, ", ")
 	}
-	for _, n := range stopped {
-		if d != "" {
-			d += "; "
-		}
-		d += n
-	}
-	res.Report.Detail = d
+	res.Report.Detail = appendNotes(d, stopped)
 	return res, nil
 }
 
@@ -227,13 +217,9 @@ func (a *Activities) CheckExchangeSchema(ctx context.Context, in wf.ExchangeChec
 // its first attempt, from the listing the jobs step handed on: see JobsSeen).
 func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.StartJobsResult, error) {
 	res := wf.StartJobsResult{Report: wf.StepReport{Step: wf.StepStartJobs}}
-	c, err := a.client(in.TenantID)
+	c, jobs, err := a.tenantJobs(ctx, in.TenantID, in.ServicePrincipalID, in.Seen, in.SPCreated)
 	if err != nil {
 		return res, err
-	}
-	jobs, err := a.jobs(ctx, c, in.ServicePrincipalID, in.Seen)
-	if err != nil {
-		return res, a.syncErr(err, in.SPCreated)
 	}
 	byID := map[string]wf.SeenJob{}
 	for _, j := range jobs {
@@ -277,13 +263,7 @@ func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.St
 		res.Report.Outcome = wf.OutcomeChanged
 	}
 	d := wf.JoinDetail(wf.JoinDetail("", "started", res.Started), "already running", res.AlreadyRunning)
-	for _, n := range notes {
-		if d != "" {
-			d += "; "
-		}
-		d += n
-	}
-	res.Report.Detail = d
+	res.Report.Detail = appendNotes(d, notes)
 	return res, nil
 }
 

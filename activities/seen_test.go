@@ -15,16 +15,8 @@ import (
 // their own. Anything else lists again (look before write).
 func TestJobListingsHandedOn(t *testing.T) {
 	a, sim := newActivities(t, graphsim.Options{})
-	env := activityEnv(a)
-	exec := func(fn, in, out any) {
-		t.Helper()
-		v, err := env.ExecuteActivity(fn, in)
-		require.NoError(t, err)
-		require.NoError(t, v.Get(out))
-	}
-	var app wf.ApplicationResult
-	exec(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "seen.contoso.com"}, &app)
-	sp := app.ServicePrincipalID
+	exec := runner(t, a)
+	sp := newSP(exec, a, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "seen.contoso.com"})
 	lists := func() int {
 		n := 0
 		for _, r := range sim.RequestLog() {

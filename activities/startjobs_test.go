@@ -17,16 +17,8 @@ import (
 // paused; both are reported. A fresh job next to them is started.
 func TestStartJobsLeavesQuarantinedAndPausedJobsAlone(t *testing.T) {
 	a, sim := newActivities(t, graphsim.Options{SyncInterval: 20 * time.Millisecond})
-	env := activityEnv(a)
-	exec := func(fn, in, out any) {
-		t.Helper()
-		v, err := env.ExecuteActivity(fn, in)
-		require.NoError(t, err)
-		require.NoError(t, v.Get(out))
-	}
-	var app wf.ApplicationResult
-	exec(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "start.contoso.com"}, &app)
-	sp := app.ServicePrincipalID
+	exec := runner(t, a)
+	sp := newSP(exec, a, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "start.contoso.com"})
 	var jobs wf.EnsureJobsResult
 	exec(a.EnsureJobs, wf.EnsureJobsInput{TenantID: tenant, ServicePrincipalID: sp, Templates: []string{wf.TemplateProvisioning, wf.TemplatePasswordHash}}, &jobs)
 	prov, phs := jobs.Jobs[wf.TemplateProvisioning], jobs.Jobs[wf.TemplatePasswordHash]
@@ -100,16 +92,8 @@ func TestStartJobsLeavesQuarantinedAndPausedJobsAlone(t *testing.T) {
 // handed on by an older worker (no job status) is not trusted.
 func TestStartJobsOtherStates(t *testing.T) {
 	a, sim := newActivities(t, graphsim.Options{SyncInterval: time.Hour})
-	env := activityEnv(a)
-	exec := func(fn, in, out any) {
-		t.Helper()
-		v, err := env.ExecuteActivity(fn, in)
-		require.NoError(t, err)
-		require.NoError(t, v.Get(out))
-	}
-	var app wf.ApplicationResult
-	exec(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "states.contoso.com"}, &app)
-	sp := app.ServicePrincipalID
+	exec := runner(t, a)
+	sp := newSP(exec, a, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "states.contoso.com"})
 	var jobs wf.EnsureJobsResult
 	exec(a.EnsureJobs, wf.EnsureJobsInput{TenantID: tenant, ServicePrincipalID: sp, Templates: []string{wf.TemplateProvisioning, wf.TemplatePasswordHash}}, &jobs)
 	prov, phs := jobs.Jobs[wf.TemplateProvisioning], jobs.Jobs[wf.TemplatePasswordHash]

@@ -122,13 +122,8 @@ func startDevServerOnce(cli, logDir, name string) (*devServer, error) {
 		args = append(args, "--search-attribute", sa.Name+"="+sa.Type)
 	}
 	cmd := exec.Command(cli, args...)
-	logf, err := os.Create(filepath.Join(logDir, name+"-devserver.log"))
+	logf, err := startLogged(cmd, logDir, name+"-devserver")
 	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cli, err)
 	}
 	d := &devServer{cmd: cmd, hostPort: fmt.Sprintf("127.0.0.1:%d", port), metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
@@ -304,19 +299,32 @@ func startWorker(bin string, ds *devServer, sim *graphsim.Server, logDir, name s
 		"CLOUDSYNC_METRICS_ADDR=off", // the bench reads the server's counters, not the worker's
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
-	logf, err := os.Create(filepath.Join(logDir, name+"-worker.log"))
+	return startWorkerProc(ds, cmd, logDir, name+"-worker", workflows.TaskQueue, "worker")
+}
+
+// startLogged starts cmd in a process group of its own (stopping the group
+// stops its children too), its output going to logDir/name.log.
+func startLogged(cmd *exec.Cmd, logDir, name string) (*os.File, error) {
+	logf, err := os.Create(filepath.Join(logDir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	return logf, cmd.Start()
+}
+
+// startWorkerProc starts a worker process (the worker binary, or the floor's)
+// and waits until it polls taskQueue; what names it in errors.
+func startWorkerProc(ds *devServer, cmd *exec.Cmd, logDir, name, taskQueue, what string) (*workerProc, error) {
+	logf, err := startLogged(cmd, logDir, name)
+	if err != nil {
 		return nil, err
 	}
 	w := &workerProc{cmd: cmd, log: logf}
-	if err := waitPolling(ds, workflows.TaskQueue, cmd.Process.Pid); err != nil {
+	if err := waitPolling(ds, taskQueue, cmd.Process.Pid); err != nil {
 		w.stop()
-		return nil, fmt.Errorf("the worker %w (see %s)", err, logf.Name())
+		return nil, fmt.Errorf("the %s %w (see %s)", what, err, logf.Name())
 	}
 	return w, nil
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"syscall"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -37,19 +35,5 @@ func startFloorWorker(ds *devServer, logDir, name string) (*workerProc, error) {
 		return nil, err
 	}
 	cmd := exec.Command(self, "-floor-worker", ds.hostPort)
-	logf, err := os.Create(filepath.Join(logDir, name+"-floor-worker.log"))
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	w := &workerProc{cmd: cmd, log: logf}
-	if err := waitPolling(ds, floorTaskQueue, cmd.Process.Pid); err != nil {
-		w.stop()
-		return nil, fmt.Errorf("the floor worker %w (see %s)", err, logf.Name())
-	}
-	return w, nil
+	return startWorkerProc(ds, cmd, logDir, name+"-floor-worker", floorTaskQueue, "floor worker")
 }

@@ -275,6 +275,25 @@ func (b *bench) want(phase string) bool {
 	return false
 }
 
+// throughputPhases runs the throughput phase at each N asked for, on the dev
+// server or (cluster) on a server on PostgreSQL, appending to out; a failed
+// phase goes to phase and the next N runs.
+func (b *bench) throughputPhases(ctx context.Context, out *[]throughputResult, cluster bool, phase func(error)) {
+	what := "throughput"
+	if cluster {
+		what = "cluster throughput"
+	}
+	for _, n := range b.cfg.ns {
+		if ctx.Err() != nil {
+			return
+		}
+		*out = append(*out, throughputResult{N: n})
+		if err := b.throughputOn(ctx, &(*out)[len(*out)-1], cluster); err != nil {
+			phase(fmt.Errorf("%s N=%d: %w", what, n, err))
+		}
+	}
+}
+
 // runAll runs the phases asked for. A phase that fails is reported and the
 // next one runs: one missing PostgreSQL or one flaky phase does not cost the
 // other figures of an hour-long run.
@@ -308,16 +327,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		}
 	}
 	if b.want("throughput") {
-		for _, n := range b.cfg.ns {
-			if ctx.Err() != nil {
-				break
-			}
-			r.Throughput = append(r.Throughput, throughputResult{N: n})
-			tp := &r.Throughput[len(r.Throughput)-1]
-			if err := b.throughputOn(ctx, tp, false); err != nil {
-				phase(fmt.Errorf("throughput N=%d: %w", n, err))
-			}
-		}
+		b.throughputPhases(ctx, &r.Throughput, false, phase)
 	}
 	if b.want("serial") && ctx.Err() == nil {
 		phase(b.serial(ctx))
@@ -331,16 +341,7 @@ func (b *bench) runAll(ctx context.Context) error {
 		if err := clusterReachable(); err != nil {
 			phase(err)
 		} else {
-			for _, n := range b.cfg.ns {
-				if ctx.Err() != nil {
-					break
-				}
-				r.Cluster = append(r.Cluster, throughputResult{N: n})
-				tp := &r.Cluster[len(r.Cluster)-1]
-				if err := b.throughputOn(ctx, tp, true); err != nil {
-					phase(fmt.Errorf("cluster throughput N=%d: %w", n, err))
-				}
-			}
+			b.throughputPhases(ctx, &r.Cluster, true, phase)
 		}
 	}
 	if ctx.Err() != nil {

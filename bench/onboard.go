@@ -16,6 +16,7 @@ import (
 	"github.com/cloudsync/cloudsync/activities"
 	"github.com/cloudsync/cloudsync/graph"
 	"github.com/cloudsync/cloudsync/graphsim"
+	"github.com/cloudsync/cloudsync/internal/graphcount"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -175,25 +176,12 @@ func max2(a, b int) int {
 // graphCount counts the Graph requests of onboardings in a request log: the
 // tenants' requests minus the watchers' polls (GET of one job, which an
 // onboarding never makes). Token requests are not Graph requests.
-type graphCount struct {
-	Total   int            `json:"total"`
-	Writes  int            `json:"writes"`
-	ByRoute map[string]int `json:"byRoute"`
-}
+type graphCount = graphcount.Count
 
 func onboardingRequests(log []graphsim.Request, tenants map[string]bool) graphCount {
-	g := graphCount{ByRoute: map[string]int{}}
-	for _, r := range log {
-		if !tenants[r.Tenant] || r.Route == "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}" {
-			continue
-		}
-		g.Total++
-		if r.Method != "GET" && !strings.HasSuffix(r.Route, "/discover") {
-			g.Writes++
-		}
-		g.ByRoute[fmt.Sprintf("%s %d", r.Route, r.Status)]++
-	}
-	return g
+	return graphcount.Of(log, func(r graphsim.Request) bool {
+		return tenants[r.Tenant] && r.Route != "GET /servicePrincipals/{id}/synchronization/jobs/{jobId}"
+	})
 }
 
 func sortedRoutes(m map[string]int) []string {

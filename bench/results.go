@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -259,14 +262,20 @@ func minimum() int {
 	return n
 }
 
-func (r *Results) throughputAt(n int) *throughputResult {
-	for i := range r.Throughput {
-		if r.Throughput[i].N == n {
-			return &r.Throughput[i]
+// atN is the phase result at n tenants, nil when no phase ran at n.
+func atN[T interface{ tenants() int }](phases []T, n int) *T {
+	for i := range phases {
+		if phases[i].tenants() == n {
+			return &phases[i]
 		}
 	}
 	return nil
 }
+
+func (t throughputResult) tenants() int { return t.N }
+func (s serialResult) tenants() int     { return s.N }
+
+func (r *Results) throughputAt(n int) *throughputResult { return atN(r.Throughput, n) }
 
 func (r *Results) largest() *throughputResult {
 	var out *throughputResult
@@ -278,14 +287,7 @@ func (r *Results) largest() *throughputResult {
 	return out
 }
 
-func (r *Results) serialAt(n int) *serialResult {
-	for i := range r.Serial {
-		if r.Serial[i].N == n {
-			return &r.Serial[i]
-		}
-	}
-	return nil
-}
+func (r *Results) serialAt(n int) *serialResult { return atN(r.Serial, n) }
 
 // evaluate fills the ratios and the goals.
 func (r *Results) evaluate() {
@@ -357,30 +359,19 @@ func yes(b bool) string {
 	return "**missed**"
 }
 
-func sortedKinds(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+// byKind lists "kind value" in kind order, each value as format writes it.
+func byKind[V any](m map[string]V, format func(V) string) string {
 	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, k+" "+format(m[k]))
 	}
 	return strings.Join(parts, ", ")
 }
 
+func sortedKinds(m map[string]int) string { return byKind(m, strconv.Itoa) }
+
 func sortedFloatKinds(m map[string]float64, scale float64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %.4g", k, m[k]/scale))
-	}
-	return strings.Join(parts, ", ")
+	return byKind(m, func(v float64) string { return fmt.Sprintf("%.4g", v/scale) })
 }
 
 func (r *Results) markdown() string {

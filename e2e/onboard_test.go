@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudsync/cloudsync/graphsim"
+	"github.com/cloudsync/cloudsync/internal/graphcount"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -180,12 +180,15 @@ type requestCount struct {
 	byRoute       map[string]int
 }
 
+func counted(c graphcount.Count) requestCount {
+	return requestCount{total: c.Total, writes: c.Writes, byRoute: c.ByRoute}
+}
+
 // requests counts the tenant's onboarding Graph requests logged since index
 // from, up to the close of its latest onboarding of domain: the watchers'
 // poller lists the jobs alongside once the onboarding has started them (its
 // last step).
 func (e *env) requests(tenant, domain string, from int) requestCount {
-	c := requestCount{byRoute: map[string]int{}}
 	closed := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -194,15 +197,7 @@ func (e *env) requests(tenant, domain string, from int) requestCount {
 			closed = ct.AsTime()
 		}
 	}
-	for _, r := range e.sim.RequestLog()[from:] {
-		if r.Tenant != tenant || r.Time.After(closed) {
-			continue
-		}
-		c.total++
-		if r.Method != "GET" && !strings.HasSuffix(r.Route, "/discover") { // discover is a POST that reads
-			c.writes++
-		}
-		c.byRoute[fmt.Sprintf("%s %d", r.Route, r.Status)]++
-	}
-	return c
+	return counted(graphcount.Of(e.sim.RequestLog()[from:], func(r graphsim.Request) bool {
+		return r.Tenant == tenant && !r.Time.After(closed)
+	}))
 }

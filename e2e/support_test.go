@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/cloudsync/cloudsync/graphsim"
+	"github.com/cloudsync/cloudsync/internal/graphcount"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -198,18 +199,9 @@ func keys[V any](m map[string]V) []string {
 // tenantRequests counts one tenant's Graph requests in a simulator's log
 // (tenant "": all of them), leaving out the watchers' polls.
 func tenantRequests(sim *graphsim.Server, tenant string) requestCount {
-	c := requestCount{byRoute: map[string]int{}}
-	for _, r := range sim.RequestLog() {
-		if (tenant != "" && r.Tenant != tenant) || r.Route == watcherPollRoute {
-			continue
-		}
-		c.total++
-		if r.Method != "GET" && !strings.HasSuffix(r.Route, "/discover") {
-			c.writes++
-		}
-		c.byRoute[fmt.Sprintf("%s %d", r.Route, r.Status)]++
-	}
-	return c
+	return counted(graphcount.Of(sim.RequestLog(), func(r graphsim.Request) bool {
+		return (tenant == "" || r.Tenant == tenant) && r.Route != watcherPollRoute
+	}))
 }
 
 // faulted counts the answers that were faults (throttled, unavailable, the

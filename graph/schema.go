@@ -38,77 +38,34 @@ var ErrNotSchema = errors.New("schema is not a JSON object")
 // left alone, so the patch is idempotent.
 func PatchCredentialData(schema []byte) ([]byte, SchemaPatch, error) {
 	var rep SchemaPatch
-	if !json.Valid(schema) {
-		return nil, rep, ErrNotSchema
-	}
-	root, err := members(schema, skipWS(schema, 0))
-	if err != nil {
-		return nil, rep, err
-	}
-	type insertion struct {
-		at   int
-		text string
-	}
-	var ins []insertion
-	found := map[string]bool{}
-	for _, rule := range elementsOf(schema, root["synchronizationRules"]) {
-		rm, err := members(schema, rule.start)
-		if err != nil {
-			continue // not an object: nothing of ours to patch there
-		}
-		for _, mapping := range elementsOf(schema, rm["objectMappings"]) {
-			mm, err := members(schema, mapping.start)
-			if err != nil {
-				continue
+	out, err := rewriteTargets(schema, &rep, func(name string, mapping span, mm map[string]span) ([]edit, error) {
+		attrs, hasAttrs := mm["attributeMappings"]
+		var e edit
+		switch {
+		case hasAttrs && schema[attrs.start] == '[':
+			els := elementsOf(schema, attrs)
+			if hasCredentialData(schema, els) {
+				rep.AlreadyPresent = append(rep.AlreadyPresent, name)
+				return nil, nil
 			}
-			name, ok := targetName(schema, mm["name"])
-			if !ok {
-				continue
+			sep := ","
+			if len(els) == 0 {
+				sep = ""
 			}
-			found[strings.ToLower(name)] = true
-			attrs, hasAttrs := mm["attributeMappings"]
-			if hasAttrs && schema[attrs.start] == '[' {
-				els := elementsOf(schema, attrs)
-				if hasCredentialData(schema, els) {
-					rep.AlreadyPresent = append(rep.AlreadyPresent, name)
-					continue
-				}
-				sep := ","
-				if len(els) == 0 {
-					sep = ""
-				}
-				ins = append(ins, insertion{at: attrs.end - 1, text: sep + credentialDataMapping})
-			} else if !hasAttrs {
-				sep := ","
-				if len(mm) == 0 {
-					sep = ""
-				}
-				ins = append(ins, insertion{at: mapping.end - 1, text: sep + `"attributeMappings":[` + credentialDataMapping + `]`})
-			} else {
-				return nil, rep, fmt.Errorf("object mapping %q: attributeMappings is not an array", name)
+			e = insertion(schema, attrs.end-1, sep+credentialDataMapping)
+		case !hasAttrs:
+			sep := ","
+			if len(mm) == 0 {
+				sep = ""
 			}
-			rep.Added = append(rep.Added, name)
+			e = insertion(schema, mapping.end-1, sep+`"attributeMappings":[`+credentialDataMapping+`]`)
+		default:
+			return nil, fmt.Errorf("object mapping %q: attributeMappings is not an array", name)
 		}
-	}
-	for _, t := range CredentialDataTargets {
-		if !found[strings.ToLower(t)] {
-			rep.Missing = append(rep.Missing, t)
-		}
-	}
-	if len(ins) == 0 {
-		return schema, rep, nil
-	}
-	sort.Slice(ins, func(i, j int) bool { return ins[i].at > ins[j].at })
-	out := append([]byte(nil), schema...)
-	for _, in := range ins {
-		// Insert before the closing bracket, after any whitespace that precedes it.
-		at := in.at
-		for at > 0 && isWS(out[at-1]) {
-			at--
-		}
-		out = append(out[:at], append([]byte(in.text), out[at:]...)...)
-	}
-	return out, rep, nil
+		rep.Added = append(rep.Added, name)
+		return []edit{e}, nil
+	})
+	return out, rep, err
 }
 
 // RemoveCredentialData removes every attribute mapping targeting
@@ -123,14 +80,32 @@ func PatchCredentialData(schema []byte) ([]byte, SchemaPatch, error) {
 // without any is returned as is.
 func RemoveCredentialData(schema []byte) ([]byte, SchemaPatch, error) {
 	var rep SchemaPatch
+	out, err := rewriteTargets(schema, &rep, func(name string, _ span, mm map[string]span) ([]edit, error) {
+		cuts := removals(schema, elementsOf(schema, mm["attributeMappings"]))
+		if len(cuts) > 0 {
+			rep.Removed = append(rep.Removed, name)
+		}
+		return cuts, nil
+	})
+	return out, rep, err
+}
+
+// rewriteTargets is the walk both patches share: it calls edits, in document
+// order, for every object mapping of every synchronization rule whose name is
+// one of CredentialDataTargets (with the name as written, the mapping's span
+// and its members), records in rep.Missing the targets found nowhere, and
+// returns the schema with all the edits applied. Rules and mappings that are
+// not objects are skipped: nothing of ours to patch there. It stops at the
+// first error, returning nil.
+func rewriteTargets(schema []byte, rep *SchemaPatch, edits func(name string, mapping span, mm map[string]span) ([]edit, error)) ([]byte, error) {
 	if !json.Valid(schema) {
-		return nil, rep, ErrNotSchema
+		return nil, ErrNotSchema
 	}
 	root, err := members(schema, skipWS(schema, 0))
 	if err != nil {
-		return nil, rep, err
+		return nil, err
 	}
-	var cuts []span
+	var all []edit
 	found := map[string]bool{}
 	for _, rule := range elementsOf(schema, root["synchronizationRules"]) {
 		rm, err := members(schema, rule.start)
@@ -147,12 +122,11 @@ func RemoveCredentialData(schema []byte) ([]byte, SchemaPatch, error) {
 				continue
 			}
 			found[strings.ToLower(name)] = true
-			els := elementsOf(schema, mm["attributeMappings"])
-			c := removals(schema, els)
-			if len(c) > 0 {
-				cuts = append(cuts, c...)
-				rep.Removed = append(rep.Removed, name)
+			e, err := edits(name, mapping, mm)
+			if err != nil {
+				return nil, err
 			}
+			all = append(all, e...)
 		}
 	}
 	for _, t := range CredentialDataTargets {
@@ -160,24 +134,46 @@ func RemoveCredentialData(schema []byte) ([]byte, SchemaPatch, error) {
 			rep.Missing = append(rep.Missing, t)
 		}
 	}
-	if len(cuts) == 0 {
-		return schema, rep, nil
+	return splice(schema, all), nil
+}
+
+// edit replaces the bytes of span with text: an insertion has an empty span,
+// a cut an empty text.
+type edit struct {
+	span
+	text string
+}
+
+// insertion inserts text before the closing bracket at i, after any whitespace
+// that precedes it.
+func insertion(b []byte, i int, text string) edit {
+	for i > 0 && isWS(b[i-1]) {
+		i--
 	}
-	// Spans of different arrays never overlap, and removals keeps those of one
-	// array apart: cut from the end so earlier offsets stay valid.
-	sort.Slice(cuts, func(i, j int) bool { return cuts[i].start > cuts[j].start })
-	out := append([]byte(nil), schema...)
-	for _, c := range cuts {
-		out = append(out[:c.start], out[c.end:]...)
+	return edit{span{i, i}, text}
+}
+
+// splice applies edits to a copy of b; b itself when there are none. Edits
+// never overlap (spans of different arrays are apart, and removals keeps
+// those of one array apart), so applying them from the end keeps earlier
+// offsets valid.
+func splice(b []byte, edits []edit) []byte {
+	if len(edits) == 0 {
+		return b
 	}
-	return out, rep, nil
+	sort.Slice(edits, func(i, j int) bool { return edits[i].start > edits[j].start })
+	out := append([]byte(nil), b...)
+	for _, e := range edits {
+		out = append(out[:e.start], append([]byte(e.text), out[e.end:]...)...)
+	}
+	return out
 }
 
 // removals gives the byte ranges that remove an array's CredentialData
 // elements with their separators, without overlapping: the leading run of
 // removed elements up to the first kept one, and every later removed element
 // with the comma (and whitespace) before it.
-func removals(b []byte, els []span) []span {
+func removals(b []byte, els []span) []edit {
 	var drop []bool
 	some := false
 	for _, e := range els {
@@ -196,15 +192,15 @@ func removals(b []byte, els []span) []span {
 		}
 	}
 	if first < 0 {
-		return []span{{els[0].start, els[len(els)-1].end}}
+		return []edit{{span: span{els[0].start, els[len(els)-1].end}}}
 	}
-	var out []span
+	var out []edit
 	if first > 0 {
-		out = append(out, span{els[0].start, els[first].start})
+		out = append(out, edit{span: span{els[0].start, els[first].start}})
 	}
 	for i := first + 1; i < len(els); i++ {
 		if drop[i] {
-			out = append(out, span{els[i-1].end, els[i].end})
+			out = append(out, edit{span: span{els[i-1].end, els[i].end}})
 		}
 	}
 	return out

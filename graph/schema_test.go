@@ -274,36 +274,19 @@ func FuzzRemoveCredentialData(f *testing.F) {
 // countCredentialData counts the CredentialData mappings per target object
 // mapping (name as written in the schema), with the patch's own JSON walk.
 func countCredentialData(schema []byte) (map[string]int, error) {
-	if !json.Valid(schema) {
-		return nil, ErrNotSchema
-	}
-	root, err := members(schema, skipWS(schema, 0))
+	out := map[string]int{}
+	_, err := rewriteTargets(schema, &SchemaPatch{}, func(name string, _ span, mm map[string]span) ([]edit, error) {
+		n := 0
+		for _, a := range elementsOf(schema, mm["attributeMappings"]) {
+			if isCredentialData(schema, a) {
+				n++
+			}
+		}
+		out[name] += n
+		return nil, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	out := map[string]int{}
-	for _, rule := range elementsOf(schema, root["synchronizationRules"]) {
-		rm, err := members(schema, rule.start)
-		if err != nil {
-			continue
-		}
-		for _, mapping := range elementsOf(schema, rm["objectMappings"]) {
-			mm, err := members(schema, mapping.start)
-			if err != nil {
-				continue
-			}
-			name, ok := targetName(schema, mm["name"])
-			if !ok {
-				continue
-			}
-			n := 0
-			for _, a := range elementsOf(schema, mm["attributeMappings"]) {
-				if isCredentialData(schema, a) {
-					n++
-				}
-			}
-			out[name] += n
-		}
 	}
 	return out, nil
 }

@@ -237,12 +237,7 @@ func (d *drifter) notifyIfChanged(ctx workflow.Context, how string) {
 			s.Domain, s.TenantID, how, d.st.Notified)
 	}
 	d.st.Notified = d.st.Status
-	ao := workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 30 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
-			NonRetryableErrorTypes: []string{ErrUnknownWebhook}},
-		Summary: "notify " + kind,
-	}
+	ao := notifyOptions(kind)
 	drift := d.st.Drift
 	if len(drift) == 0 {
 		drift = []string{DriftNone}

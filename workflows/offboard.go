@@ -88,17 +88,8 @@ func (o *offboarding) setup(ctx workflow.Context) error {
 // approver not allowed, and a decision when nothing awaits one (the inventory
 // is not published yet, or a decision was made).
 func (o *offboarding) validDecision(req OffboardDecisionRequest) error {
-	if err := req.Validate(); err != nil {
+	if err := validDecider(req.Validate, o.in.Approvers, req.Approver, "this offboarding"); err != nil {
 		return err
-	}
-	if len(o.in.Approvers) > 0 {
-		ok := false
-		for _, a := range o.in.Approvers {
-			ok = ok || strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(req.Approver))
-		}
-		if !ok {
-			return fmt.Errorf("%s is not an allowed approver for this offboarding", req.Approver)
-		}
 	}
 	switch {
 	case o.st.Decision != nil:

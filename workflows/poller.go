@@ -18,10 +18,7 @@ const pollerRunsPerHistory = 100
 // lives in the activity; a run ends at the worker's refresh interval, and the
 // next one reports every job once (the watchers' sign of life).
 func WatchPoller(ctx workflow.Context, in PollerInput) error {
-	hb := in.HeartbeatTimeout
-	if hb <= 0 {
-		hb = DefaultPollerHeartbeatTimeout
-	}
+	hb := OrDefault(in.HeartbeatTimeout, DefaultPollerHeartbeatTimeout)
 	ao := workflow.ActivityOptions{
 		StartToCloseTimeout: 25 * time.Hour,
 		HeartbeatTimeout:    hb,

@@ -304,18 +304,26 @@ func adviceFor(s JobStatus) string {
 // signals: recorded as not acted upon). Whether anything awaits is not its
 // business: a well-formed decision is recorded either way.
 func (w *watcher) validDecision(req DecisionRequest) error {
-	if err := req.Validate(); err != nil {
+	return validDecider(req.Validate, w.opts.Approvers, req.Approver, "this tenant")
+}
+
+// validDecider is what the watcher's and the offboarding's decisions share: a
+// well-formed request (validate), from anyone when approvers is empty, else
+// from one of them (case and surrounding spaces ignored); of names what they
+// approve for.
+func validDecider(validate func() error, approvers []string, approver, of string) error {
+	if err := validate(); err != nil {
 		return err
 	}
-	if len(w.opts.Approvers) > 0 {
-		for _, a := range w.opts.Approvers {
-			if strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(req.Approver)) {
-				return nil
-			}
-		}
-		return fmt.Errorf("%s is not an allowed approver for this tenant", req.Approver)
+	if len(approvers) == 0 {
+		return nil
 	}
-	return nil
+	for _, a := range approvers {
+		if strings.EqualFold(strings.TrimSpace(a), strings.TrimSpace(approver)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not an allowed approver for %s", approver, of)
 }
 
 func (w *watcher) signal(ctx workflow.Context, c workflow.ReceiveChannel, approve bool) {
@@ -521,15 +529,22 @@ func (w *watcher) publishPhase(ctx workflow.Context) {
 	}
 }
 
-// notify sends a notification without holding the watcher up; end and
-// continue-as-new wait for every one in flight, so none is dropped.
-func (w *watcher) notify(ctx workflow.Context, kind, msg string) {
-	ao := workflow.ActivityOptions{
+// notifyOptions are the Notify activity's, the watcher's and the drift
+// check's: a webhook down is retried for half an hour, one not configured is
+// not retried.
+func notifyOptions(kind string) workflow.ActivityOptions {
+	return workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second, ScheduleToCloseTimeout: 30 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
 			NonRetryableErrorTypes: []string{ErrUnknownWebhook}},
 		Summary: "notify " + kind,
 	}
+}
+
+// notify sends a notification without holding the watcher up; end and
+// continue-as-new wait for every one in flight, so none is dropped.
+func (w *watcher) notify(ctx workflow.Context, kind, msg string) {
+	ao := notifyOptions(kind)
 	n := Notification{TenantID: w.in.TenantID, Domain: w.in.Domain, JobID: w.in.JobID, WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID,
 		Kind: kind, Message: msg, Job: w.st.Job, Webhook: w.opts.Webhook}
 	f := ExecuteErr(workflow.WithActivityOptions(ctx, ao), WatchingActivities.Notify, n)

@@ -92,17 +92,20 @@ func CheckApprover(a string) error {
 	return nil
 }
 
+// OrDefault is v, or d when v is unset (zero or negative): how options fill
+// in their defaults.
+func OrDefault[T ~int | ~int64](v, d T) T {
+	if v <= 0 {
+		return d
+	}
+	return v
+}
+
 // WithDefaults fills unset watch options.
 func (o WatchOptions) WithDefaults() WatchOptions {
-	if o.ReminderInterval <= 0 {
-		o.ReminderInterval = DefaultReminderInterval
-	}
-	if o.SilentAfter <= 0 {
-		o.SilentAfter = DefaultSilentAfter
-	}
-	if o.MaxHistoryEvents <= 0 {
-		o.MaxHistoryEvents = DefaultMaxHistoryEvents
-	}
+	o.ReminderInterval = OrDefault(o.ReminderInterval, DefaultReminderInterval)
+	o.SilentAfter = OrDefault(o.SilentAfter, DefaultSilentAfter)
+	o.MaxHistoryEvents = OrDefault(o.MaxHistoryEvents, DefaultMaxHistoryEvents)
 	return o
 }
 
