@@ -56,7 +56,8 @@ func (s *Server) DeleteJob(tenantID, jobID string) error {
 	return s.changeTenant(tenantID, func(t *tenant) error {
 		for _, sp := range t.sps {
 			if j := sp.findJob(jobID); j != nil {
-				sp.jobs = without(sp.jobs, j)
+				// Reads lag behind an admin's delete as behind any other.
+				sp.deleteJobLocked(j, time.Now().UTC())
 				return nil
 			}
 		}

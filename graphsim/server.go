@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -150,6 +151,15 @@ func (f Faults) quarantineReevaluation() time.Duration {
 func (f *Faults) UnmarshalJSON(b []byte) error {
 	var n Faults
 	if err := json.Unmarshal(b, n.wire()); err != nil {
+		// Name the knob as a caller spells it, not our wire types.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			want := te.Type.String()
+			if te.Type == reflect.TypeFor[time.Duration]() {
+				want = `duration (a string such as "250ms", or integer nanoseconds)`
+			}
+			return fmt.Errorf("%s: %s is not a %s", te.Field[strings.LastIndex(te.Field, ".")+1:], te.Value, want)
+		}
 		return err
 	}
 	*f = n
@@ -164,19 +174,20 @@ func (d jsonDuration) MarshalJSON() ([]byte, error) { return json.Marshal(time.D
 
 func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 	var s string
+	why := ""
 	if json.Unmarshal(b, &s) == nil {
 		v, err := time.ParseDuration(s)
 		if err == nil {
 			*d = jsonDuration(v)
 			return nil
 		}
+		why = " (" + err.Error() + ")"
 	} else if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
 		*d = jsonDuration(n)
 		return nil
 	}
 	// The decoder adds the field's name to a type error.
-	return &json.UnmarshalTypeError{Value: string(b) + ` (want a duration string such as "250ms", or integer nanoseconds)`,
-		Type: reflect.TypeFor[time.Duration]()}
+	return &json.UnmarshalTypeError{Value: string(b) + why, Type: reflect.TypeFor[time.Duration]()}
 }
 
 // TenantOptions are per-tenant behaviours.

@@ -504,8 +504,8 @@ func (j *job) quarantineLocked(now time.Time, reevaluation time.Duration, reason
 	j.code = "Quarantine"
 }
 
-// without returns s less its first element equal to x, in a new array when
-// it holds x (callers may be iterating over the old one).
+// without returns s less its first element equal to x, never writing to the
+// old array (callers may be iterating over it).
 func without[T comparable](s []T, x T) []T {
 	for i, y := range s {
 		if y == x {

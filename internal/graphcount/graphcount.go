@@ -1,6 +1,7 @@
-// Package graphcount counts Graph requests in graphsim's request log, with
-// one definition of a write, for the bench's figures and the e2e tests'
-// budgets.
+// Package graphcount counts Graph requests in graphsim's request log for the
+// bench's figures and the e2e tests' budgets, with their one definition of a
+// write: what changes a tenant (discover only reads the directory). graphsim's
+// own Stats.GraphWrites counts every non-GET instead.
 package graphcount
 
 import (
