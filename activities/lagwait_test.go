@@ -29,10 +29,8 @@ const getSP = "GET /servicePrincipals/{id}"
 // is as fresh as graphsim's lag knobs make it).
 func newApp(t *testing.T, a *Activities, domain string) wf.ApplicationResult {
 	t.Helper()
-	v, err := activityEnv(a).ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: domain, Domain: domain})
-	require.NoError(t, err)
 	var app wf.ApplicationResult
-	require.NoError(t, v.Get(&app))
+	runner(t, a)(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: domain, Domain: domain}, &app)
 	require.Equal(t, wf.OutcomeCreated, app.Report.Outcome)
 	return app
 }
