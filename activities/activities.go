@@ -53,6 +53,10 @@ type Activities struct {
 	// DriftCheckInterval: how often a drift check reads each watched
 	// tenant's configuration (0: the default, a day).
 	DriftCheckInterval time.Duration
+	// LagPoll and LagWindow: how often, and at most how long, one attempt
+	// reads again while it waits out Graph's lag (see waitOut; 0: the
+	// defaults, 5 s and 25 s).
+	LagPoll, LagWindow time.Duration
 }
 
 func (a *Activities) client(tenantID string) (*graph.Client, error) {
@@ -391,20 +395,24 @@ func isProvisioningJob(templateID, id string) bool {
 	return strings.EqualFold(templateID, graph.TemplateProvisioning) || (len(id) > len(p) && strings.EqualFold(id[:len(p)], p))
 }
 
-// WaitForServicePrincipal succeeds once the service principal is readable. Its
-// retry policy is the poll loop (one request per attempt, no history growth).
+// WaitForServicePrincipal succeeds once the service principal is readable.
+// It waits out the replication lag within the attempt (one GET per poll, one
+// in all when there is no lag); a lag longer than the window ends the attempt
+// with a retryable error, and the retry policy carries on.
 func (a *Activities) WaitForServicePrincipal(ctx context.Context, in wf.ServicePrincipalInput) error {
 	c, err := a.client(in.TenantID)
 	if err != nil {
 		return err
 	}
-	if _, err := c.GetServicePrincipal(ctx, in.ServicePrincipalID); err != nil {
-		if graph.IsNotFound(err) {
-			return benign("service principal "+in.ServicePrincipalID+" is not visible yet (Graph replication)", wf.ErrServicePrincipalNotVisible)
+	return a.waitOut(ctx, func(int) error {
+		if _, err := c.GetServicePrincipal(ctx, in.ServicePrincipalID); err != nil {
+			if graph.IsNotFound(err) {
+				return benign("service principal "+in.ServicePrincipalID+" is not visible yet (Graph replication)", wf.ErrServicePrincipalNotVisible)
+			}
+			return toTemporal(err, false)
 		}
-		return toTemporal(err, false)
-	}
-	return nil
+		return nil
+	}, isLag)
 }
 
 // EnsureJobs creates the jobs whose template has none yet. Graph accepts a
@@ -412,6 +420,15 @@ func (a *Activities) WaitForServicePrincipal(ctx context.Context, in wf.ServiceP
 // on its first attempt only, takes the listing the previous step of this run
 // made (in.Seen; see JobsSeen).
 func (a *Activities) EnsureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.EnsureJobsResult, error) {
+	return settling(ctx, a, in.SPCreated, func(again bool) (wf.EnsureJobsResult, error) {
+		if again {
+			in.Seen = nil
+		}
+		return a.ensureJobs(ctx, in)
+	})
+}
+
+func (a *Activities) ensureJobs(ctx context.Context, in wf.EnsureJobsInput) (wf.EnsureJobsResult, error) {
 	res := wf.EnsureJobsResult{Jobs: map[string]string{}, Report: wf.StepReport{Step: wf.StepJobs}}
 	c, jobs, err := a.tenantJobs(ctx, in.TenantID, in.ServicePrincipalID, in.Seen, in.SPCreated)
 	if err != nil {

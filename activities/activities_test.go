@@ -151,6 +151,7 @@ func TestEnsureApplicationRefusedInstantiateClearsTheMarker(t *testing.T) {
 // retryable; on a service principal we found, a 403 is the missing permission.
 func TestSyncCallsRetryWhileTheServicePrincipalSettles(t *testing.T) {
 	a, _ := newActivities(t, graphsim.Options{SyncSettle: time.Hour})
+	a.LagWindow = time.Millisecond // one try per attempt: each attempt meets one answer
 	env := activityEnv(a)
 	v, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "settle.contoso.com", Domain: "settle.contoso.com"})
 	require.NoError(t, err)
@@ -241,6 +242,7 @@ func TestExpectedConditionsAreBenign(t *testing.T) {
 
 	// The service principal not visible yet (replication lag) is benign too.
 	a, _ := newActivities(t, graphsim.Options{ReplicationLag: time.Hour})
+	a.LagWindow = time.Millisecond
 	env := activityEnv(a)
 	v, err := env.ExecuteActivity(a.EnsureApplication, wf.EnsureApplicationInput{TenantID: tenant, DisplayName: "lag.contoso.com", Domain: "lag.contoso.com"})
 	require.NoError(t, err)

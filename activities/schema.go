@@ -89,6 +89,10 @@ func notSchema(err error) error {
 // every other byte kept) and writes it back when edit returns new bytes.
 // The AD directory id is reported as well.
 func (a *Activities) editSchema(ctx context.Context, in wf.JobInput, edit func([]byte) ([]byte, wf.StepReport, error)) (wf.SchemaResult, error) {
+	return settling(ctx, a, in.SPCreated, func(bool) (wf.SchemaResult, error) { return a.editSchemaOnce(ctx, in, edit) })
+}
+
+func (a *Activities) editSchemaOnce(ctx context.Context, in wf.JobInput, edit func([]byte) ([]byte, wf.StepReport, error)) (wf.SchemaResult, error) {
 	res := wf.SchemaResult{Report: wf.StepReport{Step: wf.StepSchema}}
 	c, err := a.client(in.TenantID)
 	if err != nil {
@@ -121,6 +125,15 @@ func (a *Activities) editSchema(ctx context.Context, in wf.JobInput, edit func([
 // reads the jobs' status from the listing the jobs step handed on (first
 // attempt) or lists them: no request at all when nothing needs pausing.
 func (a *Activities) PauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.PauseJobsResult, error) {
+	return settling(ctx, a, in.SPCreated, func(again bool) (wf.PauseJobsResult, error) {
+		if again {
+			in.Seen = nil
+		}
+		return a.pauseJobs(ctx, in)
+	})
+}
+
+func (a *Activities) pauseJobs(ctx context.Context, in wf.PauseJobsInput) (wf.PauseJobsResult, error) {
 	res := wf.PauseJobsResult{Report: wf.StepReport{Step: wf.StepPauseJobs}}
 	c, jobs, err := a.tenantJobs(ctx, in.TenantID, in.ServicePrincipalID, in.Seen, in.SPCreated)
 	if err != nil {
@@ -184,6 +197,10 @@ func pauseDecision(jobs []wf.SeenJob, off []wf.FeatureJob) (pause []wf.FeatureJo
 // users, which Exchange hybrid writeback needs. Discover often answers 500 at
 // first; the workflow bounds the retries.
 func (a *Activities) CheckExchangeSchema(ctx context.Context, in wf.ExchangeCheckInput) (wf.ExchangeCheckResult, error) {
+	return settling(ctx, a, in.SPCreated, func(bool) (wf.ExchangeCheckResult, error) { return a.checkExchangeSchema(ctx, in) })
+}
+
+func (a *Activities) checkExchangeSchema(ctx context.Context, in wf.ExchangeCheckInput) (wf.ExchangeCheckResult, error) {
 	var res wf.ExchangeCheckResult
 	c, err := a.client(in.TenantID)
 	if err != nil {
@@ -216,6 +233,15 @@ func (a *Activities) CheckExchangeSchema(ctx context.Context, in wf.ExchangeChec
 // Graph asks not to start a running job. It reads the jobs' status first (on
 // its first attempt, from the listing the jobs step handed on: see JobsSeen).
 func (a *Activities) StartJobs(ctx context.Context, in wf.StartJobsInput) (wf.StartJobsResult, error) {
+	return settling(ctx, a, in.SPCreated, func(again bool) (wf.StartJobsResult, error) {
+		if again {
+			in.Seen = nil
+		}
+		return a.startJobs(ctx, in)
+	})
+}
+
+func (a *Activities) startJobs(ctx context.Context, in wf.StartJobsInput) (wf.StartJobsResult, error) {
 	res := wf.StartJobsResult{Report: wf.StepReport{Step: wf.StepStartJobs}}
 	c, jobs, err := a.tenantJobs(ctx, in.TenantID, in.ServicePrincipalID, in.Seen, in.SPCreated)
 	if err != nil {

@@ -62,6 +62,10 @@ func DesiredSecrets(in wf.SecretsInput) []graph.Secret {
 // never be written back, so a foreign masked key stops the step rather than
 // being erased.
 func (a *Activities) ApplySecrets(ctx context.Context, in wf.SecretsInput) (wf.StepReport, error) {
+	return settling(ctx, a, in.SPCreated, func(bool) (wf.StepReport, error) { return a.applySecrets(ctx, in) })
+}
+
+func (a *Activities) applySecrets(ctx context.Context, in wf.SecretsInput) (wf.StepReport, error) {
 	rep := wf.StepReport{Step: wf.StepSecrets}
 	c, err := a.client(in.TenantID)
 	if err != nil {

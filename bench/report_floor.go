@@ -285,7 +285,8 @@ func (r *Results) realisticMarkdown(p func(string, ...any)) {
 	p("")
 	p("graphsim with **%s per Graph request** and **%s of replication lag** (a new service principal answers 404 to reads by id, and a new job "+
 		"to GET by id, for that long; its settling 403/409 as always), for both. The fleet: **N = %d** onboardings at once on the dev server "+
-		"(as in section 4; the workflow waits out the lag by its retry policy, a poll every 5 s). The serial script: the same Graph calls one "+
+		"(as in section 4; its activities wait out the lag within their attempt, a read every 5 s for up to 25 s, and the retry policy only "+
+		"beyond: each retry is a billed action). The serial script: the same Graph calls one "+
 		"tenant after another in one process (section 4), retrying what Graph asks it to wait out every **%s**, as a script following the docs' "+
 		"advice polls; it ran for %s (%d tenants) and its time for N is its measured time per tenant × N — a script's tenants are independent, "+
 		"so its time is linear in N.", rl.Graph.Latency, rl.Graph.ReplicationLag, rl.N, rl.SerialPoll, secs(rl.SerialWall/time.Duration(rl.N)*time.Duration(rl.SerialMeasured)),

@@ -23,8 +23,10 @@ var (
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 		},
 	}
-	// Replication lag: poll every 5 s (the docs' advice) for up to 30 minutes;
-	// the retry policy is the loop, so waiting adds no history.
+	// Replication lag: the activity polls every 5 s (the docs' advice) within
+	// its attempt, for up to 25 s (activities.DefaultLagWindow), as each
+	// retry is a billed action; a longer lag fails the attempt and the retry
+	// policy goes on polling, for up to 30 minutes, adding no history.
 	replicationPoll = workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 30 * time.Minute,
