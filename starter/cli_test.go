@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -73,17 +74,17 @@ func badInputs(t *testing.T) []badInput {
 		{"every problem at once", []string{"onboard", "--tenant-id", "x", "--domain", "y", "--notify", "--delete-threshold", "0"},
 			[]string{"tenantId:", "domain:", "notifications.recipients:", "deleteThreshold.value:", "(4 problems)"}},
 		{"unknown YAML field", []string{"onboard", "--file", writeFile(t, "unknown.yaml", goodYAML+"passwordHashSynch: true\n")},
-			[]string{"passwordHashSynch: unknown field (line 3)", "passwordHashSync"}},
+			[]string{"unknown.yaml:3: passwordHashSynch: unknown field", "passwordHashSync"}},
 		{"oversized unknown YAML field", []string{"onboard", "--file", writeFile(t, "bigkey.yaml", goodYAML+strings.Repeat("k", 1000)+": 1\n")},
-			[]string{"unknown field (line 3)"}},
+			[]string{"bigkey.yaml:3: "}},
 		{"unknown nested YAML field", []string{"onboard", "--file", writeFile(t, "nested.yaml", goodYAML+"deleteThreshold:\n  valu: 10\n")},
-			[]string{"deleteThreshold.valu: unknown field (line 4)", "known fields in deleteThreshold: enabled, value"}},
+			[]string{"nested.yaml:4: deleteThreshold.valu: unknown field", "known fields in deleteThreshold: enabled, value"}},
 		{"wrong YAML type", []string{"onboard", "--file", writeFile(t, "type.yaml", goodYAML+"deleteThreshold:\n  value: abc\n")},
-			[]string{"deleteThreshold.value:", `must be a whole number, got "abc" (line 4)`}},
+			[]string{"deleteThreshold.value:", `type.yaml:4: deleteThreshold.value: must be a whole number, got "abc"`}},
 		{"YAML scalar for a mapping", []string{"onboard", "--file", writeFile(t, "scalar.yaml", goodYAML+"deleteThreshold: 500\n")},
 			[]string{"deleteThreshold:", "must be a mapping (enabled, value)"}},
 		{"YAML syntax error", []string{"onboard", "--file", writeFile(t, "syntax.yaml", "tenantId: [\n")},
-			[]string{"invalid spec file", "line"}},
+			[]string{"invalid spec file", "syntax.yaml:1: "}},
 		{"empty YAML file", []string{"onboard", "--file", writeFile(t, "empty.yaml", "# nothing\n")},
 			[]string{"--file", "empty"}},
 		{"two YAML documents", []string{"onboard", "--file", writeFile(t, "two.yaml", goodYAML+"---\n"+goodYAML)},
@@ -100,7 +101,7 @@ func badInputs(t *testing.T) []badInput {
 			[]string{"--file:", "no such file"}},
 		{"directory as file", []string{"onboard", "--file", t.TempDir()},
 			[]string{"--file:", "is a directory"}},
-		{"oversized file", []string{"onboard", "--file", writeFile(t, "big.yaml", goodYAML+"# "+strings.Repeat("x", maxSpecFileSize)+"\n")},
+		{"oversized file", []string{"onboard", "--file", writeFile(t, "big.yaml", goodYAML+"# "+strings.Repeat("x", spec.MaxSpecFileSize)+"\n")},
 			[]string{"--file:", "larger than 64 KiB"}},
 		{"oversized tenant id", []string{"onboard", "--tenant-id", strings.Repeat("1", 100000), "--domain", goodDomain},
 			[]string{"tenantId:", "..."}},
@@ -361,7 +362,7 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 	}
 	code, stdout, _ = runCLI(t, "onboard", "--help")
 	assert.Equal(t, exitOK, code)
-	for _, f := range append(specFlagNames, "file", "wait", "address", "namespace", "connect-timeout", "ui-url") {
+	for _, f := range append(spec.FlagNames, "file", "wait", "address", "namespace", "connect-timeout", "ui-url") {
 		assert.Contains(t, stdout, "--"+f)
 	}
 	code, _, stderr := runCLI(t)

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -112,7 +113,7 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 				Episode:  strings.TrimSpace(episode),
 			}
 			if changed("episode") && (req.Episode == "" || len(req.Episode) > 600 || !strings.Contains(req.Episode, "@")) {
-				p.add("--episode", "%q is not an episode id: <job id>@<seriesBegan>, as starter status shows it", clip(req.Episode))
+				p.add("--episode", "%q is not an episode id: <job id>@<seriesBegan>, as starter status shows it", text.Clip(req.Episode))
 			}
 			if timeout <= 0 {
 				p.add("--timeout", "%s must be greater than 0", timeout)
@@ -190,7 +191,7 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 	switch len(awaiting) {
 	case 0:
 		return "", exitf(exitNotFound, "nothing awaits approval for %s (%d running %s in namespace %s; see: starter status --tenant-id %s)",
-			where, len(running), plural(len(running), "watcher", "watchers"), c.namespace, tenant)
+			where, len(running), text.Plural(len(running), "watcher", "watchers"), c.namespace, tenant)
 	case 1:
 		return awaiting[0].id, nil
 	}

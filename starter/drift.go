@@ -9,6 +9,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -68,7 +69,7 @@ func (c *conn) driftViewOf(e execution) driftView {
 	d := driftView{WorkflowID: e.id, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Drift: e.driftSA, State: e.drift,
 		WebUI: c.link(e.id), e: e}
 	if e.driftErr != nil {
-		d.StateError = oneLine(e.driftErr.Error())
+		d.StateError = text.OneLine(e.driftErr.Error())
 	}
 	return d
 }
@@ -80,7 +81,7 @@ func printDrift(w io.Writer, label string, e execution) {
 	st := e.drift
 	switch {
 	case e.driftErr != nil:
-		row("cannot be read: " + oneLine(e.driftErr.Error()))
+		row("cannot be read: " + text.OneLine(e.driftErr.Error()))
 		return
 	case !e.running():
 		row("not checked any more (the drift check " + statusWord(e.status) + ")")
@@ -100,13 +101,13 @@ func printDrift(w io.Writer, label string, e execution) {
 	switch {
 	case st.Status == workflows.DriftUnknown:
 		last := workflows.DriftStatus(st.Drift)
-		row(fmt.Sprintf("unknown: the last check failed: %s (last known: %s, %s)", oneLine(st.LastError), last, checked))
+		row(fmt.Sprintf("unknown: the last check failed: %s (last known: %s, %s)", text.OneLine(st.LastError), last, checked))
 	case st.Status == workflows.DriftNone:
 		row("none (" + checked + ")")
 	default:
 		row(fmt.Sprintf("%s since %s (%s)", st.Status, when(st.Since), checked))
 		for _, s := range st.Changes {
-			fmt.Fprintf(w, "%s  %s %s: %s\n", pad, planSymbol(s.Action), s.Step, oneLine(s.Detail))
+			fmt.Fprintf(w, "%s  %s %s: %s\n", pad, planSymbol(s.Action), s.Step, text.OneLine(s.Detail))
 		}
 		fmt.Fprintf(w, "%srepair: starter onboard with this tenant's spec (starter plan shows the same)\n", pad)
 	}

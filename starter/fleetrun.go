@@ -22,6 +22,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/spec"
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -53,7 +55,7 @@ const (
 )
 
 type fleetRow struct {
-	entry    fleetEntry
+	entry    spec.Entry
 	tenant   string
 	domain   string
 	id       string
@@ -127,7 +129,7 @@ func (f *fleetRun) counts() map[string]int {
 // lines when stderr is not a terminal), then a table, exit 1 if any failed.
 // It follows runs by waiting on their results (a long poll), never by
 // querying them: a query is a billed Temporal action.
-func (a *app) onboardFleet(ctx context.Context, fleet *fleetFile, base workflows.OnboardInput, opts fleetOptions) error {
+func (a *app) onboardFleet(ctx context.Context, fleet *spec.Fleet, base workflows.OnboardInput, opts fleetOptions) error {
 	c, err := a.conn.dial(ctx, a.stderr)
 	if err != nil {
 		return err
@@ -135,8 +137,8 @@ func (a *app) onboardFleet(ctx context.Context, fleet *fleetFile, base workflows
 	defer c.Close()
 
 	run := &fleetRun{started: time.Now()}
-	for _, e := range fleet.entries {
-		n := e.spec.Normalized()
+	for _, e := range fleet.Entries {
+		n := e.Spec.Normalized()
 		run.rows = append(run.rows, &fleetRow{entry: e, tenant: n.TenantID, domain: n.Domain, id: workflows.OnboardWorkflowID(n.TenantID, n.Domain), state: rowPending})
 	}
 	fmt.Fprintf(a.stdout, "onboarding a fleet of %d tenants: at most %.4g starts/s", len(run.rows), opts.rate)
@@ -206,7 +208,7 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 		case err != nil && setupError(err):
 			return c.temporalError("cannot start the onboardings", err)
 		case err != nil:
-			run.set(r, rowFailed, "could not start: "+oneLine(rootCause(err).Error()))
+			run.set(r, rowFailed, "could not start: "+text.OneLine(rootCause(err).Error()))
 		}
 	}
 	return nil
@@ -216,7 +218,7 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 // for this tenant and domain (a re-run of the same fleet file).
 func (a *app) startFleetRow(ctx context.Context, c *conn, run *fleetRun, r *fleetRow, base workflows.OnboardInput) (client.WorkflowRun, error) {
 	in := base
-	in.Spec = r.entry.spec
+	in.Spec = r.entry.Spec
 	wr, err := c.start(ctx, workflows.OnboardStartOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
 	if err != nil {
 		if !errors.Is(err, errAlreadyStarted) {
@@ -249,9 +251,9 @@ func (a *app) followFleetRow(ctx context.Context, run *fleetRun, r *fleetRow, wr
 		if f.validation != "" {
 			msg += ": " + f.validation
 		}
-		run.set(r, rowFailed, oneLine(msg))
+		run.set(r, rowFailed, text.OneLine(msg))
 	default:
-		run.set(r, rowLost, "lost track of it ("+oneLine(rootCause(err).Error())+"): "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
+		run.set(r, rowLost, "lost track of it ("+text.OneLine(rootCause(err).Error())+"): "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
 	}
 }
 

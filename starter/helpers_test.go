@@ -2,13 +2,10 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/cloudsync/cloudsync/workflows"
 )
 
 // isolateEnv clears every TEMPORAL_* and CLOUDSYNC_* variable for the test
@@ -53,12 +50,3 @@ const (
 	goodDomain = "contoso.com"
 	goodSP     = "66666666-7777-8888-9999-000000000000"
 )
-
-// buildSpec is buildSpecs for one tenant: a fleet file is refused.
-func buildSpec(f specFlags, changed func(name string) bool, readFile func(path string) ([]byte, error)) (workflows.TenantSpec, error) {
-	s, fleet, err := buildSpecs(f, changed, readFile)
-	if err == nil && fleet != nil {
-		return s, fmt.Errorf("--file: %s holds a fleet of %d tenant specs, not one", f.File, len(fleet.entries))
-	}
-	return s, err
-}

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -235,7 +236,7 @@ func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, time
 func pendingError(d *workflowservice.DescribeWorkflowExecutionResponse) string {
 	for _, pa := range d.GetPendingActivities() {
 		if lf := pa.GetLastFailure(); lf != nil {
-			return fmt.Sprintf("; step %s, attempt %d, last error: %s", pa.GetActivityType().GetName(), pa.GetAttempt(), oneLine(lf.GetMessage()))
+			return fmt.Sprintf("; step %s, attempt %d, last error: %s", pa.GetActivityType().GetName(), pa.GetAttempt(), text.OneLine(lf.GetMessage()))
 		}
 	}
 	return ""
@@ -397,7 +398,7 @@ func printOffboardState(w io.Writer, c *conn, e execution, indent string) {
 	s := e.offboard
 	if s == nil {
 		if e.stateErr != nil {
-			row("phase", "unknown: "+oneLine(e.stateErr.Error()))
+			row("phase", "unknown: "+text.OneLine(e.stateErr.Error()))
 		}
 		row("web ui", c.link(e.id))
 		return
@@ -427,7 +428,7 @@ func printOffboardState(w io.Writer, c *conn, e execution, indent string) {
 			fmt.Fprintln(w, indent+stepLine(r))
 		}
 	}
-	row("error", oneLine(s.Error))
+	row("error", text.OneLine(s.Error))
 	row("result", map[bool]string{true: s.Summary()}[s.Settled()])
 	row("web ui", c.link(e.id))
 	if e.running() && s.Phase == workflows.PhaseAwaitingOffboardApproval {

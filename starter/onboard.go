@@ -13,12 +13,14 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/spec"
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
 func (a *app) onboardCmd() *cobra.Command {
 	var (
-		sf          specFlags
+		sf          spec.Flags
 		wf          watchFlags
 		noWatch     bool
 		wait        bool
@@ -75,12 +77,12 @@ Temporal action); each step's outcome is printed when it ends.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
-			spec, fleet, err := buildSpecs(sf, changed, readSpecFile)
+			ts, fleet, err := spec.Build(sf, changed, spec.ReadFile)
 			if err != nil {
 				return exitf(exitUsage, "%v", err)
 			}
 			var p problems
-			in := workflows.OnboardInput{Spec: spec, WatchOptions: wf.options(&p, changed)}
+			in := workflows.OnboardInput{Spec: ts, WatchOptions: wf.options(&p, changed)}
 			if fleet == nil {
 				if given := anyChanged(changed, "rate", "concurrency"); len(given) > 0 {
 					p.add(given[0], "applies to a fleet file (--file with several tenants)")
@@ -101,7 +103,7 @@ Temporal action); each step's outcome is printed when it ends.`,
 				in.Watch = &off
 			}
 			if fleet != nil {
-				if err := validateFleet(fleet); err != nil {
+				if err := fleet.Validate(); err != nil {
 					msg := err.Error()
 					if len(p) > 0 {
 						msg += "\n" + p.err("invalid options").Error()
@@ -118,8 +120,8 @@ Temporal action); each step's outcome is printed when it ends.`,
 				}
 				return a.onboardFleet(cmd.Context(), fleet, in, fleetOptions{rate: rate, concurrency: concurrency, wait: follow})
 			}
-			if err := spec.Validate(); err != nil {
-				msg := validationLines(err)
+			if err := ts.Validate(); err != nil {
+				msg := spec.ValidationLines(err)
 				if len(p) > 0 {
 					msg += "\n" + p.err("invalid watch options").Error()
 				}
@@ -131,7 +133,7 @@ Temporal action); each step's outcome is printed when it ends.`,
 			return a.onboard(cmd.Context(), in, wait, out)
 		},
 	}
-	sf.register(cmd.Flags())
+	sf.Register(cmd.Flags())
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the onboarding until it ends, printing each step (a fleet: on unless --wait=false)")
 	cmd.Flags().Float64Var(&rate, "rate", defaultFleetRate, "fleet: onboardings started per second")
 	cmd.Flags().IntVar(&concurrency, "concurrency", defaultFleetConcurrency, "fleet: onboardings in flight at once (with --wait)")
@@ -143,9 +145,8 @@ Temporal action); each step's outcome is printed when it ends.`,
 }
 
 func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool, out outputFormat) error {
-	spec := in.Spec
-	n := spec.Normalized()
-	opts := workflows.OnboardStartOptions(spec)
+	n := in.Spec.Normalized()
+	opts := workflows.OnboardStartOptions(in.Spec)
 	c, err := a.conn.dial(ctx, a.stderr)
 	if err != nil {
 		return err
@@ -310,7 +311,7 @@ func (a *app) finishView(v onboardingView, res workflows.OnboardResult, err erro
 		return emit(v)
 	}
 	f := describeFailure(err)
-	v.Status, v.Error, v.Validation = "failed", oneLine(f.message), f.validation
+	v.Status, v.Error, v.Validation = "failed", text.OneLine(f.message), f.validation
 	if f.hasResult {
 		v.Steps, v.Result = f.result.Steps, &f.result
 	}
@@ -337,7 +338,7 @@ func describeFailure(err error) failure {
 			f.result, f.hasResult = *of.Result, true
 		}
 		if of.Validation != nil {
-			f.validation = validationLines(of.Validation)
+			f.validation = spec.ValidationLines(of.Validation)
 		}
 		return f
 	}

@@ -16,6 +16,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/spec"
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -61,7 +63,7 @@ const (
 
 func (a *app) planCmd() *cobra.Command {
 	var (
-		sf          specFlags
+		sf          spec.Flags
 		output      outputFormat
 		concurrency int
 		timeout     time.Duration
@@ -123,7 +125,7 @@ Exit codes (as terraform plan -detailed-exitcode):
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return exitf(planError, "%v\nRun 'starter plan --help' for usage.", err)
 	})
-	sf.register(cmd.Flags())
+	sf.Register(cmd.Flags())
 	f := cmd.Flags()
 	output.register(f)
 	f.IntVar(&concurrency, "concurrency", 20, "plans in flight at once (a fleet)")
@@ -134,7 +136,7 @@ Exit codes (as terraform plan -detailed-exitcode):
 
 // planRun validates the input, runs the plans and prints them; changes says
 // whether a tenant would change. A failed plan is an error (exit 1).
-func (a *app) planRun(cmd *cobra.Command, sf specFlags, output outputFormat, concurrency int, timeout time.Duration) (bool, error) {
+func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output outputFormat, concurrency int, timeout time.Duration) (bool, error) {
 	var p problems
 	if concurrency < 1 || concurrency > 1000 {
 		p.add("--concurrency", "%d is out of range: between 1 and 1000", concurrency)
@@ -142,23 +144,23 @@ func (a *app) planRun(cmd *cobra.Command, sf specFlags, output outputFormat, con
 	if timeout < 10*time.Second {
 		p.add("--timeout", "%s is too short: at least 10s", timeout)
 	}
-	spec, fleet, err := buildSpecs(sf, cmd.Flags().Changed, readSpecFile)
+	ts, fleet, err := spec.Build(sf, cmd.Flags().Changed, spec.ReadFile)
 	if err != nil {
 		return false, err
 	}
 	var specs []workflows.TenantSpec
 	if fleet != nil {
-		if err := validateFleet(fleet); err != nil {
+		if err := fleet.Validate(); err != nil {
 			return false, fmt.Errorf("%v%s", err, problemsSuffix(p))
 		}
-		for _, e := range fleet.entries {
-			specs = append(specs, e.spec)
+		for _, e := range fleet.Entries {
+			specs = append(specs, e.Spec)
 		}
 	} else {
-		if err := spec.Validate(); err != nil {
-			return false, fmt.Errorf("%s%s", validationLines(err), problemsSuffix(p))
+		if err := ts.Validate(); err != nil {
+			return false, fmt.Errorf("%s%s", spec.ValidationLines(err), problemsSuffix(p))
 		}
-		specs = []workflows.TenantSpec{spec}
+		specs = []workflows.TenantSpec{ts}
 	}
 	if err := p.err("invalid options"); err != nil {
 		return false, err
@@ -273,7 +275,7 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 		if setupError(err) {
 			return t, c.temporalError("cannot start the plans", err)
 		}
-		t.Error = "could not start: " + oneLine(rootCause(err).Error())
+		t.Error = "could not start: " + text.OneLine(rootCause(err).Error())
 		return t, nil
 	}
 	var res workflows.PlanResult
@@ -294,7 +296,7 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 		if errors.As(err, &timeoutErr) {
 			f.message = fmt.Sprintf("no answer within --timeout %s: is a worker running?", timeout)
 		}
-		t.Error = oneLine(f.message)
+		t.Error = text.OneLine(f.message)
 		if f.validation != "" {
 			t.Error += ": " + f.validation
 		}
@@ -302,7 +304,7 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
 			return t, exitf(planError, "cannot read the plan's result: %v", perr)
 		}
-		t.Error = "lost track of it: " + oneLine(rootCause(err).Error())
+		t.Error = "lost track of it: " + text.OneLine(rootCause(err).Error())
 	}
 	return t, nil
 }
@@ -351,7 +353,7 @@ func printPlans(w io.Writer, rep planReport) {
 			fmt.Fprintf(w, "%s: %d to change\n", head, t.Changes)
 		}
 		for _, s := range t.Steps {
-			d := oneLine(s.Detail)
+			d := text.OneLine(s.Detail)
 			switch s.Action {
 			case workflows.PlanNone:
 				d = "no change: " + d
@@ -367,7 +369,7 @@ func printPlans(w io.Writer, rep planReport) {
 
 // planSummaryLine is Terraform's "Plan: …" line for the fleet.
 func planSummaryLine(s planSummary) string {
-	return fmt.Sprintf("Plan: %d %s to change, %d unchanged, %d failed", s.ToChange, plural(s.ToChange, "tenant", "tenants"), s.Unchanged, s.Failed)
+	return fmt.Sprintf("Plan: %d %s to change, %d unchanged, %d failed", s.ToChange, text.Plural(s.ToChange, "tenant", "tenants"), s.Unchanged, s.Failed)
 }
 
 // planReportOf is one plan found by its workflow id (status --workflow-id);
@@ -393,7 +395,7 @@ func (a *app) planReportOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
 			return nil, exitf(exitUsage, "cannot read the plan %s: %v", e.id, perr)
 		}
-		t.Error = oneLine(describeFailure(err).message)
+		t.Error = text.OneLine(describeFailure(err).message)
 	}
 	rep := &planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1,
 		ToChange: btoi(t.Status == planStatusChanges), Unchanged: btoi(t.Status == planStatusNoChanges), Failed: btoi(t.Status == planStatusFailed)}}

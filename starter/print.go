@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -47,15 +48,11 @@ func errSuffix(msg string) string {
 	if msg == "" {
 		return ""
 	}
-	return ": last error: " + oneLine(msg)
+	return ": last error: " + text.OneLine(msg)
 }
 
 func stepLine(r workflows.StepReport) string {
-	return strings.TrimRight(fmt.Sprintf("  %-25s %-9s %s", r.Step, r.Outcome, oneLine(r.Detail)), " ")
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return strings.TrimRight(fmt.Sprintf("  %-25s %-9s %s", r.Step, r.Outcome, text.OneLine(r.Detail)), " ")
 }
 
 // printResult lists what an onboarding found or made.

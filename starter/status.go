@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/spec"
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -90,7 +92,7 @@ func statusTarget(tenant, domain, workflowID string) (id, label string, err erro
 	}
 	s := workflows.TenantSpec{TenantID: tenant, Domain: domain}
 	if err := s.Validate(); err != nil {
-		return "", "", exitf(exitUsage, "%s", validationLines(err))
+		return "", "", exitf(exitUsage, "%s", spec.ValidationLines(err))
 	}
 	n := s.Normalized()
 	id = workflows.OnboardWorkflowID(n.TenantID, n.Domain)
@@ -151,7 +153,7 @@ type offboardView struct {
 func (c *conn) offboardViewOf(e execution) offboardView {
 	v := offboardView{runView: c.runOf(e), State: e.offboard, e: e}
 	if e.stateErr != nil {
-		v.StateError = oneLine(e.stateErr.Error())
+		v.StateError = text.OneLine(e.stateErr.Error())
 	}
 	return v
 }
@@ -458,7 +460,7 @@ func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 		return nil, c.temporalError("cannot read the result of the onboarding "+label, err)
 	}
 	f := describeFailure(err)
-	v.Error, v.Validation = oneLine(f.message), f.validation
+	v.Error, v.Validation = text.OneLine(f.message), f.validation
 	if f.hasResult {
 		v.Steps, v.Result = f.result.Steps, &f.result
 	}
@@ -473,7 +475,7 @@ func (c *conn) watcherViewOf(e execution, result *workflows.WatchState) watcherV
 	case result != nil:
 		v.State = result
 	case e.stateErr != nil:
-		v.StateError = oneLine(e.stateErr.Error())
+		v.StateError = text.OneLine(e.stateErr.Error())
 	}
 	return v
 }
@@ -506,7 +508,7 @@ func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecu
 			if how := endedHow(err, "watcher"); how != "" {
 				msg = how
 			}
-			v.Error = oneLine(msg)
+			v.Error = text.OneLine(msg)
 		}
 		return &v, &exitError{code: exitFailed}
 	}
@@ -624,7 +626,7 @@ func printOnboarding(w io.Writer, v onboardingView) {
 	switch {
 	case v.running:
 		row("current step", withAttempt(v.CurrentStep, v.Attempt))
-		row("last error", oneLine(v.LastError))
+		row("last error", text.OneLine(v.LastError))
 		if v.Hint != "" {
 			row("progress", v.Hint)
 		} else {

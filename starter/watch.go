@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -62,7 +63,7 @@ watcher waits for a worker).`,
 			case in.ServicePrincipalID == "":
 				p.add("--service-principal-id", "is required: the object id of the sync service principal, a GUID")
 			case !guidRe.MatchString(in.ServicePrincipalID):
-				p.add("--service-principal-id", "%q is not a GUID: the object id of the service principal (not its app id or name)", clip(in.ServicePrincipalID))
+				p.add("--service-principal-id", "%q is not a GUID: the object id of the service principal (not its app id or name)", text.Clip(in.ServicePrincipalID))
 			}
 			in.JobID = checkJobID(&p, job)
 			in.Domain = checkDomain(&p, domain, changed("domain"))
@@ -137,7 +138,7 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 				return exitf(exitFailed, "the watcher ended at once (%s): starter status --workflow-id %s", statusWord(e.status), id)
 			case st != nil && st.FirstLook != "":
 				return exitf(exitFailed, "job %s of tenant %s could not be looked at: %s\nThe watcher is kept: it keeps trying and recovers by itself once Graph answers (check the app's consent and the worker's credential for this tenant); stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
-					in.JobID, in.TenantID, oneLine(st.FirstLook), in.TenantID, in.JobID)
+					in.JobID, in.TenantID, text.OneLine(st.FirstLook), in.TenantID, in.JobID)
 			case st != nil && st.Observations > 0:
 				return a.firstLook(ctx, c, in, id, runID, st, keepMissing)
 			}
@@ -170,7 +171,7 @@ func (a *app) firstLook(ctx context.Context, c *conn, in workflows.WatchInput, i
 	switch {
 	case j.Unreachable != "":
 		return exitf(exitFailed, "job %s of tenant %s: Graph refuses to show it: %s\nThe watcher is kept and recovers by itself once access is fixed; stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
-			in.JobID, in.TenantID, oneLine(j.Unreachable), in.TenantID, in.JobID)
+			in.JobID, in.TenantID, text.OneLine(j.Unreachable), in.TenantID, in.JobID)
 	case j.Missing || j.Gone:
 		what := fmt.Sprintf("job %s is not among the sync jobs of service principal %s in tenant %s (or that service principal does not exist)", in.JobID, in.ServicePrincipalID, in.TenantID)
 		if keepMissing {
@@ -188,7 +189,7 @@ func (a *app) firstLook(ctx context.Context, c *conn, in workflows.WatchInput, i
 	}
 	fmt.Fprintf(a.stdout, "job status:  schedule %s, status %s (phase %s)\n", orDash(j.ScheduleState), orDash(j.StatusCode), st.Phase)
 	if st.Advice != "" {
-		fmt.Fprintf(a.stdout, "advice:      %s\n", oneLine(st.Advice))
+		fmt.Fprintf(a.stdout, "advice:      %s\n", text.OneLine(st.Advice))
 	}
 	return nil
 }

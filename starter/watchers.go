@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/cloudsync/cloudsync/codec"
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -298,7 +299,7 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 		case j.Missing:
 			js = "not in its service principal's job list since " + j.MissingSince.Local().Format(time.RFC3339)
 		case j.Unreachable != "":
-			js = "unreachable: " + oneLine(j.Unreachable)
+			js = "unreachable: " + text.OneLine(j.Unreachable)
 		}
 		row("job status", js)
 	} else {
@@ -310,7 +311,7 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 			q += " (" + j.QuarantineError + ")"
 		}
 		if j.QuarantineMessage != "" {
-			q += ": " + oneLine(j.QuarantineMessage)
+			q += ": " + text.OneLine(j.QuarantineMessage)
 		}
 		if !j.SeriesBegan.IsZero() {
 			q += ", series began " + j.SeriesBegan.Local().Format(time.RFC3339)
@@ -326,14 +327,14 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 			le += ", ended " + j.LastExecutionEnded.Local().Format(time.RFC3339)
 		}
 		if j.LastExecutionError != "" {
-			le += ": " + oneLine(j.LastExecutionError)
+			le += ": " + text.OneLine(j.LastExecutionError)
 		}
 		row("last run", le)
 	}
 	if s.Presented != nil {
 		row("awaiting decision", "episode "+s.Presented.ID()+" (starter approve/reject act on this episode only)")
 	}
-	row("advice", oneLine(s.Advice))
+	row("advice", text.OneLine(s.Advice))
 	if !s.AwaitingSince.IsZero() && s.Phase == workflows.PhaseAwaitingApproval {
 		row("awaiting since", fmt.Sprintf("%s (%s ago)", s.AwaitingSince.Local().Format(time.RFC3339), time.Since(s.AwaitingSince).Round(time.Second)))
 	}
@@ -368,7 +369,7 @@ func decisionLine(d workflows.Decision) string {
 			verb = "approval"
 		}
 	}
-	s := fmt.Sprintf("%s by %s (%s)", verb, orDash(d.Approver), oneLine(d.Reason))
+	s := fmt.Sprintf("%s by %s (%s)", verb, orDash(d.Approver), text.OneLine(d.Reason))
 	if d.Episode != "" {
 		s += " for episode " + d.Episode
 	}
@@ -376,7 +377,7 @@ func decisionLine(d workflows.Decision) string {
 		s += " at " + d.At.Local().Format(time.RFC3339)
 	}
 	if d.Outcome != "" {
-		s += ": " + oneLine(d.Outcome)
+		s += ": " + text.OneLine(d.Outcome)
 	}
 	return s
 }

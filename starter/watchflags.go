@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -37,7 +38,7 @@ func (p problems) err(what string) error {
 	if len(p) == 0 {
 		return nil
 	}
-	return exitf(exitUsage, "%s (%d %s):\n  %s", what, len(p), plural(len(p), "problem", "problems"), strings.Join(p, "\n  "))
+	return exitf(exitUsage, "%s (%d %s):\n  %s", what, len(p), text.Plural(len(p), "problem", "problems"), strings.Join(p, "\n  "))
 }
 
 // checkTenant checks --tenant-id (required) and returns it normalized.
@@ -47,7 +48,7 @@ func checkTenant(p *problems, tenant string) string {
 	case t == "":
 		p.add("--tenant-id", "is required: the directory (tenant) id, a GUID")
 	case !guidRe.MatchString(t):
-		p.add("--tenant-id", "%q is not a GUID: use the directory (tenant) id, not a domain name", clip(t))
+		p.add("--tenant-id", "%q is not a GUID: use the directory (tenant) id, not a domain name", text.Clip(t))
 	}
 	return t
 }
@@ -79,7 +80,7 @@ func checkJobID(p *problems, job string) string {
 	case j == "":
 		p.add("--job-id", "is required: the sync job id, e.g. AD2AADProvisioning.0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef")
 	case !jobIDRe.MatchString(j):
-		p.add("--job-id", "%q is not a sync job id: letters, digits, dots, hyphens and underscores, at most 256", clip(j))
+		p.add("--job-id", "%q is not a sync job id: letters, digits, dots, hyphens and underscores, at most 256", text.Clip(j))
 	}
 	return j
 }
@@ -107,7 +108,7 @@ func checkApprover(p *problems, flag, v, why string) string {
 		return t
 	}
 	if err := workflows.CheckApprover(t); err != nil {
-		p.add(flag, "%q is not an e-mail address: name the person who decides, e.g. alice@contoso.com", clip(t))
+		p.add(flag, "%q is not an e-mail address: name the person who decides, e.g. alice@contoso.com", text.Clip(t))
 		return ""
 	}
 	return t
@@ -165,7 +166,7 @@ func (f *watchFlags) options(p *problems, changed func(string) bool) workflows.W
 	if changed("webhook") {
 		name := strings.TrimSpace(f.webhook)
 		if !workflows.ValidWebhookName(name) {
-			p.add("--webhook", "%q is not a webhook name: lower-case letters, digits, . _ - (the name given to the worker's --webhook name=url)", clip(name))
+			p.add("--webhook", "%q is not a webhook name: lower-case letters, digits, . _ - (the name given to the worker's --webhook name=url)", text.Clip(name))
 		} else {
 			o.Webhook = name
 		}
@@ -179,7 +180,7 @@ func (f *watchFlags) options(p *problems, changed func(string) bool) workflows.W
 			flag = fmt.Sprintf("--approver[%d]", i)
 		}
 		if t := strings.TrimSpace(a); strings.ContainsAny(t, ",;") {
-			p.add(flag, "%q holds several names: repeat --approver for each", clip(t))
+			p.add(flag, "%q holds several names: repeat --approver for each", text.Clip(t))
 			continue
 		}
 		if a = checkApprover(p, flag, a, "who may decide, e.g. alice@contoso.com"); a != "" {

@@ -1,4 +1,4 @@
-package main
+package spec
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ import (
 // normalised, and names the same workflow. Crashers land in
 // testdata/fuzz/FuzzTenantSpec and run as regression tests with go test.
 func FuzzTenantSpec(f *testing.F) {
-	if b, err := os.ReadFile("../examples/tenant.yaml"); err == nil {
+	if b, err := os.ReadFile("../../../examples/tenant.yaml"); err == nil {
 		f.Add(b)
 	}
 	for _, s := range []string{
@@ -39,7 +39,7 @@ func FuzzTenantSpec(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		spec, err := parseSpecYAML(data)
+		spec, err := ParseYAML("tenant.yaml", data)
 		if err != nil {
 			msg := err.Error()
 			if msg == "" {
@@ -51,7 +51,7 @@ func FuzzTenantSpec(f *testing.F) {
 			return
 		}
 		if verr := spec.Validate(); verr != nil {
-			if validationLines(verr) == "" {
+			if ValidationLines(verr) == "" {
 				t.Fatal("empty validation message")
 			}
 			return
@@ -89,7 +89,7 @@ func FuzzTenantSpec(f *testing.F) {
 		if err != nil {
 			t.Fatalf("yaml: %v", err)
 		}
-		back, err := parseSpecYAML(y)
+		back, err := ParseYAML("tenant.yaml", y)
 		if err != nil {
 			t.Fatalf("the spec written as YAML does not parse: %v\n%s", err, y)
 		}
