@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -253,7 +254,7 @@ func TestBadInputExitsTwoWithoutContactingTemporal(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tc.args...)
-			assert.Equal(t, exitUsage, code, "stderr: %s", stderr)
+			assert.Equal(t, cmdutil.ExitUsage, code, "stderr: %s", stderr)
 			for _, w := range tc.want {
 				assert.Contains(t, stderr, w)
 			}
@@ -285,7 +286,7 @@ func TestBadInputOpensNoConnection(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", ln.Addr().String())
 	for _, tc := range badInputs(t) {
 		code, _, stderr := runCLI(t, tc.args...)
-		assert.Equal(t, exitUsage, code, "%s: %s", tc.name, stderr)
+		assert.Equal(t, cmdutil.ExitUsage, code, "%s: %s", tc.name, stderr)
 	}
 	// A last connection of our own: the listener accepts in arrival order,
 	// so once it is accepted, any connection a bad input made was too.
@@ -307,7 +308,7 @@ func TestUnreachableTemporalExitsFive(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
 	start := time.Now()
 	code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", goodTenant, "--domain", goodDomain, "--connect-timeout", "1s")
-	assert.Equal(t, exitUnreachable, code, stderr)
+	assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 	assert.Contains(t, stderr, "cannot reach Temporal at 127.0.0.1:1: ")
 	assert.Contains(t, stderr, "Start it with `make dev-server` or set TEMPORAL_ADDRESS")
 	assert.Empty(t, stdout)
@@ -316,12 +317,12 @@ func TestUnreachableTemporalExitsFive(t *testing.T) {
 	// --address wins over the environment; status reports the same way.
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:2")
 	code, _, stderr = runCLI(t, "status", "--tenant-id", goodTenant, "--domain", goodDomain, "--address", "127.0.0.1:1", "--connect-timeout", "1s")
-	assert.Equal(t, exitUnreachable, code, stderr)
+	assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 	assert.Contains(t, stderr, "cannot reach Temporal at 127.0.0.1:1: ")
 
 	// The sample spec file is valid, so it gets as far as dialling.
 	code, _, stderr = runCLI(t, "onboard", "--file", "../examples/tenant.yaml", "--address", "127.0.0.1:1", "--connect-timeout", "1s")
-	assert.Equal(t, exitUnreachable, code, stderr)
+	assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 }
 
 // A host that never answers: the connect timeout bounds the wait.
@@ -348,7 +349,7 @@ func TestConnectTimeoutBoundsTheWait(t *testing.T) {
 	start := time.Now()
 	code, _, stderr := runCLI(t, "onboard", "--tenant-id", goodTenant, "--domain", goodDomain,
 		"--address", ln.Addr().String(), "--connect-timeout", "500ms")
-	assert.Equal(t, exitUnreachable, code, stderr)
+	assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 	assert.Contains(t, stderr, "cannot reach Temporal at "+ln.Addr().String())
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
@@ -356,21 +357,21 @@ func TestConnectTimeoutBoundsTheWait(t *testing.T) {
 func TestHelpDocumentsExitCodes(t *testing.T) {
 	isolateEnv(t)
 	code, stdout, _ := runCLI(t, "--help")
-	assert.Equal(t, exitOK, code)
+	assert.Equal(t, cmdutil.ExitOK, code)
 	for _, want := range []string{"Exit codes:", "0  ok", "1  the onboarding failed", "2  bad input", "3  an onboarding of the same tenant and domain is already running", "4  no such onboarding", "5  Temporal unreachable"} {
 		assert.Contains(t, stdout, want)
 	}
 	code, stdout, _ = runCLI(t, "onboard", "--help")
-	assert.Equal(t, exitOK, code)
+	assert.Equal(t, cmdutil.ExitOK, code)
 	for _, f := range append(spec.FlagNames, "file", "wait", "address", "namespace", "connect-timeout", "ui-url") {
 		assert.Contains(t, stdout, "--"+f)
 	}
 	code, _, stderr := runCLI(t)
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, cmdutil.ExitUsage, code)
 	assert.Contains(t, stderr, "Exit codes:")
 
 	code, stdout, _ = runCLI(t, "--help")
-	require.Equal(t, exitOK, code)
+	require.Equal(t, cmdutil.ExitOK, code)
 	for _, want := range []string{"approve", "reject", "watch", "list --awaiting-approval",
 		"temporal workflow signal --workflow-id 'cloudsync-watch/<tenant>/<job>'", "--name approve-deletes --input '{\"approver\":\"alice@contoso.com\",\"reason\":\"HR offboarding batch\"}'",
 		"temporal workflow update execute --workflow-id", "--name approve-deletes-update"} {
@@ -387,7 +388,7 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 		"offboard": {"tenant-id", "domain", "display-name", "allowed-approver", "approve", "reject", "approver", "reason", "wait", "timeout"},
 	} {
 		code, stdout, _ := runCLI(t, cmd, "--help")
-		require.Equal(t, exitOK, code, cmd)
+		require.Equal(t, cmdutil.ExitOK, code, cmd)
 		assert.Contains(t, stdout, "Examples:", cmd)
 		for _, f := range flags {
 			assert.Contains(t, stdout, "--"+f+" ", "%s --help lacks --%s", cmd, f)
@@ -416,21 +417,13 @@ func TestWatcherHelpers(t *testing.T) {
 	assert.Equal(t, "WorkflowType = 'WatchSyncJob' AND CloudSyncTenant = '"+goodTenant+"' AND CloudSyncDomain = 'contoso.com' AND ExecutionStatus = 'Running'",
 		watchersQuery(goodTenant, goodDomain, true))
 
-	var p problems
-	wf := watchFlags{approvers: []string{" alice@contoso.com "}, reminderInterval: 2 * time.Hour, webhook: "teams-ops"}
-	o := wf.options(&p, func(n string) bool { return n != "poll-interval" && n != "webhook-url" })
-	assert.Empty(t, p)
-	assert.Equal(t, workflows.WatchOptions{ReminderInterval: 2 * time.Hour, Approvers: []string{"alice@contoso.com"}, Webhook: "teams-ops"}, o)
-	o = (&watchFlags{}).options(&p, func(string) bool { return false })
-	assert.Empty(t, p)
-	assert.Equal(t, workflows.WatchOptions{}, o, "no flag given: the workflow's defaults apply")
 }
 
 func TestBadClientConfigIsUsageError(t *testing.T) {
 	isolateEnv(t)
 	t.Setenv("TEMPORAL_CONFIG_FILE", writeFile(t, "temporal.toml", "[profile.default\naddress = \n"))
 	code, _, stderr := runCLI(t, "onboard", "--tenant-id", goodTenant, "--domain", goodDomain, "--connect-timeout", "1s")
-	assert.Equal(t, exitUsage, code, stderr)
+	assert.Equal(t, cmdutil.ExitUsage, code, stderr)
 	assert.Contains(t, stderr, "cannot load the Temporal client configuration")
 }
 

@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -90,7 +91,7 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 		tenant, domain, job, approver, reason, episode string
 		async                                          bool
 		timeout                                        time.Duration
-		out                                            outputFormat
+		out                                            cmdutil.OutputFormat
 	)
 	cmd := &cobra.Command{
 		Use:     d.verb,
@@ -100,28 +101,28 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
-			var p problems
-			t := checkTenant(&p, tenant)
-			dom := checkDomain(&p, domain, changed("domain"))
+			var p cmdutil.Problems
+			t := cmdutil.CheckTenant(&p, tenant)
+			dom := cmdutil.CheckDomain(&p, domain, changed("domain"))
 			j := ""
 			if changed("job-id") {
-				j = checkJobID(&p, job)
+				j = cmdutil.CheckJobID(&p, job)
 			}
 			req := workflows.DecisionRequest{
-				Approver: checkApprover(&p, "--approver", approver, "who is deciding, e.g. alice@contoso.com"),
-				Reason:   checkText(&p, "--reason", reason, maxReasonLength, "why the deletions are (or are not) intended"),
+				Approver: cmdutil.CheckApprover(&p, "--approver", approver, "who is deciding, e.g. alice@contoso.com"),
+				Reason:   cmdutil.CheckText(&p, "--reason", reason, cmdutil.MaxReasonLength, "why the deletions are (or are not) intended"),
 				Episode:  strings.TrimSpace(episode),
 			}
 			if changed("episode") && (req.Episode == "" || len(req.Episode) > 600 || !strings.Contains(req.Episode, "@")) {
-				p.add("--episode", "%q is not an episode id: <job id>@<seriesBegan>, as starter status shows it", text.Clip(req.Episode))
+				p.Add("--episode", "%q is not an episode id: <job id>@<seriesBegan>, as starter status shows it", text.Clip(req.Episode))
 			}
 			if timeout <= 0 {
-				p.add("--timeout", "%s must be greater than 0", timeout)
+				p.Add("--timeout", "%s must be greater than 0", timeout)
 			}
-			if err := p.err("invalid " + d.verb); err != nil {
+			if err := p.Err("invalid " + d.verb); err != nil {
 				return err
 			}
-			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			c, err := a.dial(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -155,7 +156,7 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 	f.StringVar(&episode, "episode", "", "the quarantine episode decided on, <job id>@<seriesBegan> (default: the one the watcher presents now)")
 	f.BoolVar(&async, "async", false, "send the signal instead of the update: fire and forget, no answer")
 	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the watcher's answer (update only)")
-	out.register(f)
+	out.Register(f)
 	f.SortFlags = false
 	return cmd
 }
@@ -172,7 +173,7 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 	}
 	all, _, err := listExecutions(ctx, c, watchersQuery(tenant, domain, true))
 	if err != nil {
-		return "", c.temporalError("cannot list the watchers of "+where, err)
+		return "", c.TemporalError("cannot list the watchers of "+where, err)
 	}
 	running := latestRuns(all)
 	// Visibility lists the watchers; Describe reads the state each publishes
@@ -190,8 +191,8 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 	}
 	switch len(awaiting) {
 	case 0:
-		return "", exitf(exitNotFound, "nothing awaits approval for %s (%d running %s in namespace %s; see: starter status --tenant-id %s)",
-			where, len(running), text.Plural(len(running), "watcher", "watchers"), c.namespace, tenant)
+		return "", cmdutil.Exitf(cmdutil.ExitNotFound, "nothing awaits approval for %s (%d running %s in namespace %s; see: starter status --tenant-id %s)",
+			where, len(running), text.Plural(len(running), "watcher", "watchers"), c.Namespace, tenant)
 	case 1:
 		return awaiting[0].id, nil
 	}
@@ -204,7 +205,7 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "e.g. starter %s --tenant-id %s --job-id %s --approver … --reason …", d.verb, tenant, awaiting[0].jobID())
-	return "", exitf(exitUsage, "%s", b.String())
+	return "", cmdutil.Exitf(cmdutil.ExitUsage, "%s", b.String())
 }
 
 // presentedEpisode reads, with Describe (no query), the episode a watcher
@@ -213,17 +214,17 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 func presentedEpisode(ctx context.Context, c *conn, id, tenant string) (episode string, known bool, err error) {
 	e, err := c.describeWatcher(ctx, id)
 	if err != nil {
-		if isNotFound(err) {
-			return "", false, exitf(exitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.namespace, tenant)
+		if cmdutil.IsNotFound(err) {
+			return "", false, cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.Namespace, tenant)
 		}
-		return "", false, c.temporalError("cannot read the watcher "+id, err)
+		return "", false, c.TemporalError("cannot read the watcher "+id, err)
 	}
 	if !e.running() {
-		return "", false, exitf(exitNotFound, "no running watcher %s in namespace %s (it is %s): nothing awaits a decision (starter status --workflow-id %s)", id, c.namespace, statusWord(e.status), id)
+		return "", false, cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (it is %s): nothing awaits a decision (starter status --workflow-id %s)", id, c.Namespace, statusWord(e.status), id)
 	}
 	if e.stateErr != nil {
 		if errors.Is(e.stateErr, errNeedKeys) {
-			return "", false, exitf(exitUsage, "cannot read the watcher %s: %v", id, e.stateErr)
+			return "", false, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the watcher %s: %v", id, e.stateErr)
 		}
 		return "", false, nil
 	}
@@ -249,46 +250,46 @@ type decisionView struct {
 	Decision *workflows.Decision `json:"decision,omitempty"`
 }
 
-func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, nothingAwaits bool, out outputFormat) error {
+func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, nothingAwaits bool, out cmdutil.OutputFormat) error {
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := c.SignalWorkflow(sctx, id, "", d.signal, req); err != nil {
-		if isNotFound(err) {
-			return exitf(exitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.namespace, tenant)
+		if cmdutil.IsNotFound(err) {
+			return cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.Namespace, tenant)
 		}
-		return c.temporalError("cannot send the "+d.signal+" signal", err)
+		return c.TemporalError("cannot send the "+d.signal+" signal", err)
 	}
-	if out.json() {
-		if err := emit(a.stdout, decisionView{WorkflowID: id, JobID: watcherJobID(id), WebUI: c.link(id), Signal: d.signal, Request: &req}); err != nil {
+	if out.JSON() {
+		if err := cmdutil.Emit(a.IO.Out, decisionView{WorkflowID: id, JobID: watcherJobID(id), WebUI: c.Link(id), Signal: d.signal, Request: &req}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(a.stdout, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, watcherJobID(id), req.Approver)
+		fmt.Fprintf(a.IO.Out, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, watcherJobID(id), req.Approver)
 		if req.Episode != "" {
-			fmt.Fprintf(a.stdout, "for episode %s only\n", req.Episode)
+			fmt.Fprintf(a.IO.Out, "for episode %s only\n", req.Episode)
 		}
-		fmt.Fprintln(a.stdout, "fire and forget: the watcher acts on it if that episode still awaits a decision; otherwise it records it as not acted upon")
-		fmt.Fprintf(a.stdout, "check the outcome with: starter status --workflow-id %s\n", id)
-		fmt.Fprintf(a.stdout, "web ui: %s\n", c.link(id))
+		fmt.Fprintln(a.IO.Out, "fire and forget: the watcher acts on it if that episode still awaits a decision; otherwise it records it as not acted upon")
+		fmt.Fprintf(a.IO.Out, "check the outcome with: starter status --workflow-id %s\n", id)
+		fmt.Fprintf(a.IO.Out, "web ui: %s\n", c.Link(id))
 	}
 	if nothingAwaits {
 		// The same answer as the update's: the signal is recorded as not
 		// acted upon (and makes the watcher look at the job).
-		return exitf(exitNotFound, "nothing awaited a decision on job %s when the signal was sent: it is recorded as not acted upon, and the watcher looks at the job now", watcherJobID(id))
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "nothing awaited a decision on job %s when the signal was sent: it is recorded as not acted upon, and the watcher looks at the job now", watcherJobID(id))
 	}
 	return nil
 }
 
-func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, timeout time.Duration, out outputFormat) error {
+func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, timeout time.Duration, out cmdutil.OutputFormat) error {
 	// Without a worker nothing can validate the update: it would only time out.
 	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
 	hint, herr := noWorkerHint(hctx, c)
 	hcancel()
 	if herr != nil {
-		return c.temporalError("cannot reach the watcher "+id, herr)
+		return c.TemporalError("cannot reach the watcher "+id, herr)
 	}
 	if hint != "" {
-		return exitf(exitUnreachable, "%s.\nNothing was decided. Start the worker, or send the decision with --async (the signal waits in the history for a worker).", strings.TrimSuffix(hint, "; the onboarding waits for it"))
+		return cmdutil.Exitf(cmdutil.ExitUnreachable, "%s.\nNothing was decided. Start the worker, or send the decision with --async (the signal waits in the history for a worker).", strings.TrimSuffix(hint, "; the onboarding waits for it"))
 	}
 	uctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -310,21 +311,21 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 	if err != nil {
 		var ae *temporal.ApplicationError
 		switch {
-		case isNotFound(err):
-			return exitf(exitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.namespace, tenant)
+		case cmdutil.IsNotFound(err):
+			return cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.Namespace, tenant)
 		case errors.As(err, &ae):
 			// The validator refused: nothing reached the history.
-			return exitf(exitFailed, "%s refused: %s", d.verb, ae.Message())
+			return cmdutil.Exitf(cmdutil.ExitFailed, "%s refused: %s", d.verb, ae.Message())
 		case ctx.Err() != nil:
-			return exitf(exitInterrupted, "interrupted; if the watcher had accepted the decision it goes on: starter status --workflow-id %s", id)
+			return cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted; if the watcher had accepted the decision it goes on: starter status --workflow-id %s", id)
 		case uctx.Err() != nil:
-			return exitf(exitFailed, "no answer from watcher %s within %s; if it accepted the decision it goes on (the restart may still be retrying): starter status --workflow-id %s",
+			return cmdutil.Exitf(cmdutil.ExitFailed, "no answer from watcher %s within %s; if it accepted the decision it goes on (the restart may still be retrying): starter status --workflow-id %s",
 				id, timeout, id)
 		}
-		return c.temporalError("cannot send the "+d.update+" update", err)
+		return c.TemporalError("cannot send the "+d.update+" update", err)
 	}
-	if out.json() {
-		if err := emit(a.stdout, decisionView{WorkflowID: id, JobID: watcherJobID(id), WebUI: c.link(id), Decision: &res}); err != nil {
+	if out.JSON() {
+		if err := cmdutil.Emit(a.IO.Out, decisionView{WorkflowID: id, JobID: watcherJobID(id), WebUI: c.Link(id), Decision: &res}); err != nil {
 			return err
 		}
 	} else {
@@ -332,21 +333,21 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 		if res.Approve {
 			verb = "approved"
 		}
-		fmt.Fprintf(a.stdout, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
-		fmt.Fprintf(a.stdout, "job:         %s\n", watcherJobID(id))
-		fmt.Fprintf(a.stdout, "episode:     %s\n", orDash(res.Episode))
-		fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
-		fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(id))
+		fmt.Fprintf(a.IO.Out, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
+		fmt.Fprintf(a.IO.Out, "job:         %s\n", watcherJobID(id))
+		fmt.Fprintf(a.IO.Out, "episode:     %s\n", orDash(res.Episode))
+		fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
+		fmt.Fprintf(a.IO.Out, "web ui:      %s\n", c.Link(id))
 	}
 	switch {
 	case strings.HasPrefix(res.Outcome, workflows.OutcomeNotActedUpon):
-		return exitf(exitNotFound, "nothing was decided: %s", strings.TrimPrefix(res.Outcome, workflows.OutcomeNotActedUpon))
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "nothing was decided: %s", strings.TrimPrefix(res.Outcome, workflows.OutcomeNotActedUpon))
 	case strings.HasPrefix(res.Outcome, workflows.OutcomeRefused):
-		return exitf(exitFailed, "nothing was forced: %s; the watcher presents what the job shows now (starter status --workflow-id %s)",
+		return cmdutil.Exitf(cmdutil.ExitFailed, "nothing was forced: %s; the watcher presents what the job shows now (starter status --workflow-id %s)",
 			strings.TrimPrefix(res.Outcome, workflows.OutcomeRefused), id)
 	case !res.Acted():
 		// e.g. "restart failed: …": the watcher presents the episode again.
-		return exitf(exitFailed, "the approval was recorded but the restart did not happen: %s", res.Outcome)
+		return cmdutil.Exitf(cmdutil.ExitFailed, "the approval was recorded but the restart did not happen: %s", res.Outcome)
 	}
 	return nil
 }

@@ -21,7 +21,7 @@ func (c *conn) driftState(memo *commonpb.Memo) (*workflows.DriftState, error) {
 		return nil, nil
 	}
 	var st workflows.DriftState
-	if err := c.dc.FromPayload(p, &st); err != nil {
+	if err := c.DC.FromPayload(p, &st); err != nil {
 		return nil, c.payloadError(err)
 	}
 	return &st, nil
@@ -57,7 +57,7 @@ type driftView struct {
 func (a *app) driftInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
 	all, _, err := listExecutions(ctx, c, driftQuery(tenant, domain))
 	if err != nil {
-		return c.temporalError("cannot list the drift checks of tenant "+tenant, err)
+		return c.TemporalError("cannot list the drift checks of tenant "+tenant, err)
 	}
 	for _, e := range latestRuns(all) {
 		v.Drift = append(v.Drift, c.driftViewOf(e))
@@ -67,7 +67,7 @@ func (a *app) driftInto(ctx context.Context, c *conn, v *statusView, tenant, dom
 
 func (c *conn) driftViewOf(e execution) driftView {
 	d := driftView{WorkflowID: e.id, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Drift: e.driftSA, State: e.drift,
-		WebUI: c.link(e.id), e: e}
+		WebUI: c.Link(e.id), e: e}
 	if e.driftErr != nil {
 		d.StateError = text.OneLine(e.driftErr.Error())
 	}
@@ -119,7 +119,7 @@ func (a *app) listDrifted(ctx context.Context, c *conn, tenant string) (listView
 	q := "WorkflowType = " + quoted(workflows.WatchDriftWorkflow) + " AND ExecutionStatus = 'Running' AND CloudSyncDrift != " + quoted(workflows.DriftNone) + tenantFilter(tenant)
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
-		return listView{}, c.temporalError("cannot list the drifted configurations", err)
+		return listView{}, c.TemporalError("cannot list the drifted configurations", err)
 	}
 	list := latestRuns(all)
 	v := c.listViewOf(list, truncated, false)
@@ -136,7 +136,7 @@ func (a *app) listDrifted(ctx context.Context, c *conn, tenant string) (listView
 // printDrifted prints list --drifted as a table.
 func (a *app) printDrifted(v listView) {
 	if len(v.Items) == 0 {
-		fmt.Fprintln(a.stdout, "no configuration differs from its spec")
+		fmt.Fprintln(a.IO.Out, "no configuration differs from its spec")
 		return
 	}
 	when := func(t *time.Time) string {
@@ -145,12 +145,12 @@ func (a *app) printDrifted(v listView) {
 		}
 		return t.Local().Format(time.RFC3339)
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(a.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tDOMAIN\tDRIFT\tSINCE\tCHECKED\tWEB UI")
 	for _, it := range v.Items {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), orDash(it.Drift), when(it.DriftSince), when(it.DriftChecked), it.WebUI)
 	}
 	tw.Flush()
 	a.listFooter(len(v.Items), v.Truncated, v.StateError)
-	fmt.Fprintln(a.stdout, "details: starter status --tenant-id <tenant> --domain <domain>; repair: starter onboard with the tenant's spec")
+	fmt.Fprintln(a.IO.Out, "details: starter status --tenant-id <tenant> --domain <domain>; repair: starter onboard with the tenant's spec")
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/vbauerster/mpb/v8"
+
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 )
 
 const (
@@ -24,7 +26,7 @@ func TestCLIRefusesTwoDomainsUnderOneDisplayName(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
 	code, stdout, stderr := runCLI(t, "onboard", "--file", writeFile(t, "fleet.yaml",
 		"- {tenantId: "+tenant1+", domain: contoso.com, displayName: Contoso}\n- {tenantId: "+tenant1+", domain: corp.contoso.com, displayName: Contoso}\n"))
-	assert.Equal(t, exitUsage, code, stderr)
+	assert.Equal(t, cmdutil.ExitUsage, code, stderr)
 	assert.Contains(t, stderr, `:2: [1]: tenant `+tenant1+` domain corp.contoso.com: display name "Contoso" is already used by domain contoso.com in [0] (line 1)`)
 	assert.NotContains(t, stderr, "cannot reach Temporal")
 	assert.Empty(t, stdout)
@@ -40,7 +42,7 @@ func TestBadFleetExitsTwoBeforeStartingAnything(t *testing.T) {
 		fmt.Fprintf(&b, "%08d-0000-4000-8000-000000000000,tenant%d\n", i, i) // every domain is bad
 	}
 	code, stdout, stderr := runCLI(t, "onboard", "--file", writeFile(t, "fleet.csv", b.String()))
-	assert.Equal(t, exitUsage, code, stderr)
+	assert.Equal(t, cmdutil.ExitUsage, code, stderr)
 	assert.Contains(t, stderr, "invalid fleet of 300 tenants (300 problems)")
 	assert.Contains(t, stderr, "fleet.csv:2: row 1: domain:")
 	assert.Contains(t, stderr, "… and 100 more")
@@ -58,12 +60,12 @@ func TestBadFleetExitsTwoBeforeStartingAnything(t *testing.T) {
 		{[]string{"--reminder-interval", "1s"}, "--reminder-interval:"},
 	} {
 		code, _, stderr := runCLI(t, append([]string{"onboard", "--file", good}, tc.args...)...)
-		assert.Equal(t, exitUsage, code, "%v: %s", tc.args, stderr)
+		assert.Equal(t, cmdutil.ExitUsage, code, "%v: %s", tc.args, stderr)
 		assert.Contains(t, stderr, tc.want)
 	}
 	// --rate and --concurrency mean nothing for one tenant.
 	code, _, stderr = runCLI(t, "onboard", "--tenant-id", tenant1, "--domain", "contoso.com", "--rate", "2")
-	assert.Equal(t, exitUsage, code, stderr)
+	assert.Equal(t, cmdutil.ExitUsage, code, stderr)
 	assert.Contains(t, stderr, "--rate: applies to a fleet file")
 }
 

@@ -15,13 +15,13 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/term"
 	"golang.org/x/time/rate"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -130,7 +130,7 @@ func (f *fleetRun) counts() map[string]int {
 // It follows runs by waiting on their results (a long poll), never by
 // querying them: a query is a billed Temporal action.
 func (a *app) onboardFleet(ctx context.Context, fleet *spec.Fleet, base workflows.OnboardInput, opts fleetOptions) error {
-	c, err := a.conn.dial(ctx, a.stderr)
+	c, err := a.dial(ctx)
 	if err != nil {
 		return err
 	}
@@ -141,11 +141,11 @@ func (a *app) onboardFleet(ctx context.Context, fleet *spec.Fleet, base workflow
 		n := e.Spec.Normalized()
 		run.rows = append(run.rows, &fleetRow{entry: e, tenant: n.TenantID, domain: n.Domain, id: workflows.OnboardWorkflowID(n.TenantID, n.Domain), state: rowPending})
 	}
-	fmt.Fprintf(a.stdout, "onboarding a fleet of %d tenants: at most %.4g starts/s", len(run.rows), opts.rate)
+	fmt.Fprintf(a.IO.Out, "onboarding a fleet of %d tenants: at most %.4g starts/s", len(run.rows), opts.rate)
 	if opts.wait {
-		fmt.Fprintf(a.stdout, ", %d in flight", opts.concurrency)
+		fmt.Fprintf(a.IO.Out, ", %d in flight", opts.concurrency)
 	}
-	fmt.Fprintln(a.stdout)
+	fmt.Fprintln(a.IO.Out)
 
 	stopProgress := a.fleetProgress(run, opts)
 	if opts.wait {
@@ -164,9 +164,9 @@ func (a *app) onboardFleet(ctx context.Context, fleet *spec.Fleet, base workflow
 	failed := a.printFleet(run, opts)
 	switch {
 	case ctx.Err() != nil:
-		return exitf(exitInterrupted, "interrupted: no further onboarding was started; those started go on (see starter list)")
+		return cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted: no further onboarding was started; those started go on (see starter list)")
 	case failed > 0:
-		return &exitError{code: exitFailed}
+		return &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 	}
 	return nil
 }
@@ -206,7 +206,7 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 		case ctx.Err() != nil && run.state(r) == rowPending:
 			return nil // interrupted: this row and the rest stay pending
 		case err != nil && setupError(err):
-			return c.temporalError("cannot start the onboardings", err)
+			return c.TemporalError("cannot start the onboardings", err)
 		case err != nil:
 			run.set(r, rowFailed, "could not start: "+text.OneLine(rootCause(err).Error()))
 		}
@@ -219,9 +219,9 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 func (a *app) startFleetRow(ctx context.Context, c *conn, run *fleetRun, r *fleetRow, base workflows.OnboardInput) (client.WorkflowRun, error) {
 	in := base
 	in.Spec = r.entry.Spec
-	wr, err := c.start(ctx, workflows.OnboardStartOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
+	wr, err := c.Start(ctx, workflows.OnboardStartOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
 	if err != nil {
-		if !errors.Is(err, errAlreadyStarted) {
+		if !errors.Is(err, cmdutil.ErrAlreadyStarted) {
 			return nil, err
 		}
 		wr = c.GetWorkflow(ctx, r.id, "")
@@ -282,7 +282,7 @@ func setupError(err error) bool {
 func (a *app) markAwaiting(ctx context.Context, c *conn, run *fleetRun) {
 	list, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.WatchSyncJobWorkflow)+" AND CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'")
 	if err != nil {
-		fmt.Fprintf(a.stderr, "… could not list the watchers awaiting approval: %v\n", rootCause(err))
+		fmt.Fprintf(a.IO.ErrOut, "… could not list the watchers awaiting approval: %v\n", rootCause(err))
 		return
 	}
 	awaiting := map[string]int{}
@@ -300,7 +300,7 @@ func (a *app) markAwaiting(ctx context.Context, c *conn, run *fleetRun) {
 func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
 	run.mu.Lock()
 	defer run.mu.Unlock()
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(a.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tDOMAIN\tRESULT\tDETAIL")
 	tally := map[string]int{}
 	awaiting, attached := 0, 0
@@ -342,22 +342,22 @@ func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
 	if attached > 0 {
 		parts = append(parts, fmt.Sprintf("%d already running (followed, not started again)", attached))
 	}
-	fmt.Fprintf(a.stdout, "fleet of %d tenants in %s: %s\n", len(run.rows), time.Since(run.started).Round(time.Second), strings.Join(parts, ", "))
+	fmt.Fprintf(a.IO.Out, "fleet of %d tenants in %s: %s\n", len(run.rows), time.Since(run.started).Round(time.Second), strings.Join(parts, ", "))
 	return tally[rowFailed]
 }
 
 // fleetProgress shows progress on stderr until the returned stop is called: a
 // bar redrawn in place on a terminal (fleetBar), otherwise a plain line when
-// something changed, at most every a.fleetEvery.
+// something changed, at most every a.FleetEvery.
 func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
-	if f, ok := a.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && len(run.rows) > 0 {
+	if f, ok := a.IO.ErrOut.(*os.File); ok && cmdutil.IsTerminal(f) && len(run.rows) > 0 {
 		// Each redraw starts with a carriage return: what the terminal
 		// echoes meanwhile (^C) must not shift it.
 		cw := cupwriter.New(carriageReturn{f}, false)
 		cw.SetTermFd(int(f.Fd()))
 		return fleetBar(run, opts, mpb.WithConsoleWriter(cw))
 	}
-	every := a.fleetEvery
+	every := a.FleetEvery
 	if every <= 0 {
 		every = 5 * time.Second
 	}
@@ -372,12 +372,12 @@ func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
 			select {
 			case <-done:
 				if line := progressLine(run, opts); line != last {
-					fmt.Fprintln(a.stderr, line)
+					fmt.Fprintln(a.IO.ErrOut, line)
 				}
 				return
 			case <-tick.C:
 				if line := progressLine(run, opts); line != last {
-					fmt.Fprintln(a.stderr, line)
+					fmt.Fprintln(a.IO.ErrOut, line)
 					last = line
 				}
 			}
@@ -454,7 +454,7 @@ const fleetBarWidth = 30
 // task queue (DescribeTaskQueue: not a billed action) and puts the hint a
 // single onboard gives in the progress line when none does.
 func (a *app) fleetWorkerHint(ctx context.Context, c *conn, run *fleetRun) (stop func()) {
-	every := a.fleetEvery
+	every := a.FleetEvery
 	if every <= 0 || every > 5*time.Second {
 		every = 5 * time.Second
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -16,7 +17,7 @@ func (a *app) listCmd() *cobra.Command {
 		awaiting bool
 		drifted  bool
 		tenant   string
-		out      outputFormat
+		out      cmdutil.OutputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -39,21 +40,21 @@ even when nothing is listed.`,
   temporal workflow list --query "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var p problems
+			var p cmdutil.Problems
 			t := ""
 			if cmd.Flags().Changed("tenant-id") {
-				t = checkTenant(&p, tenant)
+				t = cmdutil.CheckTenant(&p, tenant)
 			}
-			if err := p.err("invalid list"); err != nil {
+			if err := p.Err("invalid list"); err != nil {
 				return err
 			}
-			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			c, err := a.dial(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer c.Close()
 			if awaiting && drifted {
-				return exitf(exitUsage, "give --awaiting-approval or --drifted, not both")
+				return cmdutil.Exitf(cmdutil.ExitUsage, "give --awaiting-approval or --drifted, not both")
 			}
 			var v listView
 			switch {
@@ -67,8 +68,8 @@ even when nothing is listed.`,
 			if err != nil {
 				return err
 			}
-			if out.json() {
-				return emit(a.stdout, v)
+			if out.JSON() {
+				return cmdutil.Emit(a.IO.Out, v)
 			}
 			a.printList(v)
 			return nil
@@ -78,7 +79,7 @@ even when nothing is listed.`,
 	f.BoolVar(&awaiting, "awaiting-approval", false, "only the jobs whose deletions await an approval")
 	f.BoolVar(&drifted, "drifted", false, "only the configurations whose drift check found them changed from their spec (or could not check)")
 	f.StringVar(&tenant, "tenant-id", "", "only this tenant")
-	out.register(f)
+	out.Register(f)
 	f.SortFlags = false
 	return cmd
 }
@@ -128,7 +129,7 @@ type listItem struct {
 }
 
 func (c *conn) listItemOf(e execution) listItem {
-	it := listItem{Kind: "watcher", TenantID: e.tenant, Domain: e.domain, Started: e.start, WorkflowID: e.id, RunID: e.runID, WebUI: c.link(e.id),
+	it := listItem{Kind: "watcher", TenantID: e.tenant, Domain: e.domain, Started: e.start, WorkflowID: e.id, RunID: e.runID, WebUI: c.Link(e.id),
 		JobState: e.jobState, AwaitingApproval: e.awaitingNow()}
 	switch e.typ {
 	case workflows.WatchDriftWorkflow:
@@ -178,7 +179,7 @@ func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) (listVie
 	q := "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'" + tenantFilter(tenant)
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
-		return listView{}, c.temporalError("cannot list the watchers awaiting approval", err)
+		return listView{}, c.TemporalError("cannot list the watchers awaiting approval", err)
 	}
 	return c.listViewOf(latestRuns(all), truncated, true), nil
 }
@@ -195,7 +196,7 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView
 		" OR WorkflowType = " + quoted(workflows.OffboardTenantWorkflow) + ") AND ExecutionStatus = 'Running'" + tf
 	all, truncated, err := listExecutions(ctx, c, q)
 	if err != nil {
-		return listView{}, c.temporalError("cannot list the running workflows", err)
+		return listView{}, c.TemporalError("cannot list the running workflows", err)
 	}
 	return c.listViewOf(latestRuns(all), truncated, false), nil
 }
@@ -208,13 +209,13 @@ func (a *app) printList(v listView) {
 	}
 	if len(v.Items) == 0 {
 		if v.AwaitingApproval {
-			fmt.Fprintln(a.stdout, "nothing awaits approval")
+			fmt.Fprintln(a.IO.Out, "nothing awaits approval")
 		} else {
-			fmt.Fprintln(a.stdout, "no onboarding or watcher is running")
+			fmt.Fprintln(a.IO.Out, "no onboarding or watcher is running")
 		}
 		return
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(a.IO.Out, 0, 4, 2, ' ', 0)
 	if v.AwaitingApproval {
 		fmt.Fprintln(tw, "TENANT\tDOMAIN\tJOB ID\tAWAITING SINCE\tWEB UI")
 	} else {
@@ -259,10 +260,10 @@ func (a *app) printList(v listView) {
 		}
 	}
 	if offboardings < len(v.Items) {
-		fmt.Fprintln(a.stdout, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
+		fmt.Fprintln(a.IO.Out, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
 	}
 	if offboardings > 0 {
-		fmt.Fprintln(a.stdout, "offboardings: starter offboard --tenant-id <tenant> --domain <domain> --approve|--reject --approver <who> --reason <why>")
+		fmt.Fprintln(a.IO.Out, "offboardings: starter offboard --tenant-id <tenant> --domain <domain> --approve|--reject --approver <who> --reason <why>")
 	}
 }
 
@@ -279,9 +280,9 @@ func stateHint(list []execution) string {
 
 func (a *app) listFooter(n int, truncated bool, hint string) {
 	if truncated {
-		fmt.Fprintf(a.stdout, "(only the first %d; narrow with --tenant-id)\n", n)
+		fmt.Fprintf(a.IO.Out, "(only the first %d; narrow with --tenant-id)\n", n)
 	}
 	if hint != "" {
-		fmt.Fprintln(a.stderr, "… "+hint)
+		fmt.Fprintln(a.IO.ErrOut, "… "+hint)
 	}
 }

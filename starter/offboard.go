@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -77,42 +78,42 @@ decision; 5 Temporal unreachable or no worker to answer; 130 interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
-			var p problems
-			in := workflows.OffboardInput{TenantID: checkTenant(&p, f.tenant), Domain: checkDomain(&p, f.domain, true), DisplayName: strings.TrimSpace(f.displayName)}
+			var p cmdutil.Problems
+			in := workflows.OffboardInput{TenantID: cmdutil.CheckTenant(&p, f.tenant), Domain: cmdutil.CheckDomain(&p, f.domain, true), DisplayName: strings.TrimSpace(f.displayName)}
 			if f.timeout <= 0 {
-				p.add("--timeout", "%s must be greater than 0", f.timeout)
+				p.Add("--timeout", "%s must be greater than 0", f.timeout)
 			}
 			decide := f.approve || f.reject
 			var req workflows.OffboardDecisionRequest
 			switch {
 			case f.approve && f.reject:
-				p.add("--approve", "cannot be combined with --reject: decide one way")
+				p.Add("--approve", "cannot be combined with --reject: decide one way")
 			case decide:
-				req.Approver = checkApprover(&p, "--approver", f.approver, "who decides, e.g. alice@contoso.com")
-				req.Reason = checkText(&p, "--reason", f.reason, maxReasonLength, "why the configuration is (or is not) removed")
-				if given := anyChanged(changed, "display-name", "allowed-approver"); len(given) > 0 {
-					p.add(given[0], "configures a new offboarding: not with --approve or --reject")
+				req.Approver = cmdutil.CheckApprover(&p, "--approver", f.approver, "who decides, e.g. alice@contoso.com")
+				req.Reason = cmdutil.CheckText(&p, "--reason", f.reason, cmdutil.MaxReasonLength, "why the configuration is (or is not) removed")
+				if given := cmdutil.AnyChanged(changed, "display-name", "allowed-approver"); len(given) > 0 {
+					p.Add(given[0], "configures a new offboarding: not with --approve or --reject")
 				}
 			default:
-				if given := anyChanged(changed, "approver", "reason"); len(given) > 0 {
-					p.add(given[0], "goes with --approve or --reject")
+				if given := cmdutil.AnyChanged(changed, "approver", "reason"); len(given) > 0 {
+					p.Add(given[0], "goes with --approve or --reject")
 				}
-				if len(f.allowed) > maxApprovers {
-					p.add("--allowed-approver", "%d given: at most %d (use a group address)", len(f.allowed), maxApprovers)
+				if len(f.allowed) > cmdutil.MaxApprovers {
+					p.Add("--allowed-approver", "%d given: at most %d (use a group address)", len(f.allowed), cmdutil.MaxApprovers)
 				}
 				for _, ap := range f.allowed {
-					in.Approvers = append(in.Approvers, checkApprover(&p, "--allowed-approver", ap, "who may decide"))
+					in.Approvers = append(in.Approvers, cmdutil.CheckApprover(&p, "--allowed-approver", ap, "who may decide"))
 				}
 				if changed("display-name") {
-					if err := (workflows.TenantSpec{TenantID: goodGUID, Domain: "example.com", DisplayName: " " + f.displayName}).Validate(); err != nil {
-						p.add("--display-name", "%s", strings.TrimPrefix(err.Error(), "invalid tenant spec: displayName: "))
+					if err := (workflows.TenantSpec{TenantID: cmdutil.GoodGUID, Domain: "example.com", DisplayName: " " + f.displayName}).Validate(); err != nil {
+						p.Add("--display-name", "%s", strings.TrimPrefix(err.Error(), "invalid tenant spec: displayName: "))
 					}
 				}
 			}
-			if err := p.err("invalid offboard"); err != nil {
+			if err := p.Err("invalid offboard"); err != nil {
 				return err
 			}
-			c, err := a.conn.dial(cmd.Context(), a.stderr)
+			c, err := a.dial(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -163,27 +164,27 @@ func (a *app) offboardStart(ctx context.Context, c *conn, in workflows.OffboardI
 	// An onboarding of the pair would make what this removes.
 	onb := workflows.OnboardWorkflowID(in.TenantID, in.Domain)
 	if e, err := c.describeWatcher(ctx, onb); err == nil && e.running() {
-		return exitf(exitRunning, "an onboarding of tenant %s domain %s is running (workflow id %s): let it end, then offboard\n%s",
-			in.TenantID, in.Domain, onb, c.link(onb))
-	} else if err != nil && !isNotFound(err) {
-		return c.temporalError("cannot look up the onboarding "+onb, err)
+		return cmdutil.Exitf(cmdutil.ExitRunning, "an onboarding of tenant %s domain %s is running (workflow id %s): let it end, then offboard\n%s",
+			in.TenantID, in.Domain, onb, c.Link(onb))
+	} else if err != nil && !cmdutil.IsNotFound(err) {
+		return c.TemporalError("cannot look up the onboarding "+onb, err)
 	}
-	run, err := c.start(ctx, offboardStartOptions(in), workflows.OffboardTenantWorkflow, in)
+	run, err := c.Start(ctx, offboardStartOptions(in), workflows.OffboardTenantWorkflow, in)
 	runID := ""
 	switch {
-	case errors.Is(err, errAlreadyStarted):
-		fmt.Fprintf(a.stdout, "an offboarding of tenant %s domain %s is already running: showing it\n", in.TenantID, in.Domain)
+	case errors.Is(err, cmdutil.ErrAlreadyStarted):
+		fmt.Fprintf(a.IO.Out, "an offboarding of tenant %s domain %s is already running: showing it\n", in.TenantID, in.Domain)
 	case err != nil:
-		return c.temporalError("cannot start the offboarding", err)
+		return c.TemporalError("cannot start the offboarding", err)
 	default:
 		runID = run.GetRunID()
-		fmt.Fprintf(a.stdout, "started offboarding of tenant %s domain %s\n", in.TenantID, in.Domain)
+		fmt.Fprintf(a.IO.Out, "started offboarding of tenant %s domain %s\n", in.TenantID, in.Domain)
 	}
 	e, err := a.awaitOffboard(ctx, c, id, runID, f.timeout, func(st workflows.OffboardState) bool { return st.Phase != workflows.PhaseInventory })
 	if err != nil {
 		return err
 	}
-	a.printOffboard(a.stdout, c, e)
+	a.printOffboard(a.IO.Out, c, e)
 	if f.wait && e.running() {
 		return a.followOffboard(ctx, c, in, e)
 	}
@@ -196,17 +197,17 @@ func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, time
 	deadline := time.Now().Add(timeout)
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		d, err := c.describe(dctx, id, runID)
+		d, err := c.Describe(dctx, id, runID)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
-				return execution{}, exitf(exitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
+				return execution{}, cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
 			}
-			return execution{}, c.temporalError("cannot read the offboarding "+id, err)
+			return execution{}, c.TemporalError("cannot read the offboarding "+id, err)
 		}
 		e := c.executionOf(d.GetWorkflowExecutionInfo())
 		if errors.Is(e.stateErr, errNeedKeys) {
-			return e, exitf(exitUsage, "cannot read the offboarding %s: %v", id, e.stateErr)
+			return e, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", id, e.stateErr)
 		}
 		if !e.running() || (e.offboard != nil && done(*e.offboard)) {
 			return e, nil
@@ -216,18 +217,18 @@ func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, time
 			hint, _ := noWorkerHint(hctx, c)
 			hcancel()
 			if hint != "" {
-				return e, exitf(exitUnreachable, "%s; the offboarding waits for it: %s", strings.TrimSuffix(hint, "; the onboarding waits for it"), c.link(id))
+				return e, cmdutil.Exitf(cmdutil.ExitUnreachable, "%s; the offboarding waits for it: %s", strings.TrimSuffix(hint, "; the onboarding waits for it"), c.Link(id))
 			}
 			phase := "starting"
 			if e.offboard != nil {
 				phase = e.offboard.Phase
 			}
-			return e, exitf(exitFailed, "the offboarding is still %s after %s; it goes on (starter status --workflow-id %s)%s", phase, timeout, id, pendingError(d))
+			return e, cmdutil.Exitf(cmdutil.ExitFailed, "the offboarding is still %s after %s; it goes on (starter status --workflow-id %s)%s", phase, timeout, id, pendingError(d))
 		}
 		select {
 		case <-ctx.Done():
-			return e, exitf(exitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
-		case <-time.After(a.pollInterval):
+			return e, cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
+		case <-time.After(a.PollInterval):
 		}
 	}
 }
@@ -250,31 +251,31 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 	}
 	e, err := c.describeWatcher(ctx, id)
 	switch {
-	case isNotFound(err):
-		return exitf(exitNotFound, "no offboarding of tenant %s domain %s in namespace %s: start one with: starter offboard --tenant-id %s --domain %s",
-			in.TenantID, in.Domain, c.namespace, in.TenantID, in.Domain)
+	case cmdutil.IsNotFound(err):
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "no offboarding of tenant %s domain %s in namespace %s: start one with: starter offboard --tenant-id %s --domain %s",
+			in.TenantID, in.Domain, c.Namespace, in.TenantID, in.Domain)
 	case err != nil:
-		return c.temporalError("cannot read the offboarding "+id, err)
+		return c.TemporalError("cannot read the offboarding "+id, err)
 	case errors.Is(e.stateErr, errNeedKeys):
-		return exitf(exitUsage, "cannot read the offboarding %s: %v", id, e.stateErr)
+		return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", id, e.stateErr)
 	case !e.running():
-		a.printOffboard(a.stdout, c, e)
-		return exitf(exitNotFound, "the offboarding of tenant %s domain %s is %s: nothing awaits a decision", in.TenantID, in.Domain, statusWord(e.status))
+		a.printOffboard(a.IO.Out, c, e)
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "the offboarding of tenant %s domain %s is %s: nothing awaits a decision", in.TenantID, in.Domain, statusWord(e.status))
 	case e.offboard == nil || e.offboard.Phase != workflows.PhaseAwaitingOffboardApproval:
 		phase := "starting"
 		if e.offboard != nil {
 			phase = e.offboard.Phase
 		}
-		return exitf(exitNotFound, "nothing awaits a decision: the offboarding of tenant %s domain %s is %s (starter status --workflow-id %s)", in.TenantID, in.Domain, phase, id)
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "nothing awaits a decision: the offboarding of tenant %s domain %s is %s (starter status --workflow-id %s)", in.TenantID, in.Domain, phase, id)
 	}
 	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
 	hint, herr := noWorkerHint(hctx, c)
 	hcancel()
 	if herr != nil {
-		return c.temporalError("cannot reach the offboarding "+id, herr)
+		return c.TemporalError("cannot reach the offboarding "+id, herr)
 	}
 	if hint != "" {
-		return exitf(exitUnreachable, "%s.\nNothing was decided: start the worker, then decide again.", strings.TrimSuffix(hint, "; the onboarding waits for it"))
+		return cmdutil.Exitf(cmdutil.ExitUnreachable, "%s.\nNothing was decided: start the worker, then decide again.", strings.TrimSuffix(hint, "; the onboarding waits for it"))
 	}
 	uctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
@@ -289,30 +290,30 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 	var ae *temporal.ApplicationError
 	switch {
 	case err == nil:
-	case isNotFound(err):
-		return exitf(exitNotFound, "the offboarding %s is no longer running: nothing was decided (starter status --workflow-id %s)", id, id)
+	case cmdutil.IsNotFound(err):
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "the offboarding %s is no longer running: nothing was decided (starter status --workflow-id %s)", id, id)
 	case errors.As(err, &ae):
-		return exitf(exitFailed, "%s refused: %s", verb, ae.Message())
+		return cmdutil.Exitf(cmdutil.ExitFailed, "%s refused: %s", verb, ae.Message())
 	case ctx.Err() != nil:
-		return exitf(exitInterrupted, "interrupted; if the offboarding accepted the decision it goes on: starter status --workflow-id %s", id)
+		return cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted; if the offboarding accepted the decision it goes on: starter status --workflow-id %s", id)
 	case uctx.Err() != nil:
-		return exitf(exitFailed, "no answer from the offboarding %s within %s; if it accepted the decision it goes on: starter status --workflow-id %s", id, f.timeout, id)
+		return cmdutil.Exitf(cmdutil.ExitFailed, "no answer from the offboarding %s within %s; if it accepted the decision it goes on: starter status --workflow-id %s", id, f.timeout, id)
 	default:
-		return c.temporalError("cannot send the "+update+" update", err)
+		return c.TemporalError("cannot send the "+update+" update", err)
 	}
 	done := "rejected"
 	if d.Approve {
 		done = "approved"
 	}
 	if d.Approve != approve {
-		return exitf(exitFailed, "%s refused: already %s by %s (%s)", verb, done, d.Approver, d.Reason)
+		return cmdutil.Exitf(cmdutil.ExitFailed, "%s refused: already %s by %s (%s)", verb, done, d.Approver, d.Reason)
 	}
-	fmt.Fprintf(a.stdout, "%s by %s: %s\n", done, d.Approver, d.Reason)
-	fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
-	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(id))
+	fmt.Fprintf(a.IO.Out, "%s by %s: %s\n", done, d.Approver, d.Reason)
+	fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
+	fmt.Fprintf(a.IO.Out, "web ui:      %s\n", c.Link(id))
 	if !f.wait {
 		if d.Approve {
-			fmt.Fprintf(a.stdout, "the offboarding removes what it listed now; follow it with: starter status --tenant-id %s --domain %s\n", in.TenantID, in.Domain)
+			fmt.Fprintf(a.IO.Out, "the offboarding removes what it listed now; follow it with: starter status --tenant-id %s --domain %s\n", in.TenantID, in.Domain)
 		}
 		return nil
 	}
@@ -323,7 +324,7 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 // ends: from the memo (Describe), then from the result.
 func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.OffboardInput, e execution) error {
 	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
-	p := &stepPrinter{w: a.stdout}
+	p := &stepPrinter{w: a.IO.Out}
 	if e.offboard != nil {
 		p.printed = len(e.offboard.Steps) // printed already
 	}
@@ -332,7 +333,7 @@ func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.Offboard
 		if st := e.offboard; st != nil {
 			p.steps(st.Steps)
 			if st.Phase == workflows.PhaseAwaitingOffboardApproval && said != st.Phase {
-				fmt.Fprintln(a.stderr, "… awaiting a decision (starter offboard … --approve|--reject)")
+				fmt.Fprintln(a.IO.ErrOut, "… awaiting a decision (starter offboard … --approve|--reject)")
 			}
 			said = st.Phase
 		}
@@ -356,12 +357,12 @@ func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.Offboard
 		var ae *temporal.ApplicationError
 		if errors.As(err, &ae) && ae.HasDetails() && ae.Details(&st) == nil {
 			p.steps(st.Steps)
-			return exitf(exitFailed, "offboarding failed: %s", ae.Message())
+			return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding failed: %s", ae.Message())
 		}
-		return exitf(exitFailed, "offboarding %s: %s", statusWord(e.status), describeFailure(err).message)
+		return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding %s: %s", statusWord(e.status), describeFailure(err).message)
 	}
 	p.steps(st.Steps)
-	fmt.Fprintln(a.stdout, "done: "+st.Summary())
+	fmt.Fprintln(a.IO.Out, "done: "+st.Summary())
 	return nil
 }
 
@@ -373,7 +374,7 @@ func offboardExit(e execution) error {
 	if st := e.offboard; st != nil && st.Settled() && st.Phase != workflows.PhaseOffboardFailed && st.Phase != workflows.PhaseOffboardCancelled {
 		return nil
 	}
-	return &exitError{code: exitFailed}
+	return &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 }
 
 // printOffboard prints an offboarding: where it is, what it removes, the
@@ -400,7 +401,7 @@ func printOffboardState(w io.Writer, c *conn, e execution, indent string) {
 		if e.stateErr != nil {
 			row("phase", "unknown: "+text.OneLine(e.stateErr.Error()))
 		}
-		row("web ui", c.link(e.id))
+		row("web ui", c.Link(e.id))
 		return
 	}
 	phase := s.Phase
@@ -430,7 +431,7 @@ func printOffboardState(w io.Writer, c *conn, e execution, indent string) {
 	}
 	row("error", text.OneLine(s.Error))
 	row("result", map[bool]string{true: s.Summary()}[s.Settled()])
-	row("web ui", c.link(e.id))
+	row("web ui", c.Link(e.id))
 	if e.running() && s.Phase == workflows.PhaseAwaitingOffboardApproval {
 		t, d := s.TenantID, s.Domain
 		fmt.Fprintf(w, "%sapprove with:  starter offboard --tenant-id %s --domain %s --approve --approver <you@example.com> --reason <why> --wait\n", indent, t, d)

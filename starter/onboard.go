@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -21,12 +22,12 @@ import (
 func (a *app) onboardCmd() *cobra.Command {
 	var (
 		sf          spec.Flags
-		wf          watchFlags
+		wf          cmdutil.WatchFlags
 		noWatch     bool
 		wait        bool
 		rate        float64
 		concurrency int
-		out         outputFormat
+		out         cmdutil.OutputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "onboard",
@@ -79,25 +80,25 @@ Temporal action); each step's outcome is printed when it ends.`,
 			changed := cmd.Flags().Changed
 			ts, fleet, err := spec.Build(sf, changed, spec.ReadFile)
 			if err != nil {
-				return exitf(exitUsage, "%v", err)
+				return cmdutil.Exitf(cmdutil.ExitUsage, "%v", err)
 			}
-			var p problems
-			in := workflows.OnboardInput{Spec: ts, WatchOptions: wf.options(&p, changed)}
+			var p cmdutil.Problems
+			in := workflows.OnboardInput{Spec: ts, WatchOptions: wf.Options(&p, changed)}
 			if fleet == nil {
-				if given := anyChanged(changed, "rate", "concurrency"); len(given) > 0 {
-					p.add(given[0], "applies to a fleet file (--file with several tenants)")
+				if given := cmdutil.AnyChanged(changed, "rate", "concurrency"); len(given) > 0 {
+					p.Add(given[0], "applies to a fleet file (--file with several tenants)")
 				}
 			} else {
 				if rate <= 0 || rate > 1000 {
-					p.add("--rate", "%g is out of range: starts per second, more than 0 and at most 1000", rate)
+					p.Add("--rate", "%g is out of range: starts per second, more than 0 and at most 1000", rate)
 				}
 				if concurrency < 1 || concurrency > 10000 {
-					p.add("--concurrency", "%d is out of range: between 1 and 10000", concurrency)
+					p.Add("--concurrency", "%d is out of range: between 1 and 10000", concurrency)
 				}
 			}
 			if noWatch {
-				if given := anyChanged(changed, watchFlagNames...); len(given) > 0 {
-					p.add("--no-watch", "cannot be combined with %s: they configure the watchers it turns off", strings.Join(given, ", "))
+				if given := cmdutil.AnyChanged(changed, cmdutil.WatchFlagNames...); len(given) > 0 {
+					p.Add("--no-watch", "cannot be combined with %s: they configure the watchers it turns off", strings.Join(given, ", "))
 				}
 				off := false
 				in.Watch = &off
@@ -106,28 +107,28 @@ Temporal action); each step's outcome is printed when it ends.`,
 				if err := fleet.Validate(); err != nil {
 					msg := err.Error()
 					if len(p) > 0 {
-						msg += "\n" + p.err("invalid options").Error()
+						msg += "\n" + p.Err("invalid options").Error()
 					}
-					return exitf(exitUsage, "%s", msg)
+					return cmdutil.Exitf(cmdutil.ExitUsage, "%s", msg)
 				}
-				if err := p.err("invalid options"); err != nil {
+				if err := p.Err("invalid options"); err != nil {
 					return err
 				}
 				// A fleet is followed unless --wait=false: the table needs the outcomes.
 				follow := wait || !changed("wait")
-				if out.json() {
-					return exitf(exitUsage, "--output json applies to one tenant; a fleet prints a table (follow each with starter status --output json)")
+				if out.JSON() {
+					return cmdutil.Exitf(cmdutil.ExitUsage, "--output json applies to one tenant; a fleet prints a table (follow each with starter status --output json)")
 				}
 				return a.onboardFleet(cmd.Context(), fleet, in, fleetOptions{rate: rate, concurrency: concurrency, wait: follow})
 			}
 			if err := ts.Validate(); err != nil {
 				msg := spec.ValidationLines(err)
 				if len(p) > 0 {
-					msg += "\n" + p.err("invalid watch options").Error()
+					msg += "\n" + p.Err("invalid watch options").Error()
 				}
-				return exitf(exitUsage, "%s", msg)
+				return cmdutil.Exitf(cmdutil.ExitUsage, "%s", msg)
 			}
-			if err := p.err("invalid watch options"); err != nil {
+			if err := p.Err("invalid watch options"); err != nil {
 				return err
 			}
 			return a.onboard(cmd.Context(), in, wait, out)
@@ -137,65 +138,65 @@ Temporal action); each step's outcome is printed when it ends.`,
 	cmd.Flags().BoolVar(&wait, "wait", false, "follow the onboarding until it ends, printing each step (a fleet: on unless --wait=false)")
 	cmd.Flags().Float64Var(&rate, "rate", defaultFleetRate, "fleet: onboardings started per second")
 	cmd.Flags().IntVar(&concurrency, "concurrency", defaultFleetConcurrency, "fleet: onboardings in flight at once (with --wait)")
-	wf.register(cmd.Flags())
+	wf.Register(cmd.Flags())
 	cmd.Flags().BoolVar(&noWatch, "no-watch", false, "start no watcher for the jobs")
-	out.register(cmd.Flags())
+	out.Register(cmd.Flags())
 	cmd.Flags().SortFlags = false
 	return cmd
 }
 
-func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool, out outputFormat) error {
+func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool, out cmdutil.OutputFormat) error {
 	n := in.Spec.Normalized()
 	opts := workflows.OnboardStartOptions(in.Spec)
-	c, err := a.conn.dial(ctx, a.stderr)
+	c, err := a.dial(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 
 	// The spec goes as given (validated); the workflow applies Normalized itself.
-	run, err := c.start(ctx, opts, workflows.OnboardTenantWorkflow, in)
+	run, err := c.Start(ctx, opts, workflows.OnboardTenantWorkflow, in)
 	if err != nil {
-		if errors.Is(err, errAlreadyStarted) {
-			return exitf(exitRunning, "an onboarding of tenant %s domain %s is already running (workflow id %s); follow it with: %s\n%s",
-				n.TenantID, n.Domain, opts.ID, a.statusCommand(n), c.link(opts.ID))
+		if errors.Is(err, cmdutil.ErrAlreadyStarted) {
+			return cmdutil.Exitf(cmdutil.ExitRunning, "an onboarding of tenant %s domain %s is already running (workflow id %s); follow it with: %s\n%s",
+				n.TenantID, n.Domain, opts.ID, a.statusCommand(n), c.Link(opts.ID))
 		}
-		return c.temporalError("cannot start the onboarding", err)
+		return c.TemporalError("cannot start the onboarding", err)
 	}
-	started := onboardingView{WorkflowID: run.GetID(), RunID: run.GetRunID(), Domain: n.Domain, Status: "running", WebUI: c.link(run.GetID()), running: true}
-	if out.json() {
+	started := onboardingView{WorkflowID: run.GetID(), RunID: run.GetRunID(), Domain: n.Domain, Status: "running", WebUI: c.Link(run.GetID()), running: true}
+	if out.JSON() {
 		if !wait {
-			return emit(a.stdout, started)
+			return cmdutil.Emit(a.IO.Out, started)
 		}
 		// Progress goes to stderr; stdout holds the one document.
-		return a.follow(ctx, c, run, n, a.stderr, func(v onboardingView) error { return emit(a.stdout, v) }, started)
+		return a.follow(ctx, c, run, n, a.IO.ErrOut, func(v onboardingView) error { return cmdutil.Emit(a.IO.Out, v) }, started)
 	}
-	fmt.Fprintf(a.stdout, "started onboarding of tenant %s domain %s\n", n.TenantID, n.Domain)
-	fmt.Fprintf(a.stdout, "workflow id: %s\n", run.GetID())
-	fmt.Fprintf(a.stdout, "run id:      %s\n", run.GetRunID())
-	fmt.Fprintf(a.stdout, "web ui:      %s\n", started.WebUI)
+	fmt.Fprintf(a.IO.Out, "started onboarding of tenant %s domain %s\n", n.TenantID, n.Domain)
+	fmt.Fprintf(a.IO.Out, "workflow id: %s\n", run.GetID())
+	fmt.Fprintf(a.IO.Out, "run id:      %s\n", run.GetRunID())
+	fmt.Fprintf(a.IO.Out, "web ui:      %s\n", started.WebUI)
 	if !wait {
-		fmt.Fprintf(a.stdout, "follow it with: %s\n", a.statusCommand(n))
+		fmt.Fprintf(a.IO.Out, "follow it with: %s\n", a.statusCommand(n))
 		return nil
 	}
-	return a.follow(ctx, c, run, n, a.stdout, nil, started)
+	return a.follow(ctx, c, run, n, a.IO.Out, nil, started)
 }
 
 // statusCommand is the command that shows this onboarding, with the
 // connection flags given on this command line.
 func (a *app) statusCommand(n workflows.TenantSpec) string {
 	cmd := fmt.Sprintf("starter status --tenant-id %s --domain %s", n.TenantID, n.Domain)
-	if a.conn.address != "" {
-		cmd += " --address " + a.conn.address
+	if a.Conn.Address != "" {
+		cmd += " --address " + a.Conn.Address
 	}
-	if a.conn.namespace != "" {
-		cmd += " --namespace " + a.conn.namespace
+	if a.Conn.Namespace != "" {
+		cmd += " --namespace " + a.Conn.Namespace
 	}
 	return cmd
 }
 
 // follow waits on the run's result and, meanwhile, reads where it is with
-// DescribeWorkflowExecution at a modest rate (a.pollInterval): the step
+// DescribeWorkflowExecution at a modest rate (a.PollInterval): the step
 // search attribute, the pending activity's attempt and last failure. No
 // query: each is a billed Temporal action. Each step's outcome is printed
 // from the result when the run ends.
@@ -217,15 +218,15 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 	warn := func(msg string) {
 		if msg != warned && ctx.Err() == nil {
 			warned = msg
-			fmt.Fprintln(a.stderr, "… "+msg)
+			fmt.Fprintln(a.IO.ErrOut, "… "+msg)
 		}
 	}
 	poll := func() {
 		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		d, err := c.describe(qctx, run.GetID(), run.GetRunID())
+		d, err := c.Describe(qctx, run.GetID(), run.GetRunID())
 		if err != nil {
-			warn(fmt.Sprintf("Temporal at %s does not answer (%v); still trying (Ctrl-C stops following, not the onboarding)", c.address, rootCause(err)))
+			warn(fmt.Sprintf("Temporal at %s does not answer (%v); still trying (Ctrl-C stops following, not the onboarding)", c.Address, rootCause(err)))
 			return
 		}
 		if d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
@@ -247,27 +248,27 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 		}
 		if warned != "" {
 			warned = ""
-			fmt.Fprintln(a.stderr, "… a worker picked it up")
+			fmt.Fprintln(a.IO.ErrOut, "… a worker picked it up")
 		}
 		p.progress(prog)
 	}
 	poll()
-	tick := time.NewTicker(a.pollInterval)
+	tick := time.NewTicker(a.PollInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return exitf(exitInterrupted, "stopped following; the onboarding goes on: %s", a.statusCommand(n))
+			return cmdutil.Exitf(cmdutil.ExitInterrupted, "stopped following; the onboarding goes on: %s", a.statusCommand(n))
 		case o := <-done:
 			if ctx.Err() != nil {
-				return exitf(exitInterrupted, "stopped following; the onboarding goes on: %s", a.statusCommand(n))
+				return cmdutil.Exitf(cmdutil.ExitInterrupted, "stopped following; the onboarding goes on: %s", a.statusCommand(n))
 			}
 			var wee *temporal.WorkflowExecutionError
 			if o.err != nil && !errors.As(o.err, &wee) {
 				if perr := c.payloadError(o.err); errors.Is(perr, errNeedKeys) {
-					return exitf(exitUsage, "cannot read the result of the onboarding (it goes on: %s): %v", a.statusCommand(n), perr)
+					return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the result of the onboarding (it goes on: %s): %v", a.statusCommand(n), perr)
 				}
-				return c.temporalError("lost track of the onboarding (it goes on: "+a.statusCommand(n)+")", o.err)
+				return c.TemporalError("lost track of the onboarding (it goes on: "+a.statusCommand(n)+")", o.err)
 			}
 			if emit != nil {
 				return a.finishView(v, o.res, o.err, emit)
@@ -284,23 +285,23 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 func (a *app) finish(p *stepPrinter, res workflows.OnboardResult, err error) error {
 	if err == nil {
 		p.steps(res.Steps)
-		fmt.Fprintln(a.stdout, "done: "+res.Summary())
-		printResult(a.stdout, res)
+		fmt.Fprintln(a.IO.Out, "done: "+res.Summary())
+		printResult(a.IO.Out, res)
 		return nil
 	}
 	f := describeFailure(err)
 	if f.hasResult {
 		p.steps(f.result.Steps)
 	}
-	fmt.Fprintln(a.stderr, "onboarding failed: "+f.message)
+	fmt.Fprintln(a.IO.ErrOut, "onboarding failed: "+f.message)
 	if f.hasResult {
-		fmt.Fprintln(a.stdout, "what exists now (a re-run after the fix reuses it):")
-		printResult(a.stdout, f.result)
+		fmt.Fprintln(a.IO.Out, "what exists now (a re-run after the fix reuses it):")
+		printResult(a.IO.Out, f.result)
 	}
 	if f.validation != "" {
-		fmt.Fprintln(a.stderr, f.validation)
+		fmt.Fprintln(a.IO.ErrOut, f.validation)
 	}
-	return &exitError{code: exitFailed}
+	return &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 }
 
 // finishView hands the end of a run to emit as a view; exit 1 when it failed.
@@ -318,7 +319,7 @@ func (a *app) finishView(v onboardingView, res workflows.OnboardResult, err erro
 	if eerr := emit(v); eerr != nil {
 		return eerr
 	}
-	return &exitError{code: exitFailed, msg: "onboarding failed: " + f.message}
+	return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Msg: "onboarding failed: " + f.message}
 }
 
 // failure is what a failed run tells.
@@ -374,7 +375,7 @@ func noWorkerHint(ctx context.Context, c *conn) (string, error) {
 	if err != nil || len(d.GetPollers()) > 0 {
 		return "", err
 	}
-	return fmt.Sprintf("no worker is polling task queue %q in namespace %s: start the cloudsync worker; the onboarding waits for it", workflows.TaskQueue, c.namespace), nil
+	return fmt.Sprintf("no worker is polling task queue %q in namespace %s: start the cloudsync worker; the onboarding waits for it", workflows.TaskQueue, c.Namespace), nil
 }
 
 func rootCause(err error) error {

@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -29,7 +30,7 @@ func runMocked(t *testing.T, mc *mocks.Client, args ...string) (int, string, str
 	isolateEnv(t)
 	var out, errOut bytes.Buffer
 	a := newApp(&out, &errOut)
-	a.conn.dialer = func(context.Context, client.Options) (client.Client, error) { return mc, nil }
+	a.Dialer = func(context.Context, client.Options) (client.Client, error) { return mc, nil }
 	mc.On("Close").Return().Maybe()
 	code := a.execute(context.Background(), args)
 	return code, out.String(), errOut.String()
@@ -76,7 +77,7 @@ func TestListOutputJSON(t *testing.T) {
 	})).Return(&workflowservice.ListWorkflowExecutionsResponse{Executions: []*workflowpb.WorkflowExecutionInfo{awaitingWatcher(t)}}, nil)
 
 	code, stdout, stderr := runMocked(t, mc, "list", "--awaiting-approval", "--output", "json", "--ui-url", "http://ui.test")
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, cmdutil.ExitOK, code, stderr)
 	var v listView
 	require.NoError(t, json.Unmarshal([]byte(stdout), &v), stdout)
 	require.True(t, v.AwaitingApproval)
@@ -95,7 +96,7 @@ func TestListOutputJSON(t *testing.T) {
 
 	// The text is the table it always was.
 	code, stdout, _ = runMocked(t, mc, "list", "--awaiting-approval", "--ui-url", "http://ui.test")
-	require.Equal(t, exitOK, code)
+	require.Equal(t, cmdutil.ExitOK, code)
 	require.Contains(t, stdout, "TENANT")
 	require.Contains(t, stdout, mockAwaiting.Local().Format(time.RFC3339))
 	require.NotContains(t, stdout, "(started)")
@@ -115,7 +116,7 @@ func TestStatusOfAWatcherOutputJSON(t *testing.T) {
 	}, nil)
 
 	code, stdout, stderr := runMocked(t, mc, "status", "--workflow-id", id, "--output", "json")
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, cmdutil.ExitOK, code, stderr)
 	var v statusView
 	require.NoError(t, json.Unmarshal([]byte(stdout), &v), stdout)
 	require.Empty(t, v.Onboardings)
@@ -133,6 +134,6 @@ func TestStatusOfAWatcherOutputJSON(t *testing.T) {
 func TestOutputFormatIsChecked(t *testing.T) {
 	mc := mocks.NewClient(t)
 	code, _, stderr := runMocked(t, mc, "list", "--output", "yaml")
-	require.Equal(t, exitUsage, code)
+	require.Equal(t, cmdutil.ExitUsage, code)
 	require.Contains(t, stderr, "must be text or json")
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -64,7 +65,7 @@ const (
 func (a *app) planCmd() *cobra.Command {
 	var (
 		sf          spec.Flags
-		output      outputFormat
+		output      cmdutil.OutputFormat
 		concurrency int
 		timeout     time.Duration
 	)
@@ -99,35 +100,35 @@ Exit codes (as terraform plan -detailed-exitcode):
   starter plan --file examples/fleet.csv --output json`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return exitf(planError, "plan takes no arguments (got %q): give the spec with flags or --file", args)
+				return cmdutil.Exitf(planError, "plan takes no arguments (got %q): give the spec with flags or --file", args)
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changes, err := a.planRun(cmd, sf, output, concurrency, timeout)
 			if err != nil {
-				var ee *exitError
-				if errors.As(err, &ee) && ee.code == exitInterrupted {
+				var ee *cmdutil.ExitError
+				if errors.As(err, &ee) && ee.Code == cmdutil.ExitInterrupted {
 					return err
 				}
 				msg := err.Error()
 				if errors.As(err, &ee) {
-					msg = ee.msg
+					msg = ee.Msg
 				}
-				return &exitError{code: planError, msg: msg}
+				return &cmdutil.ExitError{Code: planError, Msg: msg}
 			}
 			if changes {
-				return &exitError{code: planChanges}
+				return &cmdutil.ExitError{Code: planChanges}
 			}
 			return nil
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return exitf(planError, "%v\nRun 'starter plan --help' for usage.", err)
+		return cmdutil.Exitf(planError, "%v\nRun 'starter plan --help' for usage.", err)
 	})
 	sf.Register(cmd.Flags())
 	f := cmd.Flags()
-	output.register(f)
+	output.Register(f)
 	f.IntVar(&concurrency, "concurrency", 20, "plans in flight at once (a fleet)")
 	f.DurationVar(&timeout, "timeout", workflows.DefaultPlanTimeout, "how long a plan may take (a worker must be running)")
 	f.SortFlags = false
@@ -136,13 +137,13 @@ Exit codes (as terraform plan -detailed-exitcode):
 
 // planRun validates the input, runs the plans and prints them; changes says
 // whether a tenant would change. A failed plan is an error (exit 1).
-func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output outputFormat, concurrency int, timeout time.Duration) (bool, error) {
-	var p problems
+func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output cmdutil.OutputFormat, concurrency int, timeout time.Duration) (bool, error) {
+	var p cmdutil.Problems
 	if concurrency < 1 || concurrency > 1000 {
-		p.add("--concurrency", "%d is out of range: between 1 and 1000", concurrency)
+		p.Add("--concurrency", "%d is out of range: between 1 and 1000", concurrency)
 	}
 	if timeout < 10*time.Second {
-		p.add("--timeout", "%s is too short: at least 10s", timeout)
+		p.Add("--timeout", "%s is too short: at least 10s", timeout)
 	}
 	ts, fleet, err := spec.Build(sf, cmd.Flags().Changed, spec.ReadFile)
 	if err != nil {
@@ -162,40 +163,40 @@ func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output outputFormat, co
 		}
 		specs = []workflows.TenantSpec{ts}
 	}
-	if err := p.err("invalid options"); err != nil {
+	if err := p.Err("invalid options"); err != nil {
 		return false, err
 	}
 	ctx := cmd.Context()
-	c, err := a.conn.dial(ctx, a.stderr)
+	c, err := a.dial(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer c.Close()
 	if hint, err := noWorkerHint(ctx, c); err == nil && hint != "" {
-		fmt.Fprintln(a.stderr, "… "+strings.Replace(hint, "the onboarding waits for it", fmt.Sprintf("plans wait for it (--timeout %s)", timeout), 1))
+		fmt.Fprintln(a.IO.ErrOut, "… "+strings.Replace(hint, "the onboarding waits for it", fmt.Sprintf("plans wait for it (--timeout %s)", timeout), 1))
 	}
 	rep, err := a.runPlans(ctx, c, specs, concurrency, timeout)
 	if err != nil {
 		return false, err
 	}
-	if output.json() {
-		if err := emit(a.stdout, rep); err != nil {
+	if output.JSON() {
+		if err := cmdutil.Emit(a.IO.Out, rep); err != nil {
 			return false, err
 		}
 	} else {
-		printPlans(a.stdout, rep)
+		printPlans(a.IO.Out, rep)
 	}
 	if rep.Summary.Failed > 0 {
-		return false, exitf(planError, "%d of %d plans failed", rep.Summary.Failed, rep.Summary.Tenants)
+		return false, cmdutil.Exitf(planError, "%d of %d plans failed", rep.Summary.Failed, rep.Summary.Tenants)
 	}
 	return rep.Summary.ToChange > 0, nil
 }
 
-func problemsSuffix(p problems) string {
+func problemsSuffix(p cmdutil.Problems) string {
 	if len(p) == 0 {
 		return ""
 	}
-	return "\n" + p.err("invalid options").Error()
+	return "\n" + p.Err("invalid options").Error()
 }
 
 // runPlans starts one PlanTenant per spec (at most concurrency at once) and
@@ -237,7 +238,7 @@ func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpe
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
-		return rep, exitf(exitInterrupted, "interrupted: the plans started go on until they end (they change nothing)")
+		return rep, cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted: the plans started go on until they end (they change nothing)")
 	}
 	if abort != nil {
 		return rep, abort
@@ -270,10 +271,10 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 		StaticSummary:            fmt.Sprintf("Plan %s (%s)", n.Domain, n.TenantID),
 	}
 	t.WorkflowID = opts.ID
-	run, err := c.start(ctx, opts, workflows.PlanTenantWorkflow, workflows.PlanInput{Spec: s})
+	run, err := c.Start(ctx, opts, workflows.PlanTenantWorkflow, workflows.PlanInput{Spec: s})
 	if err != nil {
 		if setupError(err) {
-			return t, c.temporalError("cannot start the plans", err)
+			return t, c.TemporalError("cannot start the plans", err)
 		}
 		t.Error = "could not start: " + text.OneLine(rootCause(err).Error())
 		return t, nil
@@ -302,7 +303,7 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 		}
 	default:
 		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
-			return t, exitf(planError, "cannot read the plan's result: %v", perr)
+			return t, cmdutil.Exitf(planError, "cannot read the plan's result: %v", perr)
 		}
 		t.Error = "lost track of it: " + text.OneLine(rootCause(err).Error())
 	}
@@ -378,7 +379,7 @@ func (a *app) planReportOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
 	t := planTenant{TenantID: e.tenant, Domain: e.domain, WorkflowID: e.id, Status: planStatusFailed}
 	if e.running() {
-		t.Status, t.Error = statusWord(e.status), "the plan is still reading: "+c.link(e.id)
+		t.Status, t.Error = statusWord(e.status), "the plan is still reading: "+c.Link(e.id)
 		return &planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1}}, nil
 	}
 	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -393,14 +394,14 @@ func (a *app) planReportOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 		}
 	default:
 		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
-			return nil, exitf(exitUsage, "cannot read the plan %s: %v", e.id, perr)
+			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the plan %s: %v", e.id, perr)
 		}
 		t.Error = text.OneLine(describeFailure(err).message)
 	}
 	rep := &planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1,
 		ToChange: btoi(t.Status == planStatusChanges), Unchanged: btoi(t.Status == planStatusNoChanges), Failed: btoi(t.Status == planStatusFailed)}}
 	if t.Status == planStatusFailed {
-		return rep, &exitError{code: exitFailed}
+		return rep, &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 	}
 	return rep, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 	"github.com/cloudsync/cloudsync/workflows/workflowstest"
 )
@@ -123,10 +124,10 @@ func planAndDrift(t *testing.T, cfg *fakeConfigs, jobs *workflowstest.Fake, tena
 
 		// status --workflow-id shows a plan.
 		code, stdout, stderr = runCLI(t, "status", "--workflow-id", rep.Tenants[0].WorkflowID)
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.Contains(t, stdout, "tenant "+tenantOK+" domain contoso.com: 1 to change")
 		code, stdout, _ = runCLI(t, "status", "--workflow-id", rep.Tenants[2].WorkflowID)
-		assert.Equal(t, exitFailed, code)
+		assert.Equal(t, cmdutil.ExitFailed, code)
 		assert.Contains(t, stdout, "plan failed")
 	})
 
@@ -136,31 +137,31 @@ func planAndDrift(t *testing.T, cfg *fakeConfigs, jobs *workflowstest.Fake, tena
 		var stdout, stderr string
 		ok := assert.Eventually(t, func() bool {
 			code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
-			return code == exitOK && strings.Contains(stdout, driftField("drift", "none (")) && cfg.checksOf(tenantOK) > 0
+			return code == cmdutil.ExitOK && strings.Contains(stdout, driftField("drift", "none (")) && cfg.checksOf(tenantOK) > 0
 		}, 15*time.Second, 200*time.Millisecond)
 		require.True(t, ok, "exit %d, %d checks\nstdout:\n%s\nstderr:\n%s", code, cfg.checksOf(tenantOK), stdout, stderr)
 		code, stdout, _ = runCLI(t, "list", "--drifted")
-		require.Equal(t, exitOK, code)
+		require.Equal(t, cmdutil.ExitOK, code)
 		assert.Contains(t, stdout, "no configuration differs from its spec")
 
 		cfg.setDrift(tenantOK, true)
 		ok = assert.Eventually(t, func() bool {
 			code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
-			return code == exitOK && strings.Contains(stdout, driftField("drift", "secret-missing since"))
+			return code == cmdutil.ExitOK && strings.Contains(stdout, driftField("drift", "secret-missing since"))
 		}, 15*time.Second, 200*time.Millisecond)
 		require.True(t, ok, "exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		assert.Contains(t, stdout, "  + secrets: add SyncNotificationSettings")
 		assert.Contains(t, stdout, "repair: starter onboard")
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "list", "--drifted")
-			return code == exitOK && strings.Contains(stdout, "secret-missing")
+			return code == cmdutil.ExitOK && strings.Contains(stdout, "secret-missing")
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Regexp(t, tenantOK+` +contoso\.com +secret-missing +`, stdout)
 		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantOK)
-		require.Equal(t, exitOK, code)
+		require.Equal(t, cmdutil.ExitOK, code)
 		assert.Contains(t, stdout, driftField("drift of contoso.com", "secret-missing since"))
 		code, stdout, _ = runCLI(t, "status", "--workflow-id", id)
-		require.Equal(t, exitOK, code)
+		require.Equal(t, cmdutil.ExitOK, code)
 		assert.Contains(t, stdout, driftField("drift", "secret-missing since"))
 		require.Eventually(t, func() bool { return len(jobs.Notified(tenantOK, "", workflows.NotifyDrift)) == 1 }, 10*time.Second, 100*time.Millisecond)
 		n := jobs.Notified(tenantOK, "", workflows.NotifyDrift)[0]
@@ -170,12 +171,12 @@ func planAndDrift(t *testing.T, cfg *fakeConfigs, jobs *workflowstest.Fake, tena
 		// The repair: an onboarding that completes clears it at once.
 		cfg.setDrift(tenantOK, false)
 		code, stdout, stderr = runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--wait", "--webhook", "teams-ops")
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Regexp(t, `drift check: +`+id, stdout)
 		require.Eventually(t, func() bool { return len(jobs.Notified(tenantOK, "", workflows.NotifyDriftRepaired)) == 1 }, 10*time.Second, 100*time.Millisecond)
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "list", "--drifted")
-			return code == exitOK && strings.Contains(stdout, "no configuration differs from its spec")
+			return code == cmdutil.ExitOK && strings.Contains(stdout, "no configuration differs from its spec")
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Len(t, jobs.Notified(tenantOK, "", workflows.NotifyDrift), 1, "notified once")
 	})

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 )
 
 // readmeCommand is one command of README.md's shell blocks.
@@ -124,7 +126,7 @@ func TestReadmeCommandsWorkAsWritten(t *testing.T) {
 	for _, c := range starter {
 		name := "README.md:" + strings.Join(append([]string{strconv.Itoa(c.line)}, c.args...), " ")
 		t.Run(name, func(t *testing.T) {
-			a := &app{stdout: &strings.Builder{}, stderr: &strings.Builder{}}
+			a := newApp(&strings.Builder{}, &strings.Builder{})
 			root := a.rootCmd()
 			cmd, rest, err := root.Find(c.args)
 			require.NoError(t, err)
@@ -140,8 +142,8 @@ func TestReadmeCommandsWorkAsWritten(t *testing.T) {
 				assert.Contains(t, stderr, "cannot reach Temporal", "it should stop at the connection only")
 				return
 			}
-			assert.NotEqual(t, exitUsage, code, "bad input as written:\n%s%s", stdout, stderr)
-			assert.Equal(t, exitUnreachable, code, "it should stop at the connection only:\n%s%s", stdout, stderr)
+			assert.NotEqual(t, cmdutil.ExitUsage, code, "bad input as written:\n%s%s", stdout, stderr)
+			assert.Equal(t, cmdutil.ExitUnreachable, code, "it should stop at the connection only:\n%s%s", stdout, stderr)
 		})
 	}
 	for _, c := range makes {
@@ -161,7 +163,7 @@ func TestHelpExamplesWorkAsWritten(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.Chdir(".."))
 	t.Cleanup(func() { _ = os.Chdir(wd) })
-	a := &app{stdout: &strings.Builder{}, stderr: &strings.Builder{}}
+	a := newApp(&strings.Builder{}, &strings.Builder{})
 	checked := 0
 	for _, cmd := range a.rootCmd().Commands() {
 		var pending string
@@ -188,7 +190,7 @@ func TestHelpExamplesWorkAsWritten(t *testing.T) {
 					assert.Contains(t, stderr, "cannot reach Temporal", "it should stop at the connection only")
 					return
 				}
-				assert.Equal(t, exitUnreachable, code, "it should stop at the connection only:\n%s%s", stdout, stderr)
+				assert.Equal(t, cmdutil.ExitUnreachable, code, "it should stop at the connection only:\n%s%s", stdout, stderr)
 			})
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -42,7 +43,7 @@ func TestStatusTarget(t *testing.T) {
 
 func TestUILink(t *testing.T) {
 	assert.Equal(t, "http://localhost:8233/namespaces/default/workflows/cloudsync-onboard%2F"+goodTenant+"%2Fcontoso.com",
-		uiLink("http://localhost:8233/", "default", workflows.OnboardWorkflowID(goodTenant, goodDomain)))
+		cmdutil.UILink("http://localhost:8233/", "default", workflows.OnboardWorkflowID(goodTenant, goodDomain)))
 }
 
 func TestStepPrinter(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -21,7 +22,7 @@ import (
 func (a *app) statusCmd() *cobra.Command {
 	var (
 		tenant, domain, workflowID string
-		out                        outputFormat
+		out                        cmdutil.OutputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -59,8 +60,8 @@ failed or was terminated.`,
 			if v == nil {
 				return err
 			}
-			if out.json() {
-				if jerr := emit(a.stdout, v); jerr != nil {
+			if out.JSON() {
+				if jerr := cmdutil.Emit(a.IO.Out, v); jerr != nil {
 					return jerr
 				}
 			} else {
@@ -73,7 +74,7 @@ failed or was terminated.`,
 	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id")
 	f.StringVar(&domain, "domain", "", "on-premises AD domain (without it: every onboarding of the tenant)")
 	f.StringVar(&workflowID, "workflow-id", "", "workflow id of an onboarding or a watcher (instead of --tenant-id)")
-	out.register(f)
+	out.Register(f)
 	f.SortFlags = false
 	return cmd
 }
@@ -82,17 +83,17 @@ failed or was terminated.`,
 func statusTarget(tenant, domain, workflowID string) (id, label string, err error) {
 	if strings.TrimSpace(workflowID) != "" {
 		if tenant != "" || domain != "" {
-			return "", "", exitf(exitUsage, "give either --workflow-id, or --tenant-id with or without --domain, not both")
+			return "", "", cmdutil.Exitf(cmdutil.ExitUsage, "give either --workflow-id, or --tenant-id with or without --domain, not both")
 		}
 		id = strings.TrimSpace(workflowID)
 		return id, "with workflow id " + id, nil
 	}
 	if tenant == "" && domain == "" {
-		return "", "", exitf(exitUsage, "give --tenant-id and --domain (one onboarding), --tenant-id alone (all of the tenant's onboardings and watchers), or --workflow-id\nRun 'starter status --help' for usage.")
+		return "", "", cmdutil.Exitf(cmdutil.ExitUsage, "give --tenant-id and --domain (one onboarding), --tenant-id alone (all of the tenant's onboardings and watchers), or --workflow-id\nRun 'starter status --help' for usage.")
 	}
 	s := workflows.TenantSpec{TenantID: tenant, Domain: domain}
 	if err := s.Validate(); err != nil {
-		return "", "", exitf(exitUsage, "%s", spec.ValidationLines(err))
+		return "", "", cmdutil.Exitf(cmdutil.ExitUsage, "%s", spec.ValidationLines(err))
 	}
 	n := s.Normalized()
 	id = workflows.OnboardWorkflowID(n.TenantID, n.Domain)
@@ -133,7 +134,7 @@ type runView struct {
 }
 
 func (c *conn) runOf(e execution) runView {
-	v := runView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Started: e.start, WebUI: c.link(e.id)}
+	v := runView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Started: e.start, WebUI: c.Link(e.id)}
 	if !e.running() && !e.close.IsZero() {
 		closed := e.close
 		v.Closed = &closed
@@ -165,16 +166,16 @@ func (a *app) offboardingsInto(ctx context.Context, c *conn, v *statusView, tena
 	if domain != "" {
 		e, err := c.describeWatcher(ctx, workflows.OffboardWorkflowID(tenant, domain))
 		switch {
-		case isNotFound(err):
+		case cmdutil.IsNotFound(err):
 			return nil
 		case err != nil:
-			return c.temporalError("cannot read the offboarding of tenant "+tenant+" domain "+domain, err)
+			return c.TemporalError("cannot read the offboarding of tenant "+tenant+" domain "+domain, err)
 		}
 		list = []execution{e}
 	} else {
 		all, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.OffboardTenantWorkflow)+" AND CloudSyncTenant = "+quoted(tenant))
 		if err != nil {
-			return c.temporalError("cannot list the offboardings of tenant "+tenant, err)
+			return c.TemporalError("cannot list the offboardings of tenant "+tenant, err)
 		}
 		list = latestRuns(all)
 	}
@@ -235,12 +236,12 @@ type watcherView struct {
 func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string) (*statusView, error) {
 	if strings.TrimSpace(workflowID) == "" && strings.TrimSpace(domain) == "" && tenant != "" {
 		// The whole tenant: its onboardings and watchers.
-		var p problems
-		t := checkTenant(&p, tenant)
-		if err := p.err("invalid status"); err != nil {
+		var p cmdutil.Problems
+		t := cmdutil.CheckTenant(&p, tenant)
+		if err := p.Err("invalid status"); err != nil {
 			return nil, err
 		}
-		c, err := a.conn.dial(ctx, a.stderr)
+		c, err := a.dial(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -251,7 +252,7 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 	if err != nil {
 		return nil, err
 	}
-	c, err := a.conn.dial(ctx, a.stderr)
+	c, err := a.dial(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +286,7 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 	if err == nil && desc.WorkflowType.Name == workflows.OffboardTenantWorkflow && workflowID != "" {
 		e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
 		if errors.Is(e.stateErr, errNeedKeys) {
-			return nil, exitf(exitUsage, "cannot read the offboarding %s: %v", e.id, e.stateErr)
+			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", e.id, e.stateErr)
 		}
 		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
 		return v, offboardExit(e)
@@ -306,8 +307,8 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 	}
 	// The onboarding's exit code stands; the watchers of that domain (only)
 	// come in addition.
-	var ee *exitError
-	found := !errors.As(err, &ee) || ee.code != exitNotFound
+	var ee *cmdutil.ExitError
+	found := !errors.As(err, &ee) || ee.Code != cmdutil.ExitNotFound
 	n := workflows.TenantSpec{TenantID: tenant, Domain: domain}.Normalized()
 	v.watchersOf, v.noneWatchers = "tenant "+n.TenantID+" domain "+n.Domain, found
 	werr := a.watchersInto(ctx, c, v, n.TenantID, n.Domain)
@@ -322,7 +323,7 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		return nil, werr
 	case !found && len(v.Watchers)+len(v.Offboardings) > 0:
 		// Watchers adopted for this domain without an onboarding.
-		return v, &exitError{code: exitOK, msg: ee.msg}
+		return v, &cmdutil.ExitError{Code: cmdutil.ExitOK, Msg: ee.Msg}
 	case !found:
 		return nil, err
 	}
@@ -334,10 +335,10 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 	q := "WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " AND CloudSyncTenant = " + quoted(tenant)
 	all, _, err := listExecutions(ctx, c, q)
 	if err != nil {
-		return nil, c.temporalError("cannot list the onboardings of tenant "+tenant, err)
+		return nil, c.TemporalError("cannot list the onboardings of tenant "+tenant, err)
 	}
 	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, tenantWide: true, conn: c}
-	code := exitOK
+	code := cmdutil.ExitOK
 	for _, e := range latestRuns(all) {
 		label := "with workflow id " + e.id
 		desc, err := describe(ctx, c, e.id, label, "onboarding")
@@ -345,15 +346,15 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 		if err == nil {
 			o, err = a.onboardingOf(ctx, c, desc, label)
 		}
-		var ee *exitError
+		var ee *cmdutil.ExitError
 		switch {
 		case err == nil:
 		case errors.As(err, &ee):
-			if ee.msg != "" {
-				fmt.Fprintln(a.stderr, ee.msg)
+			if ee.Msg != "" {
+				fmt.Fprintln(a.IO.ErrOut, ee.Msg)
 			}
-			if ee.code != exitNotFound && code == exitOK {
-				code = ee.code
+			if ee.Code != cmdutil.ExitNotFound && code == cmdutil.ExitOK {
+				code = ee.Code
 			}
 		default:
 			return nil, err
@@ -374,11 +375,11 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 		return nil, err
 	}
 	if len(v.Onboardings) == 0 && len(v.Watchers) == 0 && len(v.Offboardings) == 0 {
-		return nil, exitf(exitNotFound, "no onboarding or watcher of tenant %s found in namespace %s at %s (new workflows reach the listing a moment after they start)",
-			tenant, c.namespace, c.address)
+		return nil, cmdutil.Exitf(cmdutil.ExitNotFound, "no onboarding or watcher of tenant %s found in namespace %s at %s (new workflows reach the listing a moment after they start)",
+			tenant, c.Namespace, c.Address)
 	}
-	if code != exitOK {
-		return v, &exitError{code: code}
+	if code != cmdutil.ExitOK {
+		return v, &cmdutil.ExitError{Code: code}
 	}
 	return v, nil
 }
@@ -388,7 +389,7 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 func (a *app) watchersInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
 	all, truncated, err := listExecutions(ctx, c, watchersQuery(tenant, domain, false))
 	if err != nil {
-		return c.temporalError("cannot list the watchers of tenant "+tenant, err)
+		return c.TemporalError("cannot list the watchers of tenant "+tenant, err)
 	}
 	for _, e := range latestRuns(all) {
 		v.Watchers = append(v.Watchers, c.watcherViewOf(e, nil))
@@ -403,10 +404,10 @@ func describe(ctx context.Context, c *conn, id, label, what string) (*client.Wor
 	defer cancel()
 	desc, err := c.DescribeWorkflow(dctx, id, "")
 	if err != nil {
-		if isNotFound(err) {
-			return nil, exitf(exitNotFound, "no %s %s found in namespace %s at %s", what, label, c.namespace, c.address)
+		if cmdutil.IsNotFound(err) {
+			return nil, cmdutil.Exitf(cmdutil.ExitNotFound, "no %s %s found in namespace %s at %s", what, label, c.Namespace, c.Address)
 		}
-		return nil, c.temporalError("cannot look up the "+what+" "+label, err)
+		return nil, c.TemporalError("cannot look up the "+what+" "+label, err)
 	}
 	return desc, nil
 }
@@ -416,7 +417,7 @@ func describe(ctx context.Context, c *conn, id, label, what string) (*client.Wor
 func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription, label string) (*onboardingView, error) {
 	id, runID := desc.WorkflowExecution.ID, desc.WorkflowExecution.RunID
 	v := &onboardingView{WorkflowID: id, RunID: runID, Status: strings.ToLower(desc.Status.String()), Started: desc.WorkflowStartTime,
-		WebUI: c.link(id), running: desc.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING}
+		WebUI: c.Link(id), running: desc.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING}
 	v.Summary, _ = desc.GetStaticSummary()
 	switch desc.Status {
 	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED:
@@ -455,16 +456,16 @@ func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 	var wee *temporal.WorkflowExecutionError
 	if !errors.As(err, &wee) {
 		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
-			return nil, exitf(exitUsage, "cannot read the result of the onboarding %s: %v", label, perr)
+			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the result of the onboarding %s: %v", label, perr)
 		}
-		return nil, c.temporalError("cannot read the result of the onboarding "+label, err)
+		return nil, c.TemporalError("cannot read the result of the onboarding "+label, err)
 	}
 	f := describeFailure(err)
 	v.Error, v.Validation = text.OneLine(f.message), f.validation
 	if f.hasResult {
 		v.Steps, v.Result = f.result.Steps, &f.result
 	}
-	return v, &exitError{code: exitFailed}
+	return v, &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 }
 
 // watcherViewOf is a watcher as a listing or Describe shows it; result, when
@@ -485,7 +486,7 @@ func (c *conn) watcherViewOf(e execution, result *workflows.WatchState) watcherV
 func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) (*watcherView, error) {
 	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
 	if errors.Is(e.stateErr, errNeedKeys) {
-		return nil, exitf(exitUsage, "cannot read the watcher %s: %v", e.id, e.stateErr)
+		return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the watcher %s: %v", e.id, e.stateErr)
 	}
 	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -510,7 +511,7 @@ func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecu
 			}
 			v.Error = text.OneLine(msg)
 		}
-		return &v, &exitError{code: exitFailed}
+		return &v, &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 	}
 	v := c.watcherViewOf(e, nil)
 	v.Summary, _ = desc.GetStaticSummary()
@@ -519,7 +520,7 @@ func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecu
 
 // printStatus prints a status view as text.
 func (a *app) printStatus(v *statusView) {
-	w := a.stdout
+	w := a.IO.Out
 	for i, o := range v.Onboardings {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -573,7 +574,7 @@ func (a *app) printStatus(v *statusView) {
 
 // printWatchers prints the watchers section of a tenant's (or domain's) status.
 func (a *app) printWatchers(v *statusView) {
-	w := a.stdout
+	w := a.IO.Out
 	if len(v.Watchers) == 0 {
 		if v.noneWatchers {
 			fmt.Fprintf(w, "%-14s none\n", "watchers:")
@@ -597,12 +598,12 @@ func (a *app) printWatchers(v *statusView) {
 func (a *app) printOffboardings(v *statusView) {
 	for _, o := range v.Offboardings {
 		if v.watchersOf == "" && len(v.Onboardings)+len(v.Watchers) == 0 {
-			a.printOffboard(a.stdout, v.conn, o.e)
+			a.printOffboard(a.IO.Out, v.conn, o.e)
 			continue
 		}
-		fmt.Fprintln(a.stdout)
-		fmt.Fprintf(a.stdout, "offboarding of %s:\n", orDash(o.Domain))
-		printOffboardState(a.stdout, v.conn, o.e, "  ")
+		fmt.Fprintln(a.IO.Out)
+		fmt.Fprintf(a.IO.Out, "offboarding of %s:\n", orDash(o.Domain))
+		printOffboardState(a.IO.Out, v.conn, o.e, "  ")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -18,7 +19,7 @@ import (
 func (a *app) watchCmd() *cobra.Command {
 	var (
 		tenant, sp, job, domain string
-		wf                      watchFlags
+		wf                      cmdutil.WatchFlags
 		check                   time.Duration
 		keepMissing             bool
 	)
@@ -56,22 +57,22 @@ watcher waits for a worker).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
-			var p problems
-			in := workflows.WatchInput{TenantID: checkTenant(&p, tenant)}
+			var p cmdutil.Problems
+			in := workflows.WatchInput{TenantID: cmdutil.CheckTenant(&p, tenant)}
 			in.ServicePrincipalID = strings.ToLower(strings.TrimSpace(sp))
 			switch {
 			case in.ServicePrincipalID == "":
-				p.add("--service-principal-id", "is required: the object id of the sync service principal, a GUID")
-			case !guidRe.MatchString(in.ServicePrincipalID):
-				p.add("--service-principal-id", "%q is not a GUID: the object id of the service principal (not its app id or name)", text.Clip(in.ServicePrincipalID))
+				p.Add("--service-principal-id", "is required: the object id of the sync service principal, a GUID")
+			case !cmdutil.GUIDRe.MatchString(in.ServicePrincipalID):
+				p.Add("--service-principal-id", "%q is not a GUID: the object id of the service principal (not its app id or name)", text.Clip(in.ServicePrincipalID))
 			}
-			in.JobID = checkJobID(&p, job)
-			in.Domain = checkDomain(&p, domain, changed("domain"))
-			in.Options = wf.options(&p, changed)
+			in.JobID = cmdutil.CheckJobID(&p, job)
+			in.Domain = cmdutil.CheckDomain(&p, domain, changed("domain"))
+			in.Options = wf.Options(&p, changed)
 			if check < 0 {
-				p.add("--check-timeout", "%s must not be negative (0: do not wait for the first look)", check)
+				p.Add("--check-timeout", "%s must not be negative (0: do not wait for the first look)", check)
 			}
-			if err := p.err("invalid watch"); err != nil {
+			if err := p.Err("invalid watch"); err != nil {
 				return err
 			}
 			in.LookFirst = check > 0
@@ -83,7 +84,7 @@ watcher waits for a worker).`,
 	f.StringVar(&sp, "service-principal-id", "", "object id of the sync service principal (required)")
 	f.StringVar(&job, "job-id", "", "sync job id (required)")
 	f.StringVar(&domain, "domain", "", "on-premises AD domain of the job (for listings and messages)")
-	wf.register(f)
+	wf.Register(f)
 	f.DurationVar(&check, "check-timeout", 30*time.Second, "wait this long for the watcher's first look at the job (0: do not wait)")
 	f.BoolVar(&keepMissing, "keep-if-missing", false, "keep the watcher when the job is not (yet) listed (a job created moments ago)")
 	f.SortFlags = false
@@ -92,27 +93,27 @@ watcher waits for a worker).`,
 
 func (a *app) watch(ctx context.Context, in workflows.WatchInput, check time.Duration, keepMissing bool) error {
 	opts := workflows.WatchStartOptions(in)
-	c, err := a.conn.dial(ctx, a.stderr)
+	c, err := a.dial(ctx)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	run, err := c.start(ctx, opts, workflows.WatchSyncJobWorkflow, in)
+	run, err := c.Start(ctx, opts, workflows.WatchSyncJobWorkflow, in)
 	if err != nil {
-		if errors.Is(err, errAlreadyStarted) {
-			return exitf(exitRunning, "job %s of tenant %s is already watched (workflow id %s); see it with: starter status --workflow-id %s\n%s",
-				in.JobID, in.TenantID, opts.ID, opts.ID, c.link(opts.ID))
+		if errors.Is(err, cmdutil.ErrAlreadyStarted) {
+			return cmdutil.Exitf(cmdutil.ExitRunning, "job %s of tenant %s is already watched (workflow id %s); see it with: starter status --workflow-id %s\n%s",
+				in.JobID, in.TenantID, opts.ID, opts.ID, c.Link(opts.ID))
 		}
-		return c.temporalError("cannot start the watcher", err)
+		return c.TemporalError("cannot start the watcher", err)
 	}
-	fmt.Fprintf(a.stdout, "watching job %s of tenant %s\n", in.JobID, in.TenantID)
-	fmt.Fprintf(a.stdout, "workflow id: %s\n", run.GetID())
-	fmt.Fprintf(a.stdout, "run id:      %s\n", run.GetRunID())
-	fmt.Fprintf(a.stdout, "web ui:      %s\n", c.link(run.GetID()))
+	fmt.Fprintf(a.IO.Out, "watching job %s of tenant %s\n", in.JobID, in.TenantID)
+	fmt.Fprintf(a.IO.Out, "workflow id: %s\n", run.GetID())
+	fmt.Fprintf(a.IO.Out, "run id:      %s\n", run.GetRunID())
+	fmt.Fprintf(a.IO.Out, "web ui:      %s\n", c.Link(run.GetID()))
 	if len(in.Options.Approvers) > 0 {
-		fmt.Fprintf(a.stdout, "approvers:   %s\n", strings.Join(in.Options.Approvers, ", "))
+		fmt.Fprintf(a.IO.Out, "approvers:   %s\n", strings.Join(in.Options.Approvers, ", "))
 	}
-	fmt.Fprintf(a.stdout, "see it with: starter status --workflow-id %s\n", run.GetID())
+	fmt.Fprintf(a.IO.Out, "see it with: starter status --workflow-id %s\n", run.GetID())
 	if check <= 0 {
 		return nil
 	}
@@ -126,18 +127,18 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 	hinted := false
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		d, err := c.describe(dctx, id, runID)
+		d, err := c.Describe(dctx, id, runID)
 		cancel()
 		if err == nil {
 			e := c.executionOf(d.GetWorkflowExecutionInfo())
 			st := e.state
 			switch {
 			case errors.Is(e.stateErr, errNeedKeys):
-				return exitf(exitUsage, "the watcher runs, but its state cannot be read: %v", e.stateErr)
+				return cmdutil.Exitf(cmdutil.ExitUsage, "the watcher runs, but its state cannot be read: %v", e.stateErr)
 			case !e.running():
-				return exitf(exitFailed, "the watcher ended at once (%s): starter status --workflow-id %s", statusWord(e.status), id)
+				return cmdutil.Exitf(cmdutil.ExitFailed, "the watcher ended at once (%s): starter status --workflow-id %s", statusWord(e.status), id)
 			case st != nil && st.FirstLook != "":
-				return exitf(exitFailed, "job %s of tenant %s could not be looked at: %s\nThe watcher is kept: it keeps trying and recovers by itself once Graph answers (check the app's consent and the worker's credential for this tenant); stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
+				return cmdutil.Exitf(cmdutil.ExitFailed, "job %s of tenant %s could not be looked at: %s\nThe watcher is kept: it keeps trying and recovers by itself once Graph answers (check the app's consent and the worker's credential for this tenant); stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
 					in.JobID, in.TenantID, text.OneLine(st.FirstLook), in.TenantID, in.JobID)
 			case st != nil && st.Observations > 0:
 				return a.firstLook(ctx, c, in, id, runID, st, keepMissing)
@@ -148,18 +149,18 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 			hint, herr := noWorkerHint(hctx, c)
 			hcancel()
 			if herr == nil && hint != "" {
-				fmt.Fprintf(a.stderr, "… %s; the job is looked at once a worker runs (starter status --workflow-id %s)\n", strings.TrimSuffix(hint, "; the onboarding waits for it"), id)
+				fmt.Fprintf(a.IO.ErrOut, "… %s; the job is looked at once a worker runs (starter status --workflow-id %s)\n", strings.TrimSuffix(hint, "; the onboarding waits for it"), id)
 				return nil
 			}
 			hinted = true
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintf(a.stderr, "… the watcher has not looked at the job within %s; see it with: starter status --workflow-id %s\n", timeout, id)
+			fmt.Fprintf(a.IO.ErrOut, "… the watcher has not looked at the job within %s; see it with: starter status --workflow-id %s\n", timeout, id)
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return exitf(exitInterrupted, "stopped waiting; the watcher goes on: starter status --workflow-id %s", id)
+			return cmdutil.Exitf(cmdutil.ExitInterrupted, "stopped waiting; the watcher goes on: starter status --workflow-id %s", id)
 		case <-time.After(time.Second):
 		}
 	}
@@ -170,26 +171,26 @@ func (a *app) firstLook(ctx context.Context, c *conn, in workflows.WatchInput, i
 	j := st.Job
 	switch {
 	case j.Unreachable != "":
-		return exitf(exitFailed, "job %s of tenant %s: Graph refuses to show it: %s\nThe watcher is kept and recovers by itself once access is fixed; stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
+		return cmdutil.Exitf(cmdutil.ExitFailed, "job %s of tenant %s: Graph refuses to show it: %s\nThe watcher is kept and recovers by itself once access is fixed; stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
 			in.JobID, in.TenantID, text.OneLine(j.Unreachable), in.TenantID, in.JobID)
 	case j.Missing || j.Gone:
 		what := fmt.Sprintf("job %s is not among the sync jobs of service principal %s in tenant %s (or that service principal does not exist)", in.JobID, in.ServicePrincipalID, in.TenantID)
 		if keepMissing {
-			return exitf(exitNotFound, "%s.\nThe watcher is kept (--keep-if-missing): it shows the job as missing until it appears, and ends as gone after the worker's --watch-gone-after", what)
+			return cmdutil.Exitf(cmdutil.ExitNotFound, "%s.\nThe watcher is kept (--keep-if-missing): it shows the job as missing until it appears, and ends as gone after the worker's --watch-gone-after", what)
 		}
 		tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		err := c.TerminateWorkflow(tctx, id, runID, "starter watch: "+what)
 		stopped := "The watcher was stopped (terminated)"
-		if err != nil && !isNotFound(err) {
+		if err != nil && !cmdutil.IsNotFound(err) {
 			stopped = fmt.Sprintf("The watcher could not be stopped (%v): stop it with starter unwatch", rootCause(err))
 		}
-		return exitf(exitNotFound, "%s.\n%s. Check the ids (the onboarding's result and 'starter status --tenant-id %s' list them); a job created moments ago may not be listed yet: retry in a few minutes, or pass --keep-if-missing",
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "%s.\n%s. Check the ids (the onboarding's result and 'starter status --tenant-id %s' list them); a job created moments ago may not be listed yet: retry in a few minutes, or pass --keep-if-missing",
 			what, stopped, in.TenantID)
 	}
-	fmt.Fprintf(a.stdout, "job status:  schedule %s, status %s (phase %s)\n", orDash(j.ScheduleState), orDash(j.StatusCode), st.Phase)
+	fmt.Fprintf(a.IO.Out, "job status:  schedule %s, status %s (phase %s)\n", orDash(j.ScheduleState), orDash(j.StatusCode), st.Phase)
 	if st.Advice != "" {
-		fmt.Fprintf(a.stdout, "advice:      %s\n", text.OneLine(st.Advice))
+		fmt.Fprintf(a.IO.Out, "advice:      %s\n", text.OneLine(st.Advice))
 	}
 	return nil
 }
@@ -216,8 +217,8 @@ unreachable or no worker to answer.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "stopped watching job %s of tenant %s (by %s: %s)\n", watcherJobID(id), o.tenant, req.By, req.Reason)
-			fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
+			fmt.Fprintf(a.IO.Out, "stopped watching job %s of tenant %s (by %s: %s)\n", watcherJobID(id), o.tenant, req.By, req.Reason)
+			fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
 			return nil
 		},
 	}
@@ -249,10 +250,10 @@ watcher, 5 Temporal unreachable.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "job %s: %s (asked by %s: %s)\n", watcherJobID(id), d.Outcome, d.Approver, d.Reason)
-			fmt.Fprintf(a.stdout, "workflow id: %s\n", id)
+			fmt.Fprintf(a.IO.Out, "job %s: %s (asked by %s: %s)\n", watcherJobID(id), d.Outcome, d.Approver, d.Reason)
+			fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
 			if d.Outcome != "started" && !strings.HasPrefix(d.Outcome, "not needed") {
-				return exitf(exitFailed, "the job was not started: %s", d.Outcome)
+				return cmdutil.Exitf(cmdutil.ExitFailed, "the job was not started: %s", d.Outcome)
 			}
 			return nil
 		},
@@ -280,17 +281,17 @@ func (o *operatorFlags) register(cmd *cobra.Command, byUsage string, timeout tim
 // watcherUpdate checks an operator's request (who and why), sends it as an
 // update to the job's watcher and waits for the answer (into out).
 func (a *app) watcherUpdate(ctx context.Context, verb, update string, o operatorFlags, byHint, reasonHint string, out any) (string, workflows.UnwatchRequest, error) {
-	var p problems
-	t := checkTenant(&p, o.tenant)
-	j := checkJobID(&p, o.job)
+	var p cmdutil.Problems
+	t := cmdutil.CheckTenant(&p, o.tenant)
+	j := cmdutil.CheckJobID(&p, o.job)
 	req := workflows.UnwatchRequest{
-		By:     checkText(&p, "--by", o.by, maxApproverLength, byHint),
-		Reason: checkText(&p, "--reason", o.reason, maxReasonLength, reasonHint),
+		By:     cmdutil.CheckText(&p, "--by", o.by, cmdutil.MaxApproverLength, byHint),
+		Reason: cmdutil.CheckText(&p, "--reason", o.reason, cmdutil.MaxReasonLength, reasonHint),
 	}
-	if err := p.err("invalid " + verb); err != nil {
+	if err := p.Err("invalid " + verb); err != nil {
 		return "", req, err
 	}
-	c, err := a.conn.dial(ctx, a.stderr)
+	c, err := a.dial(ctx)
 	if err != nil {
 		return "", req, err
 	}
@@ -308,10 +309,10 @@ func (a *app) watcherUpdate(ctx context.Context, verb, update string, o operator
 	switch {
 	case err == nil:
 		return id, req, nil
-	case isNotFound(err):
-		return id, req, exitf(exitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.namespace, t)
+	case cmdutil.IsNotFound(err):
+		return id, req, cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.Namespace, t)
 	case errors.As(err, &ae):
-		return id, req, exitf(exitFailed, "%s refused: %s", verb, ae.Message())
+		return id, req, cmdutil.Exitf(cmdutil.ExitFailed, "%s refused: %s", verb, ae.Message())
 	}
-	return id, req, c.temporalError("cannot send "+verb+" to watcher "+id, err)
+	return id, req, c.TemporalError("cannot send "+verb+" to watcher "+id, err)
 }

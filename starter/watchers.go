@@ -105,7 +105,7 @@ func listExecutions(ctx context.Context, c *conn, query string) (out []execution
 	var token []byte
 	for {
 		resp, err := c.ListWorkflow(lctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: c.namespace, PageSize: 200, NextPageToken: token, Query: query,
+			Namespace: c.Namespace, PageSize: 200, NextPageToken: token, Query: query,
 		})
 		if err != nil {
 			return nil, false, err
@@ -211,7 +211,7 @@ func (c *conn) watchState(memo *commonpb.Memo) (*workflows.WatchState, error) {
 		return nil, nil
 	}
 	var st workflows.WatchState
-	if err := c.dc.FromPayload(p, &st); err != nil {
+	if err := c.DC.FromPayload(p, &st); err != nil {
 		return nil, c.payloadError(err)
 	}
 	return &st, nil
@@ -225,7 +225,7 @@ func (c *conn) offboardState(memo *commonpb.Memo) (*workflows.OffboardState, err
 		return nil, nil
 	}
 	var st workflows.OffboardState
-	if err := c.dc.FromPayload(p, &st); err != nil {
+	if err := c.DC.FromPayload(p, &st); err != nil {
 		return nil, c.payloadError(err)
 	}
 	return &st, nil
@@ -249,7 +249,7 @@ const needKeysHint = "the worker encrypts payloads: give the starter the same ke
 func (c *conn) describeWatcher(ctx context.Context, id string) (execution, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	d, err := c.describe(dctx, id, "")
+	d, err := c.Describe(dctx, id, "")
 	if err != nil {
 		return execution{}, err
 	}
