@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/root"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 )
 
 // app holds what the commands still in package main share: the Factory.
@@ -20,7 +21,7 @@ type app struct {
 
 // conn is a dialled client; the methods in this package hang off it.
 type conn struct {
-	*cmdutil.Conn
+	*visibility.Conn
 }
 
 // dial connects with the connection flags, or explains why not.
@@ -29,7 +30,7 @@ func (a *app) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{c}, nil
+	return &conn{&visibility.Conn{Conn: c}}, nil
 }
 
 // run is the whole CLI: main and the tests call it.

@@ -10,11 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/enums/v1"
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
-	"github.com/cloudsync/cloudsync/workflows"
 )
 
 type badInput struct {
@@ -400,23 +398,6 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 	_, stdout, _ = runCLI(t, "reject", "--help")
 	assert.Contains(t, stdout, "--name reject-deletes --input")
 	assert.Contains(t, stdout, "--name reject-deletes-update --input")
-}
-
-func TestWatcherHelpers(t *testing.T) {
-	assert.Equal(t, goodJob, watcherJobID(workflows.WatchWorkflowID(goodTenant, goodJob)))
-	assert.Equal(t, "other-id", watcherJobID("other-id"))
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	runs := latestRuns([]execution{
-		{id: "w1", runID: "old", start: t0, status: enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW},
-		{id: "w1", runID: "new", start: t0.Add(time.Hour), status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING},
-		{id: "w0", runID: "done", start: t0.Add(2 * time.Hour), status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED},
-	})
-	require.Len(t, runs, 2)
-	assert.Equal(t, "new", runs[0].runID, "the running run first")
-	assert.Equal(t, "done", runs[1].runID)
-	assert.Equal(t, "WorkflowType = 'WatchSyncJob' AND CloudSyncTenant = '"+goodTenant+"' AND CloudSyncDomain = 'contoso.com' AND ExecutionStatus = 'Running'",
-		watchersQuery(goodTenant, goodDomain, true))
-
 }
 
 func TestBadClientConfigIsUsageError(t *testing.T) {

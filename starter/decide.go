@@ -14,6 +14,7 @@ import (
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -171,21 +172,21 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 	if domain != "" {
 		where += " domain " + domain
 	}
-	all, _, err := listExecutions(ctx, c, watchersQuery(tenant, domain, true))
+	all, _, err := c.ListExecutions(ctx, visibility.WatchersQuery(tenant, domain, true))
 	if err != nil {
 		return "", c.TemporalError("cannot list the watchers of "+where, err)
 	}
-	running := latestRuns(all)
+	running := visibility.LatestRuns(all)
 	// Visibility lists the watchers; Describe reads the state each publishes
 	// in its memo (no query: each is a billed action); the search attribute
 	// stands in for a watcher that publishes none.
-	var awaiting []execution
+	var awaiting []visibility.Execution
 	for _, e := range running {
 		// Describe (not a billed action) reads the memo without visibility's lag.
-		if fresh, err := c.describeWatcher(ctx, e.id); err == nil && fresh.running() {
+		if fresh, err := c.DescribeWatcher(ctx, e.ID); err == nil && fresh.Running() {
 			e = fresh
 		}
-		if e.awaitingNow() {
+		if e.AwaitingNow() {
 			awaiting = append(awaiting, e)
 		}
 	}
@@ -194,17 +195,17 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 		return "", cmdutil.Exitf(cmdutil.ExitNotFound, "nothing awaits approval for %s (%d running %s in namespace %s; see: starter status --tenant-id %s)",
 			where, len(running), text.Plural(len(running), "watcher", "watchers"), c.Namespace, tenant)
 	case 1:
-		return awaiting[0].id, nil
+		return awaiting[0].ID, nil
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d jobs of %s await a decision: give --job-id\n", len(awaiting), where)
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  JOB ID\tDOMAIN\tWORKFLOW ID")
 	for _, e := range awaiting {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", e.jobID(), orDash(e.domain), e.id)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", e.JobID(), text.OrDash(e.Domain), e.ID)
 	}
 	tw.Flush()
-	fmt.Fprintf(&b, "e.g. starter %s --tenant-id %s --job-id %s --approver … --reason …", d.verb, tenant, awaiting[0].jobID())
+	fmt.Fprintf(&b, "e.g. starter %s --tenant-id %s --job-id %s --approver … --reason …", d.verb, tenant, awaiting[0].JobID())
 	return "", cmdutil.Exitf(cmdutil.ExitUsage, "%s", b.String())
 }
 
@@ -212,23 +213,23 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 // presents now: known says whether the watcher publishes its state (a watcher
 // of an older worker does not; the decision then binds at receipt).
 func presentedEpisode(ctx context.Context, c *conn, id, tenant string) (episode string, known bool, err error) {
-	e, err := c.describeWatcher(ctx, id)
+	e, err := c.DescribeWatcher(ctx, id)
 	if err != nil {
 		if cmdutil.IsNotFound(err) {
 			return "", false, cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (is the job watched? starter status --tenant-id %s)", id, c.Namespace, tenant)
 		}
 		return "", false, c.TemporalError("cannot read the watcher "+id, err)
 	}
-	if !e.running() {
-		return "", false, cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (it is %s): nothing awaits a decision (starter status --workflow-id %s)", id, c.Namespace, statusWord(e.status), id)
+	if !e.Running() {
+		return "", false, cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (it is %s): nothing awaits a decision (starter status --workflow-id %s)", id, c.Namespace, visibility.StatusWord(e.Status), id)
 	}
-	if e.stateErr != nil {
-		if errors.Is(e.stateErr, errNeedKeys) {
-			return "", false, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the watcher %s: %v", id, e.stateErr)
+	if e.StateErr != nil {
+		if errors.Is(e.StateErr, visibility.ErrNeedKeys) {
+			return "", false, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the watcher %s: %v", id, e.StateErr)
 		}
 		return "", false, nil
 	}
-	p, known := e.presented()
+	p, known := e.Presented()
 	if p == nil {
 		return "", known, nil
 	}
@@ -260,11 +261,11 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 		return c.TemporalError("cannot send the "+d.signal+" signal", err)
 	}
 	if out.JSON() {
-		if err := cmdutil.Emit(a.IO.Out, decisionView{WorkflowID: id, JobID: watcherJobID(id), WebUI: c.Link(id), Signal: d.signal, Request: &req}); err != nil {
+		if err := cmdutil.Emit(a.IO.Out, decisionView{WorkflowID: id, JobID: visibility.WatcherJobID(id), WebUI: c.Link(id), Signal: d.signal, Request: &req}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(a.IO.Out, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, watcherJobID(id), req.Approver)
+		fmt.Fprintf(a.IO.Out, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, visibility.WatcherJobID(id), req.Approver)
 		if req.Episode != "" {
 			fmt.Fprintf(a.IO.Out, "for episode %s only\n", req.Episode)
 		}
@@ -275,7 +276,7 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 	if nothingAwaits {
 		// The same answer as the update's: the signal is recorded as not
 		// acted upon (and makes the watcher look at the job).
-		return cmdutil.Exitf(cmdutil.ExitNotFound, "nothing awaited a decision on job %s when the signal was sent: it is recorded as not acted upon, and the watcher looks at the job now", watcherJobID(id))
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "nothing awaited a decision on job %s when the signal was sent: it is recorded as not acted upon, and the watcher looks at the job now", visibility.WatcherJobID(id))
 	}
 	return nil
 }
@@ -283,7 +284,7 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, timeout time.Duration, out cmdutil.OutputFormat) error {
 	// Without a worker nothing can validate the update: it would only time out.
 	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
-	hint, herr := noWorkerHint(hctx, c)
+	hint, herr := c.NoWorkerHint(hctx)
 	hcancel()
 	if herr != nil {
 		return c.TemporalError("cannot reach the watcher "+id, herr)
@@ -325,7 +326,7 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 		return c.TemporalError("cannot send the "+d.update+" update", err)
 	}
 	if out.JSON() {
-		if err := cmdutil.Emit(a.IO.Out, decisionView{WorkflowID: id, JobID: watcherJobID(id), WebUI: c.Link(id), Decision: &res}); err != nil {
+		if err := cmdutil.Emit(a.IO.Out, decisionView{WorkflowID: id, JobID: visibility.WatcherJobID(id), WebUI: c.Link(id), Decision: &res}); err != nil {
 			return err
 		}
 	} else {
@@ -334,8 +335,8 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 			verb = "approved"
 		}
 		fmt.Fprintf(a.IO.Out, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
-		fmt.Fprintf(a.IO.Out, "job:         %s\n", watcherJobID(id))
-		fmt.Fprintf(a.IO.Out, "episode:     %s\n", orDash(res.Episode))
+		fmt.Fprintf(a.IO.Out, "job:         %s\n", visibility.WatcherJobID(id))
+		fmt.Fprintf(a.IO.Out, "episode:     %s\n", text.OrDash(res.Episode))
 		fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
 		fmt.Fprintf(a.IO.Out, "web ui:      %s\n", c.Link(id))
 	}

@@ -7,36 +7,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	commonpb "go.temporal.io/api/common/v1"
-
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
-
-// driftState reads what a drift check publishes in its memo
-// (workflows.DriftMemoKey): no query, so no billed action.
-func (c *conn) driftState(memo *commonpb.Memo) (*workflows.DriftState, error) {
-	p := memo.GetFields()[workflows.DriftMemoKey]
-	if p == nil {
-		return nil, nil
-	}
-	var st workflows.DriftState
-	if err := c.DC.FromPayload(p, &st); err != nil {
-		return nil, c.payloadError(err)
-	}
-	return &st, nil
-}
-
-func driftQuery(tenant, domain string) string {
-	q := "WorkflowType = " + quoted(workflows.WatchDriftWorkflow)
-	if tenant != "" {
-		q += " AND CloudSyncTenant = " + quoted(tenant)
-	}
-	if domain != "" {
-		q += " AND CloudSyncDomain = " + quoted(domain)
-	}
-	return q
-}
 
 // driftView is one drift check: its CloudSyncDrift and what it publishes.
 type driftView struct {
@@ -49,45 +23,45 @@ type driftView struct {
 	StateError string                `json:"stateError,omitempty"`
 	WebUI      string                `json:"webUi"`
 
-	e execution
+	e visibility.Execution
 }
 
 // driftInto adds the drift checks of a tenant's configurations (of one
 // domain, if given), from their memos and search attributes.
 func (a *app) driftInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
-	all, _, err := listExecutions(ctx, c, driftQuery(tenant, domain))
+	all, _, err := c.ListExecutions(ctx, visibility.DriftQuery(tenant, domain))
 	if err != nil {
 		return c.TemporalError("cannot list the drift checks of tenant "+tenant, err)
 	}
-	for _, e := range latestRuns(all) {
+	for _, e := range visibility.LatestRuns(all) {
 		v.Drift = append(v.Drift, c.driftViewOf(e))
 	}
 	return nil
 }
 
-func (c *conn) driftViewOf(e execution) driftView {
-	d := driftView{WorkflowID: e.id, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Drift: e.driftSA, State: e.drift,
-		WebUI: c.Link(e.id), e: e}
-	if e.driftErr != nil {
-		d.StateError = text.OneLine(e.driftErr.Error())
+func (c *conn) driftViewOf(e visibility.Execution) driftView {
+	d := driftView{WorkflowID: e.ID, TenantID: e.Tenant, Domain: e.Domain, Status: visibility.StatusWord(e.Status), Drift: e.DriftSA, State: e.Drift,
+		WebUI: c.Link(e.ID), e: e}
+	if e.DriftErr != nil {
+		d.StateError = text.OneLine(e.DriftErr.Error())
 	}
 	return d
 }
 
 // printDrift prints one drift check's finding.
-func printDrift(w io.Writer, label string, e execution) {
+func printDrift(w io.Writer, label string, e visibility.Execution) {
 	const pad = "               "
 	row := func(v string) { fmt.Fprintf(w, "%-14s %s\n", label+":", v) }
-	st := e.drift
+	st := e.Drift
 	switch {
-	case e.driftErr != nil:
-		row("cannot be read: " + text.OneLine(e.driftErr.Error()))
+	case e.DriftErr != nil:
+		row("cannot be read: " + text.OneLine(e.DriftErr.Error()))
 		return
-	case !e.running():
-		row("not checked any more (the drift check " + statusWord(e.status) + ")")
+	case !e.Running():
+		row("not checked any more (the drift check " + visibility.StatusWord(e.Status) + ")")
 		return
 	case st == nil:
-		row(orDash(e.driftSA) + " (no check yet)")
+		row(text.OrDash(e.DriftSA) + " (no check yet)")
 		return
 	}
 	when := func(t time.Time) string { return t.Local().Format(time.RFC3339) }
@@ -116,17 +90,17 @@ func printDrift(w io.Writer, label string, e execution) {
 // listDrifted lists the configurations whose drift check found drift (or
 // could not check), across tenants.
 func (a *app) listDrifted(ctx context.Context, c *conn, tenant string) (listView, error) {
-	q := "WorkflowType = " + quoted(workflows.WatchDriftWorkflow) + " AND ExecutionStatus = 'Running' AND CloudSyncDrift != " + quoted(workflows.DriftNone) + tenantFilter(tenant)
-	all, truncated, err := listExecutions(ctx, c, q)
+	q := "WorkflowType = " + visibility.Quoted(workflows.WatchDriftWorkflow) + " AND ExecutionStatus = 'Running' AND CloudSyncDrift != " + visibility.Quoted(workflows.DriftNone) + tenantFilter(tenant)
+	all, truncated, err := c.ListExecutions(ctx, q)
 	if err != nil {
 		return listView{}, c.TemporalError("cannot list the drifted configurations", err)
 	}
-	list := latestRuns(all)
+	list := visibility.LatestRuns(all)
 	v := c.listViewOf(list, truncated, false)
 	v.Drifted = true
 	for _, e := range list {
-		if e.driftErr != nil {
-			v.StateError = "some drift checks' state cannot be read: " + e.driftErr.Error()
+		if e.DriftErr != nil {
+			v.StateError = "some drift checks' state cannot be read: " + e.DriftErr.Error()
 			break
 		}
 	}
@@ -148,7 +122,7 @@ func (a *app) printDrifted(v listView) {
 	tw := tabwriter.NewWriter(a.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tDOMAIN\tDRIFT\tSINCE\tCHECKED\tWEB UI")
 	for _, it := range v.Items {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), orDash(it.Drift), when(it.DriftSince), when(it.DriftChecked), it.WebUI)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", it.TenantID, text.OrDash(it.Domain), text.OrDash(it.Drift), when(it.DriftSince), when(it.DriftChecked), it.WebUI)
 	}
 	tw.Flush()
 	a.listFooter(len(v.Items), v.Truncated, v.StateError)

@@ -24,6 +24,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -208,7 +209,7 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 		case err != nil && setupError(err):
 			return c.TemporalError("cannot start the onboardings", err)
 		case err != nil:
-			run.set(r, rowFailed, "could not start: "+text.OneLine(rootCause(err).Error()))
+			run.set(r, rowFailed, "could not start: "+text.OneLine(visibility.RootCause(err).Error()))
 		}
 	}
 	return nil
@@ -253,7 +254,7 @@ func (a *app) followFleetRow(ctx context.Context, run *fleetRun, r *fleetRow, wr
 		}
 		run.set(r, rowFailed, text.OneLine(msg))
 	default:
-		run.set(r, rowLost, "lost track of it ("+text.OneLine(rootCause(err).Error())+"): "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
+		run.set(r, rowLost, "lost track of it ("+text.OneLine(visibility.RootCause(err).Error())+"): "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
 	}
 }
 
@@ -280,14 +281,14 @@ func setupError(err error) bool {
 // markAwaiting notes the tenants whose new watchers already hold deletions
 // back for an approval (one visibility query, not a billed action).
 func (a *app) markAwaiting(ctx context.Context, c *conn, run *fleetRun) {
-	list, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.WatchSyncJobWorkflow)+" AND CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'")
+	list, _, err := c.ListExecutions(ctx, "WorkflowType = "+visibility.Quoted(workflows.WatchSyncJobWorkflow)+" AND CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'")
 	if err != nil {
-		fmt.Fprintf(a.IO.ErrOut, "… could not list the watchers awaiting approval: %v\n", rootCause(err))
+		fmt.Fprintf(a.IO.ErrOut, "… could not list the watchers awaiting approval: %v\n", visibility.RootCause(err))
 		return
 	}
 	awaiting := map[string]int{}
-	for _, e := range latestRuns(list) {
-		awaiting[workflows.OnboardWorkflowID(e.tenant, e.domain)]++
+	for _, e := range visibility.LatestRuns(list) {
+		awaiting[workflows.OnboardWorkflowID(e.Tenant, e.Domain)]++
 	}
 	run.mu.Lock()
 	defer run.mu.Unlock()
@@ -320,7 +321,7 @@ func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
 			detail = fmt.Sprintf("%d job(s) hold deletions back: starter list --awaiting-approval --tenant-id %s", r.awaiting, r.tenant)
 		}
 		tally[r.state]++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.tenant, r.domain, result, orDash(detail))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.tenant, r.domain, result, text.OrDash(detail))
 	}
 	tw.Flush()
 	parts := []string{}
@@ -465,7 +466,7 @@ func (a *app) fleetWorkerHint(ctx context.Context, c *conn, run *fleetRun) (stop
 		for {
 			if run.counts()[rowRunning] > 0 {
 				qctx, qcancel := context.WithTimeout(hctx, 3*time.Second)
-				h, err := noWorkerHint(qctx, c)
+				h, err := c.NoWorkerHint(qctx)
 				qcancel()
 				if err == nil {
 					run.setHint(strings.TrimSuffix(h, "; the onboarding waits for it"))

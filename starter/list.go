@@ -9,6 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -88,7 +90,7 @@ func tenantFilter(tenant string) string {
 	if tenant == "" {
 		return ""
 	}
-	return " AND CloudSyncTenant = " + quoted(tenant)
+	return " AND CloudSyncTenant = " + visibility.Quoted(tenant)
 }
 
 // listView is what list shows (--output json: this document).
@@ -128,36 +130,36 @@ type listItem struct {
 	WebUI         string     `json:"webUi"`
 }
 
-func (c *conn) listItemOf(e execution) listItem {
-	it := listItem{Kind: "watcher", TenantID: e.tenant, Domain: e.domain, Started: e.start, WorkflowID: e.id, RunID: e.runID, WebUI: c.Link(e.id),
-		JobState: e.jobState, AwaitingApproval: e.awaitingNow()}
-	switch e.typ {
+func (c *conn) listItemOf(e visibility.Execution) listItem {
+	it := listItem{Kind: "watcher", TenantID: e.Tenant, Domain: e.Domain, Started: e.Start, WorkflowID: e.ID, RunID: e.RunID, WebUI: c.Link(e.ID),
+		JobState: e.JobState, AwaitingApproval: e.AwaitingNow()}
+	switch e.Type {
 	case workflows.WatchDriftWorkflow:
-		it.Kind, it.JobState, it.Drift = "drift", "", e.driftSA
-		if st := e.drift; st != nil {
+		it.Kind, it.JobState, it.Drift = "drift", "", e.DriftSA
+		if st := e.Drift; st != nil {
 			since, checked := st.Since, st.CheckedAt
 			it.DriftSince, it.DriftChecked = &since, &checked
 		}
 		return it
 	case workflows.OnboardTenantWorkflow:
-		it.Kind, it.Step, it.JobState = "onboarding", e.step, ""
+		it.Kind, it.Step, it.JobState = "onboarding", e.Step, ""
 		return it
 	case workflows.OffboardTenantWorkflow:
 		it.Kind, it.Phase, it.JobState = "offboarding", "starting", ""
-		if e.offboard != nil {
-			it.Phase = e.offboard.Phase
-			if !e.offboard.AwaitingSince.IsZero() {
-				since := e.offboard.AwaitingSince
+		if e.Offboard != nil {
+			it.Phase = e.Offboard.Phase
+			if !e.Offboard.AwaitingSince.IsZero() {
+				since := e.Offboard.AwaitingSince
 				it.AwaitingSince = &since
 			}
 		}
 		return it
 	}
-	it.JobID, it.Phase = e.jobID(), "watching"
-	if e.awaiting {
+	it.JobID, it.Phase = e.JobID(), "watching"
+	if e.Awaiting {
 		it.Phase = workflows.PhaseAwaitingApproval
 	}
-	if st := e.state; st != nil {
+	if st := e.State; st != nil {
 		it.Phase = st.Phase
 		if st.Phase == workflows.PhaseAwaitingApproval && !st.AwaitingSince.IsZero() {
 			since := st.AwaitingSince
@@ -167,7 +169,7 @@ func (c *conn) listItemOf(e execution) listItem {
 	return it
 }
 
-func (c *conn) listViewOf(list []execution, truncated, awaiting bool) listView {
+func (c *conn) listViewOf(list []visibility.Execution, truncated, awaiting bool) listView {
 	v := listView{AwaitingApproval: awaiting, Items: []listItem{}, Truncated: truncated, StateError: stateHint(list)}
 	for _, e := range list {
 		v.Items = append(v.Items, c.listItemOf(e))
@@ -177,11 +179,11 @@ func (c *conn) listViewOf(list []execution, truncated, awaiting bool) listView {
 
 func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) (listView, error) {
 	q := "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'" + tenantFilter(tenant)
-	all, truncated, err := listExecutions(ctx, c, q)
+	all, truncated, err := c.ListExecutions(ctx, q)
 	if err != nil {
 		return listView{}, c.TemporalError("cannot list the watchers awaiting approval", err)
 	}
-	return c.listViewOf(latestRuns(all), truncated, true), nil
+	return c.listViewOf(visibility.LatestRuns(all), truncated, true), nil
 }
 
 func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView, error) {
@@ -192,13 +194,13 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView
 	if tf == "" {
 		tf = " AND CloudSyncTenant != ''"
 	}
-	q := "(WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " OR WorkflowType = " + quoted(workflows.WatchSyncJobWorkflow) +
-		" OR WorkflowType = " + quoted(workflows.OffboardTenantWorkflow) + ") AND ExecutionStatus = 'Running'" + tf
-	all, truncated, err := listExecutions(ctx, c, q)
+	q := "(WorkflowType = " + visibility.Quoted(workflows.OnboardTenantWorkflow) + " OR WorkflowType = " + visibility.Quoted(workflows.WatchSyncJobWorkflow) +
+		" OR WorkflowType = " + visibility.Quoted(workflows.OffboardTenantWorkflow) + ") AND ExecutionStatus = 'Running'" + tf
+	all, truncated, err := c.ListExecutions(ctx, q)
 	if err != nil {
 		return listView{}, c.TemporalError("cannot list the running workflows", err)
 	}
-	return c.listViewOf(latestRuns(all), truncated, false), nil
+	return c.listViewOf(visibility.LatestRuns(all), truncated, false), nil
 }
 
 // printList prints a listing as a table.
@@ -235,17 +237,17 @@ func (a *app) printList(v listView) {
 			if it.Kind == "offboarding" {
 				job = "(offboarding)" // awaits the approval to remove a configuration
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), job, since, it.WebUI)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", it.TenantID, text.OrDash(it.Domain), job, since, it.WebUI)
 		case it.Kind == "onboarding":
-			fmt.Fprintf(tw, "onboarding\t%s\t%s\t-\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), "step "+orDash(it.Step), since, it.WebUI)
+			fmt.Fprintf(tw, "onboarding\t%s\t%s\t-\t%s\t%s\t%s\n", it.TenantID, text.OrDash(it.Domain), "step "+text.OrDash(it.Step), since, it.WebUI)
 		case it.Kind == "offboarding":
-			fmt.Fprintf(tw, "offboarding\t%s\t%s\t-\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), it.Phase, since, it.WebUI)
+			fmt.Fprintf(tw, "offboarding\t%s\t%s\t-\t%s\t%s\t%s\n", it.TenantID, text.OrDash(it.Domain), it.Phase, since, it.WebUI)
 		default:
 			state := it.Phase
 			if it.JobState != "" {
 				state += " (" + it.JobState + ")"
 			}
-			fmt.Fprintf(tw, "watcher\t%s\t%s\t%s\t%s\t%s\t%s\n", it.TenantID, orDash(it.Domain), it.JobID, state, since, it.WebUI)
+			fmt.Fprintf(tw, "watcher\t%s\t%s\t%s\t%s\t%s\t%s\n", it.TenantID, text.OrDash(it.Domain), it.JobID, state, since, it.WebUI)
 		}
 	}
 	tw.Flush()
@@ -269,10 +271,10 @@ func (a *app) printList(v listView) {
 
 // stateHint says why some watchers' state could not be read (encrypted
 // memos without the keys).
-func stateHint(list []execution) string {
+func stateHint(list []visibility.Execution) string {
 	for _, e := range list {
-		if e.stateErr != nil {
-			return "some watchers' state cannot be read: " + e.stateErr.Error()
+		if e.StateErr != nil {
+			return "some watchers' state cannot be read: " + e.StateErr.Error()
 		}
 	}
 	return ""

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -163,7 +164,7 @@ func (a *app) offboardStart(ctx context.Context, c *conn, in workflows.OffboardI
 	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
 	// An onboarding of the pair would make what this removes.
 	onb := workflows.OnboardWorkflowID(in.TenantID, in.Domain)
-	if e, err := c.describeWatcher(ctx, onb); err == nil && e.running() {
+	if e, err := c.DescribeWatcher(ctx, onb); err == nil && e.Running() {
 		return cmdutil.Exitf(cmdutil.ExitRunning, "an onboarding of tenant %s domain %s is running (workflow id %s): let it end, then offboard\n%s",
 			in.TenantID, in.Domain, onb, c.Link(onb))
 	} else if err != nil && !cmdutil.IsNotFound(err) {
@@ -185,7 +186,7 @@ func (a *app) offboardStart(ctx context.Context, c *conn, in workflows.OffboardI
 		return err
 	}
 	a.printOffboard(a.IO.Out, c, e)
-	if f.wait && e.running() {
+	if f.wait && e.Running() {
 		return a.followOffboard(ctx, c, in, e)
 	}
 	return offboardExit(e)
@@ -193,7 +194,7 @@ func (a *app) offboardStart(ctx context.Context, c *conn, in workflows.OffboardI
 
 // awaitOffboard reads the offboarding with Describe every pollInterval until
 // done says so (or it closed); runID "" is the latest run.
-func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, timeout time.Duration, done func(workflows.OffboardState) bool) (execution, error) {
+func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, timeout time.Duration, done func(workflows.OffboardState) bool) (visibility.Execution, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -201,27 +202,27 @@ func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, time
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
-				return execution{}, cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
+				return visibility.Execution{}, cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
 			}
-			return execution{}, c.TemporalError("cannot read the offboarding "+id, err)
+			return visibility.Execution{}, c.TemporalError("cannot read the offboarding "+id, err)
 		}
-		e := c.executionOf(d.GetWorkflowExecutionInfo())
-		if errors.Is(e.stateErr, errNeedKeys) {
-			return e, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", id, e.stateErr)
+		e := c.ExecutionOf(d.GetWorkflowExecutionInfo())
+		if errors.Is(e.StateErr, visibility.ErrNeedKeys) {
+			return e, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", id, e.StateErr)
 		}
-		if !e.running() || (e.offboard != nil && done(*e.offboard)) {
+		if !e.Running() || (e.Offboard != nil && done(*e.Offboard)) {
 			return e, nil
 		}
 		if time.Now().After(deadline) {
 			hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
-			hint, _ := noWorkerHint(hctx, c)
+			hint, _ := c.NoWorkerHint(hctx)
 			hcancel()
 			if hint != "" {
 				return e, cmdutil.Exitf(cmdutil.ExitUnreachable, "%s; the offboarding waits for it: %s", strings.TrimSuffix(hint, "; the onboarding waits for it"), c.Link(id))
 			}
 			phase := "starting"
-			if e.offboard != nil {
-				phase = e.offboard.Phase
+			if e.Offboard != nil {
+				phase = e.Offboard.Phase
 			}
 			return e, cmdutil.Exitf(cmdutil.ExitFailed, "the offboarding is still %s after %s; it goes on (starter status --workflow-id %s)%s", phase, timeout, id, pendingError(d))
 		}
@@ -249,27 +250,27 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 	if approve {
 		verb, update = "approve", workflows.ApproveOffboardUpdate
 	}
-	e, err := c.describeWatcher(ctx, id)
+	e, err := c.DescribeWatcher(ctx, id)
 	switch {
 	case cmdutil.IsNotFound(err):
 		return cmdutil.Exitf(cmdutil.ExitNotFound, "no offboarding of tenant %s domain %s in namespace %s: start one with: starter offboard --tenant-id %s --domain %s",
 			in.TenantID, in.Domain, c.Namespace, in.TenantID, in.Domain)
 	case err != nil:
 		return c.TemporalError("cannot read the offboarding "+id, err)
-	case errors.Is(e.stateErr, errNeedKeys):
-		return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", id, e.stateErr)
-	case !e.running():
+	case errors.Is(e.StateErr, visibility.ErrNeedKeys):
+		return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", id, e.StateErr)
+	case !e.Running():
 		a.printOffboard(a.IO.Out, c, e)
-		return cmdutil.Exitf(cmdutil.ExitNotFound, "the offboarding of tenant %s domain %s is %s: nothing awaits a decision", in.TenantID, in.Domain, statusWord(e.status))
-	case e.offboard == nil || e.offboard.Phase != workflows.PhaseAwaitingOffboardApproval:
+		return cmdutil.Exitf(cmdutil.ExitNotFound, "the offboarding of tenant %s domain %s is %s: nothing awaits a decision", in.TenantID, in.Domain, visibility.StatusWord(e.Status))
+	case e.Offboard == nil || e.Offboard.Phase != workflows.PhaseAwaitingOffboardApproval:
 		phase := "starting"
-		if e.offboard != nil {
-			phase = e.offboard.Phase
+		if e.Offboard != nil {
+			phase = e.Offboard.Phase
 		}
 		return cmdutil.Exitf(cmdutil.ExitNotFound, "nothing awaits a decision: the offboarding of tenant %s domain %s is %s (starter status --workflow-id %s)", in.TenantID, in.Domain, phase, id)
 	}
 	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
-	hint, herr := noWorkerHint(hctx, c)
+	hint, herr := c.NoWorkerHint(hctx)
 	hcancel()
 	if herr != nil {
 		return c.TemporalError("cannot reach the offboarding "+id, herr)
@@ -280,7 +281,7 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 	uctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
-		WorkflowID: id, RunID: e.runID, UpdateID: workflows.OffboardUpdateID(e.runID, approve), UpdateName: update,
+		WorkflowID: id, RunID: e.RunID, UpdateID: workflows.OffboardUpdateID(e.RunID, approve), UpdateName: update,
 		Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	var d workflows.OffboardDecision
@@ -322,27 +323,27 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 
 // followOffboard prints each step as the offboarding publishes it, until it
 // ends: from the memo (Describe), then from the result.
-func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.OffboardInput, e execution) error {
+func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.OffboardInput, e visibility.Execution) error {
 	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
 	p := &stepPrinter{w: a.IO.Out}
-	if e.offboard != nil {
-		p.printed = len(e.offboard.Steps) // printed already
+	if e.Offboard != nil {
+		p.printed = len(e.Offboard.Steps) // printed already
 	}
 	said := ""
 	for {
-		if st := e.offboard; st != nil {
+		if st := e.Offboard; st != nil {
 			p.steps(st.Steps)
 			if st.Phase == workflows.PhaseAwaitingOffboardApproval && said != st.Phase {
 				fmt.Fprintln(a.IO.ErrOut, "… awaiting a decision (starter offboard … --approve|--reject)")
 			}
 			said = st.Phase
 		}
-		if !e.running() {
+		if !e.Running() {
 			break
 		}
 		var err error
-		e, err = a.awaitOffboard(ctx, c, id, e.runID, 24*365*time.Hour, func(st workflows.OffboardState) bool {
-			return e.offboard == nil || len(st.Steps) != len(e.offboard.Steps) || st.Phase != e.offboard.Phase
+		e, err = a.awaitOffboard(ctx, c, id, e.RunID, 24*365*time.Hour, func(st workflows.OffboardState) bool {
+			return e.Offboard == nil || len(st.Steps) != len(e.Offboard.Steps) || st.Phase != e.Offboard.Phase
 		})
 		if err != nil {
 			return err
@@ -352,14 +353,14 @@ func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.Offboard
 	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var st workflows.OffboardState
-	err := c.GetWorkflow(gctx, id, e.runID).Get(gctx, &st)
+	err := c.GetWorkflow(gctx, id, e.RunID).Get(gctx, &st)
 	if err != nil {
 		var ae *temporal.ApplicationError
 		if errors.As(err, &ae) && ae.HasDetails() && ae.Details(&st) == nil {
 			p.steps(st.Steps)
 			return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding failed: %s", ae.Message())
 		}
-		return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding %s: %s", statusWord(e.status), describeFailure(err).message)
+		return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding %s: %s", visibility.StatusWord(e.Status), describeFailure(err).message)
 	}
 	p.steps(st.Steps)
 	fmt.Fprintln(a.IO.Out, "done: "+st.Summary())
@@ -367,11 +368,11 @@ func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.Offboard
 }
 
 // offboardExit is the exit code of an offboarding as shown.
-func offboardExit(e execution) error {
-	if e.running() {
+func offboardExit(e visibility.Execution) error {
+	if e.Running() {
 		return nil
 	}
-	if st := e.offboard; st != nil && st.Settled() && st.Phase != workflows.PhaseOffboardFailed && st.Phase != workflows.PhaseOffboardCancelled {
+	if st := e.Offboard; st != nil && st.Settled() && st.Phase != workflows.PhaseOffboardFailed && st.Phase != workflows.PhaseOffboardCancelled {
 		return nil
 	}
 	return &cmdutil.ExitError{Code: cmdutil.ExitFailed}
@@ -379,29 +380,29 @@ func offboardExit(e execution) error {
 
 // printOffboard prints an offboarding: where it is, what it removes, the
 // decision and the steps so far, and how to decide when it waits for one.
-func (a *app) printOffboard(w io.Writer, c *conn, e execution) {
+func (a *app) printOffboard(w io.Writer, c *conn, e visibility.Execution) {
 	printOffboardState(w, c, e, "")
 }
 
-func printOffboardState(w io.Writer, c *conn, e execution, indent string) {
+func printOffboardState(w io.Writer, c *conn, e visibility.Execution, indent string) {
 	row := func(k, v string) {
 		if v != "" {
 			fmt.Fprintf(w, "%s%-14s %s\n", indent, k+":", v)
 		}
 	}
-	row("offboarding", "tenant "+orDash(e.tenant)+" domain "+orDash(e.domain))
-	row("workflow id", e.id)
-	st := statusWord(e.status)
-	if !e.running() && !e.close.IsZero() {
-		st += " at " + e.close.Local().Format(time.RFC3339)
+	row("offboarding", "tenant "+text.OrDash(e.Tenant)+" domain "+text.OrDash(e.Domain))
+	row("workflow id", e.ID)
+	st := visibility.StatusWord(e.Status)
+	if !e.Running() && !e.Close.IsZero() {
+		st += " at " + e.Close.Local().Format(time.RFC3339)
 	}
 	row("status", st)
-	s := e.offboard
+	s := e.Offboard
 	if s == nil {
-		if e.stateErr != nil {
-			row("phase", "unknown: "+text.OneLine(e.stateErr.Error()))
+		if e.StateErr != nil {
+			row("phase", "unknown: "+text.OneLine(e.StateErr.Error()))
 		}
-		row("web ui", c.Link(e.id))
+		row("web ui", c.Link(e.ID))
 		return
 	}
 	phase := s.Phase
@@ -431,8 +432,8 @@ func printOffboardState(w io.Writer, c *conn, e execution, indent string) {
 	}
 	row("error", text.OneLine(s.Error))
 	row("result", map[bool]string{true: s.Summary()}[s.Settled()])
-	row("web ui", c.Link(e.id))
-	if e.running() && s.Phase == workflows.PhaseAwaitingOffboardApproval {
+	row("web ui", c.Link(e.ID))
+	if e.Running() && s.Phase == workflows.PhaseAwaitingOffboardApproval {
 		t, d := s.TenantID, s.Domain
 		fmt.Fprintf(w, "%sapprove with:  starter offboard --tenant-id %s --domain %s --approve --approver <you@example.com> --reason <why> --wait\n", indent, t, d)
 		fmt.Fprintf(w, "%sreject with:   starter offboard --tenant-id %s --domain %s --reject --approver <you@example.com> --reason <why>\n", indent, t, d)

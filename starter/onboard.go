@@ -16,6 +16,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -226,13 +227,13 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 		defer cancel()
 		d, err := c.Describe(qctx, run.GetID(), run.GetRunID())
 		if err != nil {
-			warn(fmt.Sprintf("Temporal at %s does not answer (%v); still trying (Ctrl-C stops following, not the onboarding)", c.Address, rootCause(err)))
+			warn(fmt.Sprintf("Temporal at %s does not answer (%v); still trying (Ctrl-C stops following, not the onboarding)", c.Address, visibility.RootCause(err)))
 			return
 		}
 		if d.GetWorkflowExecutionInfo().GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			return // the result is on its way
 		}
-		prog := workflows.Progress{Status: workflows.OnboardingRunning, CurrentStep: c.executionOf(d.GetWorkflowExecutionInfo()).step}
+		prog := workflows.Progress{Status: workflows.OnboardingRunning, CurrentStep: c.ExecutionOf(d.GetWorkflowExecutionInfo()).Step}
 		for _, pa := range d.GetPendingActivities() {
 			prog.Attempt = pa.GetAttempt()
 			if lf := pa.GetLastFailure(); lf != nil {
@@ -241,7 +242,7 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 		}
 		// Without a worker nothing moves: say so (DescribeTaskQueue is free).
 		if len(d.GetPendingActivities()) == 0 || prog.Attempt <= 1 {
-			if hint, err := noWorkerHint(qctx, c); err == nil && hint != "" {
+			if hint, err := c.NoWorkerHint(qctx); err == nil && hint != "" {
 				warn(hint)
 				return
 			}
@@ -265,7 +266,7 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 			}
 			var wee *temporal.WorkflowExecutionError
 			if o.err != nil && !errors.As(o.err, &wee) {
-				if perr := c.payloadError(o.err); errors.Is(perr, errNeedKeys) {
+				if perr := c.PayloadError(o.err); errors.Is(perr, visibility.ErrNeedKeys) {
 					return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the result of the onboarding (it goes on: %s): %v", a.statusCommand(n), perr)
 				}
 				return c.TemporalError("lost track of the onboarding (it goes on: "+a.statusCommand(n)+")", o.err)
@@ -366,24 +367,4 @@ func endedHow(err error, what string) string {
 		return "the " + what + " was canceled"
 	}
 	return ""
-}
-
-// noWorkerHint says when no worker polls the task queue (so nothing can move
-// and queries cannot be answered); empty when one does.
-func noWorkerHint(ctx context.Context, c *conn) (string, error) {
-	d, err := c.DescribeTaskQueue(ctx, workflows.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
-	if err != nil || len(d.GetPollers()) > 0 {
-		return "", err
-	}
-	return fmt.Sprintf("no worker is polling task queue %q in namespace %s: start the cloudsync worker; the onboarding waits for it", workflows.TaskQueue, c.Namespace), nil
-}
-
-func rootCause(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -172,7 +173,7 @@ func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output cmdutil.OutputFo
 		return false, err
 	}
 	defer c.Close()
-	if hint, err := noWorkerHint(ctx, c); err == nil && hint != "" {
+	if hint, err := c.NoWorkerHint(ctx); err == nil && hint != "" {
 		fmt.Fprintln(a.IO.ErrOut, "… "+strings.Replace(hint, "the onboarding waits for it", fmt.Sprintf("plans wait for it (--timeout %s)", timeout), 1))
 	}
 	rep, err := a.runPlans(ctx, c, specs, concurrency, timeout)
@@ -276,7 +277,7 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 		if setupError(err) {
 			return t, c.TemporalError("cannot start the plans", err)
 		}
-		t.Error = "could not start: " + text.OneLine(rootCause(err).Error())
+		t.Error = "could not start: " + text.OneLine(visibility.RootCause(err).Error())
 		return t, nil
 	}
 	var res workflows.PlanResult
@@ -302,10 +303,10 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 			t.Error += ": " + f.validation
 		}
 	default:
-		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
+		if perr := c.PayloadError(err); errors.Is(perr, visibility.ErrNeedKeys) {
 			return t, cmdutil.Exitf(planError, "cannot read the plan's result: %v", perr)
 		}
-		t.Error = "lost track of it: " + text.OneLine(rootCause(err).Error())
+		t.Error = "lost track of it: " + text.OneLine(visibility.RootCause(err).Error())
 	}
 	return t, nil
 }
@@ -376,16 +377,16 @@ func planSummaryLine(s planSummary) string {
 // planReportOf is one plan found by its workflow id (status --workflow-id);
 // exit 1 with it when the plan failed.
 func (a *app) planReportOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) (*planReport, error) {
-	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
-	t := planTenant{TenantID: e.tenant, Domain: e.domain, WorkflowID: e.id, Status: planStatusFailed}
-	if e.running() {
-		t.Status, t.Error = statusWord(e.status), "the plan is still reading: "+c.Link(e.id)
+	e := c.ExecutionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+	t := planTenant{TenantID: e.Tenant, Domain: e.Domain, WorkflowID: e.ID, Status: planStatusFailed}
+	if e.Running() {
+		t.Status, t.Error = visibility.StatusWord(e.Status), "the plan is still reading: "+c.Link(e.ID)
 		return &planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1}}, nil
 	}
 	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var res workflows.PlanResult
-	err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, &res)
+	err := c.GetWorkflow(gctx, e.ID, e.RunID).Get(gctx, &res)
 	switch {
 	case err == nil:
 		t.Steps, t.Changes, t.Status = res.Steps, res.Changes, planStatusNoChanges
@@ -393,8 +394,8 @@ func (a *app) planReportOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 			t.Status = planStatusChanges
 		}
 	default:
-		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
-			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the plan %s: %v", e.id, perr)
+		if perr := c.PayloadError(err); errors.Is(perr, visibility.ErrNeedKeys) {
+			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the plan %s: %v", e.ID, perr)
 		}
 		t.Error = text.OneLine(describeFailure(err).message)
 	}

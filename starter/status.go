@@ -16,6 +16,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -133,10 +134,10 @@ type runView struct {
 	WebUI      string     `json:"webUi"`
 }
 
-func (c *conn) runOf(e execution) runView {
-	v := runView{WorkflowID: e.id, RunID: e.runID, TenantID: e.tenant, Domain: e.domain, Status: statusWord(e.status), Started: e.start, WebUI: c.Link(e.id)}
-	if !e.running() && !e.close.IsZero() {
-		closed := e.close
+func (c *conn) runOf(e visibility.Execution) runView {
+	v := runView{WorkflowID: e.ID, RunID: e.RunID, TenantID: e.Tenant, Domain: e.Domain, Status: visibility.StatusWord(e.Status), Started: e.Start, WebUI: c.Link(e.ID)}
+	if !e.Running() && !e.Close.IsZero() {
+		closed := e.Close
 		v.Closed = &closed
 	}
 	return v
@@ -148,13 +149,13 @@ type offboardView struct {
 	State      *workflows.OffboardState `json:"state,omitempty"`
 	StateError string                   `json:"stateError,omitempty"`
 
-	e execution
+	e visibility.Execution
 }
 
-func (c *conn) offboardViewOf(e execution) offboardView {
-	v := offboardView{runView: c.runOf(e), State: e.offboard, e: e}
-	if e.stateErr != nil {
-		v.StateError = text.OneLine(e.stateErr.Error())
+func (c *conn) offboardViewOf(e visibility.Execution) offboardView {
+	v := offboardView{runView: c.runOf(e), State: e.Offboard, e: e}
+	if e.StateErr != nil {
+		v.StateError = text.OneLine(e.StateErr.Error())
 	}
 	return v
 }
@@ -162,22 +163,22 @@ func (c *conn) offboardViewOf(e execution) offboardView {
 // offboardingsInto adds a tenant's offboardings (of one domain, if given:
 // the latest, read with Describe).
 func (a *app) offboardingsInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
-	var list []execution
+	var list []visibility.Execution
 	if domain != "" {
-		e, err := c.describeWatcher(ctx, workflows.OffboardWorkflowID(tenant, domain))
+		e, err := c.DescribeWatcher(ctx, workflows.OffboardWorkflowID(tenant, domain))
 		switch {
 		case cmdutil.IsNotFound(err):
 			return nil
 		case err != nil:
 			return c.TemporalError("cannot read the offboarding of tenant "+tenant+" domain "+domain, err)
 		}
-		list = []execution{e}
+		list = []visibility.Execution{e}
 	} else {
-		all, _, err := listExecutions(ctx, c, "WorkflowType = "+quoted(workflows.OffboardTenantWorkflow)+" AND CloudSyncTenant = "+quoted(tenant))
+		all, _, err := c.ListExecutions(ctx, "WorkflowType = "+visibility.Quoted(workflows.OffboardTenantWorkflow)+" AND CloudSyncTenant = "+visibility.Quoted(tenant))
 		if err != nil {
 			return c.TemporalError("cannot list the offboardings of tenant "+tenant, err)
 		}
-		list = latestRuns(all)
+		list = visibility.LatestRuns(all)
 	}
 	for _, e := range list {
 		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
@@ -272,7 +273,7 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		return v, werr
 	}
 	if err == nil && desc.WorkflowType.Name == workflows.WatchDriftWorkflow && workflowID != "" {
-		v.Drift = append(v.Drift, c.driftViewOf(c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())))
+		v.Drift = append(v.Drift, c.driftViewOf(c.ExecutionOf(desc.RawResponse.GetWorkflowExecutionInfo())))
 		return v, nil
 	}
 	if err == nil && desc.WorkflowType.Name == workflows.PlanTenantWorkflow && workflowID != "" {
@@ -284,9 +285,9 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		return v, perr
 	}
 	if err == nil && desc.WorkflowType.Name == workflows.OffboardTenantWorkflow && workflowID != "" {
-		e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
-		if errors.Is(e.stateErr, errNeedKeys) {
-			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", e.id, e.stateErr)
+		e := c.ExecutionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+		if errors.Is(e.StateErr, visibility.ErrNeedKeys) {
+			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", e.ID, e.StateErr)
 		}
 		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
 		return v, offboardExit(e)
@@ -332,16 +333,16 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 
 // tenantStatus gathers every onboarding and watcher of a tenant.
 func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*statusView, error) {
-	q := "WorkflowType = " + quoted(workflows.OnboardTenantWorkflow) + " AND CloudSyncTenant = " + quoted(tenant)
-	all, _, err := listExecutions(ctx, c, q)
+	q := "WorkflowType = " + visibility.Quoted(workflows.OnboardTenantWorkflow) + " AND CloudSyncTenant = " + visibility.Quoted(tenant)
+	all, _, err := c.ListExecutions(ctx, q)
 	if err != nil {
 		return nil, c.TemporalError("cannot list the onboardings of tenant "+tenant, err)
 	}
 	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, tenantWide: true, conn: c}
 	code := cmdutil.ExitOK
-	for _, e := range latestRuns(all) {
-		label := "with workflow id " + e.id
-		desc, err := describe(ctx, c, e.id, label, "onboarding")
+	for _, e := range visibility.LatestRuns(all) {
+		label := "with workflow id " + e.ID
+		desc, err := describe(ctx, c, e.ID, label, "onboarding")
 		var o *onboardingView
 		if err == nil {
 			o, err = a.onboardingOf(ctx, c, desc, label)
@@ -360,7 +361,7 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 			return nil, err
 		}
 		if o != nil {
-			o.Domain = e.domain
+			o.Domain = e.Domain
 			v.Onboardings = append(v.Onboardings, *o)
 		}
 	}
@@ -387,11 +388,11 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 // watchersInto adds every watcher of a tenant (of one domain, if given; the
 // latest run of each) with the state it publishes in its memo.
 func (a *app) watchersInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
-	all, truncated, err := listExecutions(ctx, c, watchersQuery(tenant, domain, false))
+	all, truncated, err := c.ListExecutions(ctx, visibility.WatchersQuery(tenant, domain, false))
 	if err != nil {
 		return c.TemporalError("cannot list the watchers of tenant "+tenant, err)
 	}
-	for _, e := range latestRuns(all) {
+	for _, e := range visibility.LatestRuns(all) {
 		v.Watchers = append(v.Watchers, c.watcherViewOf(e, nil))
 	}
 	v.WatchersTruncated = truncated
@@ -440,7 +441,7 @@ func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 		v.CurrentStep, _ = desc.TypedSearchAttributes.GetKeyword(workflows.SearchStep)
 		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		v.Hint, _ = noWorkerHint(hctx, c)
+		v.Hint, _ = c.NoWorkerHint(hctx)
 		return v, nil
 	}
 
@@ -455,7 +456,7 @@ func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 	}
 	var wee *temporal.WorkflowExecutionError
 	if !errors.As(err, &wee) {
-		if perr := c.payloadError(err); errors.Is(perr, errNeedKeys) {
+		if perr := c.PayloadError(err); errors.Is(perr, visibility.ErrNeedKeys) {
 			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the result of the onboarding %s: %v", label, perr)
 		}
 		return nil, c.TemporalError("cannot read the result of the onboarding "+label, err)
@@ -470,13 +471,13 @@ func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 
 // watcherViewOf is a watcher as a listing or Describe shows it; result, when
 // given, is its final state.
-func (c *conn) watcherViewOf(e execution, result *workflows.WatchState) watcherView {
-	v := watcherView{runView: c.runOf(e), JobID: e.jobID(), AwaitingApproval: e.awaiting, JobState: e.jobState, State: e.state, running: e.running()}
+func (c *conn) watcherViewOf(e visibility.Execution, result *workflows.WatchState) watcherView {
+	v := watcherView{runView: c.runOf(e), JobID: e.JobID(), AwaitingApproval: e.Awaiting, JobState: e.JobState, State: e.State, running: e.Running()}
 	switch {
 	case result != nil:
 		v.State = result
-	case e.stateErr != nil:
-		v.StateError = text.OneLine(e.stateErr.Error())
+	case e.StateErr != nil:
+		v.StateError = text.OneLine(e.StateErr.Error())
 	}
 	return v
 }
@@ -484,9 +485,9 @@ func (c *conn) watcherViewOf(e execution, result *workflows.WatchState) watcherV
 // watcherOf is one watcher found by its workflow id; with exit 1 when it
 // failed or was terminated.
 func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) (*watcherView, error) {
-	e := c.executionOf(desc.RawResponse.GetWorkflowExecutionInfo())
-	if errors.Is(e.stateErr, errNeedKeys) {
-		return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the watcher %s: %v", e.id, e.stateErr)
+	e := c.ExecutionOf(desc.RawResponse.GetWorkflowExecutionInfo())
+	if errors.Is(e.StateErr, visibility.ErrNeedKeys) {
+		return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the watcher %s: %v", e.ID, e.StateErr)
 	}
 	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -494,7 +495,7 @@ func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecu
 	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
 	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		var st workflows.WatchState
-		if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, &st); err == nil {
+		if err := c.GetWorkflow(gctx, e.ID, e.RunID).Get(gctx, &st); err == nil {
 			v := c.watcherViewOf(e, &st)
 			v.Summary, _ = desc.GetStaticSummary()
 			return &v, nil
@@ -504,7 +505,7 @@ func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecu
 		// state (memo) and how it ended.
 		v := c.watcherViewOf(e, nil)
 		v.Summary, _ = desc.GetStaticSummary()
-		if err := c.GetWorkflow(gctx, e.id, e.runID).Get(gctx, nil); err != nil {
+		if err := c.GetWorkflow(gctx, e.ID, e.RunID).Get(gctx, nil); err != nil {
 			msg := describeFailure(err).message
 			if how := endedHow(err, "watcher"); how != "" {
 				msg = how
@@ -526,7 +527,7 @@ func (a *app) printStatus(v *statusView) {
 			fmt.Fprintln(w)
 		}
 		if v.tenantWide {
-			fmt.Fprintf(w, "onboarding of %s:\n", orDash(o.Domain))
+			fmt.Fprintf(w, "onboarding of %s:\n", text.OrDash(o.Domain))
 		}
 		printOnboarding(w, o)
 	}
@@ -546,11 +547,11 @@ func (a *app) printStatus(v *statusView) {
 				fmt.Fprintf(w, "%-16s %s\n", "summary:", wv.Summary)
 			}
 			printWatcher(w, "", wv)
-			if wv.Error != "" || (!wv.running && wv.Status != statusWord(enums.WORKFLOW_EXECUTION_STATUS_COMPLETED)) {
+			if wv.Error != "" || (!wv.running && wv.Status != visibility.StatusWord(enums.WORKFLOW_EXECUTION_STATUS_COMPLETED)) {
 				if wv.Error != "" {
 					fmt.Fprintf(w, "%-16s %s\n", "error:", wv.Error)
 				}
-				fmt.Fprintf(w, "%-16s %s\n", "watch again:", "starter watch --tenant-id "+orDash(wv.TenantID)+" --service-principal-id <sp> --job-id "+wv.JobID)
+				fmt.Fprintf(w, "%-16s %s\n", "watch again:", "starter watch --tenant-id "+text.OrDash(wv.TenantID)+" --service-principal-id <sp> --job-id "+wv.JobID)
 			}
 		}
 		return
@@ -565,7 +566,7 @@ func (a *app) printStatus(v *statusView) {
 	for _, d := range v.Drift {
 		label := "drift"
 		if v.tenantWide {
-			label = "drift of " + orDash(d.Domain)
+			label = "drift of " + text.OrDash(d.Domain)
 		}
 		printDrift(w, label, d.e)
 	}
@@ -602,7 +603,7 @@ func (a *app) printOffboardings(v *statusView) {
 			continue
 		}
 		fmt.Fprintln(a.IO.Out)
-		fmt.Fprintf(a.IO.Out, "offboarding of %s:\n", orDash(o.Domain))
+		fmt.Fprintf(a.IO.Out, "offboarding of %s:\n", text.OrDash(o.Domain))
 		printOffboardState(a.IO.Out, v.conn, o.e, "  ")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -130,13 +131,13 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 		d, err := c.Describe(dctx, id, runID)
 		cancel()
 		if err == nil {
-			e := c.executionOf(d.GetWorkflowExecutionInfo())
-			st := e.state
+			e := c.ExecutionOf(d.GetWorkflowExecutionInfo())
+			st := e.State
 			switch {
-			case errors.Is(e.stateErr, errNeedKeys):
-				return cmdutil.Exitf(cmdutil.ExitUsage, "the watcher runs, but its state cannot be read: %v", e.stateErr)
-			case !e.running():
-				return cmdutil.Exitf(cmdutil.ExitFailed, "the watcher ended at once (%s): starter status --workflow-id %s", statusWord(e.status), id)
+			case errors.Is(e.StateErr, visibility.ErrNeedKeys):
+				return cmdutil.Exitf(cmdutil.ExitUsage, "the watcher runs, but its state cannot be read: %v", e.StateErr)
+			case !e.Running():
+				return cmdutil.Exitf(cmdutil.ExitFailed, "the watcher ended at once (%s): starter status --workflow-id %s", visibility.StatusWord(e.Status), id)
 			case st != nil && st.FirstLook != "":
 				return cmdutil.Exitf(cmdutil.ExitFailed, "job %s of tenant %s could not be looked at: %s\nThe watcher is kept: it keeps trying and recovers by itself once Graph answers (check the app's consent and the worker's credential for this tenant); stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
 					in.JobID, in.TenantID, text.OneLine(st.FirstLook), in.TenantID, in.JobID)
@@ -146,7 +147,7 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 		}
 		if !hinted {
 			hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
-			hint, herr := noWorkerHint(hctx, c)
+			hint, herr := c.NoWorkerHint(hctx)
 			hcancel()
 			if herr == nil && hint != "" {
 				fmt.Fprintf(a.IO.ErrOut, "… %s; the job is looked at once a worker runs (starter status --workflow-id %s)\n", strings.TrimSuffix(hint, "; the onboarding waits for it"), id)
@@ -183,12 +184,12 @@ func (a *app) firstLook(ctx context.Context, c *conn, in workflows.WatchInput, i
 		err := c.TerminateWorkflow(tctx, id, runID, "starter watch: "+what)
 		stopped := "The watcher was stopped (terminated)"
 		if err != nil && !cmdutil.IsNotFound(err) {
-			stopped = fmt.Sprintf("The watcher could not be stopped (%v): stop it with starter unwatch", rootCause(err))
+			stopped = fmt.Sprintf("The watcher could not be stopped (%v): stop it with starter unwatch", visibility.RootCause(err))
 		}
 		return cmdutil.Exitf(cmdutil.ExitNotFound, "%s.\n%s. Check the ids (the onboarding's result and 'starter status --tenant-id %s' list them); a job created moments ago may not be listed yet: retry in a few minutes, or pass --keep-if-missing",
 			what, stopped, in.TenantID)
 	}
-	fmt.Fprintf(a.IO.Out, "job status:  schedule %s, status %s (phase %s)\n", orDash(j.ScheduleState), orDash(j.StatusCode), st.Phase)
+	fmt.Fprintf(a.IO.Out, "job status:  schedule %s, status %s (phase %s)\n", text.OrDash(j.ScheduleState), text.OrDash(j.StatusCode), st.Phase)
 	if st.Advice != "" {
 		fmt.Fprintf(a.IO.Out, "advice:      %s\n", text.OneLine(st.Advice))
 	}
@@ -217,7 +218,7 @@ unreachable or no worker to answer.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.IO.Out, "stopped watching job %s of tenant %s (by %s: %s)\n", watcherJobID(id), o.tenant, req.By, req.Reason)
+			fmt.Fprintf(a.IO.Out, "stopped watching job %s of tenant %s (by %s: %s)\n", visibility.WatcherJobID(id), o.tenant, req.By, req.Reason)
 			fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
 			return nil
 		},
@@ -250,7 +251,7 @@ watcher, 5 Temporal unreachable.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.IO.Out, "job %s: %s (asked by %s: %s)\n", watcherJobID(id), d.Outcome, d.Approver, d.Reason)
+			fmt.Fprintf(a.IO.Out, "job %s: %s (asked by %s: %s)\n", visibility.WatcherJobID(id), d.Outcome, d.Approver, d.Reason)
 			fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
 			if d.Outcome != "started" && !strings.HasPrefix(d.Outcome, "not needed") {
 				return cmdutil.Exitf(cmdutil.ExitFailed, "the job was not started: %s", d.Outcome)

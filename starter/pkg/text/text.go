@@ -24,3 +24,10 @@ func Plural(n int, one, many string) string {
 func OneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
+
+func OrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
