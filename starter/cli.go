@@ -19,10 +19,8 @@ type app struct {
 	*cmdutil.Factory
 }
 
-// conn is a dialled client; the methods in this package hang off it.
-type conn struct {
-	*visibility.Conn
-}
+// conn is a dialled client.
+type conn = visibility.Conn
 
 // dial connects with the connection flags, or explains why not.
 func (a *app) dial(ctx context.Context) (*conn, error) {
@@ -30,7 +28,7 @@ func (a *app) dial(ctx context.Context) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{&visibility.Conn{Conn: c}}, nil
+	return &conn{Conn: c}, nil
 }
 
 // run is the whole CLI: main and the tests call it.

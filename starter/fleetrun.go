@@ -24,6 +24,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -247,10 +248,10 @@ func (a *app) followFleetRow(ctx context.Context, run *fleetRun, r *fleetRow, wr
 	case ctx.Err() != nil:
 		run.set(r, rowLost, "still running: "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
 	case errors.As(err, &wee):
-		f := describeFailure(err)
-		msg := f.message
-		if f.validation != "" {
-			msg += ": " + f.validation
+		f := view.DescribeFailure(err)
+		msg := f.Message
+		if f.Validation != "" {
+			msg += ": " + f.Validation
 		}
 		run.set(r, rowFailed, text.OneLine(msg))
 	default:

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/workflows"
 	"github.com/cloudsync/cloudsync/workflows/workflowstest"
 )
@@ -197,7 +198,7 @@ func TestAgainstDevServer(t *testing.T) {
 	t.Run("--output json: onboard --wait, and status, as documents a script decodes", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--wait", "--output", "json")
 		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-		var ov onboardingView
+		var ov view.OnboardingView
 		require.NoError(t, json.Unmarshal([]byte(stdout), &ov), "stdout is one JSON document:\n%s", stdout)
 		assert.Equal(t, "completed", ov.Status)
 		assert.Equal(t, workflows.OnboardWorkflowID(tenantOK, goodDomain), ov.WorkflowID)
@@ -634,7 +635,7 @@ func runAttach(t *testing.T, tenant string, stdout, stderr io.Writer) int {
 	defer c.Close()
 	spec := workflows.TenantSpec{TenantID: tenant, Domain: goodDomain}.Normalized()
 	run := c.GetWorkflow(context.Background(), workflows.OnboardWorkflowID(tenant, goodDomain), "")
-	err = a.follow(context.Background(), c, run, spec, a.IO.Out, nil, onboardingView{})
+	err = a.follow(context.Background(), c, run, spec, a.IO.Out, nil, view.OnboardingView{})
 	if ee, ok := err.(*cmdutil.ExitError); ok {
 		return ee.Code
 	}

@@ -130,7 +130,7 @@ type listItem struct {
 	WebUI         string     `json:"webUi"`
 }
 
-func (c *conn) listItemOf(e visibility.Execution) listItem {
+func listItemOf(c *conn, e visibility.Execution) listItem {
 	it := listItem{Kind: "watcher", TenantID: e.Tenant, Domain: e.Domain, Started: e.Start, WorkflowID: e.ID, RunID: e.RunID, WebUI: c.Link(e.ID),
 		JobState: e.JobState, AwaitingApproval: e.AwaitingNow()}
 	switch e.Type {
@@ -169,10 +169,10 @@ func (c *conn) listItemOf(e visibility.Execution) listItem {
 	return it
 }
 
-func (c *conn) listViewOf(list []visibility.Execution, truncated, awaiting bool) listView {
+func listViewOf(c *conn, list []visibility.Execution, truncated, awaiting bool) listView {
 	v := listView{AwaitingApproval: awaiting, Items: []listItem{}, Truncated: truncated, StateError: stateHint(list)}
 	for _, e := range list {
-		v.Items = append(v.Items, c.listItemOf(e))
+		v.Items = append(v.Items, listItemOf(c, e))
 	}
 	return v
 }
@@ -183,7 +183,7 @@ func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) (listVie
 	if err != nil {
 		return listView{}, c.TemporalError("cannot list the watchers awaiting approval", err)
 	}
-	return c.listViewOf(visibility.LatestRuns(all), truncated, true), nil
+	return listViewOf(c, visibility.LatestRuns(all), truncated, true), nil
 }
 
 func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView, error) {
@@ -200,7 +200,7 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView
 	if err != nil {
 		return listView{}, c.TemporalError("cannot list the running workflows", err)
 	}
-	return c.listViewOf(visibility.LatestRuns(all), truncated, false), nil
+	return listViewOf(c, visibility.LatestRuns(all), truncated, false), nil
 }
 
 // printList prints a listing as a table.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -185,11 +185,11 @@ func (a *app) offboardStart(ctx context.Context, c *conn, in workflows.OffboardI
 	if err != nil {
 		return err
 	}
-	a.printOffboard(a.IO.Out, c, e)
+	view.PrintOffboard(a.IO.Out, c, e)
 	if f.wait && e.Running() {
 		return a.followOffboard(ctx, c, in, e)
 	}
-	return offboardExit(e)
+	return view.OffboardExit(e)
 }
 
 // awaitOffboard reads the offboarding with Describe every pollInterval until
@@ -260,7 +260,7 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 	case errors.Is(e.StateErr, visibility.ErrNeedKeys):
 		return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", id, e.StateErr)
 	case !e.Running():
-		a.printOffboard(a.IO.Out, c, e)
+		view.PrintOffboard(a.IO.Out, c, e)
 		return cmdutil.Exitf(cmdutil.ExitNotFound, "the offboarding of tenant %s domain %s is %s: nothing awaits a decision", in.TenantID, in.Domain, visibility.StatusWord(e.Status))
 	case e.Offboard == nil || e.Offboard.Phase != workflows.PhaseAwaitingOffboardApproval:
 		phase := "starting"
@@ -325,14 +325,14 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 // ends: from the memo (Describe), then from the result.
 func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.OffboardInput, e visibility.Execution) error {
 	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
-	p := &stepPrinter{w: a.IO.Out}
+	p := &view.StepPrinter{W: a.IO.Out}
 	if e.Offboard != nil {
-		p.printed = len(e.Offboard.Steps) // printed already
+		p.Printed = len(e.Offboard.Steps) // printed already
 	}
 	said := ""
 	for {
 		if st := e.Offboard; st != nil {
-			p.steps(st.Steps)
+			p.Steps(st.Steps)
 			if st.Phase == workflows.PhaseAwaitingOffboardApproval && said != st.Phase {
 				fmt.Fprintln(a.IO.ErrOut, "… awaiting a decision (starter offboard … --approve|--reject)")
 			}
@@ -357,85 +357,12 @@ func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.Offboard
 	if err != nil {
 		var ae *temporal.ApplicationError
 		if errors.As(err, &ae) && ae.HasDetails() && ae.Details(&st) == nil {
-			p.steps(st.Steps)
+			p.Steps(st.Steps)
 			return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding failed: %s", ae.Message())
 		}
-		return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding %s: %s", visibility.StatusWord(e.Status), describeFailure(err).message)
+		return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding %s: %s", visibility.StatusWord(e.Status), view.DescribeFailure(err).Message)
 	}
-	p.steps(st.Steps)
+	p.Steps(st.Steps)
 	fmt.Fprintln(a.IO.Out, "done: "+st.Summary())
 	return nil
-}
-
-// offboardExit is the exit code of an offboarding as shown.
-func offboardExit(e visibility.Execution) error {
-	if e.Running() {
-		return nil
-	}
-	if st := e.Offboard; st != nil && st.Settled() && st.Phase != workflows.PhaseOffboardFailed && st.Phase != workflows.PhaseOffboardCancelled {
-		return nil
-	}
-	return &cmdutil.ExitError{Code: cmdutil.ExitFailed}
-}
-
-// printOffboard prints an offboarding: where it is, what it removes, the
-// decision and the steps so far, and how to decide when it waits for one.
-func (a *app) printOffboard(w io.Writer, c *conn, e visibility.Execution) {
-	printOffboardState(w, c, e, "")
-}
-
-func printOffboardState(w io.Writer, c *conn, e visibility.Execution, indent string) {
-	row := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(w, "%s%-14s %s\n", indent, k+":", v)
-		}
-	}
-	row("offboarding", "tenant "+text.OrDash(e.Tenant)+" domain "+text.OrDash(e.Domain))
-	row("workflow id", e.ID)
-	st := visibility.StatusWord(e.Status)
-	if !e.Running() && !e.Close.IsZero() {
-		st += " at " + e.Close.Local().Format(time.RFC3339)
-	}
-	row("status", st)
-	s := e.Offboard
-	if s == nil {
-		if e.StateErr != nil {
-			row("phase", "unknown: "+text.OneLine(e.StateErr.Error()))
-		}
-		row("web ui", c.Link(e.ID))
-		return
-	}
-	phase := s.Phase
-	if s.Phase == workflows.PhaseAwaitingOffboardApproval && !s.AwaitingSince.IsZero() {
-		phase += " since " + s.AwaitingSince.Local().Format(time.RFC3339)
-	}
-	row("phase", phase)
-	if inv := s.Inventory; inv != nil && inv.Found && (s.Phase == workflows.PhaseAwaitingOffboardApproval || s.Decision == nil) {
-		fmt.Fprintf(w, "%swill remove:\n", indent)
-		for _, l := range inv.Lines() {
-			fmt.Fprintf(w, "%s  - %s\n", indent, l)
-		}
-		row("never touched", "the tenant's onPremisesSyncEnabled (tenant-wide)")
-	}
-	if d := s.Decision; d != nil {
-		verb := "rejected"
-		if d.Approve {
-			verb = "approved"
-		}
-		row("decision", fmt.Sprintf("%s by %s at %s: %s", verb, d.Approver, d.At.Local().Format(time.RFC3339), d.Reason))
-	}
-	if len(s.Steps) > 0 {
-		fmt.Fprintf(w, "%ssteps:\n", indent)
-		for _, r := range s.Steps {
-			fmt.Fprintln(w, indent+stepLine(r))
-		}
-	}
-	row("error", text.OneLine(s.Error))
-	row("result", map[bool]string{true: s.Summary()}[s.Settled()])
-	row("web ui", c.Link(e.ID))
-	if e.Running() && s.Phase == workflows.PhaseAwaitingOffboardApproval {
-		t, d := s.TenantID, s.Domain
-		fmt.Fprintf(w, "%sapprove with:  starter offboard --tenant-id %s --domain %s --approve --approver <you@example.com> --reason <why> --wait\n", indent, t, d)
-		fmt.Fprintf(w, "%sreject with:   starter offboard --tenant-id %s --domain %s --reject --approver <you@example.com> --reason <why>\n", indent, t, d)
-	}
 }

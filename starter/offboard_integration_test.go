@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -167,7 +168,7 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 			{Step: workflows.StepConfirmRemoved, Outcome: workflows.OutcomeUnchanged, Detail: "Graph's reads agree"},
 			{Step: workflows.StepSyncFlagUntouched, Outcome: workflows.OutcomeSkipped, Detail: workflows.SyncFlagNote},
 		} {
-			assert.Contains(t, stdout, stepLine(r)+"\n")
+			assert.Contains(t, stdout, view.StepLine(r)+"\n")
 		}
 		assert.Less(t, strings.Index(stdout, "stop-watching"), strings.Index(stdout, "delete-jobs"))
 		assert.Contains(t, stdout, "done: tenant "+tenantA+" (contoso.com): offboarded (approved by alice@contoso.com)")

@@ -16,6 +16,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -164,13 +165,13 @@ func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool,
 		}
 		return c.TemporalError("cannot start the onboarding", err)
 	}
-	started := onboardingView{WorkflowID: run.GetID(), RunID: run.GetRunID(), Domain: n.Domain, Status: "running", WebUI: c.Link(run.GetID()), running: true}
+	started := view.OnboardingView{WorkflowID: run.GetID(), RunID: run.GetRunID(), Domain: n.Domain, Status: "running", WebUI: c.Link(run.GetID()), Running: true}
 	if out.JSON() {
 		if !wait {
 			return cmdutil.Emit(a.IO.Out, started)
 		}
 		// Progress goes to stderr; stdout holds the one document.
-		return a.follow(ctx, c, run, n, a.IO.ErrOut, func(v onboardingView) error { return cmdutil.Emit(a.IO.Out, v) }, started)
+		return a.follow(ctx, c, run, n, a.IO.ErrOut, func(v view.OnboardingView) error { return cmdutil.Emit(a.IO.Out, v) }, started)
 	}
 	fmt.Fprintf(a.IO.Out, "started onboarding of tenant %s domain %s\n", n.TenantID, n.Domain)
 	fmt.Fprintf(a.IO.Out, "workflow id: %s\n", run.GetID())
@@ -203,7 +204,7 @@ func (a *app) statusCommand(n workflows.TenantSpec) string {
 // from the result when the run ends.
 // Progress lines go to w; when emit is set, the end is handed to it as a
 // view (--output json) rather than printed.
-func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n workflows.TenantSpec, w io.Writer, emit func(onboardingView) error, v onboardingView) error {
+func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n workflows.TenantSpec, w io.Writer, emit func(view.OnboardingView) error, v view.OnboardingView) error {
 	type outcome struct {
 		res workflows.OnboardResult
 		err error
@@ -214,7 +215,7 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 		o.err = run.Get(ctx, &o.res)
 		done <- o
 	}()
-	p := &stepPrinter{w: w}
+	p := &view.StepPrinter{W: w}
 	warned := ""
 	warn := func(msg string) {
 		if msg != warned && ctx.Err() == nil {
@@ -251,7 +252,7 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 			warned = ""
 			fmt.Fprintln(a.IO.ErrOut, "… a worker picked it up")
 		}
-		p.progress(prog)
+		p.Progress(prog)
 	}
 	poll()
 	tick := time.NewTicker(a.PollInterval)
@@ -283,88 +284,42 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 
 // finish prints the end of a run: the remaining steps and the result, or the
 // failure and what exists so far.
-func (a *app) finish(p *stepPrinter, res workflows.OnboardResult, err error) error {
+func (a *app) finish(p *view.StepPrinter, res workflows.OnboardResult, err error) error {
 	if err == nil {
-		p.steps(res.Steps)
+		p.Steps(res.Steps)
 		fmt.Fprintln(a.IO.Out, "done: "+res.Summary())
-		printResult(a.IO.Out, res)
+		view.PrintResult(a.IO.Out, res)
 		return nil
 	}
-	f := describeFailure(err)
-	if f.hasResult {
-		p.steps(f.result.Steps)
+	f := view.DescribeFailure(err)
+	if f.HasResult {
+		p.Steps(f.Result.Steps)
 	}
-	fmt.Fprintln(a.IO.ErrOut, "onboarding failed: "+f.message)
-	if f.hasResult {
+	fmt.Fprintln(a.IO.ErrOut, "onboarding failed: "+f.Message)
+	if f.HasResult {
 		fmt.Fprintln(a.IO.Out, "what exists now (a re-run after the fix reuses it):")
-		printResult(a.IO.Out, f.result)
+		view.PrintResult(a.IO.Out, f.Result)
 	}
-	if f.validation != "" {
-		fmt.Fprintln(a.IO.ErrOut, f.validation)
+	if f.Validation != "" {
+		fmt.Fprintln(a.IO.ErrOut, f.Validation)
 	}
 	return &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 }
 
 // finishView hands the end of a run to emit as a view; exit 1 when it failed.
-func (a *app) finishView(v onboardingView, res workflows.OnboardResult, err error, emit func(onboardingView) error) error {
-	v.running = false
+func (a *app) finishView(v view.OnboardingView, res workflows.OnboardResult, err error, emit func(view.OnboardingView) error) error {
+	v.Running = false
 	if err == nil {
 		v.Status, v.CurrentStep, v.Steps, v.Result = "completed", workflows.StepDone, res.Steps, &res
 		return emit(v)
 	}
-	f := describeFailure(err)
-	v.Status, v.Error, v.Validation = "failed", text.OneLine(f.message), f.validation
-	if f.hasResult {
-		v.Steps, v.Result = f.result.Steps, &f.result
+	f := view.DescribeFailure(err)
+	v.Status, v.Error, v.Validation = "failed", text.OneLine(f.Message), f.Validation
+	if f.HasResult {
+		v.Steps, v.Result = f.Result.Steps, &f.Result
 	}
 	if eerr := emit(v); eerr != nil {
 		return eerr
 	}
-	return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Msg: "onboarding failed: " + f.message}
-}
-
-// failure is what a failed run tells.
-type failure struct {
-	message    string
-	result     workflows.OnboardResult
-	hasResult  bool
-	validation string
-}
-
-func describeFailure(err error) failure {
-	var f failure
-	f.message = err.Error()
-	if of, ok := workflows.DecodeOnboardFailure(err); ok {
-		f.message = of.Message
-		if of.Result != nil {
-			f.result, f.hasResult = *of.Result, true
-		}
-		if of.Validation != nil {
-			f.validation = spec.ValidationLines(of.Validation)
-		}
-		return f
-	}
-	if how := endedHow(err, "workflow"); how != "" {
-		f.message = how + "; a re-run picks up what exists"
-	}
-	return f
-}
-
-// endedHow says how a run ended that did not fail by itself: terminated,
-// timed out or canceled ("" otherwise).
-func endedHow(err error, what string) string {
-	var (
-		term     *temporal.TerminatedError
-		timeout  *temporal.TimeoutError
-		canceled *temporal.CanceledError
-	)
-	switch {
-	case errors.As(err, &term):
-		return "the " + what + " was terminated (the Web UI shows by whom and why)"
-	case errors.As(err, &timeout):
-		return "the " + what + " timed out (" + timeout.TimeoutType().String() + ")"
-	case errors.As(err, &canceled):
-		return "the " + what + " was canceled"
-	}
-	return ""
+	return &cmdutil.ExitError{Code: cmdutil.ExitFailed, Msg: "onboarding failed: " + f.Message}
 }

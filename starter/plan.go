@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -29,38 +29,6 @@ const (
 	planNoChanges = 0
 	planError     = 1
 	planChanges   = 2
-)
-
-// planReport is `starter plan --output json` (documented in the README).
-type planReport struct {
-	Tenants []planTenant `json:"tenants"`
-	Summary planSummary  `json:"summary"`
-}
-
-// planTenant is one tenant's plan, or why it could not be made.
-type planTenant struct {
-	TenantID           string               `json:"tenantId"`
-	Domain             string               `json:"domain"`
-	WorkflowID         string               `json:"workflowId,omitempty"`
-	Status             string               `json:"status"` // changes | no-changes | failed
-	Changes            int                  `json:"changes"`
-	ServicePrincipalID string               `json:"servicePrincipalId,omitempty"`
-	Steps              []workflows.PlanStep `json:"steps,omitempty"`
-	Error              string               `json:"error,omitempty"`
-}
-
-type planSummary struct {
-	Tenants   int `json:"tenants"`
-	ToChange  int `json:"toChange"`
-	Unchanged int `json:"unchanged"`
-	Failed    int `json:"failed"`
-}
-
-// Plan statuses.
-const (
-	planStatusChanges   = "changes"
-	planStatusNoChanges = "no-changes"
-	planStatusFailed    = "failed"
 )
 
 func (a *app) planCmd() *cobra.Command {
@@ -81,7 +49,7 @@ the Exchange check's discover (a POST) is not sent: the step says what an
 onboarding would do.
 
 The inputs are onboard's: the spec flags, or --file with one spec or a fleet
-(YAML list, "tenants: [...]", or CSV). Each tenant is planned by a PlanTenant
+(YAML list, "tenants: [...]", or CSV). Each tenant is planned by a view.PlanTenant
 workflow of its own (workflow id cloudsync-plan/<tenant>/<domain>/<random>).
 
   + create     an object would be created (application, jobs, secrets)
@@ -185,7 +153,7 @@ func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output cmdutil.OutputFo
 			return false, err
 		}
 	} else {
-		printPlans(a.IO.Out, rep)
+		view.PrintPlans(a.IO.Out, rep)
 	}
 	if rep.Summary.Failed > 0 {
 		return false, cmdutil.Exitf(planError, "%d of %d plans failed", rep.Summary.Failed, rep.Summary.Tenants)
@@ -200,18 +168,18 @@ func problemsSuffix(p cmdutil.Problems) string {
 	return "\n" + p.Err("invalid options").Error()
 }
 
-// runPlans starts one PlanTenant per spec (at most concurrency at once) and
+// runPlans starts one view.PlanTenant per spec (at most concurrency at once) and
 // waits for their results, in the specs' order. A Temporal error every start
 // would meet stops it.
-func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpec, concurrency int, timeout time.Duration) (planReport, error) {
-	rep := planReport{Tenants: make([]planTenant, len(specs))}
+func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpec, concurrency int, timeout time.Duration) (view.PlanReport, error) {
+	rep := view.PlanReport{Tenants: make([]view.PlanTenant, len(specs))}
 	slots := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var abort error
 	for i, s := range specs {
 		n := s.Normalized()
-		rep.Tenants[i] = planTenant{TenantID: n.TenantID, Domain: n.Domain}
+		rep.Tenants[i] = view.PlanTenant{TenantID: n.TenantID, Domain: n.Domain}
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -247,9 +215,9 @@ func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpe
 	for _, t := range rep.Tenants {
 		rep.Summary.Tenants++
 		switch t.Status {
-		case planStatusChanges:
+		case view.PlanStatusChanges:
 			rep.Summary.ToChange++
-		case planStatusNoChanges:
+		case view.PlanStatusNoChanges:
 			rep.Summary.Unchanged++
 		default:
 			rep.Summary.Failed++
@@ -260,9 +228,9 @@ func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpe
 
 // planOne runs one tenant's plan; the error is for a Temporal problem every
 // plan would meet (the tenant's own failure is in its planTenant).
-func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, timeout time.Duration) (planTenant, error) {
+func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, timeout time.Duration) (view.PlanTenant, error) {
 	n := s.Normalized()
-	t := planTenant{TenantID: n.TenantID, Domain: n.Domain, Status: planStatusFailed}
+	t := view.PlanTenant{TenantID: n.TenantID, Domain: n.Domain, Status: view.PlanStatusFailed}
 	opts := client.StartWorkflowOptions{
 		ID:                       workflows.PlanWorkflowID(n.TenantID, n.Domain, nonce()),
 		TaskQueue:                workflows.TaskQueue,
@@ -286,21 +254,21 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 	switch {
 	case err == nil:
 		t.Steps, t.Changes, t.ServicePrincipalID = res.Steps, res.Changes, res.ServicePrincipalID
-		t.Status = planStatusNoChanges
+		t.Status = view.PlanStatusNoChanges
 		if res.Changes > 0 {
-			t.Status = planStatusChanges
+			t.Status = view.PlanStatusChanges
 		}
 	case ctx.Err() != nil:
 		t.Error = "interrupted"
 	case errors.As(err, &wee):
-		f := describeFailure(err)
+		f := view.DescribeFailure(err)
 		var timeoutErr *temporal.TimeoutError
 		if errors.As(err, &timeoutErr) {
-			f.message = fmt.Sprintf("no answer within --timeout %s: is a worker running?", timeout)
+			f.Message = fmt.Sprintf("no answer within --timeout %s: is a worker running?", timeout)
 		}
-		t.Error = text.OneLine(f.message)
-		if f.validation != "" {
-			t.Error += ": " + f.validation
+		t.Error = text.OneLine(f.Message)
+		if f.Validation != "" {
+			t.Error += ": " + f.Validation
 		}
 	default:
 		if perr := c.PayloadError(err); errors.Is(perr, visibility.ErrNeedKeys) {
@@ -316,100 +284,4 @@ func nonce() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// planSymbol is Terraform's mark for an action.
-func planSymbol(a workflows.PlanAction) string {
-	switch a {
-	case workflows.PlanCreate:
-		return "+"
-	case workflows.PlanChange:
-		return "~"
-	case workflows.PlanPause:
-		return "-"
-	case workflows.PlanStart:
-		return ">"
-	case workflows.PlanUnknown:
-		return "?"
-	}
-	return " "
-}
-
-// printPlans prints every tenant's plan, then the fleet's summary line.
-func printPlans(w io.Writer, rep planReport) {
-	for i, t := range rep.Tenants {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		head := fmt.Sprintf("tenant %s domain %s", t.TenantID, t.Domain)
-		switch t.Status {
-		case planStatusFailed:
-			fmt.Fprintf(w, "%s: plan failed: %s\n", head, t.Error)
-			if t.WorkflowID != "" {
-				fmt.Fprintf(w, "  workflow id: %s\n", t.WorkflowID)
-			}
-			continue
-		case planStatusNoChanges:
-			fmt.Fprintf(w, "%s: no changes\n", head)
-		default:
-			fmt.Fprintf(w, "%s: %d to change\n", head, t.Changes)
-		}
-		for _, s := range t.Steps {
-			d := text.OneLine(s.Detail)
-			switch s.Action {
-			case workflows.PlanNone:
-				d = "no change: " + d
-			case workflows.PlanUnknown:
-				d = "unknown: " + d
-			}
-			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %s %-26s %s", planSymbol(s.Action), s.Step, d), " "))
-		}
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, planSummaryLine(rep.Summary))
-}
-
-// planSummaryLine is Terraform's "Plan: …" line for the fleet.
-func planSummaryLine(s planSummary) string {
-	return fmt.Sprintf("Plan: %d %s to change, %d unchanged, %d failed", s.ToChange, text.Plural(s.ToChange, "tenant", "tenants"), s.Unchanged, s.Failed)
-}
-
-// planReportOf is one plan found by its workflow id (status --workflow-id);
-// exit 1 with it when the plan failed.
-func (a *app) planReportOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) (*planReport, error) {
-	e := c.ExecutionOf(desc.RawResponse.GetWorkflowExecutionInfo())
-	t := planTenant{TenantID: e.Tenant, Domain: e.Domain, WorkflowID: e.ID, Status: planStatusFailed}
-	if e.Running() {
-		t.Status, t.Error = visibility.StatusWord(e.Status), "the plan is still reading: "+c.Link(e.ID)
-		return &planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1}}, nil
-	}
-	gctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	var res workflows.PlanResult
-	err := c.GetWorkflow(gctx, e.ID, e.RunID).Get(gctx, &res)
-	switch {
-	case err == nil:
-		t.Steps, t.Changes, t.Status = res.Steps, res.Changes, planStatusNoChanges
-		if res.Changes > 0 {
-			t.Status = planStatusChanges
-		}
-	default:
-		if perr := c.PayloadError(err); errors.Is(perr, visibility.ErrNeedKeys) {
-			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the plan %s: %v", e.ID, perr)
-		}
-		t.Error = text.OneLine(describeFailure(err).message)
-	}
-	rep := &planReport{Tenants: []planTenant{t}, Summary: planSummary{Tenants: 1,
-		ToChange: btoi(t.Status == planStatusChanges), Unchanged: btoi(t.Status == planStatusNoChanges), Failed: btoi(t.Status == planStatusFailed)}}
-	if t.Status == planStatusFailed {
-		return rep, &cmdutil.ExitError{Code: cmdutil.ExitFailed}
-	}
-	return rep, nil
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/workflows"
 	"github.com/cloudsync/cloudsync/workflows/workflowstest"
 )
@@ -110,14 +111,14 @@ func planAndDrift(t *testing.T, cfg *fakeConfigs, jobs *workflowstest.Fake, tena
 		code, stdout, stderr = runCLI(t, "plan", "--file", fleet, "--output", "json")
 		require.Equal(t, planError, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stderr, "1 of 3 plans failed")
-		var rep planReport
+		var rep view.PlanReport
 		require.NoError(t, json.Unmarshal([]byte(stdout), &rep), stdout)
 		require.Len(t, rep.Tenants, 3)
-		assert.Equal(t, planSummary{Tenants: 3, ToChange: 1, Unchanged: 1, Failed: 1}, rep.Summary)
-		assert.Equal(t, planStatusChanges, rep.Tenants[0].Status)
+		assert.Equal(t, view.PlanSummary{Tenants: 3, ToChange: 1, Unchanged: 1, Failed: 1}, rep.Summary)
+		assert.Equal(t, view.PlanStatusChanges, rep.Tenants[0].Status)
 		assert.Equal(t, "fabrikam.com", rep.Tenants[1].Domain, "in the file's order")
-		assert.Equal(t, planStatusNoChanges, rep.Tenants[1].Status)
-		assert.Equal(t, planStatusFailed, rep.Tenants[2].Status)
+		assert.Equal(t, view.PlanStatusNoChanges, rep.Tenants[1].Status)
+		assert.Equal(t, view.PlanStatusFailed, rep.Tenants[2].Status)
 		assert.Contains(t, rep.Tenants[2].Error, "Authorization_RequestDenied")
 		assert.True(t, strings.HasPrefix(rep.Tenants[0].WorkflowID, "cloudsync-plan/"+tenantOK+"/contoso.com/"), rep.Tenants[0].WorkflowID)
 		assert.NotEqual(t, rep.Tenants[0].WorkflowID, rep.Tenants[1].WorkflowID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -103,61 +103,22 @@ func statusTarget(tenant, domain, workflowID string) (id, label string, err erro
 
 // statusView is what status shows (--output json: this document).
 type statusView struct {
-	Onboardings []onboardingView `json:"onboardings"`
-	Watchers    []watcherView    `json:"watchers"`
+	Onboardings []view.OnboardingView `json:"onboardings"`
+	Watchers    []view.WatcherView    `json:"watchers"`
 	// WatchersTruncated: there are more watchers than are listed.
 	WatchersTruncated bool `json:"watchersTruncated,omitempty"`
 	// Offboardings of the tenant (or domain), the latest of each.
-	Offboardings []offboardView `json:"offboardings,omitempty"`
+	Offboardings []view.OffboardView `json:"offboardings,omitempty"`
 	// Drift: what each configuration's drift check found.
-	Drift []driftView `json:"drift,omitempty"`
+	Drift []view.DriftView `json:"drift,omitempty"`
 	// Plan: a plan shown by its workflow id.
-	Plan *planReport `json:"plan,omitempty"`
+	Plan *view.PlanReport `json:"plan,omitempty"`
 
 	// How the text lays it out.
 	tenantWide   bool   // every onboarding of a tenant, each under a heading
 	watchersOf   string // heading of the watchers section; empty: no section
 	noneWatchers bool   // say "watchers: none" when there are none
 	conn         *conn  // for the offboardings' links
-}
-
-// runView is what a listing or Describe says of one run of a tenant's
-// workflow; the views embed it (its fields appear inline in JSON).
-type runView struct {
-	WorkflowID string     `json:"workflowId"`
-	RunID      string     `json:"runId"`
-	TenantID   string     `json:"tenantId"`
-	Domain     string     `json:"domain,omitempty"`
-	Status     string     `json:"status"`
-	Started    time.Time  `json:"started"`
-	Closed     *time.Time `json:"closed,omitempty"`
-	WebUI      string     `json:"webUi"`
-}
-
-func (c *conn) runOf(e visibility.Execution) runView {
-	v := runView{WorkflowID: e.ID, RunID: e.RunID, TenantID: e.Tenant, Domain: e.Domain, Status: visibility.StatusWord(e.Status), Started: e.Start, WebUI: c.Link(e.ID)}
-	if !e.Running() && !e.Close.IsZero() {
-		closed := e.Close
-		v.Closed = &closed
-	}
-	return v
-}
-
-// offboardView is one offboarding, with the state it publishes in its memo.
-type offboardView struct {
-	runView
-	State      *workflows.OffboardState `json:"state,omitempty"`
-	StateError string                   `json:"stateError,omitempty"`
-
-	e visibility.Execution
-}
-
-func (c *conn) offboardViewOf(e visibility.Execution) offboardView {
-	v := offboardView{runView: c.runOf(e), State: e.Offboard, e: e}
-	if e.StateErr != nil {
-		v.StateError = text.OneLine(e.StateErr.Error())
-	}
-	return v
 }
 
 // offboardingsInto adds a tenant's offboardings (of one domain, if given:
@@ -181,54 +142,9 @@ func (a *app) offboardingsInto(ctx context.Context, c *conn, v *statusView, tena
 		list = visibility.LatestRuns(all)
 	}
 	for _, e := range list {
-		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
+		v.Offboardings = append(v.Offboardings, view.OffboardViewOf(c, e))
 	}
 	return nil
-}
-
-// onboardingView is one onboarding run: what Describe, its search
-// attributes and (once closed) its result or failure say. No query.
-type onboardingView struct {
-	WorkflowID string     `json:"workflowId"`
-	RunID      string     `json:"runId"`
-	Domain     string     `json:"domain,omitempty"`
-	Summary    string     `json:"summary,omitempty"`
-	Status     string     `json:"status"` // running, completed, failed, terminated, canceled, timedout, continuedasnew
-	Outcome    string     `json:"outcome,omitempty"`
-	Started    time.Time  `json:"started"`
-	Closed     *time.Time `json:"closed,omitempty"`
-	WebUI      string     `json:"webUi"`
-	// While running: the step, its attempt and last error; Hint when no
-	// worker polls the task queue.
-	CurrentStep string `json:"currentStep,omitempty"`
-	Attempt     int32  `json:"attempt,omitempty"`
-	LastError   string `json:"lastError,omitempty"`
-	Hint        string `json:"hint,omitempty"`
-	// Once closed: every step, and what exists (also after a failure).
-	Steps      []workflows.StepReport   `json:"steps,omitempty"`
-	Result     *workflows.OnboardResult `json:"result,omitempty"`
-	Error      string                   `json:"error,omitempty"`
-	Validation string                   `json:"validation,omitempty"`
-
-	running bool
-}
-
-// watcherView is one watcher: visibility or Describe, with the state it
-// publishes in its memo (or its result, once completed).
-type watcherView struct {
-	runView
-	JobID            string `json:"jobId"`
-	Summary          string `json:"summary,omitempty"`
-	AwaitingApproval bool   `json:"awaitingApproval"` // its search attribute
-	JobState         string `json:"jobState,omitempty"`
-	// State is nil when the watcher publishes none; StateError says why it
-	// cannot be read (encrypted, no keys).
-	State      *workflows.WatchState `json:"state,omitempty"`
-	StateError string                `json:"stateError,omitempty"`
-	// Error: how a failed, terminated, timed-out or canceled watcher ended.
-	Error string `json:"error,omitempty"`
-
-	running bool
 }
 
 // statusView gathers what status shows; nil with an error when there is
@@ -258,7 +174,7 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		return nil, err
 	}
 	defer c.Close()
-	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, conn: c}
+	v := &statusView{Onboardings: []view.OnboardingView{}, Watchers: []view.WatcherView{}, conn: c}
 	what := "onboarding"
 	if workflowID != "" {
 		what = "onboarding or watcher"
@@ -273,11 +189,11 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		return v, werr
 	}
 	if err == nil && desc.WorkflowType.Name == workflows.WatchDriftWorkflow && workflowID != "" {
-		v.Drift = append(v.Drift, c.driftViewOf(c.ExecutionOf(desc.RawResponse.GetWorkflowExecutionInfo())))
+		v.Drift = append(v.Drift, view.DriftViewOf(c, c.ExecutionOf(desc.RawResponse.GetWorkflowExecutionInfo())))
 		return v, nil
 	}
 	if err == nil && desc.WorkflowType.Name == workflows.PlanTenantWorkflow && workflowID != "" {
-		rep, perr := a.planReportOf(ctx, c, desc)
+		rep, perr := view.PlanReportOf(ctx, c, desc)
 		if rep == nil {
 			return nil, perr
 		}
@@ -289,11 +205,11 @@ func (a *app) statusView(ctx context.Context, tenant, domain, workflowID string)
 		if errors.Is(e.StateErr, visibility.ErrNeedKeys) {
 			return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", e.ID, e.StateErr)
 		}
-		v.Offboardings = append(v.Offboardings, c.offboardViewOf(e))
-		return v, offboardExit(e)
+		v.Offboardings = append(v.Offboardings, view.OffboardViewOf(c, e))
+		return v, view.OffboardExit(e)
 	}
 	if err == nil {
-		var o *onboardingView
+		var o *view.OnboardingView
 		o, err = a.onboardingOf(ctx, c, desc, label)
 		if o == nil {
 			return nil, err
@@ -338,12 +254,12 @@ func (a *app) tenantStatus(ctx context.Context, c *conn, tenant string) (*status
 	if err != nil {
 		return nil, c.TemporalError("cannot list the onboardings of tenant "+tenant, err)
 	}
-	v := &statusView{Onboardings: []onboardingView{}, Watchers: []watcherView{}, tenantWide: true, conn: c}
+	v := &statusView{Onboardings: []view.OnboardingView{}, Watchers: []view.WatcherView{}, tenantWide: true, conn: c}
 	code := cmdutil.ExitOK
 	for _, e := range visibility.LatestRuns(all) {
 		label := "with workflow id " + e.ID
 		desc, err := describe(ctx, c, e.ID, label, "onboarding")
-		var o *onboardingView
+		var o *view.OnboardingView
 		if err == nil {
 			o, err = a.onboardingOf(ctx, c, desc, label)
 		}
@@ -393,7 +309,7 @@ func (a *app) watchersInto(ctx context.Context, c *conn, v *statusView, tenant, 
 		return c.TemporalError("cannot list the watchers of tenant "+tenant, err)
 	}
 	for _, e := range visibility.LatestRuns(all) {
-		v.Watchers = append(v.Watchers, c.watcherViewOf(e, nil))
+		v.Watchers = append(v.Watchers, view.WatcherViewOf(c, e, nil))
 	}
 	v.WatchersTruncated = truncated
 	return nil
@@ -415,10 +331,10 @@ func describe(ctx context.Context, c *conn, id, label, what string) (*client.Wor
 
 // onboardingOf is one onboarding run; with exit 1 when it failed (or was
 // terminated, timed out or canceled).
-func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription, label string) (*onboardingView, error) {
+func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription, label string) (*view.OnboardingView, error) {
 	id, runID := desc.WorkflowExecution.ID, desc.WorkflowExecution.RunID
-	v := &onboardingView{WorkflowID: id, RunID: runID, Status: strings.ToLower(desc.Status.String()), Started: desc.WorkflowStartTime,
-		WebUI: c.Link(id), running: desc.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING}
+	v := &view.OnboardingView{WorkflowID: id, RunID: runID, Status: strings.ToLower(desc.Status.String()), Started: desc.WorkflowStartTime,
+		WebUI: c.Link(id), Running: desc.Status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING}
 	v.Summary, _ = desc.GetStaticSummary()
 	switch desc.Status {
 	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING, enums.WORKFLOW_EXECUTION_STATUS_COMPLETED, enums.WORKFLOW_EXECUTION_STATUS_FAILED:
@@ -429,7 +345,7 @@ func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 		closed := *desc.WorkflowCloseTime
 		v.Closed = &closed
 	}
-	if v.running {
+	if v.Running {
 		// Describe and the search attributes, not the progress query (each
 		// query is a billed action): the step, its attempt and last error.
 		for _, pa := range desc.RawResponse.GetPendingActivities() {
@@ -461,30 +377,17 @@ func (a *app) onboardingOf(ctx context.Context, c *conn, desc *client.WorkflowEx
 		}
 		return nil, c.TemporalError("cannot read the result of the onboarding "+label, err)
 	}
-	f := describeFailure(err)
-	v.Error, v.Validation = text.OneLine(f.message), f.validation
-	if f.hasResult {
-		v.Steps, v.Result = f.result.Steps, &f.result
+	f := view.DescribeFailure(err)
+	v.Error, v.Validation = text.OneLine(f.Message), f.Validation
+	if f.HasResult {
+		v.Steps, v.Result = f.Result.Steps, &f.Result
 	}
 	return v, &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 }
 
-// watcherViewOf is a watcher as a listing or Describe shows it; result, when
-// given, is its final state.
-func (c *conn) watcherViewOf(e visibility.Execution, result *workflows.WatchState) watcherView {
-	v := watcherView{runView: c.runOf(e), JobID: e.JobID(), AwaitingApproval: e.Awaiting, JobState: e.JobState, State: e.State, running: e.Running()}
-	switch {
-	case result != nil:
-		v.State = result
-	case e.StateErr != nil:
-		v.StateError = text.OneLine(e.StateErr.Error())
-	}
-	return v
-}
-
 // watcherOf is one watcher found by its workflow id; with exit 1 when it
 // failed or was terminated.
-func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) (*watcherView, error) {
+func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecutionDescription) (*view.WatcherView, error) {
 	e := c.ExecutionOf(desc.RawResponse.GetWorkflowExecutionInfo())
 	if errors.Is(e.StateErr, visibility.ErrNeedKeys) {
 		return nil, cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the watcher %s: %v", e.ID, e.StateErr)
@@ -496,25 +399,25 @@ func (a *app) watcherOf(ctx context.Context, c *conn, desc *client.WorkflowExecu
 	case enums.WORKFLOW_EXECUTION_STATUS_COMPLETED:
 		var st workflows.WatchState
 		if err := c.GetWorkflow(gctx, e.ID, e.RunID).Get(gctx, &st); err == nil {
-			v := c.watcherViewOf(e, &st)
+			v := view.WatcherViewOf(c, e, &st)
 			v.Summary, _ = desc.GetStaticSummary()
 			return &v, nil
 		}
 	default:
 		// Failed, terminated, timed out or canceled: its last published
 		// state (memo) and how it ended.
-		v := c.watcherViewOf(e, nil)
+		v := view.WatcherViewOf(c, e, nil)
 		v.Summary, _ = desc.GetStaticSummary()
 		if err := c.GetWorkflow(gctx, e.ID, e.RunID).Get(gctx, nil); err != nil {
-			msg := describeFailure(err).message
-			if how := endedHow(err, "watcher"); how != "" {
+			msg := view.DescribeFailure(err).Message
+			if how := view.EndedHow(err, "watcher"); how != "" {
 				msg = how
 			}
 			v.Error = text.OneLine(msg)
 		}
 		return &v, &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 	}
-	v := c.watcherViewOf(e, nil)
+	v := view.WatcherViewOf(c, e, nil)
 	v.Summary, _ = desc.GetStaticSummary()
 	return &v, nil
 }
@@ -529,15 +432,15 @@ func (a *app) printStatus(v *statusView) {
 		if v.tenantWide {
 			fmt.Fprintf(w, "onboarding of %s:\n", text.OrDash(o.Domain))
 		}
-		printOnboarding(w, o)
+		view.PrintOnboarding(w, o)
 	}
 	if v.watchersOf == "" {
 		if v.Plan != nil {
-			printPlans(w, *v.Plan)
+			view.PrintPlans(w, *v.Plan)
 		}
 		for _, d := range v.Drift {
 			fmt.Fprintf(w, "%-14s %s\n%-14s %s\n%-14s %s\n", "workflow id:", d.WorkflowID, "tenant:", d.TenantID, "domain:", d.Domain)
-			printDrift(w, "drift", d.e)
+			view.PrintDrift(w, "drift", d.Exec)
 			fmt.Fprintf(w, "%-14s %s\n", "web ui:", d.WebUI)
 		}
 		a.printOffboardings(v)
@@ -546,8 +449,8 @@ func (a *app) printStatus(v *statusView) {
 			if wv.Summary != "" {
 				fmt.Fprintf(w, "%-16s %s\n", "summary:", wv.Summary)
 			}
-			printWatcher(w, "", wv)
-			if wv.Error != "" || (!wv.running && wv.Status != visibility.StatusWord(enums.WORKFLOW_EXECUTION_STATUS_COMPLETED)) {
+			view.PrintWatcher(w, "", wv)
+			if wv.Error != "" || (!wv.Running && wv.Status != visibility.StatusWord(enums.WORKFLOW_EXECUTION_STATUS_COMPLETED)) {
 				if wv.Error != "" {
 					fmt.Fprintf(w, "%-16s %s\n", "error:", wv.Error)
 				}
@@ -568,7 +471,7 @@ func (a *app) printStatus(v *statusView) {
 		if v.tenantWide {
 			label = "drift of " + text.OrDash(d.Domain)
 		}
-		printDrift(w, label, d.e)
+		view.PrintDrift(w, label, d.Exec)
 	}
 	a.printOffboardings(v)
 }
@@ -587,7 +490,7 @@ func (a *app) printWatchers(v *statusView) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		printWatcher(w, "  ", wv)
+		view.PrintWatcher(w, "  ", wv)
 	}
 	if v.WatchersTruncated {
 		fmt.Fprintf(w, "(only the first %d watchers)\n", len(v.Watchers))
@@ -599,75 +502,11 @@ func (a *app) printWatchers(v *statusView) {
 func (a *app) printOffboardings(v *statusView) {
 	for _, o := range v.Offboardings {
 		if v.watchersOf == "" && len(v.Onboardings)+len(v.Watchers) == 0 {
-			a.printOffboard(a.IO.Out, v.conn, o.e)
+			view.PrintOffboard(a.IO.Out, v.conn, o.Exec)
 			continue
 		}
 		fmt.Fprintln(a.IO.Out)
 		fmt.Fprintf(a.IO.Out, "offboarding of %s:\n", text.OrDash(o.Domain))
-		printOffboardState(a.IO.Out, v.conn, o.e, "  ")
-	}
-}
-
-// printOnboarding prints one onboarding run.
-func printOnboarding(w io.Writer, v onboardingView) {
-	row := func(k, val string) {
-		if val != "" {
-			fmt.Fprintf(w, "%-14s %s\n", k+":", val)
-		}
-	}
-	row("workflow id", v.WorkflowID)
-	row("run id", v.RunID)
-	row("summary", v.Summary)
-	row("status", v.Status)
-	row("outcome", v.Outcome)
-	row("started", v.Started.Local().Format(time.RFC3339))
-	if v.Closed != nil {
-		row("closed", fmt.Sprintf("%s (took %s)", v.Closed.Local().Format(time.RFC3339), v.Closed.Sub(v.Started).Round(time.Second)))
-	}
-	row("web ui", v.WebUI)
-	switch {
-	case v.running:
-		row("current step", withAttempt(v.CurrentStep, v.Attempt))
-		row("last error", text.OneLine(v.LastError))
-		if v.Hint != "" {
-			row("progress", v.Hint)
-		} else {
-			row("steps", "listed when it ends (each step's outcome is on the Web UI page meanwhile)")
-		}
-	case v.Error == "":
-		row("current step", v.CurrentStep)
-		printSteps(w, v.Steps)
-		if v.Result != nil {
-			fmt.Fprintln(w, "result:        "+v.Result.Summary())
-			printResult(w, *v.Result)
-		}
-	default:
-		row("error", v.Error)
-		if v.Result != nil {
-			printSteps(w, v.Steps)
-			fmt.Fprintln(w, "what exists now (a re-run after the fix reuses it):")
-			printResult(w, *v.Result)
-		}
-		if v.Validation != "" {
-			fmt.Fprintln(w, v.Validation)
-		}
-	}
-}
-
-func withAttempt(step string, attempt int32) string {
-	if step == "" || attempt <= 1 {
-		return step
-	}
-	return fmt.Sprintf("%s (attempt %d)", step, attempt)
-}
-
-func printSteps(w io.Writer, steps []workflows.StepReport) {
-	if len(steps) == 0 {
-		fmt.Fprintln(w, "steps:         none yet")
-		return
-	}
-	fmt.Fprintln(w, "steps:")
-	for _, s := range steps {
-		fmt.Fprintln(w, stepLine(s))
+		view.PrintOffboardState(a.IO.Out, v.conn, o.Exec, "  ")
 	}
 }

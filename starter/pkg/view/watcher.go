@@ -1,4 +1,4 @@
-package main
+package view
 
 import (
 	"fmt"
@@ -9,8 +9,8 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-// printWatcher prints one watcher.
-func printWatcher(w io.Writer, indent string, v watcherView) {
+// PrintWatcher prints one watcher.
+func PrintWatcher(w io.Writer, indent string, v WatcherView) {
 	row := func(k, val string) {
 		if val != "" {
 			fmt.Fprintf(w, "%s%-16s %s\n", indent, k+":", val)
@@ -30,18 +30,18 @@ func printWatcher(w io.Writer, indent string, v watcherView) {
 	}
 	if v.State == nil {
 		// What the search attributes say.
-		if v.running && v.AwaitingApproval {
+		if v.Running && v.AwaitingApproval {
 			row("awaiting", "deletions held back: awaits an approval (starter approve) or a rejection (starter reject)")
 		}
 		row("job status", v.JobState)
 	} else {
-		printWatchState(row, *v.State)
+		PrintWatchState(row, *v.State)
 	}
 	row("started", v.Started.Local().Format(time.RFC3339))
 	row("web ui", v.WebUI)
 }
 
-func printWatchState(row func(k, v string), s workflows.WatchState) {
+func PrintWatchState(row func(k, v string), s workflows.WatchState) {
 	row("phase", s.Phase)
 	j := s.Job
 	if !j.ObservedAt.IsZero() || j.StatusCode != "" {
@@ -95,7 +95,7 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 		row("reminders", fmt.Sprint(s.Reminders))
 	}
 	for i := max(0, len(s.Decisions)-3); i < len(s.Decisions); i++ {
-		row("decision", decisionLine(s.Decisions[i]))
+		row("decision", DecisionLine(s.Decisions[i]))
 	}
 	row("outcome", s.Outcome)
 	if !j.ObservedAt.IsZero() {
@@ -106,7 +106,7 @@ func printWatchState(row func(k, v string), s workflows.WatchState) {
 	}
 }
 
-func decisionLine(d workflows.Decision) string {
+func DecisionLine(d workflows.Decision) string {
 	// "approved by" only for a decision that settled its episode; one that
 	// was not acted upon, refused or failed reads "approval by …: <outcome>".
 	verb := "rejected"

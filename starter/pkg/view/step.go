@@ -1,4 +1,4 @@
-package main
+package view
 
 import (
 	"fmt"
@@ -10,24 +10,24 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-// stepPrinter prints each step report once, in order, and a line when the
+// StepPrinter prints each step report once, in order, and a line when the
 // onboarding moves on to another step.
-type stepPrinter struct {
-	w       io.Writer
-	printed int
+type StepPrinter struct {
+	W       io.Writer
+	Printed int
 	step    string
 	attempt int32
 	lastErr string
 }
 
-func (p *stepPrinter) steps(s []workflows.StepReport) {
-	for ; p.printed < len(s); p.printed++ {
-		fmt.Fprintln(p.w, stepLine(s[p.printed]))
+func (p *StepPrinter) Steps(s []workflows.StepReport) {
+	for ; p.Printed < len(s); p.Printed++ {
+		fmt.Fprintln(p.W, StepLine(s[p.Printed]))
 	}
 }
 
-func (p *stepPrinter) progress(prog workflows.Progress) {
-	p.steps(prog.Result.Steps)
+func (p *StepPrinter) Progress(prog workflows.Progress) {
+	p.Steps(prog.Result.Steps)
 	if prog.Status != workflows.OnboardingRunning || prog.CurrentStep == "" || prog.CurrentStep == workflows.StepDone {
 		return
 	}
@@ -40,23 +40,23 @@ func (p *stepPrinter) progress(prog workflows.Progress) {
 		return
 	}
 	// The attempt only when retrying: "(attempt 1)" reads as a retry.
-	fmt.Fprintf(p.w, "… waiting on %s%s\n", withAttempt(prog.CurrentStep, attempt), errSuffix(prog.LastError))
+	fmt.Fprintf(p.W, "… waiting on %s%s\n", WithAttempt(prog.CurrentStep, attempt), ErrSuffix(prog.LastError))
 	p.step, p.attempt, p.lastErr = prog.CurrentStep, attempt, prog.LastError
 }
 
-func errSuffix(msg string) string {
+func ErrSuffix(msg string) string {
 	if msg == "" {
 		return ""
 	}
 	return ": last error: " + text.OneLine(msg)
 }
 
-func stepLine(r workflows.StepReport) string {
+func StepLine(r workflows.StepReport) string {
 	return strings.TrimRight(fmt.Sprintf("  %-25s %-9s %s", r.Step, r.Outcome, text.OneLine(r.Detail)), " ")
 }
 
-// printResult lists what an onboarding found or made.
-func printResult(w io.Writer, r workflows.OnboardResult) {
+// PrintResult lists what an onboarding found or made.
+func PrintResult(w io.Writer, r workflows.OnboardResult) {
 	row := func(k, v string) {
 		if v != "" {
 			fmt.Fprintf(w, "  %-19s %s\n", k+":", v)
