@@ -6,22 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
 )
 
-// isolateEnv clears every TEMPORAL_* and CLOUDSYNC_* variable for the test
-// (restored afterwards) and points the TOML profile at a missing file, so the
-// developer's own configuration cannot leak in.
-func isolateEnv(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TEMPORAL_") || strings.HasPrefix(k, "CLOUDSYNC_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
-	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "no-such-temporal.toml"))
-}
+// isolateEnv: see cmdtest.IsolateEnv.
+func isolateEnv(t *testing.T) { t.Helper(); cmdtest.IsolateEnv(t) }
 
 // runCLI runs the CLI and returns its exit code, stdout and stderr.
 // STARTER_DEBUG=1 logs every transcript (see them with go test -v).

@@ -510,3 +510,16 @@ func (a *app) printOffboardings(v *statusView) {
 		view.PrintOffboardState(a.IO.Out, v.conn, o.Exec, "  ")
 	}
 }
+
+// driftInto adds the drift checks of a tenant's configurations (of one
+// domain, if given), from their memos and search attributes.
+func (a *app) driftInto(ctx context.Context, c *conn, v *statusView, tenant, domain string) error {
+	all, _, err := c.ListExecutions(ctx, visibility.DriftQuery(tenant, domain))
+	if err != nil {
+		return c.TemporalError("cannot list the drift checks of tenant "+tenant, err)
+	}
+	for _, e := range visibility.LatestRuns(all) {
+		v.Drift = append(v.Drift, view.DriftViewOf(c, e))
+	}
+	return nil
+}

@@ -1,6 +1,11 @@
 package cmdutil
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
 
 // Exit codes, part of the CLI's contract (scripts rely on them).
 const (
@@ -25,4 +30,22 @@ func (e *ExitError) Error() string { return e.Msg }
 // Exitf is an ExitError with a formatted message.
 func Exitf(code int, format string, a ...any) error {
 	return &ExitError{Code: code, Msg: fmt.Sprintf(format, a...)}
+}
+
+// ExitCode prints err on stderr as the CLI does and returns its exit code:
+// an ExitError's own, 2 for cobra's usage errors (unknown command, bad flag,
+// wrong arguments), 0 for no error.
+func ExitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Msg != "" {
+			fmt.Fprintln(stderr, strings.TrimRight(ee.Msg, "\n"))
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(stderr, "%v\nRun 'starter --help' for usage.\n", err)
+	return ExitUsage
 }

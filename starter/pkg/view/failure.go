@@ -3,9 +3,10 @@ package view
 import (
 	"errors"
 
+	"go.temporal.io/sdk/temporal"
+
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 	"github.com/cloudsync/cloudsync/workflows"
-	"go.temporal.io/sdk/temporal"
 )
 
 // Failure is what a failed run tells.

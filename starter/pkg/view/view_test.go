@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudsync/cloudsync/workflows"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/cloudsync/cloudsync/workflows"
 )
 
 const (

@@ -5,13 +5,11 @@ package root
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cloudsync/cloudsync/internal/buildinfo"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/list"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -112,28 +110,15 @@ func NewCmdRoot(f *cmdutil.Factory, cmds ...*cobra.Command) *cobra.Command {
 		return cmdutil.Exitf(cmdutil.ExitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	f.Conn.Register(root)
+	root.AddCommand(list.NewCmdList(f, nil))
 	root.AddCommand(cmds...)
 	return root
 }
 
 // Execute runs one command line; the exit code is the CLI's.
 func Execute(ctx context.Context, root *cobra.Command, f *cmdutil.Factory, args []string) int {
-	stderr := f.IO.ErrOut
 	root.SetArgs(args)
 	root.SetOut(f.IO.Out)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return cmdutil.ExitOK
-	}
-	var ee *cmdutil.ExitError
-	if errors.As(err, &ee) {
-		if ee.Msg != "" {
-			fmt.Fprintln(stderr, strings.TrimRight(ee.Msg, "\n"))
-		}
-		return ee.Code
-	}
-	// Cobra's own errors: unknown command, bad flag, wrong arguments.
-	fmt.Fprintf(stderr, "%v\nRun 'starter --help' for usage.\n", err)
-	return cmdutil.ExitUsage
+	root.SetErr(f.IO.ErrOut)
+	return cmdutil.ExitCode(f.IO.ErrOut, root.ExecuteContext(ctx))
 }

@@ -1,4 +1,4 @@
-package main
+package list
 
 import (
 	"context"
@@ -6,85 +6,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spf13/cobra"
-
-	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/text"
 	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 )
-
-func (a *app) listCmd() *cobra.Command {
-	var (
-		awaiting bool
-		drifted  bool
-		tenant   string
-		out      cmdutil.OutputFormat
-	)
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List running onboardings, offboardings and watchers, or what awaits an approval",
-		Long: `List, across tenants, the running onboardings, offboardings and sync job
-watchers, or with --awaiting-approval only the jobs whose held-back deletions
-await a decision (approve or reject them with 'starter approve' / 'starter
-reject') and the offboardings awaiting theirs ('starter offboard --approve'),
-or with --drifted the configurations whose drift check found them changed from
-their spec (CloudSyncDrift is not "none").
-
-Listings come from Temporal's visibility store, which trails the workflows by a
-moment (a watcher that just started waiting may show a second later). Exit 0
-even when nothing is listed.`,
-		Example: `  starter list --awaiting-approval
-  starter list --tenant-id 11111111-2222-3333-4444-555555555555
-  starter list --drifted
-
-  # The same with the plain Temporal CLI:
-  temporal workflow list --query "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'"`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var p cmdutil.Problems
-			t := ""
-			if cmd.Flags().Changed("tenant-id") {
-				t = cmdutil.CheckTenant(&p, tenant)
-			}
-			if err := p.Err("invalid list"); err != nil {
-				return err
-			}
-			c, err := a.dial(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if awaiting && drifted {
-				return cmdutil.Exitf(cmdutil.ExitUsage, "give --awaiting-approval or --drifted, not both")
-			}
-			var v listView
-			switch {
-			case awaiting:
-				v, err = a.listAwaiting(cmd.Context(), c, t)
-			case drifted:
-				v, err = a.listDrifted(cmd.Context(), c, t)
-			default:
-				v, err = a.listRunning(cmd.Context(), c, t)
-			}
-			if err != nil {
-				return err
-			}
-			if out.JSON() {
-				return cmdutil.Emit(a.IO.Out, v)
-			}
-			a.printList(v)
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.BoolVar(&awaiting, "awaiting-approval", false, "only the jobs whose deletions await an approval")
-	f.BoolVar(&drifted, "drifted", false, "only the configurations whose drift check found them changed from their spec (or could not check)")
-	f.StringVar(&tenant, "tenant-id", "", "only this tenant")
-	out.Register(f)
-	f.SortFlags = false
-	return cmd
-}
 
 func tenantFilter(tenant string) string {
 	if tenant == "" {
@@ -130,7 +55,7 @@ type listItem struct {
 	WebUI         string     `json:"webUi"`
 }
 
-func listItemOf(c *conn, e visibility.Execution) listItem {
+func listItemOf(c *visibility.Conn, e visibility.Execution) listItem {
 	it := listItem{Kind: "watcher", TenantID: e.Tenant, Domain: e.Domain, Started: e.Start, WorkflowID: e.ID, RunID: e.RunID, WebUI: c.Link(e.ID),
 		JobState: e.JobState, AwaitingApproval: e.AwaitingNow()}
 	switch e.Type {
@@ -169,7 +94,7 @@ func listItemOf(c *conn, e visibility.Execution) listItem {
 	return it
 }
 
-func listViewOf(c *conn, list []visibility.Execution, truncated, awaiting bool) listView {
+func listViewOf(c *visibility.Conn, list []visibility.Execution, truncated, awaiting bool) listView {
 	v := listView{AwaitingApproval: awaiting, Items: []listItem{}, Truncated: truncated, StateError: stateHint(list)}
 	for _, e := range list {
 		v.Items = append(v.Items, listItemOf(c, e))
@@ -177,7 +102,7 @@ func listViewOf(c *conn, list []visibility.Execution, truncated, awaiting bool) 
 	return v
 }
 
-func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) (listView, error) {
+func listAwaiting(ctx context.Context, c *visibility.Conn, tenant string) (listView, error) {
 	q := "CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'" + tenantFilter(tenant)
 	all, truncated, err := c.ListExecutions(ctx, q)
 	if err != nil {
@@ -186,7 +111,7 @@ func (a *app) listAwaiting(ctx context.Context, c *conn, tenant string) (listVie
 	return listViewOf(c, visibility.LatestRuns(all), truncated, true), nil
 }
 
-func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView, error) {
+func listRunning(ctx context.Context, c *visibility.Conn, tenant string) (listView, error) {
 	// The tenant attribute is in the query even without --tenant-id, so a
 	// namespace without the cloudsync search attributes is refused (exit 5)
 	// here as with --awaiting-approval, rather than listed as empty.
@@ -204,20 +129,20 @@ func (a *app) listRunning(ctx context.Context, c *conn, tenant string) (listView
 }
 
 // printList prints a listing as a table.
-func (a *app) printList(v listView) {
+func (opts *ListOptions) printList(v listView) {
 	if v.Drifted {
-		a.printDrifted(v)
+		opts.printDrifted(v)
 		return
 	}
 	if len(v.Items) == 0 {
 		if v.AwaitingApproval {
-			fmt.Fprintln(a.IO.Out, "nothing awaits approval")
+			fmt.Fprintln(opts.IO.Out, "nothing awaits approval")
 		} else {
-			fmt.Fprintln(a.IO.Out, "no onboarding or watcher is running")
+			fmt.Fprintln(opts.IO.Out, "no onboarding or watcher is running")
 		}
 		return
 	}
-	tw := tabwriter.NewWriter(a.IO.Out, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
 	if v.AwaitingApproval {
 		fmt.Fprintln(tw, "TENANT\tDOMAIN\tJOB ID\tAWAITING SINCE\tWEB UI")
 	} else {
@@ -251,7 +176,7 @@ func (a *app) printList(v listView) {
 		}
 	}
 	tw.Flush()
-	a.listFooter(len(v.Items), v.Truncated, v.StateError)
+	opts.listFooter(len(v.Items), v.Truncated, v.StateError)
 	if !v.AwaitingApproval {
 		return
 	}
@@ -262,10 +187,10 @@ func (a *app) printList(v listView) {
 		}
 	}
 	if offboardings < len(v.Items) {
-		fmt.Fprintln(a.IO.Out, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
+		fmt.Fprintln(opts.IO.Out, "decide with: starter approve|reject --tenant-id <tenant> --job-id <job> --approver <who> --reason <why>")
 	}
 	if offboardings > 0 {
-		fmt.Fprintln(a.IO.Out, "offboardings: starter offboard --tenant-id <tenant> --domain <domain> --approve|--reject --approver <who> --reason <why>")
+		fmt.Fprintln(opts.IO.Out, "offboardings: starter offboard --tenant-id <tenant> --domain <domain> --approve|--reject --approver <who> --reason <why>")
 	}
 }
 
@@ -280,11 +205,11 @@ func stateHint(list []visibility.Execution) string {
 	return ""
 }
 
-func (a *app) listFooter(n int, truncated bool, hint string) {
+func (opts *ListOptions) listFooter(n int, truncated bool, hint string) {
 	if truncated {
-		fmt.Fprintf(a.IO.Out, "(only the first %d; narrow with --tenant-id)\n", n)
+		fmt.Fprintf(opts.IO.Out, "(only the first %d; narrow with --tenant-id)\n", n)
 	}
 	if hint != "" {
-		fmt.Fprintln(a.IO.ErrOut, "… "+hint)
+		fmt.Fprintln(opts.IO.ErrOut, "… "+hint)
 	}
 }
