@@ -92,8 +92,7 @@ func TestAgainstDevServer(t *testing.T) {
 	}()
 	workflows.RegisterWorkflows(w)
 	jobs := fakeActivities(t, c, w, map[string]chan struct{}{tenantGate: gate}, map[string]bool{tenantFail: true})
-	configs := &fakeConfigs{drifted: map[string]bool{}, failPlans: map[string]bool{}, fake: jobs}
-	configs.attach()
+	jobs.DriftEvery = 300 * time.Millisecond
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
@@ -563,7 +562,7 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
 	})
 
-	planAndDrift(t, configs, jobs, tenantOK)
+	planAndDrift(t, jobs, tenantOK)
 
 	t.Run("an unknown namespace exits 5", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--namespace", "no-such-ns")
