@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/status"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -209,7 +210,7 @@ func TestAgainstDevServer(t *testing.T) {
 
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain, "--output", "json")
 		require.Equal(t, cmdutil.ExitOK, code, stderr)
-		var sv statusView
+		var sv status.View
 		require.NoError(t, json.Unmarshal([]byte(stdout), &sv), stdout)
 		require.Len(t, sv.Onboardings, 1)
 		assert.Equal(t, "completed", sv.Onboardings[0].Status)
@@ -236,7 +237,7 @@ func TestAgainstDevServer(t *testing.T) {
 		// JSON says the same, with the same exit code.
 		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantFail, "--domain", goodDomain, "--output", "json")
 		assert.Equal(t, cmdutil.ExitFailed, code)
-		var sv statusView
+		var sv status.View
 		require.NoError(t, json.Unmarshal([]byte(stdout), &sv), stdout)
 		require.Len(t, sv.Onboardings, 1)
 		assert.Equal(t, "failed", sv.Onboardings[0].Status)

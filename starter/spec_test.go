@@ -29,16 +29,6 @@ func TestStartOptions(t *testing.T) {
 	assert.Equal(t, []string{goodTenant, goodDomain, "running"}, []string{tenant, domain, outcome})
 }
 
-func TestStatusTarget(t *testing.T) {
-	id, label, err := statusTarget(strings.ToUpper(goodTenant), "Contoso.com.", "")
-	require.NoError(t, err)
-	assert.Equal(t, workflows.OnboardWorkflowID(goodTenant, goodDomain), id)
-	assert.Equal(t, "of tenant "+goodTenant+" domain contoso.com (workflow id "+id+")", label)
-	id, _, err = statusTarget("", "", " cloudsync-onboard/x/y ")
-	require.NoError(t, err)
-	assert.Equal(t, "cloudsync-onboard/x/y", id)
-}
-
 func TestUILink(t *testing.T) {
 	assert.Equal(t, "http://localhost:8233/namespaces/default/workflows/cloudsync-onboard%2F"+goodTenant+"%2Fcontoso.com",
 		cmdutil.UILink("http://localhost:8233/", "default", workflows.OnboardWorkflowID(goodTenant, goodDomain)))

@@ -307,3 +307,12 @@ func RootCause(err error) error {
 type Conn struct {
 	*cmdutil.Conn
 }
+
+// Dial connects with dial (a Factory's) and wraps the client.
+func Dial(ctx context.Context, dial func(context.Context) (*cmdutil.Conn, error)) (*Conn, error) {
+	c, err := dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{Conn: c}, nil
+}

@@ -72,12 +72,11 @@ even when nothing is listed.`,
 
 // listRun lists from Temporal's visibility store and prints the listing.
 func listRun(ctx context.Context, opts *ListOptions) error {
-	cc, err := opts.Dial(ctx)
+	c, err := visibility.Dial(ctx, opts.Dial)
 	if err != nil {
 		return err
 	}
-	defer cc.Close()
-	c := &visibility.Conn{Conn: cc}
+	defer c.Close()
 	if opts.Awaiting && opts.Drifted {
 		return cmdutil.Exitf(cmdutil.ExitUsage, "give --awaiting-approval or --drifted, not both")
 	}

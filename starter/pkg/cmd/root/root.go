@@ -10,6 +10,7 @@ import (
 
 	"github.com/cloudsync/cloudsync/internal/buildinfo"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/list"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/status"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -110,7 +111,7 @@ func NewCmdRoot(f *cmdutil.Factory, cmds ...*cobra.Command) *cobra.Command {
 		return cmdutil.Exitf(cmdutil.ExitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	f.Conn.Register(root)
-	root.AddCommand(list.NewCmdList(f, nil))
+	root.AddCommand(list.NewCmdList(f, nil), status.NewCmdStatus(f, nil))
 	root.AddCommand(cmds...)
 	return root
 }
