@@ -17,9 +17,11 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/mocks"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
@@ -108,5 +110,17 @@ func AwaitingWatcher(t *testing.T) *workflowpb.WorkflowExecutionInfo {
 			"CloudSyncJobState": Payload(t, "Quarantine"), "CloudSyncAwaitingApproval": Payload(t, true),
 		}},
 		Memo: &commonpb.Memo{Fields: map[string]*commonpb.Payload{workflows.WatchStateMemoKey: Payload(t, st)}},
+	}
+}
+
+// Description is what DescribeWorkflow says of info's run.
+func Description(info *workflowpb.WorkflowExecutionInfo) *client.WorkflowExecutionDescription {
+	return &client.WorkflowExecutionDescription{
+		WorkflowExecutionMetadata: client.WorkflowExecutionMetadata{
+			WorkflowExecution: workflow.Execution{ID: info.GetExecution().GetWorkflowId(), RunID: info.GetExecution().GetRunId()},
+			WorkflowType:      workflow.Type{Name: info.GetType().GetName()},
+			Status:            info.GetStatus(), WorkflowStartTime: info.GetStartTime().AsTime(),
+		},
+		RawResponse: &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: info},
 	}
 }

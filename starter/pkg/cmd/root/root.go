@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cloudsync/cloudsync/internal/buildinfo"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/decide"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/list"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/status"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
@@ -111,7 +112,7 @@ func NewCmdRoot(f *cmdutil.Factory, cmds ...*cobra.Command) *cobra.Command {
 		return cmdutil.Exitf(cmdutil.ExitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	f.Conn.Register(root)
-	root.AddCommand(list.NewCmdList(f, nil), status.NewCmdStatus(f, nil))
+	root.AddCommand(list.NewCmdList(f, nil), status.NewCmdStatus(f, nil), decide.NewCmdApprove(f, nil), decide.NewCmdReject(f, nil))
 	root.AddCommand(cmds...)
 	return root
 }

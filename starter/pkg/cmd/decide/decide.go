@@ -1,4 +1,6 @@
-package main
+// Package decide is starter approve and reject: a human's decision on the
+// deletions a quarantined sync job holds back, sent to its watcher.
+package decide
 
 import (
 	"context"
@@ -18,6 +20,24 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
+// DecideOptions are approve's or reject's parsed flags and what they run with.
+type DecideOptions struct {
+	IO   *cmdutil.IOStreams
+	Dial func(context.Context) (*cmdutil.Conn, error)
+
+	decision decision
+	TenantID string // --tenant-id, normalized
+	Domain   string // --domain, normalized; "" for every domain
+	JobID    string // --job-id; "" to find the one awaiting
+	Request  workflows.DecisionRequest
+	Async    bool          // --async: the signal, not the update
+	Timeout  time.Duration // --timeout (update only)
+	Output   cmdutil.OutputFormat
+}
+
+// Approve says whether this is approve (else reject).
+func (o *DecideOptions) Approve() bool { return o.decision.approve }
+
 // decision is what approve and reject share.
 type decision struct {
 	approve bool
@@ -31,8 +51,10 @@ var (
 	rejectDecision  = decision{approve: false, verb: "reject", signal: workflows.RejectSignal, update: workflows.RejectUpdate}
 )
 
-func (a *app) approveCmd() *cobra.Command {
-	return a.decideCmd(approveDecision,
+// NewCmdApprove is starter approve; runF (nil: the real run) gets the parsed
+// options.
+func NewCmdApprove(f *cmdutil.Factory, runF func(*DecideOptions) error) *cobra.Command {
+	return newCmdDecide(f, runF, approveDecision,
 		"Approve the deletions a quarantined sync job holds back (restarts it with ForceDeletes)",
 		`Approve the deletions that the accidental-delete threshold held back on a sync
 job: its watcher (WatchSyncJob) restarts the job with ForceDeletes, and the
@@ -69,8 +91,10 @@ several jobs await (give --job-id), 4 no such watcher or nothing awaits,
       --name `+workflows.ApproveSignal+` --input '{"approver":"alice@contoso.com","reason":"HR offboarding batch"}'`)
 }
 
-func (a *app) rejectCmd() *cobra.Command {
-	return a.decideCmd(rejectDecision,
+// NewCmdReject is starter reject; runF (nil: the real run) gets the parsed
+// options.
+func NewCmdReject(f *cmdutil.Factory, runF func(*DecideOptions) error) *cobra.Command {
+	return newCmdDecide(f, runF, rejectDecision,
 		"Reject the deletions a quarantined sync job holds back (it stays quarantined)",
 		`Reject the deletions that the accidental-delete threshold held back on a sync
 job: the job stays quarantined (fix the cause on-premises, then restart it),
@@ -87,13 +111,9 @@ Targeting, --async and exit codes are as for 'starter approve'.`,
       --name `+workflows.RejectSignal+` --input '{"approver":"alice@contoso.com","reason":"OU moved by mistake"}'`)
 }
 
-func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command {
-	var (
-		tenant, domain, job, approver, reason, episode string
-		async                                          bool
-		timeout                                        time.Duration
-		out                                            cmdutil.OutputFormat
-	)
+func newCmdDecide(f *cmdutil.Factory, runF func(*DecideOptions) error, d decision, short, long, example string) *cobra.Command {
+	opts := &DecideOptions{IO: f.IO, Dial: f.Dial, decision: d}
+	var tenant, domain, job, approver, reason, episode string
 	cmd := &cobra.Command{
 		Use:     d.verb,
 		Short:   short,
@@ -117,54 +137,65 @@ func (a *app) decideCmd(d decision, short, long, example string) *cobra.Command 
 			if changed("episode") && (req.Episode == "" || len(req.Episode) > 600 || !strings.Contains(req.Episode, "@")) {
 				p.Add("--episode", "%q is not an episode id: <job id>@<seriesBegan>, as starter status shows it", text.Clip(req.Episode))
 			}
-			if timeout <= 0 {
-				p.Add("--timeout", "%s must be greater than 0", timeout)
+			if opts.Timeout <= 0 {
+				p.Add("--timeout", "%s must be greater than 0", opts.Timeout)
 			}
 			if err := p.Err("invalid " + d.verb); err != nil {
 				return err
 			}
-			c, err := a.dial(cmd.Context())
-			if err != nil {
-				return err
+			opts.TenantID, opts.Domain, opts.JobID, opts.Request = t, dom, j, req
+			if runF != nil {
+				return runF(opts)
 			}
-			defer c.Close()
-			id, err := a.decisionTarget(cmd.Context(), c, d, t, dom, j)
-			if err != nil {
-				return err
-			}
-			nothingAwaits := false
-			if req.Episode == "" {
-				// Bind the decision to the episode this command saw, so it can
-				// never apply to a later batch nobody looked at.
-				ep, known, err := presentedEpisode(cmd.Context(), c, id, t)
-				if err != nil {
-					return err
-				}
-				req.Episode, nothingAwaits = ep, known && ep == ""
-			}
-			if async {
-				return a.signalDecision(cmd.Context(), c, d, id, t, req, nothingAwaits, out)
-			}
-			return a.updateDecision(cmd.Context(), c, d, id, t, req, timeout, out)
+			return decideRun(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id")
-	f.StringVar(&domain, "domain", "", "on-premises AD domain: only that domain's watchers (not needed with --job-id)")
-	f.StringVar(&job, "job-id", "", "the sync job (its watcher is cloudsync-watch/<tenant>/<job>)")
-	f.StringVar(&approver, "approver", "", "who decides, e.g. alice@contoso.com (required; the watcher may allow only some)")
-	f.StringVar(&reason, "reason", "", "why (required; recorded in the workflow history)")
-	f.StringVar(&episode, "episode", "", "the quarantine episode decided on, <job id>@<seriesBegan> (default: the one the watcher presents now)")
-	f.BoolVar(&async, "async", false, "send the signal instead of the update: fire and forget, no answer")
-	f.DurationVar(&timeout, "timeout", 2*time.Minute, "how long to wait for the watcher's answer (update only)")
-	out.Register(f)
-	f.SortFlags = false
+	fs := cmd.Flags()
+	fs.StringVar(&tenant, "tenant-id", "", "directory (tenant) id")
+	fs.StringVar(&domain, "domain", "", "on-premises AD domain: only that domain's watchers (not needed with --job-id)")
+	fs.StringVar(&job, "job-id", "", "the sync job (its watcher is cloudsync-watch/<tenant>/<job>)")
+	fs.StringVar(&approver, "approver", "", "who decides, e.g. alice@contoso.com (required; the watcher may allow only some)")
+	fs.StringVar(&reason, "reason", "", "why (required; recorded in the workflow history)")
+	fs.StringVar(&episode, "episode", "", "the quarantine episode decided on, <job id>@<seriesBegan> (default: the one the watcher presents now)")
+	fs.BoolVar(&opts.Async, "async", false, "send the signal instead of the update: fire and forget, no answer")
+	fs.DurationVar(&opts.Timeout, "timeout", 2*time.Minute, "how long to wait for the watcher's answer (update only)")
+	opts.Output.Register(fs)
+	fs.SortFlags = false
 	return cmd
+}
+
+// decideRun finds the watcher, binds the decision to the episode it
+// presents, and sends it (update, or signal with --async).
+func decideRun(ctx context.Context, opts *DecideOptions) error {
+	c, err := visibility.Dial(ctx, opts.Dial)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	d, t, req := opts.decision, opts.TenantID, opts.Request
+	id, err := decisionTarget(ctx, c, d, t, opts.Domain, opts.JobID)
+	if err != nil {
+		return err
+	}
+	nothingAwaits := false
+	if req.Episode == "" {
+		// Bind the decision to the episode this command saw, so it can
+		// never apply to a later batch nobody looked at.
+		ep, known, err := presentedEpisode(ctx, c, id, t)
+		if err != nil {
+			return err
+		}
+		req.Episode, nothingAwaits = ep, known && ep == ""
+	}
+	if opts.Async {
+		return opts.signalDecision(ctx, c, d, id, t, req, nothingAwaits)
+	}
+	return opts.updateDecision(ctx, c, d, id, t, req)
 }
 
 // decisionTarget finds the watcher's workflow id: the job's, or the one
 // watcher of the tenant (and domain) that awaits a decision.
-func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, domain, job string) (string, error) {
+func decisionTarget(ctx context.Context, c *visibility.Conn, d decision, tenant, domain, job string) (string, error) {
 	if job != "" {
 		return workflows.WatchWorkflowID(tenant, job), nil
 	}
@@ -212,7 +243,7 @@ func (a *app) decisionTarget(ctx context.Context, c *conn, d decision, tenant, d
 // presentedEpisode reads, with Describe (no query), the episode a watcher
 // presents now: known says whether the watcher publishes its state (a watcher
 // of an older worker does not; the decision then binds at receipt).
-func presentedEpisode(ctx context.Context, c *conn, id, tenant string) (episode string, known bool, err error) {
+func presentedEpisode(ctx context.Context, c *visibility.Conn, id, tenant string) (episode string, known bool, err error) {
 	e, err := c.DescribeWatcher(ctx, id)
 	if err != nil {
 		if cmdutil.IsNotFound(err) {
@@ -251,7 +282,8 @@ type decisionView struct {
 	Decision *workflows.Decision `json:"decision,omitempty"`
 }
 
-func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, nothingAwaits bool, out cmdutil.OutputFormat) error {
+func (opts *DecideOptions) signalDecision(ctx context.Context, c *visibility.Conn, d decision, id, tenant string, req workflows.DecisionRequest, nothingAwaits bool) error {
+	out := opts.Output
 	sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := c.SignalWorkflow(sctx, id, "", d.signal, req); err != nil {
@@ -261,17 +293,17 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 		return c.TemporalError("cannot send the "+d.signal+" signal", err)
 	}
 	if out.JSON() {
-		if err := cmdutil.Emit(a.IO.Out, decisionView{WorkflowID: id, JobID: visibility.WatcherJobID(id), WebUI: c.Link(id), Signal: d.signal, Request: &req}); err != nil {
+		if err := cmdutil.Emit(opts.IO.Out, decisionView{WorkflowID: id, JobID: visibility.WatcherJobID(id), WebUI: c.Link(id), Signal: d.signal, Request: &req}); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(a.IO.Out, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, visibility.WatcherJobID(id), req.Approver)
+		fmt.Fprintf(opts.IO.Out, "sent signal %s to watcher %s (job %s) as %s\n", d.signal, id, visibility.WatcherJobID(id), req.Approver)
 		if req.Episode != "" {
-			fmt.Fprintf(a.IO.Out, "for episode %s only\n", req.Episode)
+			fmt.Fprintf(opts.IO.Out, "for episode %s only\n", req.Episode)
 		}
-		fmt.Fprintln(a.IO.Out, "fire and forget: the watcher acts on it if that episode still awaits a decision; otherwise it records it as not acted upon")
-		fmt.Fprintf(a.IO.Out, "check the outcome with: starter status --workflow-id %s\n", id)
-		fmt.Fprintf(a.IO.Out, "web ui: %s\n", c.Link(id))
+		fmt.Fprintln(opts.IO.Out, "fire and forget: the watcher acts on it if that episode still awaits a decision; otherwise it records it as not acted upon")
+		fmt.Fprintf(opts.IO.Out, "check the outcome with: starter status --workflow-id %s\n", id)
+		fmt.Fprintf(opts.IO.Out, "web ui: %s\n", c.Link(id))
 	}
 	if nothingAwaits {
 		// The same answer as the update's: the signal is recorded as not
@@ -281,7 +313,8 @@ func (a *app) signalDecision(ctx context.Context, c *conn, d decision, id, tenan
 	return nil
 }
 
-func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenant string, req workflows.DecisionRequest, timeout time.Duration, out cmdutil.OutputFormat) error {
+func (opts *DecideOptions) updateDecision(ctx context.Context, c *visibility.Conn, d decision, id, tenant string, req workflows.DecisionRequest) error {
+	timeout, out := opts.Timeout, opts.Output
 	// Without a worker nothing can validate the update: it would only time out.
 	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
 	hint, herr := c.NoWorkerHint(hctx)
@@ -326,7 +359,7 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 		return c.TemporalError("cannot send the "+d.update+" update", err)
 	}
 	if out.JSON() {
-		if err := cmdutil.Emit(a.IO.Out, decisionView{WorkflowID: id, JobID: visibility.WatcherJobID(id), WebUI: c.Link(id), Decision: &res}); err != nil {
+		if err := cmdutil.Emit(opts.IO.Out, decisionView{WorkflowID: id, JobID: visibility.WatcherJobID(id), WebUI: c.Link(id), Decision: &res}); err != nil {
 			return err
 		}
 	} else {
@@ -334,11 +367,11 @@ func (a *app) updateDecision(ctx context.Context, c *conn, d decision, id, tenan
 		if res.Approve {
 			verb = "approved"
 		}
-		fmt.Fprintf(a.IO.Out, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
-		fmt.Fprintf(a.IO.Out, "job:         %s\n", visibility.WatcherJobID(id))
-		fmt.Fprintf(a.IO.Out, "episode:     %s\n", text.OrDash(res.Episode))
-		fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
-		fmt.Fprintf(a.IO.Out, "web ui:      %s\n", c.Link(id))
+		fmt.Fprintf(opts.IO.Out, "%s by %s: %s\n", verb, res.Approver, res.Outcome)
+		fmt.Fprintf(opts.IO.Out, "job:         %s\n", visibility.WatcherJobID(id))
+		fmt.Fprintf(opts.IO.Out, "episode:     %s\n", text.OrDash(res.Episode))
+		fmt.Fprintf(opts.IO.Out, "workflow id: %s\n", id)
+		fmt.Fprintf(opts.IO.Out, "web ui:      %s\n", c.Link(id))
 	}
 	switch {
 	case strings.HasPrefix(res.Outcome, workflows.OutcomeNotActedUpon):
