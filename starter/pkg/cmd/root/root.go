@@ -12,6 +12,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/decide"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/list"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/status"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/watch"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -112,7 +113,8 @@ func NewCmdRoot(f *cmdutil.Factory, cmds ...*cobra.Command) *cobra.Command {
 		return cmdutil.Exitf(cmdutil.ExitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	f.Conn.Register(root)
-	root.AddCommand(list.NewCmdList(f, nil), status.NewCmdStatus(f, nil), decide.NewCmdApprove(f, nil), decide.NewCmdReject(f, nil))
+	root.AddCommand(list.NewCmdList(f, nil), status.NewCmdStatus(f, nil), decide.NewCmdApprove(f, nil), decide.NewCmdReject(f, nil),
+		watch.NewCmdWatch(f, nil), watch.NewCmdUnwatch(f, nil), watch.NewCmdResume(f, nil))
 	root.AddCommand(cmds...)
 	return root
 }

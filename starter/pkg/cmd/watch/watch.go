@@ -1,4 +1,6 @@
-package main
+// Package watch is starter watch, unwatch and resume: a sync job's watcher
+// started on its own, ended, or asked to start the job again.
+package watch
 
 import (
 	"context"
@@ -17,12 +19,23 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-func (a *app) watchCmd() *cobra.Command {
+// WatchOptions are watch's parsed flags and what it runs with.
+type WatchOptions struct {
+	IO   *cmdutil.IOStreams
+	Dial func(context.Context) (*cmdutil.Conn, error)
+
+	Input        workflows.WatchInput // checked and normalized
+	CheckTimeout time.Duration        // --check-timeout: wait for the first look (0: do not)
+	KeepMissing  bool                 // --keep-if-missing
+}
+
+// NewCmdWatch is starter watch; runF (nil: the real run) gets the parsed
+// options, which tests capture without a server.
+func NewCmdWatch(f *cmdutil.Factory, runF func(*WatchOptions) error) *cobra.Command {
+	opts := &WatchOptions{IO: f.IO, Dial: f.Dial}
 	var (
 		tenant, sp, job, domain string
 		wf                      cmdutil.WatchFlags
-		check                   time.Duration
-		keepMissing             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "watch",
@@ -70,31 +83,37 @@ watcher waits for a worker).`,
 			in.JobID = cmdutil.CheckJobID(&p, job)
 			in.Domain = cmdutil.CheckDomain(&p, domain, changed("domain"))
 			in.Options = wf.Options(&p, changed)
-			if check < 0 {
-				p.Add("--check-timeout", "%s must not be negative (0: do not wait for the first look)", check)
+			if opts.CheckTimeout < 0 {
+				p.Add("--check-timeout", "%s must not be negative (0: do not wait for the first look)", opts.CheckTimeout)
 			}
 			if err := p.Err("invalid watch"); err != nil {
 				return err
 			}
-			in.LookFirst = check > 0
-			return a.watch(cmd.Context(), in, check, keepMissing)
+			in.LookFirst = opts.CheckTimeout > 0
+			opts.Input = in
+			if runF != nil {
+				return runF(opts)
+			}
+			return watchRun(cmd.Context(), opts)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&tenant, "tenant-id", "", "directory (tenant) id (required)")
-	f.StringVar(&sp, "service-principal-id", "", "object id of the sync service principal (required)")
-	f.StringVar(&job, "job-id", "", "sync job id (required)")
-	f.StringVar(&domain, "domain", "", "on-premises AD domain of the job (for listings and messages)")
-	wf.Register(f)
-	f.DurationVar(&check, "check-timeout", 30*time.Second, "wait this long for the watcher's first look at the job (0: do not wait)")
-	f.BoolVar(&keepMissing, "keep-if-missing", false, "keep the watcher when the job is not (yet) listed (a job created moments ago)")
-	f.SortFlags = false
+	fs := cmd.Flags()
+	fs.StringVar(&tenant, "tenant-id", "", "directory (tenant) id (required)")
+	fs.StringVar(&sp, "service-principal-id", "", "object id of the sync service principal (required)")
+	fs.StringVar(&job, "job-id", "", "sync job id (required)")
+	fs.StringVar(&domain, "domain", "", "on-premises AD domain of the job (for listings and messages)")
+	wf.Register(fs)
+	fs.DurationVar(&opts.CheckTimeout, "check-timeout", 30*time.Second, "wait this long for the watcher's first look at the job (0: do not wait)")
+	fs.BoolVar(&opts.KeepMissing, "keep-if-missing", false, "keep the watcher when the job is not (yet) listed (a job created moments ago)")
+	fs.SortFlags = false
 	return cmd
 }
 
-func (a *app) watch(ctx context.Context, in workflows.WatchInput, check time.Duration, keepMissing bool) error {
+// watchRun starts the watcher and waits for its first look at the job.
+func watchRun(ctx context.Context, o *WatchOptions) error {
+	in, check, keepMissing := o.Input, o.CheckTimeout, o.KeepMissing
 	opts := workflows.WatchStartOptions(in)
-	c, err := a.dial(ctx)
+	c, err := visibility.Dial(ctx, o.Dial)
 	if err != nil {
 		return err
 	}
@@ -107,23 +126,23 @@ func (a *app) watch(ctx context.Context, in workflows.WatchInput, check time.Dur
 		}
 		return c.TemporalError("cannot start the watcher", err)
 	}
-	fmt.Fprintf(a.IO.Out, "watching job %s of tenant %s\n", in.JobID, in.TenantID)
-	fmt.Fprintf(a.IO.Out, "workflow id: %s\n", run.GetID())
-	fmt.Fprintf(a.IO.Out, "run id:      %s\n", run.GetRunID())
-	fmt.Fprintf(a.IO.Out, "web ui:      %s\n", c.Link(run.GetID()))
+	fmt.Fprintf(o.IO.Out, "watching job %s of tenant %s\n", in.JobID, in.TenantID)
+	fmt.Fprintf(o.IO.Out, "workflow id: %s\n", run.GetID())
+	fmt.Fprintf(o.IO.Out, "run id:      %s\n", run.GetRunID())
+	fmt.Fprintf(o.IO.Out, "web ui:      %s\n", c.Link(run.GetID()))
 	if len(in.Options.Approvers) > 0 {
-		fmt.Fprintf(a.IO.Out, "approvers:   %s\n", strings.Join(in.Options.Approvers, ", "))
+		fmt.Fprintf(o.IO.Out, "approvers:   %s\n", strings.Join(in.Options.Approvers, ", "))
 	}
-	fmt.Fprintf(a.IO.Out, "see it with: starter status --workflow-id %s\n", run.GetID())
+	fmt.Fprintf(o.IO.Out, "see it with: starter status --workflow-id %s\n", run.GetID())
 	if check <= 0 {
 		return nil
 	}
-	return a.checkWatched(ctx, c, in, run.GetID(), run.GetRunID(), check, keepMissing)
+	return o.checkWatched(ctx, c, in, run.GetID(), run.GetRunID(), check, keepMissing)
 }
 
 // checkWatched waits for the watcher's first look at the job (published in
 // its memo, read with Describe: no query) and says whether the job is there.
-func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput, id, runID string, timeout time.Duration, keepMissing bool) error {
+func (o *WatchOptions) checkWatched(ctx context.Context, c *visibility.Conn, in workflows.WatchInput, id, runID string, timeout time.Duration, keepMissing bool) error {
 	deadline := time.Now().Add(timeout)
 	hinted := false
 	for {
@@ -142,7 +161,7 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 				return cmdutil.Exitf(cmdutil.ExitFailed, "job %s of tenant %s could not be looked at: %s\nThe watcher is kept: it keeps trying and recovers by itself once Graph answers (check the app's consent and the worker's credential for this tenant); stop it with: starter unwatch --tenant-id %s --job-id %s --by <you> --reason <why>",
 					in.JobID, in.TenantID, text.OneLine(st.FirstLook), in.TenantID, in.JobID)
 			case st != nil && st.Observations > 0:
-				return a.firstLook(ctx, c, in, id, runID, st, keepMissing)
+				return o.firstLook(ctx, c, in, id, runID, st, keepMissing)
 			}
 		}
 		if !hinted {
@@ -150,13 +169,13 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 			hint, herr := c.NoWorkerHint(hctx)
 			hcancel()
 			if herr == nil && hint != "" {
-				fmt.Fprintf(a.IO.ErrOut, "… %s; the job is looked at once a worker runs (starter status --workflow-id %s)\n", strings.TrimSuffix(hint, "; the onboarding waits for it"), id)
+				fmt.Fprintf(o.IO.ErrOut, "… %s; the job is looked at once a worker runs (starter status --workflow-id %s)\n", strings.TrimSuffix(hint, "; the onboarding waits for it"), id)
 				return nil
 			}
 			hinted = true
 		}
 		if time.Now().After(deadline) {
-			fmt.Fprintf(a.IO.ErrOut, "… the watcher has not looked at the job within %s; see it with: starter status --workflow-id %s\n", timeout, id)
+			fmt.Fprintf(o.IO.ErrOut, "… the watcher has not looked at the job within %s; see it with: starter status --workflow-id %s\n", timeout, id)
 			return nil
 		}
 		select {
@@ -168,7 +187,7 @@ func (a *app) checkWatched(ctx context.Context, c *conn, in workflows.WatchInput
 }
 
 // firstLook reports the watcher's first observation of the job.
-func (a *app) firstLook(ctx context.Context, c *conn, in workflows.WatchInput, id, runID string, st *workflows.WatchState, keepMissing bool) error {
+func (o *WatchOptions) firstLook(ctx context.Context, c *visibility.Conn, in workflows.WatchInput, id, runID string, st *workflows.WatchState, keepMissing bool) error {
 	j := st.Job
 	switch {
 	case j.Unreachable != "":
@@ -189,15 +208,18 @@ func (a *app) firstLook(ctx context.Context, c *conn, in workflows.WatchInput, i
 		return cmdutil.Exitf(cmdutil.ExitNotFound, "%s.\n%s. Check the ids (the onboarding's result and 'starter status --tenant-id %s' list them); a job created moments ago may not be listed yet: retry in a few minutes, or pass --keep-if-missing",
 			what, stopped, in.TenantID)
 	}
-	fmt.Fprintf(a.IO.Out, "job status:  schedule %s, status %s (phase %s)\n", text.OrDash(j.ScheduleState), text.OrDash(j.StatusCode), st.Phase)
+	fmt.Fprintf(o.IO.Out, "job status:  schedule %s, status %s (phase %s)\n", text.OrDash(j.ScheduleState), text.OrDash(j.StatusCode), st.Phase)
 	if st.Advice != "" {
-		fmt.Fprintf(a.IO.Out, "advice:      %s\n", text.OneLine(st.Advice))
+		fmt.Fprintf(o.IO.Out, "advice:      %s\n", text.OneLine(st.Advice))
 	}
 	return nil
 }
 
-func (a *app) unwatchCmd() *cobra.Command {
-	var o operatorFlags
+// NewCmdUnwatch is starter unwatch; runF (nil: the real run) gets the
+// parsed options.
+func NewCmdUnwatch(f *cmdutil.Factory, runF func(*OperatorOptions) error) *cobra.Command {
+	o := &OperatorOptions{IO: f.IO, Dial: f.Dial, verb: "unwatch", update: workflows.UnwatchUpdate,
+		byHint: "who stops watching, e.g. alice@contoso.com", reasonHint: "why the job is no longer watched"}
 	cmd := &cobra.Command{
 		Use:   "unwatch",
 		Short: "Stop watching a sync job (recorded with who and why)",
@@ -213,22 +235,24 @@ unreachable or no worker to answer.`,
       --by alice@contoso.com --reason "tenant handed over to another MSP"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, req, err := a.watcherUpdate(cmd.Context(), "unwatch", workflows.UnwatchUpdate, o,
-				"who stops watching, e.g. alice@contoso.com", "why the job is no longer watched", nil)
-			if err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.IO.Out, "stopped watching job %s of tenant %s (by %s: %s)\n", visibility.WatcherJobID(id), o.tenant, req.By, req.Reason)
-			fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
-			return nil
+			if runF != nil {
+				return runF(o)
+			}
+			return unwatchRun(cmd.Context(), o)
 		},
 	}
 	o.register(cmd, "who stops watching", time.Minute)
 	return cmd
 }
 
-func (a *app) resumeCmd() *cobra.Command {
-	var o operatorFlags
+// NewCmdResume is starter resume; runF (nil: the real run) gets the parsed
+// options.
+func NewCmdResume(f *cmdutil.Factory, runF func(*OperatorOptions) error) *cobra.Command {
+	o := &OperatorOptions{IO: f.IO, Dial: f.Dial, verb: "resume", update: workflows.ResumeUpdate,
+		byHint: "who asks, e.g. alice@contoso.com", reasonHint: "why the job may run again"}
 	cmd := &cobra.Command{
 		Use:   "resume",
 		Short: "Start a rejected, quarantined or paused sync job again (recorded with who and why)",
@@ -245,60 +269,91 @@ watcher, 5 Temporal unreachable.`,
       --by alice@contoso.com --reason "the OU move was reverted on-premises"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var d workflows.Decision
-			id, _, err := a.watcherUpdate(cmd.Context(), "resume", workflows.ResumeUpdate, o,
-				"who asks, e.g. alice@contoso.com", "why the job may run again", &d)
-			if err != nil {
+			if err := o.check(); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.IO.Out, "job %s: %s (asked by %s: %s)\n", visibility.WatcherJobID(id), d.Outcome, d.Approver, d.Reason)
-			fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
-			if d.Outcome != "started" && !strings.HasPrefix(d.Outcome, "not needed") {
-				return cmdutil.Exitf(cmdutil.ExitFailed, "the job was not started: %s", d.Outcome)
+			if runF != nil {
+				return runF(o)
 			}
-			return nil
+			return resumeRun(cmd.Context(), o)
 		},
 	}
 	o.register(cmd, "who asks", 2*time.Minute)
 	return cmd
 }
 
-// operatorFlags are what unwatch and resume ask: the job, who and why.
-type operatorFlags struct {
-	tenant, job, by, reason string
-	timeout                 time.Duration
+// OperatorOptions are what unwatch and resume ask: the job, who and why.
+type OperatorOptions struct {
+	IO   *cmdutil.IOStreams
+	Dial func(context.Context) (*cmdutil.Conn, error)
+
+	TenantID string // --tenant-id, normalized once checked
+	JobID    string // --job-id
+	Request  workflows.UnwatchRequest
+	Timeout  time.Duration // --timeout: how long to wait for the answer
+
+	verb, update, byHint, reasonHint string
 }
 
-func (o *operatorFlags) register(cmd *cobra.Command, byUsage string, timeout time.Duration) {
-	f := cmd.Flags()
-	f.StringVar(&o.tenant, "tenant-id", "", "directory (tenant) id (required)")
-	f.StringVar(&o.job, "job-id", "", "sync job id (required)")
-	f.StringVar(&o.by, "by", "", byUsage+" (required; recorded)")
-	f.StringVar(&o.reason, "reason", "", "why (required; recorded)")
-	f.DurationVar(&o.timeout, "timeout", timeout, "how long to wait for the watcher's answer")
-	f.SortFlags = false
+func (o *OperatorOptions) register(cmd *cobra.Command, byUsage string, timeout time.Duration) {
+	fs := cmd.Flags()
+	fs.StringVar(&o.TenantID, "tenant-id", "", "directory (tenant) id (required)")
+	fs.StringVar(&o.JobID, "job-id", "", "sync job id (required)")
+	fs.StringVar(&o.Request.By, "by", "", byUsage+" (required; recorded)")
+	fs.StringVar(&o.Request.Reason, "reason", "", "why (required; recorded)")
+	fs.DurationVar(&o.Timeout, "timeout", timeout, "how long to wait for the watcher's answer")
+	fs.SortFlags = false
 }
 
-// watcherUpdate checks an operator's request (who and why), sends it as an
-// update to the job's watcher and waits for the answer (into out).
-func (a *app) watcherUpdate(ctx context.Context, verb, update string, o operatorFlags, byHint, reasonHint string, out any) (string, workflows.UnwatchRequest, error) {
+// check checks an operator's request (who and why) and normalizes it.
+func (o *OperatorOptions) check() error {
 	var p cmdutil.Problems
-	t := cmdutil.CheckTenant(&p, o.tenant)
-	j := cmdutil.CheckJobID(&p, o.job)
-	req := workflows.UnwatchRequest{
-		By:     cmdutil.CheckText(&p, "--by", o.by, cmdutil.MaxApproverLength, byHint),
-		Reason: cmdutil.CheckText(&p, "--reason", o.reason, cmdutil.MaxReasonLength, reasonHint),
+	o.TenantID = cmdutil.CheckTenant(&p, o.TenantID)
+	o.JobID = cmdutil.CheckJobID(&p, o.JobID)
+	o.Request = workflows.UnwatchRequest{
+		By:     cmdutil.CheckText(&p, "--by", o.Request.By, cmdutil.MaxApproverLength, o.byHint),
+		Reason: cmdutil.CheckText(&p, "--reason", o.Request.Reason, cmdutil.MaxReasonLength, o.reasonHint),
 	}
-	if err := p.Err("invalid " + verb); err != nil {
-		return "", req, err
-	}
-	c, err := a.dial(ctx)
+	return p.Err("invalid " + o.verb)
+}
+
+// unwatchRun ends the watcher through its update.
+func unwatchRun(ctx context.Context, o *OperatorOptions) error {
+	id, err := o.watcherUpdate(ctx, nil)
 	if err != nil {
-		return "", req, err
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "stopped watching job %s of tenant %s (by %s: %s)\n", visibility.WatcherJobID(id), o.TenantID, o.Request.By, o.Request.Reason)
+	fmt.Fprintf(o.IO.Out, "workflow id: %s\n", id)
+	return nil
+}
+
+// resumeRun starts the job again through its watcher's update.
+func resumeRun(ctx context.Context, o *OperatorOptions) error {
+	var d workflows.Decision
+	id, err := o.watcherUpdate(ctx, &d)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Out, "job %s: %s (asked by %s: %s)\n", visibility.WatcherJobID(id), d.Outcome, d.Approver, d.Reason)
+	fmt.Fprintf(o.IO.Out, "workflow id: %s\n", id)
+	if d.Outcome != "started" && !strings.HasPrefix(d.Outcome, "not needed") {
+		return cmdutil.Exitf(cmdutil.ExitFailed, "the job was not started: %s", d.Outcome)
+	}
+	return nil
+}
+
+// watcherUpdate sends the checked request as an update to the job's
+// watcher and waits for the answer (into out).
+func (o *OperatorOptions) watcherUpdate(ctx context.Context, out any) (string, error) {
+	verb, update, t, req := o.verb, o.update, o.TenantID, o.Request
+	c, err := visibility.Dial(ctx, o.Dial)
+	if err != nil {
+		return "", err
 	}
 	defer c.Close()
-	id := workflows.WatchWorkflowID(t, j)
-	uctx, cancel := context.WithTimeout(ctx, o.timeout)
+	id := workflows.WatchWorkflowID(t, o.JobID)
+	uctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	h, err := c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{
 		WorkflowID: id, UpdateName: update, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -309,11 +364,11 @@ func (a *app) watcherUpdate(ctx context.Context, verb, update string, o operator
 	var ae *temporal.ApplicationError
 	switch {
 	case err == nil:
-		return id, req, nil
+		return id, nil
 	case cmdutil.IsNotFound(err):
-		return id, req, cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.Namespace, t)
+		return id, cmdutil.Exitf(cmdutil.ExitNotFound, "no running watcher %s in namespace %s (starter status --tenant-id %s)", id, c.Namespace, t)
 	case errors.As(err, &ae):
-		return id, req, cmdutil.Exitf(cmdutil.ExitFailed, "%s refused: %s", verb, ae.Message())
+		return id, cmdutil.Exitf(cmdutil.ExitFailed, "%s refused: %s", verb, ae.Message())
 	}
-	return id, req, c.TemporalError("cannot send "+verb+" to watcher "+id, err)
+	return id, c.TemporalError("cannot send "+verb+" to watcher "+id, err)
 }
