@@ -48,5 +48,5 @@ func (a *app) execute(ctx context.Context, args []string) int {
 }
 
 func (a *app) rootCmd() *cobra.Command {
-	return root.NewCmdRoot(a.Factory, a.onboardCmd(), a.planCmd(), a.offboardCmd())
+	return root.NewCmdRoot(a.Factory, a.onboardCmd())
 }

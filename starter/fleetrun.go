@@ -14,7 +14,6 @@ import (
 	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
@@ -206,7 +205,7 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 		switch {
 		case ctx.Err() != nil && run.state(r) == rowPending:
 			return nil // interrupted: this row and the rest stay pending
-		case err != nil && setupError(err):
+		case err != nil && cmdutil.SetupError(err):
 			return c.TemporalError("cannot start the onboardings", err)
 		case err != nil:
 			run.set(r, rowFailed, "could not start: "+text.OneLine(visibility.RootCause(err).Error()))
@@ -264,18 +263,6 @@ func fleetDetail(res workflows.OnboardResult) string {
 		d += ", Exchange writeback skipped: the AD schema has no mailNickname"
 	}
 	return d
-}
-
-// setupError is a start error every other start would meet too.
-func setupError(err error) bool {
-	var (
-		nsNotFound *serviceerror.NamespaceNotFound
-		invalid    *serviceerror.InvalidArgument
-		denied     *serviceerror.PermissionDenied
-		unavail    *serviceerror.Unavailable
-	)
-	return errors.As(err, &nsNotFound) || errors.As(err, &denied) || errors.As(err, &unavail) ||
-		(errors.As(err, &invalid) && strings.Contains(strings.ToLower(invalid.Error()), "search attribute"))
 }
 
 // markAwaiting notes the tenants whose new watchers already hold deletions

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/plan"
 )
 
 // plan's bad input exits 1 (exit 2 means "changes" for plan, as with
@@ -48,7 +50,7 @@ func TestPlanBadInputExitsOneWithoutContactingTemporal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tc.args...)
-			assert.Equal(t, planError, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			assert.Equal(t, plan.ExitError, code, "stdout: %s\nstderr: %s", stdout, stderr)
 			assert.Contains(t, stderr, tc.want)
 			assert.Empty(t, stdout)
 		})
@@ -59,6 +61,6 @@ func TestPlanBadInputExitsOneWithoutContactingTemporal(t *testing.T) {
 	// Temporal unreachable: 1 as well.
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
 	code, _, stderr := runCLI(t, "plan", "--tenant-id", goodTenant, "--domain", "contoso.com", "--connect-timeout", "100ms")
-	assert.Equal(t, planError, code)
+	assert.Equal(t, plan.ExitError, code)
 	assert.Contains(t, stderr, "cannot reach Temporal")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/plan"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/workflows"
@@ -21,12 +22,12 @@ import (
 func planAndDrift(t *testing.T, jobs *workflowstest.Fake, tenantOK string) {
 	t.Run("plan: exit 0 nothing to change, 2 changes, 1 a failed plan; --output json", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "plan", "--tenant-id", tenantOK, "--domain", goodDomain)
-		require.Equal(t, planNoChanges, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, plan.ExitNoChanges, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "tenant "+tenantOK+" domain contoso.com: no changes")
 		assert.Contains(t, stdout, "Plan: 0 tenants to change, 1 unchanged, 0 failed")
 
 		code, stdout, stderr = runCLI(t, "plan", "--tenant-id", tenantOK, "--domain", goodDomain, "--password-hash-sync")
-		require.Equal(t, planChanges, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, plan.ExitChanges, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "  ~ schema                     add CredentialData to Provision Active Directory users")
 		assert.Contains(t, stdout, "Plan: 1 tenant to change, 0 unchanged, 0 failed")
 
@@ -34,7 +35,7 @@ func planAndDrift(t *testing.T, jobs *workflowstest.Fake, tenantOK string) {
 		jobs.FailPlans(failing, workflowstest.Refuse("GraphForbidden", "graph: get organization: HTTP 403 Authorization_RequestDenied"))
 		fleet := writeFile(t, "fleet.csv", "tenantId,domain,passwordHashSync\n"+tenantOK+",contoso.com,true\n"+tenantOK+",fabrikam.com,false\n"+failing+",contoso.com,false\n")
 		code, stdout, stderr = runCLI(t, "plan", "--file", fleet, "--output", "json")
-		require.Equal(t, planError, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, plan.ExitError, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stderr, "1 of 3 plans failed")
 		var rep view.PlanReport
 		require.NoError(t, json.Unmarshal([]byte(stdout), &rep), stdout)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/plan"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 )
 
@@ -138,7 +139,7 @@ func TestReadmeCommandsWorkAsWritten(t *testing.T) {
 			code, stdout, stderr := runCLI(t, append(c.args, "--connect-timeout", "100ms")...)
 			if cmd.Name() == "plan" {
 				// plan's exit codes are terraform's: every error is 1.
-				assert.Equal(t, planError, code, "%s%s", stdout, stderr)
+				assert.Equal(t, plan.ExitError, code, "%s%s", stdout, stderr)
 				assert.Contains(t, stderr, "cannot reach Temporal", "it should stop at the connection only")
 				return
 			}
@@ -186,7 +187,7 @@ func TestHelpExamplesWorkAsWritten(t *testing.T) {
 					return
 				}
 				if cmd.Name() == "plan" {
-					assert.Equal(t, planError, code, "%s%s", stdout, stderr)
+					assert.Equal(t, plan.ExitError, code, "%s%s", stdout, stderr)
 					assert.Contains(t, stderr, "cannot reach Temporal", "it should stop at the connection only")
 					return
 				}

@@ -200,3 +200,15 @@ func IsNotFound(err error) bool {
 	var nf *serviceerror.NotFound
 	return errors.As(err, &nf)
 }
+
+// SetupError says whether err is a start error every other start would meet too.
+func SetupError(err error) bool {
+	var (
+		nsNotFound *serviceerror.NamespaceNotFound
+		invalid    *serviceerror.InvalidArgument
+		denied     *serviceerror.PermissionDenied
+		unavail    *serviceerror.Unavailable
+	)
+	return errors.As(err, &nsNotFound) || errors.As(err, &denied) || errors.As(err, &unavail) ||
+		(errors.As(err, &invalid) && strings.Contains(strings.ToLower(invalid.Error()), "search attribute"))
+}

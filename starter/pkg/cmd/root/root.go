@@ -11,6 +11,8 @@ import (
 	"github.com/cloudsync/cloudsync/internal/buildinfo"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/decide"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/list"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/offboard"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/plan"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/status"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/watch"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
@@ -113,7 +115,7 @@ func NewCmdRoot(f *cmdutil.Factory, cmds ...*cobra.Command) *cobra.Command {
 		return cmdutil.Exitf(cmdutil.ExitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	f.Conn.Register(root)
-	root.AddCommand(list.NewCmdList(f, nil), status.NewCmdStatus(f, nil), decide.NewCmdApprove(f, nil), decide.NewCmdReject(f, nil),
+	root.AddCommand(list.NewCmdList(f, nil), status.NewCmdStatus(f, nil), decide.NewCmdApprove(f, nil), decide.NewCmdReject(f, nil), plan.NewCmdPlan(f, nil), offboard.NewCmdOffboard(f, nil),
 		watch.NewCmdWatch(f, nil), watch.NewCmdUnwatch(f, nil), watch.NewCmdResume(f, nil))
 	root.AddCommand(cmds...)
 	return root

@@ -1,4 +1,6 @@
-package main
+// Package offboard is starter offboard: a tenant domain's configuration
+// removed by the OffboardTenant workflow once a human approves.
+package offboard
 
 import (
 	"context"
@@ -20,6 +22,23 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
+// OffboardOptions are offboard's parsed flags and what it runs with.
+type OffboardOptions struct {
+	IO           *cmdutil.IOStreams
+	Dial         func(context.Context) (*cmdutil.Conn, error)
+	PollInterval time.Duration // how often --wait and the first list are read
+
+	Input workflows.OffboardInput // checked and normalized
+	// Decision is the decision to send (--approve or --reject); nil: start
+	// the offboarding or show the running one.
+	Decision *workflows.OffboardDecisionRequest
+
+	flags offboardFlags
+}
+
+// Approve says whether the decision approves (else rejects).
+func (o *OffboardOptions) Approve() bool { return o.flags.approve }
+
 // offboardFlags are what 'starter offboard' takes.
 type offboardFlags struct {
 	tenant, domain, displayName string
@@ -29,8 +48,11 @@ type offboardFlags struct {
 	timeout                     time.Duration
 }
 
-func (a *app) offboardCmd() *cobra.Command {
-	var f offboardFlags
+// NewCmdOffboard is starter offboard; runF (nil: the real run) gets the
+// parsed options, which tests capture without a server.
+func NewCmdOffboard(fac *cmdutil.Factory, runF func(*OffboardOptions) error) *cobra.Command {
+	opts := &OffboardOptions{IO: fac.IO, Dial: fac.Dial, PollInterval: fac.PollInterval}
+	f := &opts.flags
 	cmd := &cobra.Command{
 		Use:   "offboard",
 		Short: "Remove a tenant domain's cloud sync configuration, after a human approves",
@@ -114,15 +136,14 @@ decision; 5 Temporal unreachable or no worker to answer; 130 interrupted.`,
 			if err := p.Err("invalid offboard"); err != nil {
 				return err
 			}
-			c, err := a.dial(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
+			opts.Input = in
 			if decide {
-				return a.offboardDecide(cmd.Context(), c, in, f.approve, req, f)
+				opts.Decision = &req
 			}
-			return a.offboardStart(cmd.Context(), c, in, f)
+			if runF != nil {
+				return runF(opts)
+			}
+			return offboardRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -140,6 +161,19 @@ decision; 5 Temporal unreachable or no worker to answer; 130 interrupted.`,
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "how long to wait for the list of what goes, or for the answer to a decision")
 	fl.SortFlags = false
 	return cmd
+}
+
+// offboardRun starts (or shows) the offboarding, or sends the decision.
+func offboardRun(ctx context.Context, o *OffboardOptions) error {
+	c, err := visibility.Dial(ctx, o.Dial)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if o.Decision != nil {
+		return o.offboardDecide(ctx, c, o.Input, o.flags.approve, *o.Decision, o.flags)
+	}
+	return o.offboardStart(ctx, c, o.Input, o.flags)
 }
 
 // offboardStartOptions starts an offboarding under its deterministic id: a
@@ -160,7 +194,7 @@ func offboardStartOptions(in workflows.OffboardInput) client.StartWorkflowOption
 	}
 }
 
-func (a *app) offboardStart(ctx context.Context, c *conn, in workflows.OffboardInput, f offboardFlags) error {
+func (o *OffboardOptions) offboardStart(ctx context.Context, c *visibility.Conn, in workflows.OffboardInput, f offboardFlags) error {
 	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
 	// An onboarding of the pair would make what this removes.
 	onb := workflows.OnboardWorkflowID(in.TenantID, in.Domain)
@@ -174,27 +208,27 @@ func (a *app) offboardStart(ctx context.Context, c *conn, in workflows.OffboardI
 	runID := ""
 	switch {
 	case errors.Is(err, cmdutil.ErrAlreadyStarted):
-		fmt.Fprintf(a.IO.Out, "an offboarding of tenant %s domain %s is already running: showing it\n", in.TenantID, in.Domain)
+		fmt.Fprintf(o.IO.Out, "an offboarding of tenant %s domain %s is already running: showing it\n", in.TenantID, in.Domain)
 	case err != nil:
 		return c.TemporalError("cannot start the offboarding", err)
 	default:
 		runID = run.GetRunID()
-		fmt.Fprintf(a.IO.Out, "started offboarding of tenant %s domain %s\n", in.TenantID, in.Domain)
+		fmt.Fprintf(o.IO.Out, "started offboarding of tenant %s domain %s\n", in.TenantID, in.Domain)
 	}
-	e, err := a.awaitOffboard(ctx, c, id, runID, f.timeout, func(st workflows.OffboardState) bool { return st.Phase != workflows.PhaseInventory })
+	e, err := o.awaitOffboard(ctx, c, id, runID, f.timeout, func(st workflows.OffboardState) bool { return st.Phase != workflows.PhaseInventory })
 	if err != nil {
 		return err
 	}
-	view.PrintOffboard(a.IO.Out, c, e)
+	view.PrintOffboard(o.IO.Out, c, e)
 	if f.wait && e.Running() {
-		return a.followOffboard(ctx, c, in, e)
+		return o.followOffboard(ctx, c, in, e)
 	}
 	return view.OffboardExit(e)
 }
 
 // awaitOffboard reads the offboarding with Describe every pollInterval until
 // done says so (or it closed); runID "" is the latest run.
-func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, timeout time.Duration, done func(workflows.OffboardState) bool) (visibility.Execution, error) {
+func (o *OffboardOptions) awaitOffboard(ctx context.Context, c *visibility.Conn, id, runID string, timeout time.Duration, done func(workflows.OffboardState) bool) (visibility.Execution, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -229,7 +263,7 @@ func (a *app) awaitOffboard(ctx context.Context, c *conn, id, runID string, time
 		select {
 		case <-ctx.Done():
 			return e, cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted; the offboarding goes on: starter status --workflow-id %s", id)
-		case <-time.After(a.PollInterval):
+		case <-time.After(o.PollInterval):
 		}
 	}
 }
@@ -244,7 +278,7 @@ func pendingError(d *workflowservice.DescribeWorkflowExecutionResponse) string {
 	return ""
 }
 
-func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.OffboardInput, approve bool, req workflows.OffboardDecisionRequest, f offboardFlags) error {
+func (o *OffboardOptions) offboardDecide(ctx context.Context, c *visibility.Conn, in workflows.OffboardInput, approve bool, req workflows.OffboardDecisionRequest, f offboardFlags) error {
 	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
 	verb, update := "reject", workflows.RejectOffboardUpdate
 	if approve {
@@ -260,7 +294,7 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 	case errors.Is(e.StateErr, visibility.ErrNeedKeys):
 		return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the offboarding %s: %v", id, e.StateErr)
 	case !e.Running():
-		view.PrintOffboard(a.IO.Out, c, e)
+		view.PrintOffboard(o.IO.Out, c, e)
 		return cmdutil.Exitf(cmdutil.ExitNotFound, "the offboarding of tenant %s domain %s is %s: nothing awaits a decision", in.TenantID, in.Domain, visibility.StatusWord(e.Status))
 	case e.Offboard == nil || e.Offboard.Phase != workflows.PhaseAwaitingOffboardApproval:
 		phase := "starting"
@@ -309,23 +343,23 @@ func (a *app) offboardDecide(ctx context.Context, c *conn, in workflows.Offboard
 	if d.Approve != approve {
 		return cmdutil.Exitf(cmdutil.ExitFailed, "%s refused: already %s by %s (%s)", verb, done, d.Approver, d.Reason)
 	}
-	fmt.Fprintf(a.IO.Out, "%s by %s: %s\n", done, d.Approver, d.Reason)
-	fmt.Fprintf(a.IO.Out, "workflow id: %s\n", id)
-	fmt.Fprintf(a.IO.Out, "web ui:      %s\n", c.Link(id))
+	fmt.Fprintf(o.IO.Out, "%s by %s: %s\n", done, d.Approver, d.Reason)
+	fmt.Fprintf(o.IO.Out, "workflow id: %s\n", id)
+	fmt.Fprintf(o.IO.Out, "web ui:      %s\n", c.Link(id))
 	if !f.wait {
 		if d.Approve {
-			fmt.Fprintf(a.IO.Out, "the offboarding removes what it listed now; follow it with: starter status --tenant-id %s --domain %s\n", in.TenantID, in.Domain)
+			fmt.Fprintf(o.IO.Out, "the offboarding removes what it listed now; follow it with: starter status --tenant-id %s --domain %s\n", in.TenantID, in.Domain)
 		}
 		return nil
 	}
-	return a.followOffboard(ctx, c, in, e)
+	return o.followOffboard(ctx, c, in, e)
 }
 
 // followOffboard prints each step as the offboarding publishes it, until it
 // ends: from the memo (Describe), then from the result.
-func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.OffboardInput, e visibility.Execution) error {
+func (o *OffboardOptions) followOffboard(ctx context.Context, c *visibility.Conn, in workflows.OffboardInput, e visibility.Execution) error {
 	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
-	p := &view.StepPrinter{W: a.IO.Out}
+	p := &view.StepPrinter{W: o.IO.Out}
 	if e.Offboard != nil {
 		p.Printed = len(e.Offboard.Steps) // printed already
 	}
@@ -334,7 +368,7 @@ func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.Offboard
 		if st := e.Offboard; st != nil {
 			p.Steps(st.Steps)
 			if st.Phase == workflows.PhaseAwaitingOffboardApproval && said != st.Phase {
-				fmt.Fprintln(a.IO.ErrOut, "… awaiting a decision (starter offboard … --approve|--reject)")
+				fmt.Fprintln(o.IO.ErrOut, "… awaiting a decision (starter offboard … --approve|--reject)")
 			}
 			said = st.Phase
 		}
@@ -342,7 +376,7 @@ func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.Offboard
 			break
 		}
 		var err error
-		e, err = a.awaitOffboard(ctx, c, id, e.RunID, 24*365*time.Hour, func(st workflows.OffboardState) bool {
+		e, err = o.awaitOffboard(ctx, c, id, e.RunID, 24*365*time.Hour, func(st workflows.OffboardState) bool {
 			return e.Offboard == nil || len(st.Steps) != len(e.Offboard.Steps) || st.Phase != e.Offboard.Phase
 		})
 		if err != nil {
@@ -363,6 +397,6 @@ func (a *app) followOffboard(ctx context.Context, c *conn, in workflows.Offboard
 		return cmdutil.Exitf(cmdutil.ExitFailed, "offboarding %s: %s", visibility.StatusWord(e.Status), view.DescribeFailure(err).Message)
 	}
 	p.Steps(st.Steps)
-	fmt.Fprintln(a.IO.Out, "done: "+st.Summary())
+	fmt.Fprintln(o.IO.Out, "done: "+st.Summary())
 	return nil
 }

@@ -1,4 +1,6 @@
-package main
+// Package plan is starter plan: what an onboarding of a tenant or a fleet
+// would change, read by the PlanTenant workflow (nothing is written).
+package plan
 
 import (
 	"context"
@@ -23,21 +25,30 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
+// PlanOptions are plan's parsed flags and what it runs with.
+type PlanOptions struct {
+	IO   *cmdutil.IOStreams
+	Dial func(context.Context) (*cmdutil.Conn, error)
+
+	Spec        spec.Flags
+	Changed     func(flag string) bool // which flags were given (a spec's flags or --file)
+	Output      cmdutil.OutputFormat
+	Concurrency int           // --concurrency: plans in flight at once
+	Timeout     time.Duration // --timeout: how long a plan may take
+}
+
 // Exit codes of plan, as terraform plan -detailed-exitcode: scripts read
 // them, so every error is 1 (bad input and an unreachable Temporal too).
 const (
-	planNoChanges = 0
-	planError     = 1
-	planChanges   = 2
+	ExitNoChanges = 0
+	ExitError     = 1
+	ExitChanges   = 2
 )
 
-func (a *app) planCmd() *cobra.Command {
-	var (
-		sf          spec.Flags
-		output      cmdutil.OutputFormat
-		concurrency int
-		timeout     time.Duration
-	)
+// NewCmdPlan is starter plan; runF (nil: the real run) gets the parsed
+// options, which tests capture without a server.
+func NewCmdPlan(f *cmdutil.Factory, runF func(*PlanOptions) error) *cobra.Command {
+	opts := &PlanOptions{IO: f.IO, Dial: f.Dial}
 	cmd := &cobra.Command{
 		Use:   "plan",
 		Short: "Show what an onboarding of a tenant (or a fleet) would change, without changing anything",
@@ -69,12 +80,16 @@ Exit codes (as terraform plan -detailed-exitcode):
   starter plan --file examples/fleet.csv --output json`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cmdutil.Exitf(planError, "plan takes no arguments (got %q): give the spec with flags or --file", args)
+				return cmdutil.Exitf(ExitError, "plan takes no arguments (got %q): give the spec with flags or --file", args)
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			changes, err := a.planRun(cmd, sf, output, concurrency, timeout)
+			opts.Changed = cmd.Flags().Changed
+			if runF != nil {
+				return runF(opts)
+			}
+			changes, err := planRun(cmd.Context(), opts)
 			if err != nil {
 				var ee *cmdutil.ExitError
 				if errors.As(err, &ee) && ee.Code == cmdutil.ExitInterrupted {
@@ -84,29 +99,30 @@ Exit codes (as terraform plan -detailed-exitcode):
 				if errors.As(err, &ee) {
 					msg = ee.Msg
 				}
-				return &cmdutil.ExitError{Code: planError, Msg: msg}
+				return &cmdutil.ExitError{Code: ExitError, Msg: msg}
 			}
 			if changes {
-				return &cmdutil.ExitError{Code: planChanges}
+				return &cmdutil.ExitError{Code: ExitChanges}
 			}
 			return nil
 		},
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return cmdutil.Exitf(planError, "%v\nRun 'starter plan --help' for usage.", err)
+		return cmdutil.Exitf(ExitError, "%v\nRun 'starter plan --help' for usage.", err)
 	})
-	sf.Register(cmd.Flags())
-	f := cmd.Flags()
-	output.Register(f)
-	f.IntVar(&concurrency, "concurrency", 20, "plans in flight at once (a fleet)")
-	f.DurationVar(&timeout, "timeout", workflows.DefaultPlanTimeout, "how long a plan may take (a worker must be running)")
-	f.SortFlags = false
+	opts.Spec.Register(cmd.Flags())
+	fs := cmd.Flags()
+	opts.Output.Register(fs)
+	fs.IntVar(&opts.Concurrency, "concurrency", 20, "plans in flight at once (a fleet)")
+	fs.DurationVar(&opts.Timeout, "timeout", workflows.DefaultPlanTimeout, "how long a plan may take (a worker must be running)")
+	fs.SortFlags = false
 	return cmd
 }
 
 // planRun validates the input, runs the plans and prints them; changes says
 // whether a tenant would change. A failed plan is an error (exit 1).
-func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output cmdutil.OutputFormat, concurrency int, timeout time.Duration) (bool, error) {
+func planRun(ctx context.Context, opts *PlanOptions) (bool, error) {
+	sf, output, concurrency, timeout := opts.Spec, opts.Output, opts.Concurrency, opts.Timeout
 	var p cmdutil.Problems
 	if concurrency < 1 || concurrency > 1000 {
 		p.Add("--concurrency", "%d is out of range: between 1 and 1000", concurrency)
@@ -114,7 +130,7 @@ func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output cmdutil.OutputFo
 	if timeout < 10*time.Second {
 		p.Add("--timeout", "%s is too short: at least 10s", timeout)
 	}
-	ts, fleet, err := spec.Build(sf, cmd.Flags().Changed, spec.ReadFile)
+	ts, fleet, err := spec.Build(sf, opts.Changed, spec.ReadFile)
 	if err != nil {
 		return false, err
 	}
@@ -135,28 +151,27 @@ func (a *app) planRun(cmd *cobra.Command, sf spec.Flags, output cmdutil.OutputFo
 	if err := p.Err("invalid options"); err != nil {
 		return false, err
 	}
-	ctx := cmd.Context()
-	c, err := a.dial(ctx)
+	c, err := visibility.Dial(ctx, opts.Dial)
 	if err != nil {
 		return false, err
 	}
 	defer c.Close()
 	if hint, err := c.NoWorkerHint(ctx); err == nil && hint != "" {
-		fmt.Fprintln(a.IO.ErrOut, "… "+strings.Replace(hint, "the onboarding waits for it", fmt.Sprintf("plans wait for it (--timeout %s)", timeout), 1))
+		fmt.Fprintln(opts.IO.ErrOut, "… "+strings.Replace(hint, "the onboarding waits for it", fmt.Sprintf("plans wait for it (--timeout %s)", timeout), 1))
 	}
-	rep, err := a.runPlans(ctx, c, specs, concurrency, timeout)
+	rep, err := opts.runPlans(ctx, c, specs, concurrency, timeout)
 	if err != nil {
 		return false, err
 	}
 	if output.JSON() {
-		if err := cmdutil.Emit(a.IO.Out, rep); err != nil {
+		if err := cmdutil.Emit(opts.IO.Out, rep); err != nil {
 			return false, err
 		}
 	} else {
-		view.PrintPlans(a.IO.Out, rep)
+		view.PrintPlans(opts.IO.Out, rep)
 	}
 	if rep.Summary.Failed > 0 {
-		return false, cmdutil.Exitf(planError, "%d of %d plans failed", rep.Summary.Failed, rep.Summary.Tenants)
+		return false, cmdutil.Exitf(ExitError, "%d of %d plans failed", rep.Summary.Failed, rep.Summary.Tenants)
 	}
 	return rep.Summary.ToChange > 0, nil
 }
@@ -171,7 +186,7 @@ func problemsSuffix(p cmdutil.Problems) string {
 // runPlans starts one view.PlanTenant per spec (at most concurrency at once) and
 // waits for their results, in the specs' order. A Temporal error every start
 // would meet stops it.
-func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpec, concurrency int, timeout time.Duration) (view.PlanReport, error) {
+func (o *PlanOptions) runPlans(ctx context.Context, c *visibility.Conn, specs []workflows.TenantSpec, concurrency int, timeout time.Duration) (view.PlanReport, error) {
 	rep := view.PlanReport{Tenants: make([]view.PlanTenant, len(specs))}
 	slots := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
@@ -194,7 +209,7 @@ func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpe
 		go func() {
 			defer wg.Done()
 			defer func() { <-slots }()
-			t, err := a.planOne(ctx, c, s, timeout)
+			t, err := o.planOne(ctx, c, s, timeout)
 			if err != nil {
 				mu.Lock()
 				if abort == nil {
@@ -228,7 +243,7 @@ func (a *app) runPlans(ctx context.Context, c *conn, specs []workflows.TenantSpe
 
 // planOne runs one tenant's plan; the error is for a Temporal problem every
 // plan would meet (the tenant's own failure is in its planTenant).
-func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, timeout time.Duration) (view.PlanTenant, error) {
+func (o *PlanOptions) planOne(ctx context.Context, c *visibility.Conn, s workflows.TenantSpec, timeout time.Duration) (view.PlanTenant, error) {
 	n := s.Normalized()
 	t := view.PlanTenant{TenantID: n.TenantID, Domain: n.Domain, Status: view.PlanStatusFailed}
 	opts := client.StartWorkflowOptions{
@@ -242,7 +257,7 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 	t.WorkflowID = opts.ID
 	run, err := c.Start(ctx, opts, workflows.PlanTenantWorkflow, workflows.PlanInput{Spec: s})
 	if err != nil {
-		if setupError(err) {
+		if cmdutil.SetupError(err) {
 			return t, c.TemporalError("cannot start the plans", err)
 		}
 		t.Error = "could not start: " + text.OneLine(visibility.RootCause(err).Error())
@@ -272,7 +287,7 @@ func (a *app) planOne(ctx context.Context, c *conn, s workflows.TenantSpec, time
 		}
 	default:
 		if perr := c.PayloadError(err); errors.Is(perr, visibility.ErrNeedKeys) {
-			return t, cmdutil.Exitf(planError, "cannot read the plan's result: %v", perr)
+			return t, cmdutil.Exitf(ExitError, "cannot read the plan's result: %v", perr)
 		}
 		t.Error = "lost track of it: " + text.OneLine(visibility.RootCause(err).Error())
 	}

@@ -1,0 +1,39 @@
+package plan
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+)
+
+// The flags parse into PlanOptions without contacting Temporal; the spec
+// flags are read as onboard reads them.
+func TestPlanFlagsParseIntoOptions(t *testing.T) {
+	f, _, stderr := cmdtest.Factory(t, nil)
+	var got *PlanOptions
+	code := cmdtest.Run(t, f, NewCmdPlan(f, func(o *PlanOptions) error { got = o; return nil }),
+		"--tenant-id", cmdtest.Tenant, "--domain", cmdtest.Domain, "--password-hash-sync", "--concurrency", "5", "--timeout", "1m", "-o", "json")
+	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
+	require.NotNil(t, got)
+	assert.Equal(t, cmdtest.Tenant, got.Spec.TenantID)
+	assert.True(t, got.Spec.PasswordHashSync)
+	assert.True(t, got.Changed("password-hash-sync"))
+	assert.False(t, got.Changed("file"))
+	assert.Equal(t, 5, got.Concurrency)
+	assert.Equal(t, time.Minute, got.Timeout)
+	assert.True(t, got.Output.JSON())
+}
+
+// Bad input is plan's exit 1 (2 means changes), before any dial.
+func TestPlanBadInputIsExitOne(t *testing.T) {
+	f, stdout, stderr := cmdtest.Factory(t, nil)
+	code := cmdtest.Run(t, f, NewCmdPlan(f, nil), "--tenant-id", cmdtest.Tenant, "--domain", "not a domain")
+	assert.Equal(t, ExitError, code)
+	assert.Contains(t, stderr.String(), "domain")
+	assert.Empty(t, stdout.String())
+}
