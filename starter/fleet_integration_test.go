@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 )
@@ -72,7 +71,7 @@ func TestFleetAgainstDevServer(t *testing.T) {
 		fmt.Fprintf(&csv, "%s,%s,%t\n", tenant(i), domain(i), i%2 == 0)
 	}
 	fleetCSV := writeFile(t, "fleet.csv", csv.String())
-	var rerunOut, rerunErr lockedBuf
+	var rerunOut, rerunErr cmdtest.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run([]string{"onboard", "--file", fleetCSV, "--rate", "50"}, &rerunOut, &rerunErr) }()
 	// Every other tenant done, the fleet still follows the one that runs (its
@@ -104,7 +103,7 @@ func TestFleetWithoutWorkerAndInterrupted(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	tenant := func(i int) string { return fmt.Sprintf("dddddddd-0000-0000-0000-%012d", i) }
 	fleet := writeFile(t, "fleet.yaml", "- {tenantId: "+tenant(1)+", domain: a.contoso.com}\n- {tenantId: "+tenant(2)+", domain: b.contoso.com}\n")
-	var stdout, stderr lockedBuf
+	var stdout, stderr cmdtest.SyncBuffer
 	a := newApp(&stdout, &stderr)
 	a.PollInterval, a.FleetEvery = 100*time.Millisecond, 200*time.Millisecond
 	a.Conn = cmdutil.ConnFlags{ConnectTimeout: 5 * time.Second, UIURL: cmdutil.DefaultUIURL}
@@ -129,16 +128,3 @@ func TestFleetWithoutWorkerAndInterrupted(t *testing.T) {
 	assert.NotContains(t, last, "2/2 done", "the last progress line: %s", out)
 	assert.Contains(t, last, "0/2 done: 0 completed, 0 failed; 0 running, 0 to start, 2 not followed")
 }
-
-// lockedBuf is a buffer written by the fleet's goroutines and read by the test.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/root"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 )
 
 // isolateEnv: see cmdtest.IsolateEnv.
@@ -40,3 +46,24 @@ const (
 	goodDomain = "contoso.com"
 	goodSP     = "66666666-7777-8888-9999-000000000000"
 )
+
+// app is the CLI over buffers, as main builds it over the process's streams.
+type app struct {
+	*cmdutil.Factory
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{cmdutil.New(strings.NewReader(""), stdout, stderr)}
+}
+
+func (a *app) rootCmd() *cobra.Command { return root.NewCmdRoot(a.Factory) }
+
+// execute runs one command line; the exit code is the CLI's.
+func (a *app) execute(ctx context.Context, args []string) int {
+	return root.Execute(ctx, a.rootCmd(), a.Factory, args)
+}
+
+// run is the whole CLI over the given streams.
+func run(args []string, stdout, stderr io.Writer) int {
+	return newApp(stdout, stderr).execute(context.Background(), args)
+}

@@ -29,9 +29,12 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/onboard"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/status"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/view"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 	"github.com/cloudsync/cloudsync/workflows/workflowstest"
 )
@@ -183,7 +186,7 @@ func TestAgainstDevServer(t *testing.T) {
 		// Follow it with a second client while the gate opens.
 		done := make(chan struct{})
 		var wcode int
-		var out, errOut lockedBuf
+		var out, errOut cmdtest.SyncBuffer
 		go func() {
 			defer close(done)
 			wcode = runAttach(t, tenantGate, &out, &errOut)
@@ -625,9 +628,9 @@ func firstInput(ctx context.Context, c client.Client, id string, out any) error 
 func runAttach(t *testing.T, tenant string, stdout, stderr io.Writer) int {
 	t.Helper()
 	a := newApp(stdout, stderr)
-	a.PollInterval = 100 * time.Millisecond
 	a.Conn = cmdutil.ConnFlags{ConnectTimeout: 5 * time.Second, UIURL: cmdutil.DefaultUIURL}
-	c, err := a.dial(context.Background())
+	ob := &onboard.OnboardOptions{IO: a.IO, Dial: a.Dial, Conn: &a.Conn, PollInterval: 100 * time.Millisecond}
+	c, err := visibility.Dial(context.Background(), ob.Dial)
 	if err != nil {
 		t.Error(err)
 		return -1
@@ -635,7 +638,7 @@ func runAttach(t *testing.T, tenant string, stdout, stderr io.Writer) int {
 	defer c.Close()
 	spec := workflows.TenantSpec{TenantID: tenant, Domain: goodDomain}.Normalized()
 	run := c.GetWorkflow(context.Background(), workflows.OnboardWorkflowID(tenant, goodDomain), "")
-	err = a.follow(context.Background(), c, run, spec, a.IO.Out, nil, view.OnboardingView{})
+	err = ob.Follow(context.Background(), c, run, spec, a.IO.Out, nil, view.OnboardingView{})
 	if ee, ok := err.(*cmdutil.ExitError); ok {
 		return ee.Code
 	}

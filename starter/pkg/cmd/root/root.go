@@ -12,6 +12,7 @@ import (
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/decide"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/list"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/offboard"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/onboard"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/plan"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/status"
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/watch"
@@ -91,9 +92,8 @@ Exit codes:
 plan's are terraform plan -detailed-exitcode's: 0 nothing to change, 1 an
 error (bad input, Temporal unreachable, a plan failed), 2 changes.`
 
-// NewCmdRoot is the starter command with every subcommand built from f
-// (cmds: the commands not yet in a package of their own).
-func NewCmdRoot(f *cmdutil.Factory, cmds ...*cobra.Command) *cobra.Command {
+// NewCmdRoot is the starter command with every subcommand built from f.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "starter",
 		Short:         "Onboard Microsoft Entra tenants to Cloud Sync through Temporal",
@@ -115,9 +115,18 @@ func NewCmdRoot(f *cmdutil.Factory, cmds ...*cobra.Command) *cobra.Command {
 		return cmdutil.Exitf(cmdutil.ExitUsage, "%v\nRun 'starter --help' for usage.", err)
 	})
 	f.Conn.Register(root)
-	root.AddCommand(list.NewCmdList(f, nil), status.NewCmdStatus(f, nil), decide.NewCmdApprove(f, nil), decide.NewCmdReject(f, nil), plan.NewCmdPlan(f, nil), offboard.NewCmdOffboard(f, nil),
-		watch.NewCmdWatch(f, nil), watch.NewCmdUnwatch(f, nil), watch.NewCmdResume(f, nil))
-	root.AddCommand(cmds...)
+	root.AddCommand(
+		onboard.NewCmdOnboard(f, nil),
+		plan.NewCmdPlan(f, nil),
+		status.NewCmdStatus(f, nil),
+		list.NewCmdList(f, nil),
+		decide.NewCmdApprove(f, nil),
+		decide.NewCmdReject(f, nil),
+		watch.NewCmdWatch(f, nil),
+		watch.NewCmdUnwatch(f, nil),
+		watch.NewCmdResume(f, nil),
+		offboard.NewCmdOffboard(f, nil),
+	)
 	return root
 }
 

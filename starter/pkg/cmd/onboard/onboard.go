@@ -1,4 +1,7 @@
-package main
+// Package onboard is starter onboard: the OnboardTenant workflow started for
+// one tenant (followed with --wait) or for a fleet (at a rate, followed to a
+// table).
+package onboard
 
 import (
 	"context"
@@ -21,7 +24,38 @@ import (
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
-func (a *app) onboardCmd() *cobra.Command {
+// OnboardOptions are onboard's parsed flags and what it runs with.
+type OnboardOptions struct {
+	IO   *cmdutil.IOStreams
+	Dial func(context.Context) (*cmdutil.Conn, error)
+	// Conn are the connection flags given, echoed in the status hints.
+	Conn *cmdutil.ConnFlags
+	// PollInterval is how often --wait reads where the onboarding is;
+	// FleetEvery how often a fleet prints a progress line off a terminal.
+	PollInterval, FleetEvery time.Duration
+
+	Input  workflows.OnboardInput // checked; the spec when not a fleet
+	Fleet  *spec.Fleet            // a fleet file's tenants (validated), or nil
+	Wait   bool                   // --wait (one tenant)
+	Output cmdutil.OutputFormat
+	fleet  fleetOptions
+}
+
+// run hands the options to runF, or onboards.
+func (ob *OnboardOptions) run(ctx context.Context, runF func(*OnboardOptions) error) error {
+	if runF != nil {
+		return runF(ob)
+	}
+	if ob.Fleet != nil {
+		return ob.onboardFleet(ctx, ob.Fleet, ob.Input, ob.fleet)
+	}
+	return ob.onboard(ctx, ob.Input, ob.Wait, ob.Output)
+}
+
+// NewCmdOnboard is starter onboard; runF (nil: the real run) gets the
+// parsed options, which tests capture without a server.
+func NewCmdOnboard(f *cmdutil.Factory, runF func(*OnboardOptions) error) *cobra.Command {
+	ob := &OnboardOptions{IO: f.IO, Dial: f.Dial, Conn: &f.Conn, PollInterval: f.PollInterval, FleetEvery: f.FleetEvery}
 	var (
 		sf          spec.Flags
 		wf          cmdutil.WatchFlags
@@ -121,7 +155,8 @@ Temporal action); each step's outcome is printed when it ends.`,
 				if out.JSON() {
 					return cmdutil.Exitf(cmdutil.ExitUsage, "--output json applies to one tenant; a fleet prints a table (follow each with starter status --output json)")
 				}
-				return a.onboardFleet(cmd.Context(), fleet, in, fleetOptions{rate: rate, concurrency: concurrency, wait: follow})
+				ob.Input, ob.Fleet, ob.fleet = in, fleet, fleetOptions{rate: rate, concurrency: concurrency, wait: follow}
+				return ob.run(cmd.Context(), runF)
 			}
 			if err := ts.Validate(); err != nil {
 				msg := spec.ValidationLines(err)
@@ -133,7 +168,8 @@ Temporal action); each step's outcome is printed when it ends.`,
 			if err := p.Err("invalid watch options"); err != nil {
 				return err
 			}
-			return a.onboard(cmd.Context(), in, wait, out)
+			ob.Input, ob.Wait, ob.Output = in, wait, out
+			return ob.run(cmd.Context(), runF)
 		},
 	}
 	sf.Register(cmd.Flags())
@@ -147,10 +183,10 @@ Temporal action); each step's outcome is printed when it ends.`,
 	return cmd
 }
 
-func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool, out cmdutil.OutputFormat) error {
+func (ob *OnboardOptions) onboard(ctx context.Context, in workflows.OnboardInput, wait bool, out cmdutil.OutputFormat) error {
 	n := in.Spec.Normalized()
 	opts := workflows.OnboardStartOptions(in.Spec)
-	c, err := a.dial(ctx)
+	c, err := visibility.Dial(ctx, ob.Dial)
 	if err != nil {
 		return err
 	}
@@ -161,50 +197,50 @@ func (a *app) onboard(ctx context.Context, in workflows.OnboardInput, wait bool,
 	if err != nil {
 		if errors.Is(err, cmdutil.ErrAlreadyStarted) {
 			return cmdutil.Exitf(cmdutil.ExitRunning, "an onboarding of tenant %s domain %s is already running (workflow id %s); follow it with: %s\n%s",
-				n.TenantID, n.Domain, opts.ID, a.statusCommand(n), c.Link(opts.ID))
+				n.TenantID, n.Domain, opts.ID, ob.statusCommand(n), c.Link(opts.ID))
 		}
 		return c.TemporalError("cannot start the onboarding", err)
 	}
 	started := view.OnboardingView{WorkflowID: run.GetID(), RunID: run.GetRunID(), Domain: n.Domain, Status: "running", WebUI: c.Link(run.GetID()), Running: true}
 	if out.JSON() {
 		if !wait {
-			return cmdutil.Emit(a.IO.Out, started)
+			return cmdutil.Emit(ob.IO.Out, started)
 		}
 		// Progress goes to stderr; stdout holds the one document.
-		return a.follow(ctx, c, run, n, a.IO.ErrOut, func(v view.OnboardingView) error { return cmdutil.Emit(a.IO.Out, v) }, started)
+		return ob.Follow(ctx, c, run, n, ob.IO.ErrOut, func(v view.OnboardingView) error { return cmdutil.Emit(ob.IO.Out, v) }, started)
 	}
-	fmt.Fprintf(a.IO.Out, "started onboarding of tenant %s domain %s\n", n.TenantID, n.Domain)
-	fmt.Fprintf(a.IO.Out, "workflow id: %s\n", run.GetID())
-	fmt.Fprintf(a.IO.Out, "run id:      %s\n", run.GetRunID())
-	fmt.Fprintf(a.IO.Out, "web ui:      %s\n", started.WebUI)
+	fmt.Fprintf(ob.IO.Out, "started onboarding of tenant %s domain %s\n", n.TenantID, n.Domain)
+	fmt.Fprintf(ob.IO.Out, "workflow id: %s\n", run.GetID())
+	fmt.Fprintf(ob.IO.Out, "run id:      %s\n", run.GetRunID())
+	fmt.Fprintf(ob.IO.Out, "web ui:      %s\n", started.WebUI)
 	if !wait {
-		fmt.Fprintf(a.IO.Out, "follow it with: %s\n", a.statusCommand(n))
+		fmt.Fprintf(ob.IO.Out, "follow it with: %s\n", ob.statusCommand(n))
 		return nil
 	}
-	return a.follow(ctx, c, run, n, a.IO.Out, nil, started)
+	return ob.Follow(ctx, c, run, n, ob.IO.Out, nil, started)
 }
 
 // statusCommand is the command that shows this onboarding, with the
 // connection flags given on this command line.
-func (a *app) statusCommand(n workflows.TenantSpec) string {
+func (ob *OnboardOptions) statusCommand(n workflows.TenantSpec) string {
 	cmd := fmt.Sprintf("starter status --tenant-id %s --domain %s", n.TenantID, n.Domain)
-	if a.Conn.Address != "" {
-		cmd += " --address " + a.Conn.Address
+	if ob.Conn.Address != "" {
+		cmd += " --address " + ob.Conn.Address
 	}
-	if a.Conn.Namespace != "" {
-		cmd += " --namespace " + a.Conn.Namespace
+	if ob.Conn.Namespace != "" {
+		cmd += " --namespace " + ob.Conn.Namespace
 	}
 	return cmd
 }
 
-// follow waits on the run's result and, meanwhile, reads where it is with
-// DescribeWorkflowExecution at a modest rate (a.PollInterval): the step
+// Follow waits on the run's result and, meanwhile, reads where it is with
+// DescribeWorkflowExecution at a modest rate (ob.PollInterval): the step
 // search attribute, the pending activity's attempt and last failure. No
 // query: each is a billed Temporal action. Each step's outcome is printed
 // from the result when the run ends.
 // Progress lines go to w; when emit is set, the end is handed to it as a
 // view (--output json) rather than printed.
-func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n workflows.TenantSpec, w io.Writer, emit func(view.OnboardingView) error, v view.OnboardingView) error {
+func (ob *OnboardOptions) Follow(ctx context.Context, c *visibility.Conn, run client.WorkflowRun, n workflows.TenantSpec, w io.Writer, emit func(view.OnboardingView) error, v view.OnboardingView) error {
 	type outcome struct {
 		res workflows.OnboardResult
 		err error
@@ -220,7 +256,7 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 	warn := func(msg string) {
 		if msg != warned && ctx.Err() == nil {
 			warned = msg
-			fmt.Fprintln(a.IO.ErrOut, "… "+msg)
+			fmt.Fprintln(ob.IO.ErrOut, "… "+msg)
 		}
 	}
 	poll := func() {
@@ -250,32 +286,32 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 		}
 		if warned != "" {
 			warned = ""
-			fmt.Fprintln(a.IO.ErrOut, "… a worker picked it up")
+			fmt.Fprintln(ob.IO.ErrOut, "… a worker picked it up")
 		}
 		p.Progress(prog)
 	}
 	poll()
-	tick := time.NewTicker(a.PollInterval)
+	tick := time.NewTicker(ob.PollInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return cmdutil.Exitf(cmdutil.ExitInterrupted, "stopped following; the onboarding goes on: %s", a.statusCommand(n))
+			return cmdutil.Exitf(cmdutil.ExitInterrupted, "stopped following; the onboarding goes on: %s", ob.statusCommand(n))
 		case o := <-done:
 			if ctx.Err() != nil {
-				return cmdutil.Exitf(cmdutil.ExitInterrupted, "stopped following; the onboarding goes on: %s", a.statusCommand(n))
+				return cmdutil.Exitf(cmdutil.ExitInterrupted, "stopped following; the onboarding goes on: %s", ob.statusCommand(n))
 			}
 			var wee *temporal.WorkflowExecutionError
 			if o.err != nil && !errors.As(o.err, &wee) {
 				if perr := c.PayloadError(o.err); errors.Is(perr, visibility.ErrNeedKeys) {
-					return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the result of the onboarding (it goes on: %s): %v", a.statusCommand(n), perr)
+					return cmdutil.Exitf(cmdutil.ExitUsage, "cannot read the result of the onboarding (it goes on: %s): %v", ob.statusCommand(n), perr)
 				}
-				return c.TemporalError("lost track of the onboarding (it goes on: "+a.statusCommand(n)+")", o.err)
+				return c.TemporalError("lost track of the onboarding (it goes on: "+ob.statusCommand(n)+")", o.err)
 			}
 			if emit != nil {
-				return a.finishView(v, o.res, o.err, emit)
+				return ob.finishView(v, o.res, o.err, emit)
 			}
-			return a.finish(p, o.res, o.err)
+			return ob.finish(p, o.res, o.err)
 		case <-tick.C:
 			poll()
 		}
@@ -284,30 +320,30 @@ func (a *app) follow(ctx context.Context, c *conn, run client.WorkflowRun, n wor
 
 // finish prints the end of a run: the remaining steps and the result, or the
 // failure and what exists so far.
-func (a *app) finish(p *view.StepPrinter, res workflows.OnboardResult, err error) error {
+func (ob *OnboardOptions) finish(p *view.StepPrinter, res workflows.OnboardResult, err error) error {
 	if err == nil {
 		p.Steps(res.Steps)
-		fmt.Fprintln(a.IO.Out, "done: "+res.Summary())
-		view.PrintResult(a.IO.Out, res)
+		fmt.Fprintln(ob.IO.Out, "done: "+res.Summary())
+		view.PrintResult(ob.IO.Out, res)
 		return nil
 	}
 	f := view.DescribeFailure(err)
 	if f.HasResult {
 		p.Steps(f.Result.Steps)
 	}
-	fmt.Fprintln(a.IO.ErrOut, "onboarding failed: "+f.Message)
+	fmt.Fprintln(ob.IO.ErrOut, "onboarding failed: "+f.Message)
 	if f.HasResult {
-		fmt.Fprintln(a.IO.Out, "what exists now (a re-run after the fix reuses it):")
-		view.PrintResult(a.IO.Out, f.Result)
+		fmt.Fprintln(ob.IO.Out, "what exists now (a re-run after the fix reuses it):")
+		view.PrintResult(ob.IO.Out, f.Result)
 	}
 	if f.Validation != "" {
-		fmt.Fprintln(a.IO.ErrOut, f.Validation)
+		fmt.Fprintln(ob.IO.ErrOut, f.Validation)
 	}
 	return &cmdutil.ExitError{Code: cmdutil.ExitFailed}
 }
 
 // finishView hands the end of a run to emit as a view; exit 1 when it failed.
-func (a *app) finishView(v view.OnboardingView, res workflows.OnboardResult, err error, emit func(view.OnboardingView) error) error {
+func (ob *OnboardOptions) finishView(v view.OnboardingView, res workflows.OnboardResult, err error, emit func(view.OnboardingView) error) error {
 	v.Running = false
 	if err == nil {
 		v.Status, v.CurrentStep, v.Steps, v.Result = "completed", workflows.StepDone, res.Steps, &res

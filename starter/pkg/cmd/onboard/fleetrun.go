@@ -1,4 +1,4 @@
-package main
+package onboard
 
 import (
 	"context"
@@ -129,8 +129,8 @@ func (f *fleetRun) counts() map[string]int {
 // lines when stderr is not a terminal), then a table, exit 1 if any failed.
 // It follows runs by waiting on their results (a long poll), never by
 // querying them: a query is a billed Temporal action.
-func (a *app) onboardFleet(ctx context.Context, fleet *spec.Fleet, base workflows.OnboardInput, opts fleetOptions) error {
-	c, err := a.dial(ctx)
+func (ob *OnboardOptions) onboardFleet(ctx context.Context, fleet *spec.Fleet, base workflows.OnboardInput, opts fleetOptions) error {
+	c, err := visibility.Dial(ctx, ob.Dial)
 	if err != nil {
 		return err
 	}
@@ -141,27 +141,27 @@ func (a *app) onboardFleet(ctx context.Context, fleet *spec.Fleet, base workflow
 		n := e.Spec.Normalized()
 		run.rows = append(run.rows, &fleetRow{entry: e, tenant: n.TenantID, domain: n.Domain, id: workflows.OnboardWorkflowID(n.TenantID, n.Domain), state: rowPending})
 	}
-	fmt.Fprintf(a.IO.Out, "onboarding a fleet of %d tenants: at most %.4g starts/s", len(run.rows), opts.rate)
+	fmt.Fprintf(ob.IO.Out, "onboarding a fleet of %d tenants: at most %.4g starts/s", len(run.rows), opts.rate)
 	if opts.wait {
-		fmt.Fprintf(a.IO.Out, ", %d in flight", opts.concurrency)
+		fmt.Fprintf(ob.IO.Out, ", %d in flight", opts.concurrency)
 	}
-	fmt.Fprintln(a.IO.Out)
+	fmt.Fprintln(ob.IO.Out)
 
-	stopProgress := a.fleetProgress(run, opts)
+	stopProgress := ob.fleetProgress(run, opts)
 	if opts.wait {
-		stopHint := a.fleetWorkerHint(ctx, c, run)
+		stopHint := ob.fleetWorkerHint(ctx, c, run)
 		defer stopHint()
 	}
-	abort := a.startFleet(ctx, c, run, base, opts)
+	abort := ob.startFleet(ctx, c, run, base, opts)
 	stopProgress()
 	if abort != nil {
-		a.printFleet(run, opts)
+		ob.printFleet(run, opts)
 		return abort
 	}
 	if opts.wait && ctx.Err() == nil {
-		a.markAwaiting(ctx, c, run)
+		ob.markAwaiting(ctx, c, run)
 	}
-	failed := a.printFleet(run, opts)
+	failed := ob.printFleet(run, opts)
 	switch {
 	case ctx.Err() != nil:
 		return cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted: no further onboarding was started; those started go on (see starter list)")
@@ -176,7 +176,7 @@ func (a *app) onboardFleet(ctx context.Context, fleet *spec.Fleet, base workflow
 // (errgroup.SetLimit: a row holds its slot from its start to its end); it
 // returns when every started row is followed to its end, with the setup
 // error that stopped it if one did (every further start would meet it too).
-func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workflows.OnboardInput, opts fleetOptions) error {
+func (ob *OnboardOptions) startFleet(ctx context.Context, c *visibility.Conn, run *fleetRun, base workflows.OnboardInput, opts fleetOptions) error {
 	pace := rate.NewLimiter(rate.Limit(opts.rate), 1)
 	var g errgroup.Group
 	if opts.wait {
@@ -194,10 +194,10 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 				started <- err
 				return nil
 			}
-			wr, err := a.startFleetRow(ctx, c, run, r, base)
+			wr, err := ob.startFleetRow(ctx, c, run, r, base)
 			started <- err
 			if err == nil && opts.wait {
-				a.followFleetRow(ctx, run, r, wr)
+				ob.followFleetRow(ctx, run, r, wr)
 			}
 			return nil
 		})
@@ -216,7 +216,7 @@ func (a *app) startFleet(ctx context.Context, c *conn, run *fleetRun, base workf
 
 // startFleetRow starts one onboarding, or attaches to the one already running
 // for this tenant and domain (a re-run of the same fleet file).
-func (a *app) startFleetRow(ctx context.Context, c *conn, run *fleetRun, r *fleetRow, base workflows.OnboardInput) (client.WorkflowRun, error) {
+func (ob *OnboardOptions) startFleetRow(ctx context.Context, c *visibility.Conn, run *fleetRun, r *fleetRow, base workflows.OnboardInput) (client.WorkflowRun, error) {
 	in := base
 	in.Spec = r.entry.Spec
 	wr, err := c.Start(ctx, workflows.OnboardStartOptions(in.Spec), workflows.OnboardTenantWorkflow, in)
@@ -234,7 +234,7 @@ func (a *app) startFleetRow(ctx context.Context, c *conn, run *fleetRun, r *flee
 }
 
 // followFleetRow waits for one onboarding's result.
-func (a *app) followFleetRow(ctx context.Context, run *fleetRun, r *fleetRow, wr client.WorkflowRun) {
+func (ob *OnboardOptions) followFleetRow(ctx context.Context, run *fleetRun, r *fleetRow, wr client.WorkflowRun) {
 	var res workflows.OnboardResult
 	err := wr.Get(ctx, &res)
 	var wee *temporal.WorkflowExecutionError
@@ -244,7 +244,7 @@ func (a *app) followFleetRow(ctx context.Context, run *fleetRun, r *fleetRow, wr
 	case err == nil:
 		run.set(r, rowNoChange, fleetDetail(res))
 	case ctx.Err() != nil:
-		run.set(r, rowLost, "still running: "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
+		run.set(r, rowLost, "still running: "+ob.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
 	case errors.As(err, &wee):
 		f := view.DescribeFailure(err)
 		msg := f.Message
@@ -253,7 +253,7 @@ func (a *app) followFleetRow(ctx context.Context, run *fleetRun, r *fleetRow, wr
 		}
 		run.set(r, rowFailed, text.OneLine(msg))
 	default:
-		run.set(r, rowLost, "lost track of it ("+text.OneLine(visibility.RootCause(err).Error())+"): "+a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
+		run.set(r, rowLost, "lost track of it ("+text.OneLine(visibility.RootCause(err).Error())+"): "+ob.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain}))
 	}
 }
 
@@ -267,10 +267,10 @@ func fleetDetail(res workflows.OnboardResult) string {
 
 // markAwaiting notes the tenants whose new watchers already hold deletions
 // back for an approval (one visibility query, not a billed action).
-func (a *app) markAwaiting(ctx context.Context, c *conn, run *fleetRun) {
+func (ob *OnboardOptions) markAwaiting(ctx context.Context, c *visibility.Conn, run *fleetRun) {
 	list, _, err := c.ListExecutions(ctx, "WorkflowType = "+visibility.Quoted(workflows.WatchSyncJobWorkflow)+" AND CloudSyncAwaitingApproval = true AND ExecutionStatus = 'Running'")
 	if err != nil {
-		fmt.Fprintf(a.IO.ErrOut, "… could not list the watchers awaiting approval: %v\n", visibility.RootCause(err))
+		fmt.Fprintf(ob.IO.ErrOut, "… could not list the watchers awaiting approval: %v\n", visibility.RootCause(err))
 		return
 	}
 	awaiting := map[string]int{}
@@ -285,10 +285,10 @@ func (a *app) markAwaiting(ctx context.Context, c *conn, run *fleetRun) {
 }
 
 // printFleet prints the table and the tally; it returns how many failed.
-func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
+func (ob *OnboardOptions) printFleet(run *fleetRun, opts fleetOptions) int {
 	run.mu.Lock()
 	defer run.mu.Unlock()
-	tw := tabwriter.NewWriter(a.IO.Out, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(ob.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TENANT\tDOMAIN\tRESULT\tDETAIL")
 	tally := map[string]int{}
 	awaiting, attached := 0, 0
@@ -300,7 +300,7 @@ func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
 		}
 		if r.state == rowRunning && !opts.wait {
 			result = rowStarted
-			detail = "follow it with: " + a.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain})
+			detail = "follow it with: " + ob.statusCommand(workflows.TenantSpec{TenantID: r.tenant, Domain: r.domain})
 		}
 		if r.awaiting > 0 {
 			awaiting++
@@ -330,22 +330,22 @@ func (a *app) printFleet(run *fleetRun, opts fleetOptions) int {
 	if attached > 0 {
 		parts = append(parts, fmt.Sprintf("%d already running (followed, not started again)", attached))
 	}
-	fmt.Fprintf(a.IO.Out, "fleet of %d tenants in %s: %s\n", len(run.rows), time.Since(run.started).Round(time.Second), strings.Join(parts, ", "))
+	fmt.Fprintf(ob.IO.Out, "fleet of %d tenants in %s: %s\n", len(run.rows), time.Since(run.started).Round(time.Second), strings.Join(parts, ", "))
 	return tally[rowFailed]
 }
 
 // fleetProgress shows progress on stderr until the returned stop is called: a
 // bar redrawn in place on a terminal (fleetBar), otherwise a plain line when
-// something changed, at most every a.FleetEvery.
-func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
-	if f, ok := a.IO.ErrOut.(*os.File); ok && cmdutil.IsTerminal(f) && len(run.rows) > 0 {
+// something changed, at most every ob.FleetEvery.
+func (ob *OnboardOptions) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
+	if f, ok := ob.IO.ErrOut.(*os.File); ok && cmdutil.IsTerminal(f) && len(run.rows) > 0 {
 		// Each redraw starts with a carriage return: what the terminal
 		// echoes meanwhile (^C) must not shift it.
 		cw := cupwriter.New(carriageReturn{f}, false)
 		cw.SetTermFd(int(f.Fd()))
 		return fleetBar(run, opts, mpb.WithConsoleWriter(cw))
 	}
-	every := a.FleetEvery
+	every := ob.FleetEvery
 	if every <= 0 {
 		every = 5 * time.Second
 	}
@@ -360,12 +360,12 @@ func (a *app) fleetProgress(run *fleetRun, opts fleetOptions) (stop func()) {
 			select {
 			case <-done:
 				if line := progressLine(run, opts); line != last {
-					fmt.Fprintln(a.IO.ErrOut, line)
+					fmt.Fprintln(ob.IO.ErrOut, line)
 				}
 				return
 			case <-tick.C:
 				if line := progressLine(run, opts); line != last {
-					fmt.Fprintln(a.IO.ErrOut, line)
+					fmt.Fprintln(ob.IO.ErrOut, line)
 					last = line
 				}
 			}
@@ -441,8 +441,8 @@ const fleetBarWidth = 30
 // fleetWorkerHint checks, while onboardings run, that a worker polls the
 // task queue (DescribeTaskQueue: not a billed action) and puts the hint a
 // single onboard gives in the progress line when none does.
-func (a *app) fleetWorkerHint(ctx context.Context, c *conn, run *fleetRun) (stop func()) {
-	every := a.FleetEvery
+func (ob *OnboardOptions) fleetWorkerHint(ctx context.Context, c *visibility.Conn, run *fleetRun) (stop func()) {
+	every := ob.FleetEvery
 	if every <= 0 || every > 5*time.Second {
 		every = 5 * time.Second
 	}
