@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/term"
 )
@@ -61,4 +62,13 @@ func New(in io.Reader, out, errOut io.Writer) *Factory {
 // Dial connects to Temporal with the connection flags, or explains why not.
 func (f *Factory) Dial(ctx context.Context) (*Conn, error) {
 	return f.Conn.Dial(ctx, f.IO.ErrOut, f.Dialer)
+}
+
+// RunOr is every command's last step: the options go to runF when a test
+// set one (to capture them without a server), else to the real run.
+func RunOr[O any](cmd *cobra.Command, opts *O, runF func(*O) error, run func(context.Context, *O) error) error {
+	if runF != nil {
+		return runF(opts)
+	}
+	return run(cmd.Context(), opts)
 }

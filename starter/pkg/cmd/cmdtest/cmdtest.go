@@ -140,3 +140,14 @@ func (l *SyncBuffer) Write(p []byte) (int, error) {
 }
 
 func (l *SyncBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// Capture runs the command newCmd builds with args and returns the options
+// its runF got; the test fails when the command fails or runF is not reached.
+func Capture[O any](t *testing.T, f *cmdutil.Factory, newCmd func(*cmdutil.Factory, func(*O) error) *cobra.Command, args ...string) *O {
+	t.Helper()
+	var got *O
+	code := Run(t, f, newCmd(f, func(o *O) error { got = o; return nil }), args...)
+	require.Equal(t, cmdutil.ExitOK, code, "%s", f.IO.ErrOut)
+	require.NotNil(t, got, "runF was not reached")
+	return got
+}

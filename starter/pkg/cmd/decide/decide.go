@@ -144,10 +144,7 @@ func newCmdDecide(f *cmdutil.Factory, runF func(*DecideOptions) error, d decisio
 				return err
 			}
 			opts.TenantID, opts.Domain, opts.JobID, opts.Request = t, dom, j, req
-			if runF != nil {
-				return runF(opts)
-			}
-			return decideRun(cmd.Context(), opts)
+			return cmdutil.RunOr(cmd, opts, runF, decideRun)
 		},
 	}
 	fs := cmd.Flags()

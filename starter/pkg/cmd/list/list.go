@@ -55,10 +55,7 @@ even when nothing is listed.`,
 			if err := p.Err("invalid list"); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return listRun(cmd.Context(), opts)
+			return cmdutil.RunOr(cmd, opts, runF, listRun)
 		},
 	}
 	fs := cmd.Flags()

@@ -57,18 +57,15 @@ func TestListOutputJSON(t *testing.T) {
 // tenant is exit 2 before runF.
 func TestListFlagsParseIntoOptions(t *testing.T) {
 	f, _, stderr := cmdtest.Factory(t, nil)
-	var got *ListOptions
+	got := cmdtest.Capture(t, f, NewCmdList, "--drifted", "--tenant-id", " "+strings.ToUpper(cmdtest.Tenant)+" ", "-o", "json")
 	capture := func(o *ListOptions) error { got = o; return nil }
-	code := cmdtest.Run(t, f, NewCmdList(f, capture), "--drifted", "--tenant-id", " "+strings.ToUpper(cmdtest.Tenant)+" ", "-o", "json")
-	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
-	require.NotNil(t, got)
 	require.True(t, got.Drifted)
 	require.False(t, got.Awaiting)
 	require.Equal(t, cmdtest.Tenant, got.Tenant, "normalized")
 	require.True(t, got.Output.JSON())
 
 	got = nil
-	code = cmdtest.Run(t, f, NewCmdList(f, capture), "--tenant-id", "contoso.com")
+	code := cmdtest.Run(t, f, NewCmdList(f, capture), "--tenant-id", "contoso.com")
 	require.Equal(t, cmdutil.ExitUsage, code)
 	require.Nil(t, got, "runF is not reached")
 	require.Contains(t, stderr.String(), "--tenant-id: \"contoso.com\" is not a GUID")

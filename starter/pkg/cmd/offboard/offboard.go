@@ -140,10 +140,7 @@ decision; 5 Temporal unreachable or no worker to answer; 130 interrupted.`,
 			if decide {
 				opts.Decision = &req
 			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return offboardRun(cmd.Context(), opts)
+			return cmdutil.RunOr(cmd, opts, runF, offboardRun)
 		},
 	}
 	fl := cmd.Flags()

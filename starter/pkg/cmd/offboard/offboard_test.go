@@ -15,17 +15,14 @@ import (
 // offboarding's input, or a decision.
 func TestOffboardFlagsParseIntoOptions(t *testing.T) {
 	f, _, stderr := cmdtest.Factory(t, nil)
-	var got *OffboardOptions
-	capture := func(o *OffboardOptions) error { got = o; return nil }
-	code := cmdtest.Run(t, f, NewCmdOffboard(f, capture), "--tenant-id", cmdtest.Tenant, "--domain", "Contoso.COM",
+	got := cmdtest.Capture(t, f, NewCmdOffboard, "--tenant-id", cmdtest.Tenant, "--domain", "Contoso.COM",
 		"--allowed-approver", "alice@contoso.com", "--display-name", "Contoso sync")
-	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
-	require.NotNil(t, got)
+	capture := func(o *OffboardOptions) error { got = o; return nil }
 	assert.Equal(t, workflows.OffboardInput{TenantID: cmdtest.Tenant, Domain: cmdtest.Domain, DisplayName: "Contoso sync", Approvers: []string{"alice@contoso.com"}}, got.Input)
 	assert.Nil(t, got.Decision)
 
 	got = nil
-	code = cmdtest.Run(t, f, NewCmdOffboard(f, capture), "--tenant-id", cmdtest.Tenant, "--domain", cmdtest.Domain,
+	code := cmdtest.Run(t, f, NewCmdOffboard(f, capture), "--tenant-id", cmdtest.Tenant, "--domain", cmdtest.Domain,
 		"--reject", "--approver", "bob@contoso.com", "--reason", "still in use")
 	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
 	require.NotNil(t, got.Decision)

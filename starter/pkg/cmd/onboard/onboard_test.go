@@ -17,12 +17,9 @@ import (
 // contacting Temporal.
 func TestOnboardFlagsParseIntoOptions(t *testing.T) {
 	f, _, stderr := cmdtest.Factory(t, nil)
-	var got *OnboardOptions
-	capture := func(o *OnboardOptions) error { got = o; return nil }
-	code := cmdtest.Run(t, f, NewCmdOnboard(f, capture), "--tenant-id", cmdtest.Tenant, "--domain", cmdtest.Domain,
+	got := cmdtest.Capture(t, f, NewCmdOnboard, "--tenant-id", cmdtest.Tenant, "--domain", cmdtest.Domain,
 		"--password-hash-sync", "--approver", "alice@contoso.com", "--wait", "-o", "json")
-	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
-	require.NotNil(t, got)
+	capture := func(o *OnboardOptions) error { got = o; return nil }
 	assert.Nil(t, got.Fleet)
 	assert.Equal(t, workflows.TenantSpec{TenantID: cmdtest.Tenant, Domain: cmdtest.Domain, PasswordHashSync: true}, got.Input.Spec)
 	assert.Equal(t, []string{"alice@contoso.com"}, got.Input.WatchOptions.Approvers)
@@ -32,7 +29,7 @@ func TestOnboardFlagsParseIntoOptions(t *testing.T) {
 	fleet := filepath.Join(t.TempDir(), "fleet.csv")
 	require.NoError(t, os.WriteFile(fleet, []byte("tenantId,domain\n"+cmdtest.Tenant+",contoso.com\n"+cmdtest.Tenant+",fabrikam.com\n"), 0o600))
 	got = nil
-	code = cmdtest.Run(t, f, NewCmdOnboard(f, capture), "--file", fleet, "--rate", "2", "--no-watch")
+	code := cmdtest.Run(t, f, NewCmdOnboard(f, capture), "--file", fleet, "--rate", "2", "--no-watch")
 	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
 	require.NotNil(t, got.Fleet)
 	assert.Len(t, got.Fleet.Entries, 2)

@@ -5,21 +5,16 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
-	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 )
 
 // The flags parse into PlanOptions without contacting Temporal; the spec
 // flags are read as onboard reads them.
 func TestPlanFlagsParseIntoOptions(t *testing.T) {
-	f, _, stderr := cmdtest.Factory(t, nil)
-	var got *PlanOptions
-	code := cmdtest.Run(t, f, NewCmdPlan(f, func(o *PlanOptions) error { got = o; return nil }),
+	f, _, _ := cmdtest.Factory(t, nil)
+	got := cmdtest.Capture(t, f, NewCmdPlan,
 		"--tenant-id", cmdtest.Tenant, "--domain", cmdtest.Domain, "--password-hash-sync", "--concurrency", "5", "--timeout", "1m", "-o", "json")
-	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
-	require.NotNil(t, got)
 	assert.Equal(t, cmdtest.Tenant, got.Spec.TenantID)
 	assert.True(t, got.Spec.PasswordHashSync)
 	assert.True(t, got.Changed("password-hash-sync"))

@@ -64,10 +64,7 @@ failed or was terminated.`,
   temporal workflow query --workflow-id 'cloudsync-watch/<tenant>/<job>' --name ` + workflows.StatusQuery,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(opts)
-			}
-			return statusRun(cmd.Context(), opts)
+			return cmdutil.RunOr(cmd, opts, runF, statusRun)
 		},
 	}
 	fs := cmd.Flags()

@@ -60,12 +60,9 @@ func TestStatusTarget(t *testing.T) {
 
 // The flags parse into StatusOptions without contacting Temporal.
 func TestStatusFlagsParseIntoOptions(t *testing.T) {
-	f, _, stderr := cmdtest.Factory(t, nil)
-	var got *StatusOptions
-	code := cmdtest.Run(t, f, NewCmdStatus(f, func(o *StatusOptions) error { got = o; return nil }),
+	f, _, _ := cmdtest.Factory(t, nil)
+	got := cmdtest.Capture(t, f, NewCmdStatus,
 		"--tenant-id", cmdtest.Tenant, "--domain", cmdtest.Domain, "-o", "json")
-	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
-	require.NotNil(t, got)
 	assert.Equal(t, cmdtest.Tenant, got.TenantID)
 	assert.Equal(t, cmdtest.Domain, got.Domain)
 	assert.Empty(t, got.WorkflowID)

@@ -91,10 +91,7 @@ watcher waits for a worker).`,
 			}
 			in.LookFirst = opts.CheckTimeout > 0
 			opts.Input = in
-			if runF != nil {
-				return runF(opts)
-			}
-			return watchRun(cmd.Context(), opts)
+			return cmdutil.RunOr(cmd, opts, runF, watchRun)
 		},
 	}
 	fs := cmd.Flags()
@@ -238,10 +235,7 @@ unreachable or no worker to answer.`,
 			if err := o.check(); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(o)
-			}
-			return unwatchRun(cmd.Context(), o)
+			return cmdutil.RunOr(cmd, o, runF, unwatchRun)
 		},
 	}
 	o.register(cmd, "who stops watching", time.Minute)
@@ -272,10 +266,7 @@ watcher, 5 Temporal unreachable.`,
 			if err := o.check(); err != nil {
 				return err
 			}
-			if runF != nil {
-				return runF(o)
-			}
-			return resumeRun(cmd.Context(), o)
+			return cmdutil.RunOr(cmd, o, runF, resumeRun)
 		},
 	}
 	o.register(cmd, "who asks", 2*time.Minute)

@@ -20,13 +20,10 @@ const sp = "66666666-7777-8888-9999-000000000000"
 
 // watch's flags parse, checked and normalized, into the workflow's input.
 func TestWatchFlagsParseIntoOptions(t *testing.T) {
-	f, _, stderr := cmdtest.Factory(t, nil)
-	var got *WatchOptions
-	code := cmdtest.Run(t, f, NewCmdWatch(f, func(o *WatchOptions) error { got = o; return nil }),
+	f, _, _ := cmdtest.Factory(t, nil)
+	got := cmdtest.Capture(t, f, NewCmdWatch,
 		"--tenant-id", strings.ToUpper(cmdtest.Tenant), "--service-principal-id", strings.ToUpper(sp), "--job-id", cmdtest.Job,
 		"--domain", "Contoso.com", "--approver", "alice@contoso.com", "--reminder-interval", "4h", "--check-timeout", "0")
-	require.Equal(t, cmdutil.ExitOK, code, stderr.String())
-	require.NotNil(t, got)
 	assert.Equal(t, workflows.WatchInput{TenantID: cmdtest.Tenant, ServicePrincipalID: sp, JobID: cmdtest.Job, Domain: cmdtest.Domain,
 		Options: workflows.WatchOptions{Approvers: []string{"alice@contoso.com"}, ReminderInterval: 4 * time.Hour}}, got.Input)
 	assert.Zero(t, got.CheckTimeout)
