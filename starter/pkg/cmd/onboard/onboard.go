@@ -115,11 +115,21 @@ Temporal action); each step's outcome is printed when it ends.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			changed := cmd.Flags().Changed
 			ts, fleet, err := spec.Build(sf, changed, spec.ReadFile)
-			if err != nil {
+			// A file's problems are listed with the flags' (below); any
+			// other error (an unreadable file) alone.
+			var fileProblems *spec.Problems
+			if err != nil && !errors.As(err, &fileProblems) {
 				return cmdutil.Exitf(cmdutil.ExitUsage, "%v", err)
 			}
 			var p cmdutil.Problems
 			in := workflows.OnboardInput{Spec: ts, WatchOptions: wf.Options(&p, changed)}
+			if fileProblems != nil {
+				msg := fileProblems.Error()
+				if len(p) > 0 {
+					msg += "\n" + p.Err("invalid watch options").Error()
+				}
+				return cmdutil.Exitf(cmdutil.ExitUsage, "%s", msg)
+			}
 			if fleet == nil {
 				if given := cmdutil.AnyChanged(changed, "rate", "concurrency"); len(given) > 0 {
 					p.Add(given[0], "applies to a fleet file (--file with several tenants)")

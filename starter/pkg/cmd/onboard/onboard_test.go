@@ -37,3 +37,14 @@ func TestOnboardFlagsParseIntoOptions(t *testing.T) {
 	require.NotNil(t, got.Input.Watch)
 	assert.False(t, *got.Input.Watch)
 }
+
+// A spec file's problems and the flags' come together, exit 2, nothing sent.
+func TestOnboardListsFileAndFlagProblemsAtOnce(t *testing.T) {
+	f, _, stderr := cmdtest.Factory(t, nil)
+	file := filepath.Join(t.TempDir(), "tenant.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("tenantId: nope\ndomain: contoso.com\n"), 0o600))
+	code := cmdtest.Run(t, f, NewCmdOnboard(f, nil), "--file", file, "--reminder-interval", "1s")
+	assert.Equal(t, cmdutil.ExitUsage, code)
+	assert.Contains(t, stderr.String(), file+`:1: tenantId: "nope" is not a GUID`)
+	assert.Contains(t, stderr.String(), "--reminder-interval: 1s is too short")
+}

@@ -131,6 +131,10 @@ func planRun(ctx context.Context, opts *PlanOptions) (bool, error) {
 		p.Add("--timeout", "%s is too short: at least 10s", timeout)
 	}
 	ts, fleet, err := spec.Build(sf, opts.Changed, spec.ReadFile)
+	var fileProblems *spec.Problems
+	if errors.As(err, &fileProblems) {
+		return false, fmt.Errorf("%v%s", err, problemsSuffix(p)) // with the flags' problems
+	}
 	if err != nil {
 		return false, err
 	}
