@@ -73,7 +73,7 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -vet=off ./graph/ -run '^$$' -fuzz '^FuzzPatchCredentialData$$' -fuzztime $(FUZZTIME)
 	$(GO) test -vet=off ./graph/ -run '^$$' -fuzz '^FuzzRemoveCredentialData$$' -fuzztime $(FUZZTIME)
-	$(GO) test -vet=off ./starter/ -run '^$$' -fuzz '^FuzzTenantSpec$$' -fuzztime $(FUZZTIME)
+	$(GO) test -vet=off ./starter/pkg/spec/ -run '^$$' -fuzz '^FuzzTenantSpec$$' -fuzztime $(FUZZTIME)
 
 ## record-histories: refresh the histories the replay test checks (after an intended workflow change)
 record-histories: tools

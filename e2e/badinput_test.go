@@ -85,7 +85,7 @@ func TestBadInputIsRefusedBeforeAnyGraphWrite(t *testing.T) {
 		{"empty YAML file", []string{"onboard", "--file", file("empty.yaml", "")}, []string{"--file", "empty"}},
 		{"two YAML documents", []string{"onboard", "--file", file("two.yaml", goodYAML+"---\n"+goodYAML)}, []string{"--file", "more than one YAML document"}},
 		{"oversized YAML file", []string{"onboard", "--file", file("big.yaml", goodYAML+"# "+strings.Repeat("x", 70<<10)+"\n")}, []string{"--file", "larger than 64 KiB"}},
-		{"YAML syntax error", []string{"onboard", "--file", file("syntax.yaml", "tenantId: [unclosed\n")}, []string{"line", "invalid spec file"}},
+		{"YAML syntax error", []string{"onboard", "--file", file("syntax.yaml", "tenantId: [unclosed\n")}, []string{"syntax.yaml:1: ", "invalid spec file"}},
 	}
 	refused := 0
 	for _, c := range starterCases {

@@ -10,9 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/api/enums/v1"
 
-	"github.com/cloudsync/cloudsync/workflows"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/spec"
 )
 
 type badInput struct {
@@ -73,17 +73,17 @@ func badInputs(t *testing.T) []badInput {
 		{"every problem at once", []string{"onboard", "--tenant-id", "x", "--domain", "y", "--notify", "--delete-threshold", "0"},
 			[]string{"tenantId:", "domain:", "notifications.recipients:", "deleteThreshold.value:", "(4 problems)"}},
 		{"unknown YAML field", []string{"onboard", "--file", writeFile(t, "unknown.yaml", goodYAML+"passwordHashSynch: true\n")},
-			[]string{"passwordHashSynch: unknown field (line 3)", "passwordHashSync"}},
+			[]string{"unknown.yaml:3: passwordHashSynch: unknown field", "passwordHashSync"}},
 		{"oversized unknown YAML field", []string{"onboard", "--file", writeFile(t, "bigkey.yaml", goodYAML+strings.Repeat("k", 1000)+": 1\n")},
-			[]string{"unknown field (line 3)"}},
+			[]string{"bigkey.yaml:3: "}},
 		{"unknown nested YAML field", []string{"onboard", "--file", writeFile(t, "nested.yaml", goodYAML+"deleteThreshold:\n  valu: 10\n")},
-			[]string{"deleteThreshold.valu: unknown field (line 4)", "known fields in deleteThreshold: enabled, value"}},
+			[]string{"nested.yaml:4: deleteThreshold.valu: unknown field", "known fields in deleteThreshold: enabled, value"}},
 		{"wrong YAML type", []string{"onboard", "--file", writeFile(t, "type.yaml", goodYAML+"deleteThreshold:\n  value: abc\n")},
-			[]string{"deleteThreshold.value:", `must be a whole number, got "abc" (line 4)`}},
+			[]string{"deleteThreshold.value:", `type.yaml:4: deleteThreshold.value: must be a whole number, got "abc"`}},
 		{"YAML scalar for a mapping", []string{"onboard", "--file", writeFile(t, "scalar.yaml", goodYAML+"deleteThreshold: 500\n")},
 			[]string{"deleteThreshold:", "must be a mapping (enabled, value)"}},
 		{"YAML syntax error", []string{"onboard", "--file", writeFile(t, "syntax.yaml", "tenantId: [\n")},
-			[]string{"invalid spec file", "line"}},
+			[]string{"invalid spec file", "syntax.yaml:1: "}},
 		{"empty YAML file", []string{"onboard", "--file", writeFile(t, "empty.yaml", "# nothing\n")},
 			[]string{"--file", "empty"}},
 		{"two YAML documents", []string{"onboard", "--file", writeFile(t, "two.yaml", goodYAML+"---\n"+goodYAML)},
@@ -100,7 +100,7 @@ func badInputs(t *testing.T) []badInput {
 			[]string{"--file:", "no such file"}},
 		{"directory as file", []string{"onboard", "--file", t.TempDir()},
 			[]string{"--file:", "is a directory"}},
-		{"oversized file", []string{"onboard", "--file", writeFile(t, "big.yaml", goodYAML+"# "+strings.Repeat("x", maxSpecFileSize)+"\n")},
+		{"oversized file", []string{"onboard", "--file", writeFile(t, "big.yaml", goodYAML+"# "+strings.Repeat("x", spec.MaxSpecFileSize)+"\n")},
 			[]string{"--file:", "larger than 64 KiB"}},
 		{"oversized tenant id", []string{"onboard", "--tenant-id", strings.Repeat("1", 100000), "--domain", goodDomain},
 			[]string{"tenantId:", "..."}},
@@ -252,7 +252,7 @@ func TestBadInputExitsTwoWithoutContactingTemporal(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tc.args...)
-			assert.Equal(t, exitUsage, code, "stderr: %s", stderr)
+			assert.Equal(t, cmdutil.ExitUsage, code, "stderr: %s", stderr)
 			for _, w := range tc.want {
 				assert.Contains(t, stderr, w)
 			}
@@ -284,7 +284,7 @@ func TestBadInputOpensNoConnection(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", ln.Addr().String())
 	for _, tc := range badInputs(t) {
 		code, _, stderr := runCLI(t, tc.args...)
-		assert.Equal(t, exitUsage, code, "%s: %s", tc.name, stderr)
+		assert.Equal(t, cmdutil.ExitUsage, code, "%s: %s", tc.name, stderr)
 	}
 	// A last connection of our own: the listener accepts in arrival order,
 	// so once it is accepted, any connection a bad input made was too.
@@ -306,7 +306,7 @@ func TestUnreachableTemporalExitsFive(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
 	start := time.Now()
 	code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", goodTenant, "--domain", goodDomain, "--connect-timeout", "1s")
-	assert.Equal(t, exitUnreachable, code, stderr)
+	assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 	assert.Contains(t, stderr, "cannot reach Temporal at 127.0.0.1:1: ")
 	assert.Contains(t, stderr, "Start it with `make dev-server` or set TEMPORAL_ADDRESS")
 	assert.Empty(t, stdout)
@@ -315,12 +315,12 @@ func TestUnreachableTemporalExitsFive(t *testing.T) {
 	// --address wins over the environment; status reports the same way.
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:2")
 	code, _, stderr = runCLI(t, "status", "--tenant-id", goodTenant, "--domain", goodDomain, "--address", "127.0.0.1:1", "--connect-timeout", "1s")
-	assert.Equal(t, exitUnreachable, code, stderr)
+	assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 	assert.Contains(t, stderr, "cannot reach Temporal at 127.0.0.1:1: ")
 
 	// The sample spec file is valid, so it gets as far as dialling.
 	code, _, stderr = runCLI(t, "onboard", "--file", "../examples/tenant.yaml", "--address", "127.0.0.1:1", "--connect-timeout", "1s")
-	assert.Equal(t, exitUnreachable, code, stderr)
+	assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 }
 
 // A host that never answers: the connect timeout bounds the wait.
@@ -347,7 +347,7 @@ func TestConnectTimeoutBoundsTheWait(t *testing.T) {
 	start := time.Now()
 	code, _, stderr := runCLI(t, "onboard", "--tenant-id", goodTenant, "--domain", goodDomain,
 		"--address", ln.Addr().String(), "--connect-timeout", "500ms")
-	assert.Equal(t, exitUnreachable, code, stderr)
+	assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 	assert.Contains(t, stderr, "cannot reach Temporal at "+ln.Addr().String())
 	assert.Less(t, time.Since(start), 3*time.Second)
 }
@@ -355,21 +355,21 @@ func TestConnectTimeoutBoundsTheWait(t *testing.T) {
 func TestHelpDocumentsExitCodes(t *testing.T) {
 	isolateEnv(t)
 	code, stdout, _ := runCLI(t, "--help")
-	assert.Equal(t, exitOK, code)
+	assert.Equal(t, cmdutil.ExitOK, code)
 	for _, want := range []string{"Exit codes:", "0  ok", "1  the onboarding failed", "2  bad input", "3  an onboarding of the same tenant and domain is already running", "4  no such onboarding", "5  Temporal unreachable"} {
 		assert.Contains(t, stdout, want)
 	}
 	code, stdout, _ = runCLI(t, "onboard", "--help")
-	assert.Equal(t, exitOK, code)
-	for _, f := range append(specFlagNames, "file", "wait", "address", "namespace", "connect-timeout", "ui-url") {
+	assert.Equal(t, cmdutil.ExitOK, code)
+	for _, f := range append(spec.FlagNames, "file", "wait", "address", "namespace", "connect-timeout", "ui-url") {
 		assert.Contains(t, stdout, "--"+f)
 	}
 	code, _, stderr := runCLI(t)
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, cmdutil.ExitUsage, code)
 	assert.Contains(t, stderr, "Exit codes:")
 
 	code, stdout, _ = runCLI(t, "--help")
-	require.Equal(t, exitOK, code)
+	require.Equal(t, cmdutil.ExitOK, code)
 	for _, want := range []string{"approve", "reject", "watch", "list --awaiting-approval",
 		"temporal workflow signal --workflow-id 'cloudsync-watch/<tenant>/<job>'", "--name approve-deletes --input '{\"approver\":\"alice@contoso.com\",\"reason\":\"HR offboarding batch\"}'",
 		"temporal workflow update execute --workflow-id", "--name approve-deletes-update"} {
@@ -386,7 +386,7 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 		"offboard": {"tenant-id", "domain", "display-name", "allowed-approver", "approve", "reject", "approver", "reason", "wait", "timeout"},
 	} {
 		code, stdout, _ := runCLI(t, cmd, "--help")
-		require.Equal(t, exitOK, code, cmd)
+		require.Equal(t, cmdutil.ExitOK, code, cmd)
 		assert.Contains(t, stdout, "Examples:", cmd)
 		for _, f := range flags {
 			assert.Contains(t, stdout, "--"+f+" ", "%s --help lacks --%s", cmd, f)
@@ -400,36 +400,11 @@ func TestHelpDocumentsExitCodes(t *testing.T) {
 	assert.Contains(t, stdout, "--name reject-deletes-update --input")
 }
 
-func TestWatcherHelpers(t *testing.T) {
-	assert.Equal(t, goodJob, watcherJobID(workflows.WatchWorkflowID(goodTenant, goodJob)))
-	assert.Equal(t, "other-id", watcherJobID("other-id"))
-	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	runs := latestRuns([]execution{
-		{id: "w1", runID: "old", start: t0, status: enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW},
-		{id: "w1", runID: "new", start: t0.Add(time.Hour), status: enums.WORKFLOW_EXECUTION_STATUS_RUNNING},
-		{id: "w0", runID: "done", start: t0.Add(2 * time.Hour), status: enums.WORKFLOW_EXECUTION_STATUS_COMPLETED},
-	})
-	require.Len(t, runs, 2)
-	assert.Equal(t, "new", runs[0].runID, "the running run first")
-	assert.Equal(t, "done", runs[1].runID)
-	assert.Equal(t, "WorkflowType = 'WatchSyncJob' AND CloudSyncTenant = '"+goodTenant+"' AND CloudSyncDomain = 'contoso.com' AND ExecutionStatus = 'Running'",
-		watchersQuery(goodTenant, goodDomain, true))
-
-	var p problems
-	wf := watchFlags{approvers: []string{" alice@contoso.com "}, reminderInterval: 2 * time.Hour, webhook: "teams-ops"}
-	o := wf.options(&p, func(n string) bool { return n != "poll-interval" && n != "webhook-url" })
-	assert.Empty(t, p)
-	assert.Equal(t, workflows.WatchOptions{ReminderInterval: 2 * time.Hour, Approvers: []string{"alice@contoso.com"}, Webhook: "teams-ops"}, o)
-	o = (&watchFlags{}).options(&p, func(string) bool { return false })
-	assert.Empty(t, p)
-	assert.Equal(t, workflows.WatchOptions{}, o, "no flag given: the workflow's defaults apply")
-}
-
 func TestBadClientConfigIsUsageError(t *testing.T) {
 	isolateEnv(t)
 	t.Setenv("TEMPORAL_CONFIG_FILE", writeFile(t, "temporal.toml", "[profile.default\naddress = \n"))
 	code, _, stderr := runCLI(t, "onboard", "--tenant-id", goodTenant, "--domain", goodDomain, "--connect-timeout", "1s")
-	assert.Equal(t, exitUsage, code, stderr)
+	assert.Equal(t, cmdutil.ExitUsage, code, stderr)
 	assert.Contains(t, stderr, "cannot load the Temporal client configuration")
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cloudsync/cloudsync/codec"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 )
 
 const testCodecKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // 32 bytes
@@ -16,13 +17,13 @@ const testCodecKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // 32 bytes
 // With the worker's codec keys, the starter's client encrypts what it sends.
 func TestStarterUsesTheCodecKeys(t *testing.T) {
 	isolateEnv(t)
-	opts, err := (&connFlags{}).options(io.Discard)
+	opts, err := (&cmdutil.ConnFlags{}).Options(io.Discard)
 	require.NoError(t, err)
 	assert.Nil(t, opts.DataConverter, "no keys: the SDK's default converter")
 
 	t.Setenv(codec.EnvKeys, "old="+testCodecKey+",new="+testCodecKey)
 	t.Setenv(codec.EnvKeyID, "new")
-	opts, err = (&connFlags{}).options(io.Discard)
+	opts, err = (&cmdutil.ConnFlags{}).Options(io.Discard)
 	require.NoError(t, err)
 	require.NotNil(t, opts.DataConverter)
 	p, err := opts.DataConverter.ToPayload(map[string]string{"domain": "contoso.com"})
@@ -36,7 +37,7 @@ func TestBadCodecConfigIsUsageError(t *testing.T) {
 	isolateEnv(t)
 	t.Setenv(codec.EnvKeys, "kid1=not-base64!")
 	code, _, stderr := runCLI(t, "onboard", "--tenant-id", goodTenant, "--domain", goodDomain, "--connect-timeout", "1s")
-	assert.Equal(t, exitUsage, code, stderr)
+	assert.Equal(t, cmdutil.ExitUsage, code, stderr)
 	assert.Contains(t, stderr, "payload encryption")
 	assert.NotContains(t, stderr, "not-base64!", "the key material is not echoed")
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -47,7 +47,7 @@ func TestFleetAgainstDevServer(t *testing.T) {
 
 	start := time.Now()
 	code, stdout, stderr := runCLI(t, "onboard", "--file", fleetYAML, "--rate", "20", "--concurrency", "8")
-	require.Equal(t, exitFailed, code, "one tenant fails: exit 1\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+	require.Equal(t, cmdutil.ExitFailed, code, "one tenant fails: exit 1\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
 	t.Logf("20 tenants in %s", time.Since(start).Round(time.Millisecond))
 	assert.Contains(t, stdout, "onboarding a fleet of 20 tenants: at most 20 starts/s, 8 in flight")
 	assert.Regexp(t, `TENANT +DOMAIN +RESULT +DETAIL`, stdout)
@@ -64,14 +64,14 @@ func TestFleetAgainstDevServer(t *testing.T) {
 	// One more tenant is being onboarded by someone else while the same fleet
 	// (as CSV, plus that tenant) is run again.
 	code, _, stderr = runCLI(t, "onboard", "--tenant-id", late, "--domain", domain(21))
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, cmdutil.ExitOK, code, stderr)
 	var csv strings.Builder
 	csv.WriteString("tenantId,domain,passwordHashSync\n")
 	for i := 1; i <= 21; i++ {
 		fmt.Fprintf(&csv, "%s,%s,%t\n", tenant(i), domain(i), i%2 == 0)
 	}
 	fleetCSV := writeFile(t, "fleet.csv", csv.String())
-	var rerunOut, rerunErr lockedBuf
+	var rerunOut, rerunErr cmdtest.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run([]string{"onboard", "--file", fleetCSV, "--rate", "50"}, &rerunOut, &rerunErr) }()
 	// Every other tenant done, the fleet still follows the one that runs (its
@@ -87,7 +87,7 @@ func TestFleetAgainstDevServer(t *testing.T) {
 	}
 	close(gate)
 	code = <-done
-	require.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", rerunOut.String(), rerunErr.String())
+	require.Equal(t, cmdutil.ExitFailed, code, "stdout:\n%s\nstderr:\n%s", rerunOut.String(), rerunErr.String())
 	assert.Regexp(t, late+` +fleet21\.contoso\.com +completed \(was running\)`, rerunOut.String())
 	assert.Contains(t, rerunOut.String(), ": 20 completed, 1 failed, 1 awaiting approval, 1 already running (followed, not started again)\n")
 	// The running onboarding was followed, not started a second time.
@@ -103,9 +103,10 @@ func TestFleetWithoutWorkerAndInterrupted(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	tenant := func(i int) string { return fmt.Sprintf("dddddddd-0000-0000-0000-%012d", i) }
 	fleet := writeFile(t, "fleet.yaml", "- {tenantId: "+tenant(1)+", domain: a.contoso.com}\n- {tenantId: "+tenant(2)+", domain: b.contoso.com}\n")
-	var stdout, stderr lockedBuf
-	a := &app{stdout: &stdout, stderr: &stderr, pollInterval: 100 * time.Millisecond, fleetEvery: 200 * time.Millisecond,
-		conn: connFlags{connectTimeout: 5 * time.Second, uiURL: defaultUIURL}}
+	var stdout, stderr cmdtest.SyncBuffer
+	a := newApp(&stdout, &stderr)
+	a.PollInterval, a.FleetEvery = 100*time.Millisecond, 200*time.Millisecond
+	a.Conn = cmdutil.ConnFlags{ConnectTimeout: 5 * time.Second, UIURL: cmdutil.DefaultUIURL}
 	root := a.rootCmd()
 	root.SetArgs([]string{"onboard", "--file", fleet, "--rate", "50"})
 	root.SetOut(&stdout)
@@ -117,9 +118,9 @@ func TestFleetWithoutWorkerAndInterrupted(t *testing.T) {
 		cancel()
 	}()
 	err := root.ExecuteContext(ctx)
-	var ee *exitError
+	var ee *cmdutil.ExitError
 	require.ErrorAs(t, err, &ee)
-	assert.Equal(t, exitInterrupted, ee.code)
+	assert.Equal(t, cmdutil.ExitInterrupted, ee.Code)
 	out := stderr.String()
 	assert.Contains(t, out, `no worker is polling task queue "cloudsync"`)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -127,16 +128,3 @@ func TestFleetWithoutWorkerAndInterrupted(t *testing.T) {
 	assert.NotContains(t, last, "2/2 done", "the last progress line: %s", out)
 	assert.Contains(t, last, "0/2 done: 0 completed, 0 failed; 0 running, 0 to start, 2 not followed")
 }
-
-// lockedBuf is a buffer written by the fleet's goroutines and read by the test.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -2,29 +2,22 @@ package main
 
 import (
 	"bytes"
-	"fmt"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/cloudsync/cloudsync/workflows"
+	"github.com/spf13/cobra"
+
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/root"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 )
 
-// isolateEnv clears every TEMPORAL_* and CLOUDSYNC_* variable for the test
-// (restored afterwards) and points the TOML profile at a missing file, so the
-// developer's own configuration cannot leak in.
-func isolateEnv(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "TEMPORAL_") || strings.HasPrefix(k, "CLOUDSYNC_") {
-			t.Setenv(k, "")
-			os.Unsetenv(k)
-		}
-	}
-	t.Setenv("TEMPORAL_CONFIG_FILE", filepath.Join(t.TempDir(), "no-such-temporal.toml"))
-}
+// isolateEnv: see cmdtest.IsolateEnv.
+func isolateEnv(t *testing.T) { t.Helper(); cmdtest.IsolateEnv(t) }
 
 // runCLI runs the CLI and returns its exit code, stdout and stderr.
 // STARTER_DEBUG=1 logs every transcript (see them with go test -v).
@@ -54,11 +47,23 @@ const (
 	goodSP     = "66666666-7777-8888-9999-000000000000"
 )
 
-// buildSpec is buildSpecs for one tenant: a fleet file is refused.
-func buildSpec(f specFlags, changed func(name string) bool, readFile func(path string) ([]byte, error)) (workflows.TenantSpec, error) {
-	s, fleet, err := buildSpecs(f, changed, readFile)
-	if err == nil && fleet != nil {
-		return s, fmt.Errorf("--file: %s holds a fleet of %d tenant specs, not one", f.File, len(fleet.entries))
-	}
-	return s, err
+// app is the CLI over buffers, as main builds it over the process's streams.
+type app struct {
+	*cmdutil.Factory
+}
+
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{cmdutil.New(strings.NewReader(""), stdout, stderr)}
+}
+
+func (a *app) rootCmd() *cobra.Command { return root.NewCmdRoot(a.Factory) }
+
+// execute runs one command line; the exit code is the CLI's.
+func (a *app) execute(ctx context.Context, args []string) int {
+	return root.Execute(ctx, a.rootCmd(), a.Factory, args)
+}
+
+// run is the whole CLI over the given streams.
+func run(args []string, stdout, stderr io.Writer) int {
+	return newApp(stdout, stderr).execute(context.Background(), args)
 }

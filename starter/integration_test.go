@@ -29,6 +29,12 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/cmdtest"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/onboard"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/status"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
+	"github.com/cloudsync/cloudsync/starter/pkg/visibility"
 	"github.com/cloudsync/cloudsync/workflows"
 	"github.com/cloudsync/cloudsync/workflows/workflowstest"
 )
@@ -90,8 +96,7 @@ func TestAgainstDevServer(t *testing.T) {
 	}()
 	workflows.RegisterWorkflows(w)
 	jobs := fakeActivities(t, c, w, map[string]chan struct{}{tenantGate: gate}, map[string]bool{tenantFail: true})
-	configs := &fakeConfigs{drifted: map[string]bool{}, failPlans: map[string]bool{}, fake: jobs}
-	configs.attach()
+	jobs.DriftEvery = 300 * time.Millisecond
 	require.NoError(t, w.Start())
 	defer w.Stop()
 
@@ -100,7 +105,7 @@ func TestAgainstDevServer(t *testing.T) {
 
 	t.Run("status of an unknown tenant exits 4", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "no onboarding of tenant "+tenantOK+" domain contoso.com (workflow id "+workflows.OnboardWorkflowID(tenantOK, goodDomain)+") found in namespace default")
 	})
 
@@ -108,7 +113,7 @@ func TestAgainstDevServer(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", strings.ToUpper(tenantOK), "--domain", "Contoso.com.",
 			"--password-hash-sync", "--exchange-writeback", "--notify", "--recipient", "admin@contoso.com", "--wait",
 			"--approver", "alice@contoso.com", "--approver", "bob@contoso.com", "--reminder-interval", "2h", "--webhook", "teams-ops")
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		id := workflows.OnboardWorkflowID(tenantOK, goodDomain)
 		assert.Contains(t, stdout, "workflow id: "+id)
 		assert.Contains(t, stdout, "http://ui.test/namespaces/default/workflows/cloudsync-onboard%2F"+tenantOK+"%2Fcontoso.com")
@@ -141,7 +146,7 @@ func TestAgainstDevServer(t *testing.T) {
 
 	t.Run("status of a completed onboarding", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.Contains(t, stdout, "status:        completed")
 		assert.Contains(t, stdout, "service principal:  sp-1")
 		assert.Contains(t, stdout, "AD2AADPasswordHash")
@@ -149,23 +154,23 @@ func TestAgainstDevServer(t *testing.T) {
 
 	t.Run("re-running a finished onboarding is allowed", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--wait")
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "application               unchanged")
 	})
 
 	t.Run("a second onboarding while one runs exits 3", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantGate, "--domain", goodDomain)
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.Contains(t, stdout, "follow it with: starter status")
 
 		code, _, stderr = runCLI(t, "onboard", "--tenant-id", tenantGate, "--domain", "CONTOSO.com")
-		assert.Equal(t, exitRunning, code, stderr)
+		assert.Equal(t, cmdutil.ExitRunning, code, stderr)
 		assert.Contains(t, stderr, "an onboarding of tenant "+tenantGate+" domain contoso.com is already running (workflow id "+
 			workflows.OnboardWorkflowID(tenantGate, goodDomain)+"); follow it with: starter status --tenant-id "+tenantGate+" --domain contoso.com")
 
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "status", "--workflow-id", workflows.OnboardWorkflowID(tenantGate, goodDomain))
-			return code == exitOK && strings.Contains(stdout, "current step:  tenant-sync-flag")
+			return code == cmdutil.ExitOK && strings.Contains(stdout, "current step:  tenant-sync-flag")
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Contains(t, stdout, "status:        running")
 		// No progress query (a billed action): the steps come with the result.
@@ -173,7 +178,7 @@ func TestAgainstDevServer(t *testing.T) {
 
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "list", "--tenant-id", tenantGate)
-			return code == exitOK && strings.Contains(stdout, "onboarding  "+tenantGate)
+			return code == cmdutil.ExitOK && strings.Contains(stdout, "onboarding  "+tenantGate)
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Contains(t, stdout, "step tenant-sync-flag")
 		assert.Contains(t, stdout, "http://ui.test/namespaces/default/workflows/cloudsync-onboard%2F"+tenantGate)
@@ -181,7 +186,7 @@ func TestAgainstDevServer(t *testing.T) {
 		// Follow it with a second client while the gate opens.
 		done := make(chan struct{})
 		var wcode int
-		var out, errOut lockedBuf
+		var out, errOut cmdtest.SyncBuffer
 		go func() {
 			defer close(done)
 			wcode = runAttach(t, tenantGate, &out, &errOut)
@@ -190,13 +195,13 @@ func TestAgainstDevServer(t *testing.T) {
 		require.Eventually(t, func() bool { return strings.Contains(out.String(), "tenant-sync-flag") }, 10*time.Second, 50*time.Millisecond)
 		close(gate)
 		<-done
-		assert.Equal(t, exitOK, wcode)
+		assert.Equal(t, cmdutil.ExitOK, wcode)
 	})
 
 	t.Run("--output json: onboard --wait, and status, as documents a script decodes", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--wait", "--output", "json")
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
-		var ov onboardingView
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		var ov view.OnboardingView
 		require.NoError(t, json.Unmarshal([]byte(stdout), &ov), "stdout is one JSON document:\n%s", stdout)
 		assert.Equal(t, "completed", ov.Status)
 		assert.Equal(t, workflows.OnboardWorkflowID(tenantOK, goodDomain), ov.WorkflowID)
@@ -207,8 +212,8 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.NotContains(t, stdout, "waiting on")
 
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain, "--output", "json")
-		require.Equal(t, exitOK, code, stderr)
-		var sv statusView
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
+		var sv status.View
 		require.NoError(t, json.Unmarshal([]byte(stdout), &sv), stdout)
 		require.Len(t, sv.Onboardings, 1)
 		assert.Equal(t, "completed", sv.Onboardings[0].Status)
@@ -219,7 +224,7 @@ func TestAgainstDevServer(t *testing.T) {
 
 	t.Run("a failed onboarding exits 1 and lists what exists", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "onboard", "--tenant-id", tenantFail, "--domain", goodDomain, "--wait")
-		assert.Equal(t, exitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		assert.Equal(t, cmdutil.ExitFailed, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stderr, "onboarding failed: onboarding "+tenantFail+" (contoso.com) failed at step jobs: ")
 		assert.Contains(t, stderr, "missing Synchronization.ReadWrite.All")
 		assert.Contains(t, stdout, "\n  application               created")
@@ -228,14 +233,14 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Contains(t, stdout, "service principal:  sp-1")
 
 		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantFail, "--domain", goodDomain)
-		assert.Equal(t, exitFailed, code)
+		assert.Equal(t, cmdutil.ExitFailed, code)
 		assert.Contains(t, stdout, "status:        failed")
 		assert.Contains(t, stdout, "jobs                      failed")
 
 		// JSON says the same, with the same exit code.
 		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantFail, "--domain", goodDomain, "--output", "json")
-		assert.Equal(t, exitFailed, code)
-		var sv statusView
+		assert.Equal(t, cmdutil.ExitFailed, code)
+		var sv status.View
 		require.NoError(t, json.Unmarshal([]byte(stdout), &sv), stdout)
 		require.Len(t, sv.Onboardings, 1)
 		assert.Equal(t, "failed", sv.Onboardings[0].Status)
@@ -247,7 +252,7 @@ func TestAgainstDevServer(t *testing.T) {
 		var code int
 		require.Eventually(t, func() bool {
 			code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK)
-			return code == exitOK && strings.Contains(stdout, "onboarding of contoso.com:") && strings.Contains(stdout, "watchers of tenant "+tenantOK+" (3):") &&
+			return code == cmdutil.ExitOK && strings.Contains(stdout, "onboarding of contoso.com:") && strings.Contains(stdout, "watchers of tenant "+tenantOK+" (3):") &&
 				strings.Count(stdout, field("phase", "watching")) == 3
 		}, 10*time.Second, 200*time.Millisecond, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "status:        completed")
@@ -259,25 +264,25 @@ func TestAgainstDevServer(t *testing.T) {
 
 		// With --domain: the onboarding as before, then the watchers.
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.True(t, strings.HasPrefix(stdout, fmt.Sprintf("%-14s %s", "workflow id:", workflows.OnboardWorkflowID(tenantOK, goodDomain))), stdout)
 		assert.Contains(t, stdout, "watchers of tenant "+tenantOK+" domain contoso.com (3):")
 
 		// Another domain: neither its onboarding nor the tenant's other watchers.
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", "nope.com")
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.NotContains(t, stdout, "watchers of tenant", "the watchers of other domains are not listed")
 		assert.NotContains(t, stdout, "job id:")
 		assert.Contains(t, stderr, "no onboarding of tenant "+tenantOK+" domain nope.com")
 
 		// A failed onboarding without watchers still exits 1.
 		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantFail)
-		assert.Equal(t, exitFailed, code)
+		assert.Equal(t, cmdutil.ExitFailed, code)
 		assert.Contains(t, stdout, "status:        failed")
 		assert.Contains(t, stdout, "watchers:      none")
 
 		code, _, stderr = runCLI(t, "status", "--tenant-id", "aaaaaaaa-0000-0000-0000-0000000000ff")
-		assert.Equal(t, exitNotFound, code)
+		assert.Equal(t, cmdutil.ExitNotFound, code)
 		assert.Contains(t, stderr, "no onboarding or watcher of tenant aaaaaaaa-0000-0000-0000-0000000000ff found")
 	})
 
@@ -298,7 +303,7 @@ func TestAgainstDevServer(t *testing.T) {
 		}
 
 		code, stdout, stderr := watch(jobA)
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "workflow id: "+idA)
 		assert.Contains(t, stdout, "web ui:      http://ui.test/namespaces/default/workflows/cloudsync-watch%2F"+tenant+"%2F"+jobA)
 		desc, err := c.DescribeWorkflow(ctx, idA, "")
@@ -315,16 +320,16 @@ func TestAgainstDevServer(t *testing.T) {
 			ReminderInterval: time.Hour, Approvers: []string{"alice@contoso.com", "bob@contoso.com"}, Webhook: "teams-ops"}}, win)
 
 		code, _, stderr = watch(jobA)
-		assert.Equal(t, exitRunning, code, stderr)
+		assert.Equal(t, cmdutil.ExitRunning, code, stderr)
 		assert.Contains(t, stderr, "job "+jobA+" of tenant "+tenant+" is already watched (workflow id "+idA+")")
 
 		code, stdout, stderr = watch(jobB)
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 
 		// Visibility trails the workflows: poll.
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "list", "--awaiting-approval")
-			return code == exitOK && strings.Contains(stdout, jobA) && strings.Contains(stdout, jobB)
+			return code == cmdutil.ExitOK && strings.Contains(stdout, jobA) && strings.Contains(stdout, jobB)
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Contains(t, stdout, "TENANT")
 		assert.Regexp(t, tenant+` +contoso\.com +`+regexp.QuoteMeta(jobA)+` +\d{4}-\d\d-\d\dT\S+ +http://ui\.test/namespaces/default/workflows/cloudsync-watch%2F`+tenant+`%2F`+regexp.QuoteMeta(jobA), stdout)
@@ -333,7 +338,7 @@ func TestAgainstDevServer(t *testing.T) {
 		assert.Equal(t, "teams-ops", jobs.Notified(tenant, jobA, "awaiting-approval")[0].Webhook)
 
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenant)
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.Contains(t, stdout, "watchers of tenant "+tenant+" (2):")
 		assert.Contains(t, stdout, field("phase", "awaiting-delete-approval"))
 		assert.Contains(t, stdout, field("quarantine", "TooManyDeletes (TooManyDeletes): 1200 deletions exceed the threshold of 500, series began"))
@@ -345,20 +350,20 @@ func TestAgainstDevServer(t *testing.T) {
 
 		// Two await: the tenant and domain are not enough.
 		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--domain", goodDomain, "--approver", "alice@contoso.com", "--reason", "HR offboarding batch")
-		assert.Equal(t, exitUsage, code, stderr)
+		assert.Equal(t, cmdutil.ExitUsage, code, stderr)
 		assert.Contains(t, stderr, "2 jobs of tenant "+tenant+" domain contoso.com await a decision: give --job-id")
 		assert.Contains(t, stderr, jobA)
 		assert.Contains(t, stderr, jobB)
 		assert.Empty(t, jobs.Restarts(tenant, jobA))
 
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "mallory@contoso.com", "--reason", "why not")
-		assert.Equal(t, exitFailed, code, stderr)
+		assert.Equal(t, cmdutil.ExitFailed, code, stderr)
 		assert.Contains(t, stderr, "approve refused: mallory@contoso.com is not an allowed approver for this tenant")
 		assert.Empty(t, jobs.Restarts(tenant, jobA))
 
 		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com",
 			"--reason", "HR offboarding batch", "--async=false")
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "approved by alice@contoso.com: restart-issued")
 		assert.Contains(t, stdout, "episode:     "+episodeA)
 		restarts := jobs.Restarts(tenant, jobA)
@@ -372,21 +377,21 @@ func TestAgainstDevServer(t *testing.T) {
 		// The same decision again is the same update: a no-op with the same answer.
 		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com",
 			"--reason", "HR offboarding batch", "--episode", episodeA)
-		assert.Equal(t, exitOK, code, stderr)
+		assert.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.Contains(t, stdout, "approved by alice@contoso.com: restart-issued")
 		assert.Len(t, jobs.Restarts(tenant, jobA), 1)
 		// Nothing presented: recorded as not acted upon, exit 4.
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com", "--reason", "again")
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "nothing was decided: nothing awaited a decision on job "+jobA)
 		assert.Len(t, jobs.Restarts(tenant, jobA), 1)
 
 		// Only B awaits now (once visibility has caught up): reject it by tenant and domain.
 		require.Eventually(t, func() bool {
 			code, stdout, stderr = runCLI(t, "reject", "--tenant-id", tenant, "--domain", goodDomain, "--approver", "bob@contoso.com", "--reason", "an OU was moved by mistake")
-			return code != exitUsage
+			return code != cmdutil.ExitUsage
 		}, 10*time.Second, 200*time.Millisecond, stderr)
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "rejected by bob@contoso.com: rejected")
 		assert.Contains(t, stdout, "workflow id: "+idB)
 		assert.Empty(t, jobs.Restarts(tenant, jobB))
@@ -394,13 +399,13 @@ func TestAgainstDevServer(t *testing.T) {
 		// A signal is fire and forget: B's watcher records it as not acted upon;
 		// nothing awaited a decision, so the exit is 4 as with the update.
 		code, stdout, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobB, "--approver", "alice@contoso.com", "--reason", "late", "--async")
-		require.Equal(t, exitNotFound, code, stderr)
+		require.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "nothing awaited a decision on job "+jobB)
 		assert.Contains(t, stdout, "sent signal approve-deletes to watcher "+idB)
 		assert.Contains(t, stdout, "records it as not acted upon")
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "status", "--workflow-id", idB)
-			return code == exitOK && strings.Contains(stdout, field("decision", "approval by alice@contoso.com (late)"))
+			return code == cmdutil.ExitOK && strings.Contains(stdout, field("decision", "approval by alice@contoso.com (late)"))
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		// It reads as what it was: an approval not acted upon, not "approved".
 		assert.Contains(t, stdout, ": not acted upon: nothing awaited a decision on job "+jobB+" (phase deletes-rejected)")
@@ -412,48 +417,48 @@ func TestAgainstDevServer(t *testing.T) {
 		// Nothing awaits any more.
 		require.Eventually(t, func() bool {
 			code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--approver", "alice@contoso.com", "--reason", "x")
-			return code == exitNotFound
+			return code == cmdutil.ExitNotFound
 		}, 10*time.Second, 200*time.Millisecond, stderr)
 		assert.Contains(t, stderr, "nothing awaits approval for tenant "+tenant)
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "list", "--awaiting-approval")
-			return code == exitOK && strings.Contains(stdout, "nothing awaits approval")
+			return code == cmdutil.ExitOK && strings.Contains(stdout, "nothing awaits approval")
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 
 		code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenant)
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.Contains(t, stdout, field("decision", "approved by alice@contoso.com (HR offboarding batch) for episode "+episodeA))
 		assert.Contains(t, stdout, "restart-issued")
 		assert.Contains(t, stdout, field("decision", "approval by alice@contoso.com (late)"))
 
 		code, stdout, stderr = runCLI(t, "list")
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		for _, want := range []string{"KIND", "watcher", jobA, jobB, "AD2AADProvisioning.job-1", "deletes-rejected"} {
 			assert.Contains(t, stdout, want)
 		}
 
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", "AD2AADProvisioning.nope", "--approver", "alice@contoso.com", "--reason", "x")
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "no running watcher "+workflows.WatchWorkflowID(tenant, "AD2AADProvisioning.nope"))
 		code, _, stderr = runCLI(t, "reject", "--tenant-id", tenant, "--job-id", "AD2AADProvisioning.nope", "--approver", "alice@contoso.com", "--reason", "x", "--async")
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		// An ended watcher answers no decision; its status says how it ended.
 		require.NoError(t, c.TerminateWorkflow(ctx, idA, "", "test: adopted elsewhere"))
 		code, _, stderr = runCLI(t, "approve", "--tenant-id", tenant, "--job-id", jobA, "--approver", "alice@contoso.com", "--reason", "x")
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "no running watcher "+idA)
 		code, stdout, _ = runCLI(t, "status", "--workflow-id", idA)
-		assert.Equal(t, exitFailed, code)
+		assert.Equal(t, cmdutil.ExitFailed, code)
 		assert.Contains(t, stdout, field("status", "terminated"))
 		assert.Contains(t, stdout, field("error", "the watcher was terminated"))
 		// The last state, replayed by the worker (watching once the poller saw the restart).
 		assert.Regexp(t, regexp.QuoteMeta(field("phase", ""))+"(restarting-with-force-deletes|watching)\n", stdout)
 		code, stdout, _ = runCLI(t, "watch", "--tenant-id", tenant, "--service-principal-id", sp, "--job-id", jobA, "--reminder-interval", "10m")
-		assert.Equal(t, exitOK, code, "a watcher may start again once the last one ended")
+		assert.Equal(t, cmdutil.ExitOK, code, "a watcher may start again once the last one ended")
 		assert.Contains(t, stdout, "workflow id: "+idA)
 
 		code, _, stderr = runCLI(t, "status", "--workflow-id", "cloudsync-watch/nope/nope")
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "no onboarding or watcher with workflow id cloudsync-watch/nope/nope found")
 	})
 
@@ -465,7 +470,7 @@ func TestAgainstDevServer(t *testing.T) {
 		)
 		code, stdout, stderr := runCLI(t, "watch", "--tenant-id", tenant, "--service-principal-id", sp, "--job-id", job, "--domain", goodDomain,
 			"--approver", "alice@contoso.com")
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		require.Eventually(t, func() bool {
 			_, stdout, _ := runCLI(t, "list", "--tenant-id", tenant)
 			return strings.Contains(stdout, job)
@@ -479,18 +484,18 @@ func TestAgainstDevServer(t *testing.T) {
 			code int
 			want string
 		}{
-			{"approve --domain", decide("approve", "--domain", goodDomain), exitNotFound, "nothing awaits approval for tenant " + tenant + " domain contoso.com"},
-			{"reject --domain", decide("reject", "--domain", goodDomain), exitNotFound, "nothing awaits approval"},
-			{"approve --job-id (update)", decide("approve", "--job-id", job), exitNotFound, "nothing was decided: nothing awaited a decision on job " + job},
-			{"reject --job-id (update)", decide("reject", "--job-id", job), exitNotFound, "nothing was decided"},
-			{"approve --job-id --async (signal)", decide("approve", "--job-id", job, "--async"), exitNotFound, "nothing awaited a decision on job " + job + " when the signal was sent"},
-			{"reject --job-id --async (signal)", decide("reject", "--job-id", job, "--async"), exitNotFound, "recorded as not acted upon"},
-			{"approve an unwatched job", decide("approve", "--job-id", "AD2AADProvisioning.none"), exitNotFound, "no running watcher"},
-			{"approve an unwatched job --async", decide("approve", "--job-id", "AD2AADProvisioning.none", "--async"), exitNotFound, "no running watcher"},
-			{"approve as a name, not an address", []string{"approve", "--tenant-id", tenant, "--job-id", job, "--approver", "alice", "--reason", "r"}, exitUsage, "not an e-mail address"},
-			{"approve as someone not allowed", []string{"approve", "--tenant-id", tenant, "--job-id", job, "--approver", "mallory@contoso.com", "--reason", "r"}, exitFailed, "not an allowed approver"},
-			{"status of another domain", []string{"status", "--tenant-id", tenant, "--domain", "nope.com"}, exitNotFound, "no onboarding of tenant " + tenant + " domain nope.com"},
-			{"status of the watched domain (no onboarding)", []string{"status", "--tenant-id", tenant, "--domain", goodDomain}, exitOK, "no onboarding of tenant " + tenant + " domain contoso.com"},
+			{"approve --domain", decide("approve", "--domain", goodDomain), cmdutil.ExitNotFound, "nothing awaits approval for tenant " + tenant + " domain contoso.com"},
+			{"reject --domain", decide("reject", "--domain", goodDomain), cmdutil.ExitNotFound, "nothing awaits approval"},
+			{"approve --job-id (update)", decide("approve", "--job-id", job), cmdutil.ExitNotFound, "nothing was decided: nothing awaited a decision on job " + job},
+			{"reject --job-id (update)", decide("reject", "--job-id", job), cmdutil.ExitNotFound, "nothing was decided"},
+			{"approve --job-id --async (signal)", decide("approve", "--job-id", job, "--async"), cmdutil.ExitNotFound, "nothing awaited a decision on job " + job + " when the signal was sent"},
+			{"reject --job-id --async (signal)", decide("reject", "--job-id", job, "--async"), cmdutil.ExitNotFound, "recorded as not acted upon"},
+			{"approve an unwatched job", decide("approve", "--job-id", "AD2AADProvisioning.none"), cmdutil.ExitNotFound, "no running watcher"},
+			{"approve an unwatched job --async", decide("approve", "--job-id", "AD2AADProvisioning.none", "--async"), cmdutil.ExitNotFound, "no running watcher"},
+			{"approve as a name, not an address", []string{"approve", "--tenant-id", tenant, "--job-id", job, "--approver", "alice", "--reason", "r"}, cmdutil.ExitUsage, "not an e-mail address"},
+			{"approve as someone not allowed", []string{"approve", "--tenant-id", tenant, "--job-id", job, "--approver", "mallory@contoso.com", "--reason", "r"}, cmdutil.ExitFailed, "not an allowed approver"},
+			{"status of another domain", []string{"status", "--tenant-id", tenant, "--domain", "nope.com"}, cmdutil.ExitNotFound, "no onboarding of tenant " + tenant + " domain nope.com"},
+			{"status of the watched domain (no onboarding)", []string{"status", "--tenant-id", tenant, "--domain", goodDomain}, cmdutil.ExitOK, "no onboarding of tenant " + tenant + " domain contoso.com"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				code, stdout, stderr := runCLI(t, tc.args...)
@@ -510,13 +515,13 @@ func TestAgainstDevServer(t *testing.T) {
 		}
 		// The job is there: exit 0 with its status.
 		code, stdout, stderr := watch("AD2AADProvisioning.here")
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "job status:  schedule Active, status Active (phase watching)")
 
 		// Not there (a mistyped id): exit 4 and the watcher is stopped.
 		missing := "AD2AADProvisioning.missing"
 		code, _, stderr = watch(missing)
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "job "+missing+" is not among the sync jobs of service principal "+sp)
 		assert.Contains(t, stderr, "The watcher was stopped")
 		desc, err := c.DescribeWorkflow(ctx, workflows.WatchWorkflowID(tenant, missing), "")
@@ -525,7 +530,7 @@ func TestAgainstDevServer(t *testing.T) {
 
 		// --keep-if-missing keeps it (a job created moments ago), still exit 4.
 		code, _, stderr = watch(missing, "--keep-if-missing")
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "The watcher is kept (--keep-if-missing)")
 		desc, err = c.DescribeWorkflow(ctx, workflows.WatchWorkflowID(tenant, missing), "")
 		require.NoError(t, err)
@@ -534,13 +539,13 @@ func TestAgainstDevServer(t *testing.T) {
 		// Graph refuses: exit 1, the watcher is kept (it recovers by itself).
 		denied := "AD2AADProvisioning.denied"
 		code, _, stderr = watch(denied)
-		assert.Equal(t, exitFailed, code, stderr)
+		assert.Equal(t, cmdutil.ExitFailed, code, stderr)
 		assert.Contains(t, stderr, "could not be looked at: Graph answered 403 Forbidden")
 		assert.Contains(t, stderr, "The watcher is kept")
 
 		// --check-timeout 0: no waiting (nor a first look).
 		code, stdout, stderr = watch("AD2AADProvisioning.nocheck", "--check-timeout", "0")
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.NotContains(t, stdout, "job status:")
 	})
 
@@ -554,18 +559,18 @@ func TestAgainstDevServer(t *testing.T) {
 			code, _, stderr = runCLI(t, "list", "--namespace", "no-attrs")
 			return !strings.Contains(stderr, "does not exist")
 		}, 30*time.Second, 500*time.Millisecond, stderr)
-		assert.Equal(t, exitUnreachable, code, stderr)
+		assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
 		code, _, stderr = runCLI(t, "list", "--awaiting-approval", "--namespace", "no-attrs")
-		assert.Equal(t, exitUnreachable, code, stderr)
+		assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 		assert.Contains(t, stderr, "deploy/temporal/search-attributes.sh --namespace no-attrs")
 	})
 
-	planAndDrift(t, configs, jobs, tenantOK)
+	planAndDrift(t, jobs, tenantOK)
 
 	t.Run("an unknown namespace exits 5", func(t *testing.T) {
 		code, _, stderr := runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--namespace", "no-such-ns")
-		assert.Equal(t, exitUnreachable, code, stderr)
+		assert.Equal(t, cmdutil.ExitUnreachable, code, stderr)
 		assert.Contains(t, stderr, `namespace "no-such-ns" does not exist`)
 	})
 }
@@ -622,8 +627,10 @@ func firstInput(ctx context.Context, c client.Client, id string, out any) error 
 // the CLI's own follow loop on an existing run.
 func runAttach(t *testing.T, tenant string, stdout, stderr io.Writer) int {
 	t.Helper()
-	a := &app{stdout: stdout, stderr: stderr, pollInterval: 100 * time.Millisecond, conn: connFlags{connectTimeout: 5 * time.Second, uiURL: defaultUIURL}}
-	c, err := a.conn.dial(context.Background(), stderr)
+	a := newApp(stdout, stderr)
+	a.Conn = cmdutil.ConnFlags{ConnectTimeout: 5 * time.Second, UIURL: cmdutil.DefaultUIURL}
+	ob := &onboard.OnboardOptions{IO: a.IO, Dial: a.Dial, Conn: &a.Conn, PollInterval: 100 * time.Millisecond}
+	c, err := visibility.Dial(context.Background(), ob.Dial)
 	if err != nil {
 		t.Error(err)
 		return -1
@@ -631,15 +638,15 @@ func runAttach(t *testing.T, tenant string, stdout, stderr io.Writer) int {
 	defer c.Close()
 	spec := workflows.TenantSpec{TenantID: tenant, Domain: goodDomain}.Normalized()
 	run := c.GetWorkflow(context.Background(), workflows.OnboardWorkflowID(tenant, goodDomain), "")
-	err = a.follow(context.Background(), c, run, spec, a.stdout, nil, onboardingView{})
-	if ee, ok := err.(*exitError); ok {
-		return ee.code
+	err = ob.Follow(context.Background(), c, run, spec, a.IO.Out, nil, view.OnboardingView{})
+	if ee, ok := err.(*cmdutil.ExitError); ok {
+		return ee.Code
 	}
 	if err != nil {
 		t.Error(err)
 		return -1
 	}
-	return exitOK
+	return cmdutil.ExitOK
 }
 
 // startDevServer starts the Temporal CLI's dev server with the cloudsync

@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/workflows"
 )
 
@@ -105,20 +107,20 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 
 	t.Run("nothing found: it says so, without asking", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, off(tenantN)...)
-		require.Equal(t, exitOK, code, "%s%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "%s%s", stdout, stderr)
 		assert.Contains(t, stdout, "nothing to remove")
 		assert.NotContains(t, stdout, "approve with")
 	})
 
 	t.Run("deciding before any offboarding exits 4", func(t *testing.T) {
 		code, _, stderr := runCLI(t, off(tenantA, "--approve", "--approver", "alice@contoso.com", "--reason", "retired")...)
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "no offboarding of tenant "+tenantA+" domain contoso.com")
 	})
 
 	t.Run("it publishes what it will remove and how to decide", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, off(tenantA)...)
-		require.Equal(t, exitOK, code, "%s%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "%s%s", stdout, stderr)
 		assert.Contains(t, stdout, "started offboarding of tenant "+tenantA+" domain contoso.com")
 		assert.Contains(t, stdout, "phase:         awaiting-offboard-approval since")
 		assert.Contains(t, stdout, "will remove:\n  - sync job AD2AADProvisioning.job-1 (AD2AADProvisioning, Active/Active)")
@@ -135,7 +137,7 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 
 	t.Run("a second offboarding shows the running one", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, off(tenantA)...)
-		require.Equal(t, exitOK, code, "%s%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "%s%s", stdout, stderr)
 		assert.Contains(t, stdout, "already running: showing it")
 		assert.Contains(t, stdout, "awaiting-offboard-approval")
 	})
@@ -146,17 +148,17 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 			return strings.Contains(stdout, tenantA) && strings.Contains(stdout, "(offboarding)")
 		}, 15*time.Second, 200*time.Millisecond)
 		code, stdout, stderr := runCLI(t, "status", "--tenant-id", tenantA, "--domain", goodDomain)
-		assert.Equal(t, exitOK, code, "%s%s", stdout, stderr)
+		assert.Equal(t, cmdutil.ExitOK, code, "%s%s", stdout, stderr)
 		assert.Contains(t, stdout, "offboarding of contoso.com:")
 		assert.Contains(t, stdout, "awaiting-offboard-approval")
 		code, stdout, _ = runCLI(t, "status", "--workflow-id", workflows.OffboardWorkflowID(tenantA, goodDomain))
-		assert.Equal(t, exitOK, code)
+		assert.Equal(t, cmdutil.ExitOK, code)
 		assert.Contains(t, stdout, "will remove:")
 	})
 
 	t.Run("approve --wait removes in order and prints each step", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, off(tenantA, "--approve", "--approver", "alice@contoso.com", "--reason", "domain retired", "--wait")...)
-		require.Equal(t, exitOK, code, "%s%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "%s%s", stdout, stderr)
 		assert.Contains(t, stdout, "approved by alice@contoso.com: domain retired")
 		for _, r := range []workflows.StepReport{
 			{Step: workflows.StepDeleteJobs, Outcome: workflows.OutcomeDeleted, Detail: "job AD2AADProvisioning.job-1"},
@@ -166,7 +168,7 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 			{Step: workflows.StepConfirmRemoved, Outcome: workflows.OutcomeUnchanged, Detail: "Graph's reads agree"},
 			{Step: workflows.StepSyncFlagUntouched, Outcome: workflows.OutcomeSkipped, Detail: workflows.SyncFlagNote},
 		} {
-			assert.Contains(t, stdout, stepLine(r)+"\n")
+			assert.Contains(t, stdout, view.StepLine(r)+"\n")
 		}
 		assert.Less(t, strings.Index(stdout, "stop-watching"), strings.Index(stdout, "delete-jobs"))
 		assert.Contains(t, stdout, "done: tenant "+tenantA+" (contoso.com): offboarded (approved by alice@contoso.com)")
@@ -175,15 +177,15 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 
 	t.Run("deciding on a finished offboarding exits 4", func(t *testing.T) {
 		code, _, stderr := runCLI(t, off(tenantA, "--reject", "--approver", "bob@contoso.com", "--reason", "late")...)
-		assert.Equal(t, exitNotFound, code, stderr)
+		assert.Equal(t, cmdutil.ExitNotFound, code, stderr)
 		assert.Contains(t, stderr, "is completed: nothing awaits a decision")
 	})
 
 	t.Run("rejected: nothing removed", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, off(tenantR)...)
-		require.Equal(t, exitOK, code, "%s%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "%s%s", stdout, stderr)
 		code, stdout, stderr = runCLI(t, off(tenantR, "--reject", "--approver", "bob@contoso.com", "--reason", "still in use", "--wait")...)
-		require.Equal(t, exitOK, code, "%s%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "%s%s", stdout, stderr)
 		assert.Contains(t, stdout, "rejected by bob@contoso.com: still in use")
 		assert.Contains(t, stdout, "offboarding rejected by bob@contoso.com: nothing removed")
 		assert.Empty(t, fake.done(tenantR))
@@ -191,13 +193,13 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 
 	t.Run("an approver not on the allow-list is refused by the workflow (exit 1)", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, off(tenantL, "--allowed-approver", "alice@contoso.com")...)
-		require.Equal(t, exitOK, code, "%s%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "%s%s", stdout, stderr)
 		code, _, stderr = runCLI(t, off(tenantL, "--approve", "--approver", "mallory@contoso.com", "--reason", "x")...)
-		assert.Equal(t, exitFailed, code, stderr)
+		assert.Equal(t, cmdutil.ExitFailed, code, stderr)
 		assert.Contains(t, stderr, "approve refused: mallory@contoso.com is not an allowed approver")
 		assert.Empty(t, fake.done(tenantL))
 		code, _, stderr = runCLI(t, off(tenantL, "--approve", "--approver", "alice@contoso.com", "--reason", "retired")...)
-		assert.Equal(t, exitOK, code, stderr)
+		assert.Equal(t, cmdutil.ExitOK, code, stderr)
 		require.Eventually(t, func() bool { return len(fake.done(tenantL)) == 5 }, 15*time.Second, 100*time.Millisecond)
 	})
 
@@ -206,10 +208,10 @@ func TestOffboardAgainstDevServer(t *testing.T) {
 		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, "Blocker")
 		require.NoError(t, err)
 		code, _, stderr := runCLI(t, off(tenantOn)...)
-		assert.Equal(t, exitRunning, code, stderr)
+		assert.Equal(t, cmdutil.ExitRunning, code, stderr)
 		assert.Contains(t, stderr, "an onboarding of tenant "+tenantOn+" domain contoso.com is running")
 		require.NoError(t, c.SignalWorkflow(ctx, id, "", "go", nil))
 		_, err = c.DescribeWorkflow(ctx, workflows.OffboardWorkflowID(tenantOn, goodDomain), "")
-		assert.True(t, isNotFound(err), "no offboarding was started")
+		assert.True(t, cmdutil.IsNotFound(err), "no offboarding was started")
 	})
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"net"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cloudsync/cloudsync/workflows"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/plan"
 )
 
 // plan's bad input exits 1 (exit 2 means "changes" for plan, as with
@@ -53,7 +50,7 @@ func TestPlanBadInputExitsOneWithoutContactingTemporal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tc.args...)
-			assert.Equal(t, planError, code, "stdout: %s\nstderr: %s", stdout, stderr)
+			assert.Equal(t, plan.ExitError, code, "stdout: %s\nstderr: %s", stdout, stderr)
 			assert.Contains(t, stderr, tc.want)
 			assert.Empty(t, stdout)
 		})
@@ -64,73 +61,6 @@ func TestPlanBadInputExitsOneWithoutContactingTemporal(t *testing.T) {
 	// Temporal unreachable: 1 as well.
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
 	code, _, stderr := runCLI(t, "plan", "--tenant-id", goodTenant, "--domain", "contoso.com", "--connect-timeout", "100ms")
-	assert.Equal(t, planError, code)
+	assert.Equal(t, plan.ExitError, code)
 	assert.Contains(t, stderr, "cannot reach Temporal")
-}
-
-func samplePlans() planReport {
-	changed := workflows.PlanResult{TenantID: goodTenant, Domain: "contoso.com", ServicePrincipalID: "sp-1"}
-	changed.Add(workflows.PlanStep{Step: workflows.StepTenantSyncFlag, Action: workflows.PlanChange, Detail: "set onPremisesSyncEnabled to true (it is off)", Drift: workflows.DriftSyncFlagOff})
-	changed.Add(workflows.PlanStep{Step: workflows.StepApplication, Action: workflows.PlanNone, Detail: "found service principal sp-1"})
-	changed.Add(workflows.PlanStep{Step: workflows.StepJobs, Action: workflows.PlanCreate, Detail: "create AD2AADPasswordHash"})
-	changed.Add(workflows.PlanStep{Step: workflows.StepPauseJobs, Action: workflows.PlanPause, Detail: "pause X"})
-	changed.Add(workflows.PlanStep{Step: workflows.StepExchange, Action: workflows.PlanUnknown, Detail: "would check the AD schema"})
-	changed.Add(workflows.PlanStep{Step: workflows.StepStartJobs, Action: workflows.PlanStart, Detail: "start the new job"})
-	return planReport{
-		Tenants: []planTenant{
-			{TenantID: goodTenant, Domain: "contoso.com", WorkflowID: "cloudsync-plan/x", Status: planStatusChanges, Changes: changed.Changes, Steps: changed.Steps, ServicePrincipalID: "sp-1"},
-			{TenantID: goodTenant, Domain: "fabrikam.com", Status: planStatusNoChanges, Steps: []workflows.PlanStep{{Step: workflows.StepTenantSyncFlag, Action: workflows.PlanNone, Detail: "already true"}}},
-			{TenantID: goodTenant, Domain: "northwind.com", Status: planStatusFailed, WorkflowID: "cloudsync-plan/y", Error: "Graph refused"},
-		},
-		Summary: planSummary{Tenants: 3, ToChange: 1, Unchanged: 1, Failed: 1},
-	}
-}
-
-// The text output: Terraform's marks per step, then the fleet's summary line.
-func TestPrintPlansTerraformStyle(t *testing.T) {
-	var b bytes.Buffer
-	printPlans(&b, samplePlans())
-	out := b.String()
-	for _, want := range []string{
-		"tenant " + goodTenant + " domain contoso.com: 4 to change\n",
-		"  ~ tenant-sync-flag           set onPremisesSyncEnabled to true (it is off)\n",
-		"    application                no change: found service principal sp-1\n",
-		"  + jobs                       create AD2AADPasswordHash\n",
-		"  - pause-jobs                 pause X\n",
-		"  ? exchange                   unknown: would check the AD schema\n",
-		"  > start-jobs                 start the new job\n",
-		"tenant " + goodTenant + " domain fabrikam.com: no changes\n",
-		"tenant " + goodTenant + " domain northwind.com: plan failed: Graph refused\n",
-		"\nPlan: 1 tenant to change, 1 unchanged, 1 failed\n",
-	} {
-		assert.Contains(t, out, want)
-	}
-	assert.Equal(t, "Plan: 2 tenants to change, 0 unchanged, 0 failed", planSummaryLine(planSummary{ToChange: 2}))
-}
-
-// The JSON output is the README's shape.
-func TestPlanJSONShape(t *testing.T) {
-	b, err := json.Marshal(samplePlans())
-	require.NoError(t, err)
-	var doc struct {
-		Tenants []struct {
-			TenantID, Domain, WorkflowID, Status, ServicePrincipalID, Error string
-			Changes                                                         int
-			Steps                                                           []struct{ Step, Action, Detail, Drift string }
-		}
-		Summary struct{ Tenants, ToChange, Unchanged, Failed int }
-	}
-	require.NoError(t, json.Unmarshal(b, &doc))
-	require.Len(t, doc.Tenants, 3)
-	require.Equal(t, "changes", doc.Tenants[0].Status)
-	require.Equal(t, 4, doc.Tenants[0].Changes)
-	require.Equal(t, "change", doc.Tenants[0].Steps[0].Action)
-	require.Equal(t, "sync-flag-off", doc.Tenants[0].Steps[0].Drift)
-	require.Equal(t, "no-changes", doc.Tenants[1].Status)
-	require.Equal(t, "failed", doc.Tenants[2].Status)
-	require.Equal(t, "Graph refused", doc.Tenants[2].Error)
-	require.Equal(t, 1, doc.Summary.Failed)
-	for _, key := range []string{`"tenantId"`, `"domain"`, `"workflowId"`, `"status"`, `"changes"`, `"servicePrincipalId"`, `"steps"`, `"step"`, `"action"`, `"detail"`, `"error"`, `"summary"`, `"toChange"`, `"unchanged"`, `"failed"`} {
-		require.True(t, strings.Contains(string(b), key), key)
-	}
 }

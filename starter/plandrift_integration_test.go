@@ -1,132 +1,60 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/activity"
 
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/plan"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
+	"github.com/cloudsync/cloudsync/starter/pkg/view"
 	"github.com/cloudsync/cloudsync/workflows"
 	"github.com/cloudsync/cloudsync/workflows/workflowstest"
 )
 
-// fakeConfigs implements the plan and drift activities by name: a tenant's
-// configuration differs from its spec while it is in drifted; a spec with
-// password hash sync off plans no change; failPlans fail.
-type fakeConfigs struct {
-	mu        sync.Mutex
-	drifted   map[string]bool
-	failPlans map[string]bool
-	fake      *workflowstest.Fake
-}
-
-func (f *fakeConfigs) setDrift(tenant string, on bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.drifted[tenant] = on
-}
-
-func (f *fakeConfigs) checksOf(tenant string) int { return f.fake.DriftChecks(tenant) }
-
-func (f *fakeConfigs) plan(in workflows.PlanInput) workflows.PlanResult {
-	s := in.Spec.Normalized()
-	r := workflows.PlanResult{TenantID: s.TenantID, Domain: s.Domain, ServicePrincipalID: "sp-1"}
-	r.Add(workflows.PlanStep{Step: workflows.StepTenantSyncFlag, Action: workflows.PlanNone, Detail: "onPremisesSyncEnabled already true"})
-	f.mu.Lock()
-	drifted := f.drifted[s.TenantID]
-	f.mu.Unlock()
-	if drifted {
-		r.Add(workflows.PlanStep{Step: workflows.StepSecrets, Action: workflows.PlanCreate, Detail: "add SyncNotificationSettings", Drift: workflows.DriftSecretMissing})
-	}
-	return r
-}
-
-// attach makes the shared fake answer plans and drift checks from f: a
-// tenant in failPlans fails its plan for good, one marked drifted drifts, and
-// a password-hash-sync spec is a schema change (to a plan, not to a drift check).
-func (f *fakeConfigs) attach() {
-	f.fake.DriftEvery = 300 * time.Millisecond
-	f.fake.Before = chainBefore(f.fake.Before, func(_ context.Context, activity string, in any) error {
-		p, ok := in.(workflows.PlanInput)
-		if !ok || activity != workflows.PlanTenantActivity {
-			return nil
-		}
-		f.mu.Lock()
-		fail := f.failPlans[p.Spec.Normalized().TenantID]
-		f.mu.Unlock()
-		if fail {
-			return workflowstest.Refuse("GraphForbidden", "graph: get organization: HTTP 403 Authorization_RequestDenied")
-		}
-		return nil
-	})
-	f.fake.Plan = func(ctx context.Context, in workflows.PlanInput) (workflows.PlanResult, error) {
-		r := f.plan(in)
-		if in.Spec.PasswordHashSync && activity.IsActivity(ctx) && activity.GetInfo(ctx).ActivityType.Name == workflows.PlanTenantActivity {
-			r.Add(workflows.PlanStep{Step: workflows.StepSchema, Action: workflows.PlanChange, Detail: "add CredentialData to Provision Active Directory users", Drift: workflows.DriftCredentialData})
-		}
-		return r, nil
-	}
-}
-
-// chainBefore runs a, then b.
-func chainBefore(a, b func(context.Context, string, any) error) func(context.Context, string, any) error {
-	return func(ctx context.Context, activity string, in any) error {
-		if a != nil {
-			if err := a(ctx, activity, in); err != nil {
-				return err
-			}
-		}
-		return b(ctx, activity, in)
-	}
-}
-
 // planAndDrift drives plan, the drift line of status and list --drifted
 // against the dev server (the caller counts the queries: there must be none).
-func planAndDrift(t *testing.T, cfg *fakeConfigs, jobs *workflowstest.Fake, tenantOK string) {
+func planAndDrift(t *testing.T, jobs *workflowstest.Fake, tenantOK string) {
 	t.Run("plan: exit 0 nothing to change, 2 changes, 1 a failed plan; --output json", func(t *testing.T) {
 		code, stdout, stderr := runCLI(t, "plan", "--tenant-id", tenantOK, "--domain", goodDomain)
-		require.Equal(t, planNoChanges, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, plan.ExitNoChanges, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "tenant "+tenantOK+" domain contoso.com: no changes")
 		assert.Contains(t, stdout, "Plan: 0 tenants to change, 1 unchanged, 0 failed")
 
 		code, stdout, stderr = runCLI(t, "plan", "--tenant-id", tenantOK, "--domain", goodDomain, "--password-hash-sync")
-		require.Equal(t, planChanges, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, plan.ExitChanges, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stdout, "  ~ schema                     add CredentialData to Provision Active Directory users")
 		assert.Contains(t, stdout, "Plan: 1 tenant to change, 0 unchanged, 0 failed")
 
 		const failing = "aaaaaaaa-0000-0000-0000-000000000005"
-		cfg.mu.Lock()
-		cfg.failPlans[failing] = true
-		cfg.mu.Unlock()
+		jobs.FailPlans(failing, workflowstest.Refuse("GraphForbidden", "graph: get organization: HTTP 403 Authorization_RequestDenied"))
 		fleet := writeFile(t, "fleet.csv", "tenantId,domain,passwordHashSync\n"+tenantOK+",contoso.com,true\n"+tenantOK+",fabrikam.com,false\n"+failing+",contoso.com,false\n")
 		code, stdout, stderr = runCLI(t, "plan", "--file", fleet, "--output", "json")
-		require.Equal(t, planError, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, plan.ExitError, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Contains(t, stderr, "1 of 3 plans failed")
-		var rep planReport
+		var rep view.PlanReport
 		require.NoError(t, json.Unmarshal([]byte(stdout), &rep), stdout)
 		require.Len(t, rep.Tenants, 3)
-		assert.Equal(t, planSummary{Tenants: 3, ToChange: 1, Unchanged: 1, Failed: 1}, rep.Summary)
-		assert.Equal(t, planStatusChanges, rep.Tenants[0].Status)
+		assert.Equal(t, view.PlanSummary{Tenants: 3, ToChange: 1, Unchanged: 1, Failed: 1}, rep.Summary)
+		assert.Equal(t, view.PlanStatusChanges, rep.Tenants[0].Status)
 		assert.Equal(t, "fabrikam.com", rep.Tenants[1].Domain, "in the file's order")
-		assert.Equal(t, planStatusNoChanges, rep.Tenants[1].Status)
-		assert.Equal(t, planStatusFailed, rep.Tenants[2].Status)
+		assert.Equal(t, view.PlanStatusNoChanges, rep.Tenants[1].Status)
+		assert.Equal(t, view.PlanStatusFailed, rep.Tenants[2].Status)
 		assert.Contains(t, rep.Tenants[2].Error, "Authorization_RequestDenied")
 		assert.True(t, strings.HasPrefix(rep.Tenants[0].WorkflowID, "cloudsync-plan/"+tenantOK+"/contoso.com/"), rep.Tenants[0].WorkflowID)
 		assert.NotEqual(t, rep.Tenants[0].WorkflowID, rep.Tenants[1].WorkflowID)
 
 		// status --workflow-id shows a plan.
 		code, stdout, stderr = runCLI(t, "status", "--workflow-id", rep.Tenants[0].WorkflowID)
-		require.Equal(t, exitOK, code, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, stderr)
 		assert.Contains(t, stdout, "tenant "+tenantOK+" domain contoso.com: 1 to change")
 		code, stdout, _ = runCLI(t, "status", "--workflow-id", rep.Tenants[2].WorkflowID)
-		assert.Equal(t, exitFailed, code)
+		assert.Equal(t, cmdutil.ExitFailed, code)
 		assert.Contains(t, stdout, "plan failed")
 	})
 
@@ -136,31 +64,31 @@ func planAndDrift(t *testing.T, cfg *fakeConfigs, jobs *workflowstest.Fake, tena
 		var stdout, stderr string
 		ok := assert.Eventually(t, func() bool {
 			code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
-			return code == exitOK && strings.Contains(stdout, driftField("drift", "none (")) && cfg.checksOf(tenantOK) > 0
+			return code == cmdutil.ExitOK && strings.Contains(stdout, driftField("drift", "none (")) && jobs.DriftChecks(tenantOK) > 0
 		}, 15*time.Second, 200*time.Millisecond)
-		require.True(t, ok, "exit %d, %d checks\nstdout:\n%s\nstderr:\n%s", code, cfg.checksOf(tenantOK), stdout, stderr)
+		require.True(t, ok, "exit %d, %d checks\nstdout:\n%s\nstderr:\n%s", code, jobs.DriftChecks(tenantOK), stdout, stderr)
 		code, stdout, _ = runCLI(t, "list", "--drifted")
-		require.Equal(t, exitOK, code)
+		require.Equal(t, cmdutil.ExitOK, code)
 		assert.Contains(t, stdout, "no configuration differs from its spec")
 
-		cfg.setDrift(tenantOK, true)
+		jobs.SetDrift(tenantOK, goodDomain, workflows.PlanStep{Step: workflows.StepSecrets, Action: workflows.PlanCreate, Detail: "add SyncNotificationSettings", Drift: workflows.DriftSecretMissing})
 		ok = assert.Eventually(t, func() bool {
 			code, stdout, stderr = runCLI(t, "status", "--tenant-id", tenantOK, "--domain", goodDomain)
-			return code == exitOK && strings.Contains(stdout, driftField("drift", "secret-missing since"))
+			return code == cmdutil.ExitOK && strings.Contains(stdout, driftField("drift", "secret-missing since"))
 		}, 15*time.Second, 200*time.Millisecond)
 		require.True(t, ok, "exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		assert.Contains(t, stdout, "  + secrets: add SyncNotificationSettings")
 		assert.Contains(t, stdout, "repair: starter onboard")
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "list", "--drifted")
-			return code == exitOK && strings.Contains(stdout, "secret-missing")
+			return code == cmdutil.ExitOK && strings.Contains(stdout, "secret-missing")
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Regexp(t, tenantOK+` +contoso\.com +secret-missing +`, stdout)
 		code, stdout, _ = runCLI(t, "status", "--tenant-id", tenantOK)
-		require.Equal(t, exitOK, code)
+		require.Equal(t, cmdutil.ExitOK, code)
 		assert.Contains(t, stdout, driftField("drift of contoso.com", "secret-missing since"))
 		code, stdout, _ = runCLI(t, "status", "--workflow-id", id)
-		require.Equal(t, exitOK, code)
+		require.Equal(t, cmdutil.ExitOK, code)
 		assert.Contains(t, stdout, driftField("drift", "secret-missing since"))
 		require.Eventually(t, func() bool { return len(jobs.Notified(tenantOK, "", workflows.NotifyDrift)) == 1 }, 10*time.Second, 100*time.Millisecond)
 		n := jobs.Notified(tenantOK, "", workflows.NotifyDrift)[0]
@@ -168,14 +96,14 @@ func planAndDrift(t *testing.T, cfg *fakeConfigs, jobs *workflowstest.Fake, tena
 		assert.Equal(t, "teams-ops", n.Webhook, "the first onboarding's webhook: a re-run without --webhook keeps it")
 
 		// The repair: an onboarding that completes clears it at once.
-		cfg.setDrift(tenantOK, false)
+		jobs.SetDrift(tenantOK, goodDomain)
 		code, stdout, stderr = runCLI(t, "onboard", "--tenant-id", tenantOK, "--domain", goodDomain, "--wait", "--webhook", "teams-ops")
-		require.Equal(t, exitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+		require.Equal(t, cmdutil.ExitOK, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
 		assert.Regexp(t, `drift check: +`+id, stdout)
 		require.Eventually(t, func() bool { return len(jobs.Notified(tenantOK, "", workflows.NotifyDriftRepaired)) == 1 }, 10*time.Second, 100*time.Millisecond)
 		require.Eventually(t, func() bool {
 			code, stdout, _ = runCLI(t, "list", "--drifted")
-			return code == exitOK && strings.Contains(stdout, "no configuration differs from its spec")
+			return code == cmdutil.ExitOK && strings.Contains(stdout, "no configuration differs from its spec")
 		}, 10*time.Second, 200*time.Millisecond, stdout)
 		assert.Len(t, jobs.Notified(tenantOK, "", workflows.NotifyDrift), 1, "notified once")
 	})

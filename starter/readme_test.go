@@ -12,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cloudsync/cloudsync/starter/pkg/cmd/plan"
+	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 )
 
 // readmeCommand is one command of README.md's shell blocks.
@@ -124,7 +127,7 @@ func TestReadmeCommandsWorkAsWritten(t *testing.T) {
 	for _, c := range starter {
 		name := "README.md:" + strings.Join(append([]string{strconv.Itoa(c.line)}, c.args...), " ")
 		t.Run(name, func(t *testing.T) {
-			a := &app{stdout: &strings.Builder{}, stderr: &strings.Builder{}}
+			a := newApp(&strings.Builder{}, &strings.Builder{})
 			root := a.rootCmd()
 			cmd, rest, err := root.Find(c.args)
 			require.NoError(t, err)
@@ -136,12 +139,12 @@ func TestReadmeCommandsWorkAsWritten(t *testing.T) {
 			code, stdout, stderr := runCLI(t, append(c.args, "--connect-timeout", "100ms")...)
 			if cmd.Name() == "plan" {
 				// plan's exit codes are terraform's: every error is 1.
-				assert.Equal(t, planError, code, "%s%s", stdout, stderr)
+				assert.Equal(t, plan.ExitError, code, "%s%s", stdout, stderr)
 				assert.Contains(t, stderr, "cannot reach Temporal", "it should stop at the connection only")
 				return
 			}
-			assert.NotEqual(t, exitUsage, code, "bad input as written:\n%s%s", stdout, stderr)
-			assert.Equal(t, exitUnreachable, code, "it should stop at the connection only:\n%s%s", stdout, stderr)
+			assert.NotEqual(t, cmdutil.ExitUsage, code, "bad input as written:\n%s%s", stdout, stderr)
+			assert.Equal(t, cmdutil.ExitUnreachable, code, "it should stop at the connection only:\n%s%s", stdout, stderr)
 		})
 	}
 	for _, c := range makes {
@@ -161,7 +164,7 @@ func TestHelpExamplesWorkAsWritten(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.Chdir(".."))
 	t.Cleanup(func() { _ = os.Chdir(wd) })
-	a := &app{stdout: &strings.Builder{}, stderr: &strings.Builder{}}
+	a := newApp(&strings.Builder{}, &strings.Builder{})
 	checked := 0
 	for _, cmd := range a.rootCmd().Commands() {
 		var pending string
@@ -184,11 +187,11 @@ func TestHelpExamplesWorkAsWritten(t *testing.T) {
 					return
 				}
 				if cmd.Name() == "plan" {
-					assert.Equal(t, planError, code, "%s%s", stdout, stderr)
+					assert.Equal(t, plan.ExitError, code, "%s%s", stdout, stderr)
 					assert.Contains(t, stderr, "cannot reach Temporal", "it should stop at the connection only")
 					return
 				}
-				assert.Equal(t, exitUnreachable, code, "it should stop at the connection only:\n%s%s", stdout, stderr)
+				assert.Equal(t, cmdutil.ExitUnreachable, code, "it should stop at the connection only:\n%s%s", stdout, stderr)
 			})
 		}
 	}

@@ -30,8 +30,9 @@ type Fake struct {
 	// Before, when set, runs first in every activity with the activity's name
 	// and input; an error fails the activity with it.
 	Before func(ctx context.Context, activity string, in any) error
-	// Plan, when set, answers PlanTenant and CheckDrift (default: nothing
-	// to change); DriftEvery is the drift interval (default the worker's).
+	// Plan, when set, answers PlanTenant and CheckDrift in place of the
+	// fake's configurations (SetDrift, FailPlans); DriftEvery is the drift
+	// interval (default the worker's).
 	Plan       func(ctx context.Context, in workflows.PlanInput) (workflows.PlanResult, error)
 	DriftEvery time.Duration
 
@@ -42,6 +43,8 @@ type Fake struct {
 	resumes     map[string][]workflows.ResumeInput
 	notes       []workflows.Notification
 	driftChecks map[string]int
+	configs     map[string]*configuration // tenant/domain
+	planErrs    map[string]error          // tenant
 }
 
 // Activities are the activities a worker registers (w.RegisterActivity):
@@ -54,7 +57,8 @@ func (f *Fake) Activities() *Activities { return &Activities{f} }
 // New returns a fake with no tenant onboarded and no job quarantined.
 func New() *Fake {
 	return &Fake{apps: map[string]bool{}, quarantined: map[string]bool{}, restarts: map[string][]workflows.RestartInput{},
-		resumes: map[string][]workflows.ResumeInput{}, driftChecks: map[string]int{}}
+		resumes: map[string][]workflows.ResumeInput{}, driftChecks: map[string]int{},
+		configs: map[string]*configuration{}, planErrs: map[string]error{}}
 }
 
 func (f *Fake) before(ctx context.Context, activity string, in any) error {
