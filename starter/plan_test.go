@@ -2,7 +2,8 @@ package main
 
 import (
 	"net"
-	"sync/atomic"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,14 +21,17 @@ func TestPlanBadInputExitsOneWithoutContactingTemporal(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	var accepted atomic.Int32
+	var mu sync.Mutex
+	var accepted []string // remote addresses, in the order accepted
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			accepted.Add(1)
+			mu.Lock()
+			accepted = append(accepted, c.RemoteAddr().String())
+			mu.Unlock()
 			c.Close()
 		}
 	}()
@@ -55,8 +59,19 @@ func TestPlanBadInputExitsOneWithoutContactingTemporal(t *testing.T) {
 			assert.Empty(t, stdout)
 		})
 	}
-	time.Sleep(50 * time.Millisecond)
-	assert.Zero(t, accepted.Load(), "bad input opened a connection to Temporal")
+	// A connection of ours, accepted after any the CLI made (accepts are
+	// in order): once it is, the CLI's would have been too.
+	probe, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer probe.Close()
+	require.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(accepted, probe.LocalAddr().String())
+	}, 5*time.Second, 5*time.Millisecond)
+	mu.Lock()
+	assert.Equal(t, []string{probe.LocalAddr().String()}, accepted, "bad input opened a connection to Temporal")
+	mu.Unlock()
 
 	// Temporal unreachable: 1 as well.
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")

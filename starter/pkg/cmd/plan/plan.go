@@ -9,13 +9,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cloudsync/cloudsync/starter/pkg/cmdutil"
 	"github.com/cloudsync/cloudsync/starter/pkg/spec"
@@ -192,39 +193,25 @@ func problemsSuffix(p cmdutil.Problems) string {
 // would meet stops it.
 func (o *PlanOptions) runPlans(ctx context.Context, c *visibility.Conn, specs []workflows.TenantSpec, concurrency int, timeout time.Duration) (view.PlanReport, error) {
 	rep := view.PlanReport{Tenants: make([]view.PlanTenant, len(specs))}
-	slots := make(chan struct{}, concurrency)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var abort error
+	var g errgroup.Group
+	g.SetLimit(concurrency)
+	var failed atomic.Bool // the plans started go on; no more start
 	for i, s := range specs {
 		n := s.Normalized()
 		rep.Tenants[i] = view.PlanTenant{TenantID: n.TenantID, Domain: n.Domain}
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-		}
-		mu.Lock()
-		stop := abort != nil
-		mu.Unlock()
-		if ctx.Err() != nil || stop {
+		if ctx.Err() != nil || failed.Load() {
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-slots }()
+		g.Go(func() error {
 			t, err := o.planOne(ctx, c, s, timeout)
-			if err != nil {
-				mu.Lock()
-				if abort == nil {
-					abort = err
-				}
-				mu.Unlock()
-			}
 			rep.Tenants[i] = t
-		}()
+			if err != nil {
+				failed.Store(true)
+			}
+			return err
+		})
 	}
-	wg.Wait()
+	abort := g.Wait()
 	if ctx.Err() != nil {
 		return rep, cmdutil.Exitf(cmdutil.ExitInterrupted, "interrupted: the plans started go on until they end (they change nothing)")
 	}
