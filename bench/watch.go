@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
@@ -22,12 +21,7 @@ func watchTenant(i int) string { return fmt.Sprintf("5eed0000-b000-4000-8000-%01
 // memo registers the job with the poller).
 func startWatcher(ctx context.Context, c client.Client, tenant string, job graphsim.SeededJob) error {
 	in := workflows.WatchInput{TenantID: tenant, Domain: "example.com", ServicePrincipalID: job.ServicePrincipalID, JobID: job.JobID}
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.WatchWorkflowID(tenant, job.JobID), TaskQueue: workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		TypedSearchAttributes:    workflows.WatchSearchAttributes(in),
-		Memo:                     workflows.WatchMemo(in),
-	}, workflows.WatchSyncJobWorkflow, in)
+	_, err := c.ExecuteWorkflow(ctx, workflows.WatchStartOptions(in), workflows.WatchSyncJobWorkflow, in)
 	return err
 }
 

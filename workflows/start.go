@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"time"
 
 	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -47,6 +48,39 @@ func WatchStartOptions(in WatchInput) client.StartWorkflowOptions {
 		TypedSearchAttributes:                    w.attrs,
 		Memo:                                     w.memo,
 		StaticSummary:                            w.summary,
+	}
+}
+
+// PlanStartOptions are the start options of one plan: its own id (plans of
+// one tenant may run at once: they only read) and a bound on how long it may
+// take.
+func PlanStartOptions(spec TenantSpec, nonce string, timeout time.Duration) client.StartWorkflowOptions {
+	n := spec.Normalized()
+	return client.StartWorkflowOptions{
+		ID:                       PlanWorkflowID(n.TenantID, n.Domain, nonce),
+		TaskQueue:                TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionTimeout: timeout,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(SearchTenant.ValueSet(n.TenantID), SearchDomain.ValueSet(n.Domain)),
+		StaticSummary:            fmt.Sprintf("Plan %s (%s)", n.Domain, n.TenantID),
+	}
+}
+
+// OffboardStartOptions start an offboarding under its deterministic id: a
+// second one of the same pair is refused while one runs.
+func OffboardStartOptions(in OffboardInput) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                                       OffboardWorkflowID(in.TenantID, in.Domain),
+		TaskQueue:                                TaskQueue,
+		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchTenant.ValueSet(in.TenantID), SearchDomain.ValueSet(in.Domain),
+			// Set here (free) rather than by the workflow's first upsert.
+			SearchPhase.ValueSet(PhaseInventory), SearchOutcome.ValueSet(OnboardingRunning),
+		),
+		StaticSummary: fmt.Sprintf("Offboard %s (%s)", in.Domain, in.TenantID),
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -173,24 +172,6 @@ func offboardRun(ctx context.Context, o *OffboardOptions) error {
 	return o.offboardStart(ctx, c, o.Input, o.flags)
 }
 
-// offboardStartOptions starts an offboarding under its deterministic id: a
-// second one of the same pair is refused while one runs.
-func offboardStartOptions(in workflows.OffboardInput) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                                       workflows.OffboardWorkflowID(in.TenantID, in.Domain),
-		TaskQueue:                                workflows.TaskQueue,
-		WorkflowIDConflictPolicy:                 enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.SearchTenant.ValueSet(in.TenantID), workflows.SearchDomain.ValueSet(in.Domain),
-			// Set here (free) rather than by the workflow's first upsert.
-			workflows.SearchPhase.ValueSet(workflows.PhaseInventory), workflows.SearchOutcome.ValueSet(workflows.OnboardingRunning),
-		),
-		StaticSummary: fmt.Sprintf("Offboard %s (%s)", in.Domain, in.TenantID),
-	}
-}
-
 func (o *OffboardOptions) offboardStart(ctx context.Context, c *visibility.Conn, in workflows.OffboardInput, f offboardFlags) error {
 	id := workflows.OffboardWorkflowID(in.TenantID, in.Domain)
 	// An onboarding of the pair would make what this removes.
@@ -201,7 +182,7 @@ func (o *OffboardOptions) offboardStart(ctx context.Context, c *visibility.Conn,
 	} else if err != nil && !cmdutil.IsNotFound(err) {
 		return c.TemporalError("cannot look up the onboarding "+onb, err)
 	}
-	run, err := c.Start(ctx, offboardStartOptions(in), workflows.OffboardTenantWorkflow, in)
+	run, err := c.Start(ctx, workflows.OffboardStartOptions(in), workflows.OffboardTenantWorkflow, in)
 	runID := ""
 	switch {
 	case errors.Is(err, cmdutil.ErrAlreadyStarted):

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 
@@ -237,14 +235,7 @@ func (o *PlanOptions) runPlans(ctx context.Context, c *visibility.Conn, specs []
 func (o *PlanOptions) planOne(ctx context.Context, c *visibility.Conn, s workflows.TenantSpec, timeout time.Duration) (view.PlanTenant, error) {
 	n := s.Normalized()
 	t := view.PlanTenant{TenantID: n.TenantID, Domain: n.Domain, Status: view.PlanStatusFailed}
-	opts := client.StartWorkflowOptions{
-		ID:                       workflows.PlanWorkflowID(n.TenantID, n.Domain, nonce()),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionTimeout: timeout,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.SearchTenant.ValueSet(n.TenantID), workflows.SearchDomain.ValueSet(n.Domain)),
-		StaticSummary:            fmt.Sprintf("Plan %s (%s)", n.Domain, n.TenantID),
-	}
+	opts := workflows.PlanStartOptions(n, nonce(), timeout)
 	t.WorkflowID = opts.ID
 	run, err := c.Start(ctx, opts, workflows.PlanTenantWorkflow, workflows.PlanInput{Spec: s})
 	if err != nil {
