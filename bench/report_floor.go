@@ -126,6 +126,11 @@ func (r *Results) floorMarkdown(p func(string, ...any)) {
 		"previous one's result), upserts before its steps and with its completion, registers a query handler, and is started with the starter's "+
 		"start options (the same four search attributes); its worker is a process of its own with `cmd/worker`'s defaults (200 activities and "+
 		"100 workflow tasks at once, pollers scaled by the SDK). A clean run retries nothing, so neither does the floor.", shape)
+	if other := r.otherFloorShapes(shape); other != "" {
+		p("")
+		p("Rows measured on an earlier build of the onboarding had another shape, and their floor copied it: %s. Each ratio compares a fleet "+
+			"with the floor of its own shape.", other)
+	}
 	p("")
 	p("Its children are started together and **stay open**, waiting for a signal that never comes, with the watchers' search attributes. " +
 		"That is the engine's least for \"start a child that outlives its parent\": a child that ended at once would cost the floor more than " +
@@ -344,4 +349,21 @@ func (r *Results) runsLine() string {
 	}
 	return "The figures come from " + fmt.Sprint(len(r.Runs)) + " runs of `go run ./bench` on this machine the same day, one phase at a time " +
 		"(`-merge`; each ratio below compares figures of one run): " + strings.Join(parts, "; ") + "."
+}
+
+// otherFloorShapes lists the phases whose onboarding had another shape than
+// the one the section names (phases merged from runs of earlier builds).
+func (r *Results) otherFloorShapes(shape string) string {
+	var out []string
+	for _, set := range []struct {
+		server string
+		ts     []throughputResult
+	}{{"dev server", r.Throughput}, {"cluster", r.Cluster}} {
+		for _, t := range set.ts {
+			if t.Floor != nil && t.Floor.Shape.String() != shape {
+				out = append(out, fmt.Sprintf("%s N = %d: %s", set.server, t.N, t.Floor.Shape))
+			}
+		}
+	}
+	return strings.Join(out, "; ")
 }
