@@ -75,7 +75,7 @@ func badInputs(t *testing.T) []badInput {
 		{"unknown YAML field", []string{"onboard", "--file", writeFile(t, "unknown.yaml", goodYAML+"passwordHashSynch: true\n")},
 			[]string{"unknown.yaml:3: passwordHashSynch: unknown field", "passwordHashSync"}},
 		{"oversized unknown YAML field", []string{"onboard", "--file", writeFile(t, "bigkey.yaml", goodYAML+strings.Repeat("k", 1000)+": 1\n")},
-			[]string{"bigkey.yaml:3: "}},
+			[]string{"bigkey.yaml:3: kkk", "...: unknown field"}},
 		{"unknown nested YAML field", []string{"onboard", "--file", writeFile(t, "nested.yaml", goodYAML+"deleteThreshold:\n  valu: 10\n")},
 			[]string{"nested.yaml:4: deleteThreshold.valu: unknown field", "known fields in deleteThreshold: enabled, value"}},
 		{"wrong YAML type", []string{"onboard", "--file", writeFile(t, "type.yaml", goodYAML+"deleteThreshold:\n  value: abc\n")},
@@ -424,4 +424,31 @@ func TestStarterDoesNotLinkGraphSDK(t *testing.T) {
 		assert.NotEqual(t, "github.com/cloudsync/cloudsync/graph", d)
 		assert.NotEqual(t, "github.com/cloudsync/cloudsync/activities", d)
 	}
+}
+
+// --webhook with a URL is refused without printing it (a webhook URL is a
+// secret), before anything is sent to Temporal.
+func TestWebhookURLIsNotEchoed(t *testing.T) {
+	isolateEnv(t)
+	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
+	for _, cmd := range [][]string{
+		{"onboard", "--tenant-id", goodTenant, "--domain", "contoso.com"},
+		{"watch", "--tenant-id", goodTenant, "--service-principal-id", "sp", "--job-id", "AD2AADProvisioning.abc.def"},
+	} {
+		code, stdout, stderr := runCLI(t, append(cmd, "--webhook", "https://hooks.example.com/services/secret-token-xyz")...)
+		assert.Equal(t, 2, code, "%v: %s", cmd, stderr)
+		assert.Contains(t, stderr, "--webhook: a URL is not a webhook name", cmd)
+		assert.NotContains(t, stdout+stderr, "secret-token", cmd)
+		assert.NotContains(t, stdout+stderr, "hooks.example.com", cmd)
+	}
+}
+
+// An address pasted with credentials in it is refused without printing them.
+func TestUnreachableAddressHidesCredentials(t *testing.T) {
+	isolateEnv(t)
+	t.Setenv("TEMPORAL_ADDRESS", "alice:hunter2@127.0.0.1:1")
+	code, _, stderr := runCLI(t, "list", "--connect-timeout", "1s")
+	assert.Equal(t, 5, code, stderr)
+	assert.Contains(t, stderr, "cannot reach Temporal at <credentials>@127.0.0.1:1")
+	assert.NotContains(t, stderr, "hunter2")
 }

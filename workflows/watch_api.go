@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // The watching contract. One WatchSyncJob entity per job holds the job's
@@ -55,6 +56,16 @@ var webhookNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 // ValidWebhookName reports whether name can name a webhook (--webhook name=url).
 func ValidWebhookName(name string) bool { return webhookNameRE.MatchString(name) }
 
+// WebhookNameProblem says why name is not a webhook name, without repeating
+// it when it looks like a URL: a webhook URL is a secret (its path is often
+// the token), so it must not reach a terminal, a log or a history.
+func WebhookNameProblem(name string) string {
+	if strings.Contains(name, "://") || strings.Contains(name, "/") {
+		return "a URL is not a webhook name: the URL is a secret and stays on the worker (worker --webhook name=url); give the name"
+	}
+	return fmt.Sprintf("%q is not a webhook name: lower-case letters, digits, . _ - (the name given to the worker's --webhook name=url)", clipText(name))
+}
+
 // Validate checks options as the CLI and the workflow both do.
 func (o WatchOptions) Validate() error {
 	var errs []error
@@ -62,7 +73,7 @@ func (o WatchOptions) Validate() error {
 		errs = append(errs, fmt.Errorf("reminder interval %s is too short: at least %s", o.ReminderInterval, MinReminderInterval))
 	}
 	if o.Webhook != "" && !ValidWebhookName(o.Webhook) {
-		errs = append(errs, fmt.Errorf("webhook %q is not a webhook name (lower-case letters, digits, . _ -; the URL is configured on the worker with --webhook name=url)", clipText(o.Webhook)))
+		errs = append(errs, errors.New("webhook: "+WebhookNameProblem(o.Webhook)))
 	}
 	if len(o.Approvers) > MaxApprovers {
 		errs = append(errs, fmt.Errorf("%d approvers: at most %d (use a group address)", len(o.Approvers), MaxApprovers))
@@ -352,10 +363,14 @@ func checkLength(name, v string, max int) error {
 }
 
 func clipText(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	if len(s) <= 40 {
+		return s
 	}
-	return s
+	cut := 40
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut-- // never half a character
+	}
+	return s[:cut] + "…"
 }
 
 // WatchState is the watcher's state: what the status query answers, and what

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -643,4 +644,22 @@ func TestWatchStartedWithItsMemoAndAttributesWritesNothingAtStart(t *testing.T) 
 			require.Equal(t, 1, upserts, "the phase")
 		}
 	}
+}
+
+// A webhook URL given where a name belongs is a secret: the refusal says so
+// without repeating it (it would reach a terminal, a log or a history).
+func TestWebhookURLGivenAsANameIsNotRepeated(t *testing.T) {
+	const url = "https://hooks.example.com/services/T000/B000/secret-token-xyz"
+	err := WatchOptions{Webhook: url}.Validate()
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "hooks.example.com")
+	require.NotContains(t, err.Error(), "secret-token")
+	require.Contains(t, err.Error(), "give the name")
+	require.Contains(t, WatchOptions{Webhook: "Bad Name"}.Validate().Error(), `"Bad Name" is not a webhook name`)
+}
+
+func TestClipTextNeverSplitsACharacter(t *testing.T) {
+	c := clipText(strings.Repeat("é", 30))
+	require.True(t, utf8.ValidString(c), c)
+	require.True(t, strings.HasSuffix(c, "…"))
 }

@@ -3,6 +3,7 @@ package cmdutil
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -113,7 +114,12 @@ func (c *ConnFlags) Dial(ctx context.Context, stderr io.Writer, dial Dialer) (*C
 		if ctx.Err() != nil {
 			return nil, Exitf(ExitInterrupted, "interrupted")
 		}
-		return nil, Exitf(ExitUnreachable, "cannot reach Temporal at %s: %v. Start it with `make dev-server` or set TEMPORAL_ADDRESS", opts.HostPort, err)
+		msg := fmt.Sprintf("cannot reach Temporal at %s: %v. Start it with `make dev-server` or set TEMPORAL_ADDRESS", opts.HostPort, err)
+		if at := strings.LastIndex(opts.HostPort, "@"); at >= 0 {
+			// An address pasted with credentials in it: never print them.
+			msg = strings.ReplaceAll(msg, opts.HostPort[:at], "<credentials>")
+		}
+		return nil, Exitf(ExitUnreachable, "%s", msg)
 	}
 	dc := opts.DataConverter
 	if dc == nil {

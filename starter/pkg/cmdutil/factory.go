@@ -1,6 +1,6 @@
 // Package cmdutil is what every starter command shares: the Factory (IO
-// streams, the Temporal dialer, the output format), the exit-code error, and
-// the flag sets and checks several commands use.
+// streams, the Temporal dialer, the connection flags), the output format,
+// the exit-code error, and the flag sets and checks several commands use.
 package cmdutil
 
 import (
@@ -31,12 +31,6 @@ func IsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
-
-// StdoutIsTerminal says whether stdout is a terminal.
-func (s *IOStreams) StdoutIsTerminal() bool { return IsTerminal(s.Out) }
-
-// StderrIsTerminal says whether stderr is a terminal.
-func (s *IOStreams) StderrIsTerminal() bool { return IsTerminal(s.ErrOut) }
 
 // Factory builds what commands need; the root command owns one and hands
 // it to every subcommand, and tests build their own.

@@ -169,7 +169,7 @@ func (f *WatchFlags) Options(p *Problems, changed func(string) bool) workflows.W
 	if changed("webhook") {
 		name := strings.TrimSpace(f.webhook)
 		if !workflows.ValidWebhookName(name) {
-			p.Add("--webhook", "%q is not a webhook name: lower-case letters, digits, . _ - (the name given to the worker's --webhook name=url)", text.Clip(name))
+			p.Add("--webhook", "%s", workflows.WebhookNameProblem(name))
 		} else {
 			o.Webhook = name
 		}

@@ -1,7 +1,10 @@
 package spec
 
 import (
+	"cmp"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -82,9 +85,21 @@ func (e *Problems) inFile(name string) *Problems {
 }
 
 // problemsOf is nil for no problem, so callers can return it as an error.
+// The list is in line order (a problem without a line last), as an editor
+// jumps through file:line; decoding and validation find them in another.
 func problemsOf(what, file string, list []Problem) error {
 	if len(list) == 0 {
 		return nil
 	}
+	slices.SortStableFunc(list, func(a, b Problem) int {
+		return cmp.Compare(lineOrder(a.Line), lineOrder(b.Line))
+	})
 	return (&Problems{What: what, List: list}).inFile(file)
+}
+
+func lineOrder(line int) int {
+	if line <= 0 {
+		return math.MaxInt
+	}
+	return line
 }

@@ -184,7 +184,7 @@ func TestParseSpecYAMLReportsDecodingAndValidationAtOnce(t *testing.T) {
 	assert.Len(t, strings.Split(msg, "\n"), 5, msg)
 }
 
-// buildSpec is buildSpecs for one tenant: a fleet file is refused.
+// buildSpec is Build for one tenant: a fleet file is refused.
 func buildSpec(f Flags, changed func(name string) bool, readFile func(path string) ([]byte, error)) (workflows.TenantSpec, error) {
 	s, fleet, err := Build(f, changed, readFile)
 	if err == nil && fleet != nil {

@@ -1,15 +1,22 @@
 // Package text holds the small string helpers the starter's messages share.
 package text
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Clip keeps oversized values (a pasted file, a runaway argument) out of
 // messages.
 func Clip(s string) string {
-	if len(s) > 64 {
-		return s[:61] + "..."
+	if len(s) <= 64 {
+		return s
 	}
-	return s
+	cut := 61
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut-- // never half a character
+	}
+	return s[:cut] + "..."
 }
 
 // Plural picks the word for n.

@@ -81,8 +81,8 @@ func StatusWord(s enums.WorkflowExecutionStatus) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "WORKFLOW_EXECUTION_STATUS_"))
 }
 
-// Visibility queries. Every value put in one has been validated (GUID, DNS
-// name), so none holds a quote.
+// Quoted quotes a value for a visibility query. Every value put in one has
+// been validated (GUID, DNS name), so none holds a quote; one is dropped.
 func Quoted(v string) string { return "'" + strings.ReplaceAll(v, "'", "") + "'" }
 
 func WatchersQuery(tenant, domain string, runningOnly bool) string {

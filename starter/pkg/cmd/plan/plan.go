@@ -59,7 +59,7 @@ the Exchange check's discover (a POST) is not sent: the step says what an
 onboarding would do.
 
 The inputs are onboard's: the spec flags, or --file with one spec or a fleet
-(YAML list, "tenants: [...]", or CSV). Each tenant is planned by a view.PlanTenant
+(YAML list, "tenants: [...]", or CSV). Each tenant is planned by a PlanTenant
 workflow of its own (workflow id cloudsync-plan/<tenant>/<domain>/<random>).
 
   + create     an object would be created (application, jobs, secrets)
@@ -186,7 +186,7 @@ func problemsSuffix(p cmdutil.Problems) string {
 	return "\n" + p.Err("invalid options").Error()
 }
 
-// runPlans starts one view.PlanTenant per spec (at most concurrency at once) and
+// runPlans starts one PlanTenant workflow per spec (at most concurrency at once) and
 // waits for their results, in the specs' order. A Temporal error every start
 // would meet stops it.
 func (o *PlanOptions) runPlans(ctx context.Context, c *visibility.Conn, specs []workflows.TenantSpec, concurrency int, timeout time.Duration) (view.PlanReport, error) {

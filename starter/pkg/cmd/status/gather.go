@@ -44,7 +44,7 @@ func (opts *StatusOptions) offboardingsInto(ctx context.Context, c *visibility.C
 	return nil
 }
 
-// statusView gathers what status shows; nil with an error when there is
+// gather collects what status shows; nil with an error when there is
 // nothing to show. The error, when there is a view too, carries the exit
 // code (and a message for stderr).
 func (opts *StatusOptions) gather(ctx context.Context, tenant, domain, workflowID string) (*View, error) {

@@ -118,7 +118,7 @@ func statusTarget(tenant, domain, workflowID string) (id, label string, err erro
 	return id, fmt.Sprintf("of tenant %s domain %s (workflow id %s)", n.TenantID, n.Domain, id), nil
 }
 
-// statusView is what status shows (--output json: this document).
+// View is what status shows (--output json: this document).
 type View struct {
 	Onboardings []view.OnboardingView `json:"onboardings"`
 	Watchers    []view.WatcherView    `json:"watchers"`
