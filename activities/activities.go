@@ -159,7 +159,7 @@ func (a *Activities) EnableTenantSync(ctx context.Context, in wf.TenantInput) (w
 // workflow id: instantiate always creates a new app, so a re-run under
 // another name, and a retry, must find the first one rather than make a second.
 func (a *Activities) EnsureApplication(ctx context.Context, in wf.EnsureApplicationInput) (wf.ApplicationResult, error) {
-	res := wf.ApplicationResult{Report: wf.StepReport{Step: wf.StepApplication}}
+	res := wf.ApplicationResult{Report: wf.StepReport{Step: wf.StepApplication}, DriftInterval: a.driftInterval()}
 	c, err := a.client(in.TenantID)
 	if err != nil {
 		return res, err

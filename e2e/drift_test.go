@@ -156,10 +156,16 @@ func TestDriftReportedWithinOneCheckAndRepairedByOnboard(t *testing.T) {
 	_, _, status := e.driftOf(t, id)
 	require.Equal(t, enums.WORKFLOW_EXECUTION_STATUS_CANCELED, status)
 	it := e.client.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	cancelled := false
+	cancelled, waited := false, false
 	for it.HasNext() {
 		ev, err := it.Next()
 		require.NoError(t, err)
+		// Started by the onboarding with its interval and first state, the
+		// check writes nothing before its first wait (lean-onboarding 3).
+		waited = waited || ev.GetTimerStartedEventAttributes() != nil
+		if !waited && (ev.GetMarkerRecordedEventAttributes() != nil || ev.GetWorkflowPropertiesModifiedEventAttributes() != nil) {
+			t.Fatalf("the drift check wrote %s at its start", ev.GetEventType())
+		}
 		if ev.GetWorkflowExecutionCancelRequestedEventAttributes() != nil {
 			cancelled = true
 		}

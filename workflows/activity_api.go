@@ -39,6 +39,9 @@ type ApplicationResult struct {
 	AppID               string     `json:"appId"`
 	ServicePrincipalID  string     `json:"servicePrincipalId"`
 	Report              StepReport `json:"report"`
+	// DriftInterval is the worker's drift interval, handed to the drift
+	// check the onboarding starts, which then needs no read of its own.
+	DriftInterval time.Duration `json:"driftInterval,omitempty"`
 }
 
 // ServicePrincipalInput names a tenant's service principal.

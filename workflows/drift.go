@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -59,7 +60,9 @@ func (d *drifter) run(ctx workflow.Context) (DriftState, error) {
 	case d.st.Runs > 1:
 		// Continued as new: the next check is when it was due.
 	case d.in.Converged:
-		d.converged(ctx)
+		if !d.adoptStartMemo(ctx) {
+			d.converged(ctx)
+		}
 	default:
 		checkNow = true
 	}
@@ -158,6 +161,35 @@ func (d *drifter) converged(ctx workflow.Context) {
 	d.st.NextCheck = now.Add(d.interval(ctx))
 	d.notifyIfChanged(ctx, " by an onboarding")
 	d.publish(ctx)
+}
+
+// convergedDriftState is a new drift check's state when the onboarding that
+// starts it has just made Graph match the spec: what converged computes for
+// a fresh check, so the onboarding can set it at start.
+func convergedDriftState(now time.Time, interval time.Duration) DriftState {
+	return DriftState{Status: DriftNone, CheckedAt: now, By: "onboarding", Since: now, Notified: DriftNone,
+		Interval: interval, NextCheck: now.Add(interval), Runs: 1}
+}
+
+// adoptStartMemo takes the first state the onboarding set in this check's
+// memo at start (lean-onboarding version 3), so that neither the interval
+// nor the memo is written again; false when there is none.
+func (d *drifter) adoptStartMemo(ctx workflow.Context) bool {
+	p, ok := workflow.GetInfo(ctx).Memo.GetFields()[DriftMemoKey]
+	if !ok || d.st.Runs != 1 {
+		return false
+	}
+	var st DriftState
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &st); err != nil || st.Runs != 1 || st.Interval <= 0 {
+		return false
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return false
+	}
+	d.st, d.published = st, string(b)
+	d.publish(ctx) // the details only: the memo and the attribute already say it
+	return true
 }
 
 // receiveSpecs takes the specs sent meanwhile (the last one wins) and says

@@ -25,6 +25,8 @@ type fakeConfig struct {
 	fail    error
 	checks  []PlanInput
 	notes   []Notification
+	// intervalReads counts the drift check's reads of the worker's interval.
+	intervalReads int
 }
 
 func (f *fakeConfig) set(changes ...PlanStep) {
@@ -78,7 +80,12 @@ func newDriftEnv(t *testing.T) (env *testsuite.TestWorkflowEnvironment, f *fakeC
 	f = &fakeConfig{}
 	env.RegisterActivityWithOptions(f.check, activity.RegisterOptions{Name: CheckDriftActivity})
 	env.RegisterActivityWithOptions(f.notify, activity.RegisterOptions{Name: NotifyActivity})
-	env.RegisterActivityWithOptions(func(context.Context) (time.Duration, error) { return time.Hour, nil }, activity.RegisterOptions{Name: DriftIntervalActivity})
+	env.RegisterActivityWithOptions(func(context.Context) (time.Duration, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.intervalReads++
+		return time.Hour, nil
+	}, activity.RegisterOptions{Name: DriftIntervalActivity})
 	env.RegisterWorkflowWithOptions(WatchDrift, workflow.RegisterOptions{Name: WatchDriftWorkflow})
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: DriftWorkflowID(tTenant, "contoso.com")})
 	require.NoError(t, env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(
@@ -323,4 +330,21 @@ func TestPlanTenantWorkflow(t *testing.T) {
 	var ae *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &ae))
 	require.Equal(t, ValidationErrorType, ae.Type())
+}
+
+// The first state an onboarding sets in a new drift check's memo
+// (lean-onboarding version 3) is the one the check computes itself when
+// started without it, so adopting it changes nothing but the cost (the
+// interval read and the memo upsert; e2e/drift_test.go checks those on a
+// real server: the test suite does not hand a memo set at start to the
+// workflow).
+func TestDriftFirstStateIsTheChecksOwn(t *testing.T) {
+	env, f, _, memos := newDriftEnv(t)
+	start := env.Now().UTC()
+	at(env, 90*time.Minute, func() { env.CancelWorkflow() })
+	env.ExecuteWorkflow(WatchDriftWorkflow, DriftInput{Spec: driftSpec(), Converged: true})
+	requireCancelled(t, env)
+	require.Equal(t, 1, f.intervalReads)
+	require.Len(t, *memos, 2, "the first state, then the first check's")
+	require.Equal(t, (*memos)[0], convergedDriftState(start, time.Hour))
 }

@@ -73,6 +73,9 @@ type onboarding struct {
 	// converge: this run makes Graph match a spec that turned a feature off
 	// (changeConverge); nil until a run first needs to know.
 	converge *bool
+	// driftInterval is the worker's, from the application step (0: the
+	// drift check reads it itself).
+	driftInterval time.Duration
 }
 
 // changeConverge gates the steps that undo a feature the spec turned off
@@ -94,7 +97,10 @@ func (o *onboarding) converging(ctx workflow.Context) bool {
 // step and the writeback job's creation as the exchange step in
 // CloudSyncStep, and the jobs steps hand their listing on (JobsSeen).
 // Version 2 (the engine floor, BENCHMARKS.md): the watchers are started
-// together, with their phase and first state set at start.
+// together, with their phase and first state set at start. Version 3: the
+// drift check is started with its interval and first state set (no read of
+// the interval, no memo upsert at its start), and without a version marker
+// of its own (changeDrift).
 const changeLean = "lean-onboarding"
 
 // watcherAttributes are a watcher's search attributes at start.
@@ -112,7 +118,7 @@ func (o *onboarding) setup(ctx workflow.Context) error {
 
 func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	res := &o.progress.Result
-	o.leanVersion = workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, 2)
+	o.leanVersion = workflow.GetVersion(ctx, changeLean, workflow.DefaultVersion, 3)
 	o.lean = o.leanVersion >= 1
 	if err := o.in.Spec.Validate(); err != nil {
 		var ve *ValidationError
@@ -141,6 +147,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 	}
 	res.ApplicationObjectID, res.AppID, res.ServicePrincipalID = app.ApplicationObjectID, app.AppID, app.ServicePrincipalID
 	o.spCreated = app.CreatedAt
+	o.driftInterval = app.DriftInterval
 	o.report(app.Report)
 	sp := ServicePrincipalInput{s.TenantID, app.ServicePrincipalID}
 	if err := runStepErr(ctx, o, StepSPVisible, replicationPoll, OnboardingActivities.WaitForServicePrincipal, sp); err != nil {
@@ -233,7 +240,7 @@ func (o *onboarding) run(ctx workflow.Context) (OnboardResult, error) {
 
 	// 8. The drift check of this configuration: started, or handed the spec
 	// this run made Graph match.
-	if (o.in.Watch == nil || *o.in.Watch) && workflow.GetVersion(ctx, changeDrift, workflow.DefaultVersion, 1) >= 1 {
+	if (o.in.Watch == nil || *o.in.Watch) && (o.leanVersion >= 3 || workflow.GetVersion(ctx, changeDrift, workflow.DefaultVersion, 1) >= 1) {
 		o.watchDrift(ctx)
 	}
 
@@ -256,7 +263,12 @@ func (o *onboarding) watchDrift(ctx workflow.Context) {
 	res := &o.progress.Result
 	wid := DriftWorkflowID(o.spec.TenantID, o.spec.Domain)
 	in := DriftInput{Spec: o.spec, Exchange: res.Exchange, Webhook: o.in.WatchOptions.Webhook, Converged: true}
-	cctx := workflow.WithChildOptions(ctx, driftChildOptions(o.spec.TenantID, o.spec.Domain))
+	opts := driftChildOptions(o.spec.TenantID, o.spec.Domain)
+	if o.leanVersion >= 3 && o.driftInterval > 0 {
+		// Its first state, as it would publish it: set at start, it costs no upsert.
+		opts.Memo = map[string]any{DriftMemoKey: convergedDriftState(workflow.Now(ctx), o.driftInterval)}
+	}
+	cctx := workflow.WithChildOptions(ctx, opts)
 	var exec workflow.Execution
 	err := workflow.ExecuteChildWorkflow(cctx, WatchDriftWorkflow, in).GetChildWorkflowExecution().Get(ctx, &exec)
 	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {

@@ -95,7 +95,8 @@ func (a *Activities) EnsureApplication(ctx context.Context, in workflows.EnsureA
 		out = workflows.OutcomeUnchanged
 	}
 	return workflows.ApplicationResult{ApplicationObjectID: "app-obj-1", AppID: "app-1", ServicePrincipalID: "sp-1",
-		Report: workflows.StepReport{Step: workflows.StepApplication, Outcome: out, Detail: in.DisplayName}}, nil
+		Report:        workflows.StepReport{Step: workflows.StepApplication, Outcome: out, Detail: in.DisplayName},
+		DriftInterval: a.f.driftEvery()}, nil
 }
 
 // WaitForServicePrincipal implements workflows.OnboardingActivities.
