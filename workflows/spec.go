@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/cloudsync/cloudsync/internal/clip"
 )
 
 // TenantSpec is what an operator asks for one tenant. Pointers mark fields whose
@@ -111,7 +113,7 @@ func (s TenantSpec) Validate() error {
 	case tid == "":
 		add("tenantId", "is required: the directory (tenant) id, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47")
 	case !guidRe.MatchString(tid):
-		add("tenantId", "%q is not a GUID: use the directory (tenant) id shown in the Entra admin center, not a domain name", clip(tid))
+		add("tenantId", "%q is not a GUID: use the directory (tenant) id shown in the Entra admin center, not a domain name", clipValue(tid))
 	}
 	if msg := domainProblem(s.Domain); msg != "" {
 		add("domain", "%s", msg)
@@ -168,11 +170,11 @@ func domainProblem(d string) string {
 	}
 	labels := strings.Split(d, ".")
 	if len(labels) < 2 {
-		return fmt.Sprintf("%q is not a fully qualified domain name: use the AD DNS domain, e.g. corp.contoso.com", clip(d))
+		return fmt.Sprintf("%q is not a fully qualified domain name: use the AD DNS domain, e.g. corp.contoso.com", clipValue(d))
 	}
 	for _, l := range labels {
 		if !labelRe.MatchString(l) {
-			return fmt.Sprintf("%q is not a valid DNS name: label %q must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen", clip(d), clip(l))
+			return fmt.Sprintf("%q is not a valid DNS name: label %q must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen", clipValue(d), clipValue(l))
 		}
 	}
 	return ""
@@ -180,24 +182,19 @@ func domainProblem(d string) string {
 
 func emailProblem(r string) string {
 	if len(r) > 254 {
-		return fmt.Sprintf("%q is %d characters long: an email address has at most 254", clip(r), len(r))
+		return fmt.Sprintf("%q is %d characters long: an email address has at most 254", clipValue(r), len(r))
 	}
 	if strings.ContainsAny(r, ",;") {
-		return fmt.Sprintf("%q holds several addresses: list each one separately", clip(r))
+		return fmt.Sprintf("%q holds several addresses: list each one separately", clipValue(r))
 	}
 	a, err := mail.ParseAddress(r)
 	if err != nil || a.Address != r || !strings.Contains(r[strings.LastIndex(r, "@")+1:], ".") {
-		return fmt.Sprintf("%q is not an email address like admin@contoso.com", clip(r))
+		return fmt.Sprintf("%q is not an email address like admin@contoso.com", clipValue(r))
 	}
 	return ""
 }
 
-// clip keeps oversized values out of error messages and histories.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:61] + "..."
-	}
-	return s
-}
+// clipValue keeps oversized values out of error messages and histories.
+func clipValue(s string) string { return clip.To(s, 64, 61, "...") }
 
 func ptr[T any](v T) *T { return &v }

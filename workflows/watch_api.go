@@ -7,7 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/cloudsync/cloudsync/internal/clip"
 )
 
 // The watching contract. One WatchSyncJob entity per job holds the job's
@@ -362,16 +363,7 @@ func checkLength(name, v string, max int) error {
 	return nil
 }
 
-func clipText(s string) string {
-	if len(s) <= 40 {
-		return s
-	}
-	cut := 40
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut-- // never half a character
-	}
-	return s[:cut] + "…"
-}
+func clipText(s string) string { return clip.To(s, 40, 40, "…") }
 
 // WatchState is the watcher's state: what the status query answers, and what
 // continue-as-new carries.

@@ -3,21 +3,13 @@ package text
 
 import (
 	"strings"
-	"unicode/utf8"
+
+	"github.com/cloudsync/cloudsync/internal/clip"
 )
 
 // Clip keeps oversized values (a pasted file, a runaway argument) out of
 // messages.
-func Clip(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	cut := 61
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut-- // never half a character
-	}
-	return s[:cut] + "..."
-}
+func Clip(s string) string { return clip.To(s, 64, 61, "...") }
 
 // Plural picks the word for n.
 func Plural(n int, one, many string) string {
