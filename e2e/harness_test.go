@@ -435,13 +435,24 @@ func (e *env) startWorker() error {
 	// before the worker binds it, and the worker then exits at once. Wait for
 	// its /readyz, and start it again on another port if it is gone.
 	for attempt := 1; ; attempt++ {
+		e.mu.Lock()
+		if e.metricsAddr == "" {
+			port, _ := freePort()
+			e.metricsAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		}
+		addr := e.metricsAddr
+		e.mu.Unlock()
+		// The process that took the port may answer /readyz too (another
+		// test's worker): ready counts only once this worker logged that it
+		// serves there.
+		serving := `"msg":"serving /metrics, /healthz, /readyz","addr":"` + addr + `"`
+		before := strings.Count(e.workerOutput(), serving)
 		p, err := e.spawn()
 		if err != nil {
 			return err
 		}
 		e.mu.Lock()
 		e.worker = p
-		addr := e.metricsAddr
 		e.mu.Unlock()
 		deadline := time.Now().Add(90 * time.Second)
 		for time.Now().Before(deadline) {
@@ -453,7 +464,7 @@ func (e *env) startWorker() error {
 			}
 			if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
 				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
+				if resp.StatusCode == http.StatusOK && strings.Count(e.workerOutput(), serving) > before {
 					return nil
 				}
 			}
